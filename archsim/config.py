@@ -1,0 +1,139 @@
+"""Hardware configuration: typed, validated once at the boundary, then trusted.
+
+The same object drives archsim (timing and functional model) and rtl/gen.py (the
+generated Verilog), so every derived quantity that both sides need lives here.
+Field meanings are documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from archsim.yamlio import read_yaml, validate
+
+ACT_BANKS = 9  # activation bits are banked by (y mod 3, x mod 3)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PeArray(_Strict):
+    rows: int = Field(ge=1, le=256, description="P_O: output channels computed in parallel")
+    cols: int = Field(ge=1, le=256, description="P_X: output positions computed in parallel")
+    acc_depth: int = Field(ge=1, le=256, description="G: channel slots per row per pass")
+    acc_bits: int = Field(ge=8, le=32)
+
+
+class Buffers(_Strict):
+    act_word_bits: int = Field(ge=1, le=1024, description="B_A: channels per activation word")
+    act_bank_depth: int = Field(ge=1)
+    res_depth: int = Field(ge=1)
+    weight_depth: int = Field(ge=1)
+    list_depth: int = Field(ge=1)
+
+
+class Epilogue(_Strict):
+    value_bits: int = Field(ge=4, le=32)
+    mult_bits: int = Field(ge=2, le=27)
+    bias_bits: int = Field(ge=2, le=48)
+
+
+class Axi(_Strict):
+    data_bits: int
+    max_burst_beats: int = Field(ge=1, le=256)
+    read_latency: int = Field(ge=1, le=100_000)
+    write_latency: int = Field(ge=1, le=100_000)
+    max_outstanding_reads: int = Field(ge=1, le=256)
+    max_outstanding_writes: int = Field(ge=1, le=256)
+    read_beat_cycles: int = Field(ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _width(self) -> Axi:
+        if self.data_bits not in (32, 64, 128, 256, 512):
+            raise ValueError(f"data_bits must be 32, 64, 128, 256 or 512, got {self.data_bits}")
+        if self.max_burst_beats & (self.max_burst_beats - 1):
+            raise ValueError(f"max_burst_beats must be a power of two, got {self.max_burst_beats}")
+        if self.data_bits // 8 * self.max_burst_beats > 4096:
+            raise ValueError("a burst (data_bits/8 x max_burst_beats) must not exceed 4096 bytes")
+        return self
+
+
+class Host(_Strict):
+    macs_per_second: float = Field(gt=0)
+    overhead_us: float = Field(ge=0)
+
+
+class HardwareConfig(_Strict):
+    name: str
+    board: str = ""
+    part: str = ""
+    clock_mhz: float = Field(gt=0, le=2000)
+    pe_array: PeArray
+    buffers: Buffers
+    epilogue: Epilogue
+    axi: Axi
+    host: Host
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HardwareConfig:
+        p, b = self.pe_array, self.buffers
+        if b.act_word_bits % p.rows:
+            raise ValueError(
+                f"buffers.act_word_bits ({b.act_word_bits}) must be a multiple of "
+                f"pe_array.rows ({p.rows}): the epilogue writes rows bits at a time"
+            )
+        if (p.rows * p.acc_depth) % b.act_word_bits:
+            raise ValueError(
+                f"pe_array.rows x pe_array.acc_depth ({p.rows * p.acc_depth}) must be a multiple "
+                f"of buffers.act_word_bits ({b.act_word_bits}) so passes align to activation words"
+            )
+        rw, d = self.res_word_bits, self.axi.data_bits
+        if rw % d and d % rw:
+            raise ValueError(
+                f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) "
+                "must divide one another"
+            )
+        return self
+
+    # ---- derived quantities (shared by archsim and rtl/gen.py) ----
+    @property
+    def index_bits(self) -> int:
+        """Bits of one sparse index: the channel slot within a row's pass group."""
+        return max(0, math.ceil(math.log2(self.pe_array.acc_depth)))
+
+    @property
+    def pass_channels(self) -> int:
+        """Output channels one pass covers: rows x acc_depth."""
+        return self.pe_array.rows * self.pe_array.acc_depth
+
+    @property
+    def res_word_bits(self) -> int:
+        return self.pe_array.rows * self.epilogue.value_bits
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.axi.data_bits // 8
+
+    @property
+    def burst_bytes(self) -> int:
+        """DDR images are aligned to this, so no burst crosses a 4 KiB boundary."""
+        return self.beat_bytes * self.axi.max_burst_beats
+
+    def step_bits(self, kernel: int, sparse: bool) -> int:
+        """Bits of one weight step in DDR: rows kernels of kernel x kernel bits, each
+        followed by its channel-slot index when sparse (docs/formats.md, "Blobs")."""
+        return self.pe_array.rows * (kernel * kernel + (self.index_bits if sparse else 0))
+
+    @property
+    def clock_hz(self) -> float:
+        return self.clock_mhz * 1e6
+
+
+def load_config(path: str | Path) -> HardwareConfig:
+    """Load and validate a hardware configuration YAML file."""
+    path = Path(path)
+    return validate(HardwareConfig, read_yaml(path), path)

@@ -1,0 +1,319 @@
+"""The timing contract in code: closed-form recurrences, one per block.
+
+This is the executable form of docs/timing.md. archsim's SimPy models (fast and
+per-cycle) and the generated RTL must all reproduce the cycle numbers computed
+here exactly; tests hold each of them against this module. Keep it plain
+Python, free of SimPy, so a reader can check every rule against the document.
+
+Conventions: every time is an integer cycle. "Visible at t" means a consumer
+that checks a condition in cycle t sees it hold. A job that starts at s and is
+busy for D cycles occupies [s, s + D); the next job of the same block may start
+at s + D. NEG stands for "no constraint".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.program import LayerPlan, Program, ceil_div
+
+NEG = -(10**18)
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Pipeline latencies of the generated RTL (docs/timing.md, "Latency constants")."""
+
+    load: int = 2  # last R beat of a job -> its data usable by consumers
+    mask: int = 3  # last cycle of a position's evaluation -> its list entry visible
+    gather: int = 2  # end of a tile's gather -> window buffer usable by the PE array
+    compute: int = 4  # last PE issue of a tile -> accumulators final
+    epilogue: int = 4  # last epilogue cycle of a tile -> its outputs written
+    store: int = 2  # STORE start -> first W beat
+    layer: int = 1  # last completion of a layer -> next layer may start
+
+
+LATENCIES = Latencies()
+
+
+# --------------------------------------------------------------------------- per-block formulas
+
+
+def burst_sizes(beats: int, max_burst: int) -> list[int]:
+    """A job of `beats` beats is split into full bursts and one final partial burst."""
+    full, rest = divmod(beats, max_burst)
+    return [max_burst] * full + ([rest] if rest else [])
+
+
+def gather_cycles(n_positions: int, nblk: int) -> int:
+    """Window gather: one (position, channel block) per cycle, nine banks read at once."""
+    return n_positions * nblk
+
+
+def compute_cycles(c_in: int, k: int) -> int:
+    """PE array: one step per cycle, k steps per input channel, all columns in lock-step."""
+    return c_in * k
+
+
+def epilogue_cycles(n_positions: int, g: int) -> int:
+    """Epilogue: one position and one channel slot (all rows) per cycle."""
+    return n_positions * g
+
+
+def mask_cycles(positions: int, nblk: int) -> int:
+    """Spatial mask unit: one (position, channel block) per cycle, in raster order."""
+    return positions * nblk
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Job:
+    """One DMA read job: the LOAD of the input map, or the blob of one pass."""
+
+    kind: str  # "load" or "blob"
+    layer: int  # -1 for the load
+    pass_index: int
+    beats: int
+    allowed: int = 0  # may issue its first AR from this cycle
+    first_ar: int = 0
+    last_beat: int = 0
+    loaded: int = 0  # data usable from this cycle
+
+
+@dataclass
+class TileEvents:
+    pass_index: int
+    tile: int
+    n: int
+    gather_start: int
+    gather_end: int
+    compute_start: int
+    compute_end: int
+    epilogue_start: int
+    epilogue_end: int
+
+
+@dataclass
+class LayerTiming:
+    index: int
+    name: str
+    start: int
+    end: int
+    mask_start: int
+    mask_end: int
+    n_active: int
+    tiles: int  # tiles per pass
+    pe_busy: int  # cycles the PE array issues steps
+    gather_busy: int
+    epilogue_busy: int
+    mask_busy: int
+    dma_beats: int
+    tile_events: list[TileEvents] = field(default_factory=list)
+
+    @property
+    def cycles(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class Schedule:
+    total_cycles: int
+    load_done: int
+    store_start: int
+    done: int
+    layers: list[LayerTiming]
+    jobs: list[Job]
+    store_bursts: list[tuple[int, int, int]]  # (first W beat, beats, B response)
+
+
+# --------------------------------------------------------------------------- DMA
+
+
+class ReadEngine:
+    """AXI read DMA (docs/timing.md, "Read DMA"): bursts in job order.
+
+    a_b = max(a_{b-1} + 1, allowed(job), r_{b-O} + 1)   AR handshake
+    f_b = max(a_b + L_r, r_{b-1} + beta)                first R beat
+    r_b = f_b + beta * (n_b - 1)                         last R beat
+    """
+
+    def __init__(self, cfg: HardwareConfig):
+        self.cfg = cfg
+        self.last_ar = NEG
+        self.last_beat = NEG
+        self.beat_done: list[int] = []  # r_b of every burst so far
+
+    def run(self, job: Job, lat: Latencies) -> None:
+        ax = self.cfg.axi
+        o, beta = ax.max_outstanding_reads, ax.read_beat_cycles
+        first = True
+        for n in burst_sizes(job.beats, ax.max_burst_beats):
+            b = len(self.beat_done)
+            freed = self.beat_done[b - o] + 1 if b >= o else NEG
+            a = max(self.last_ar + 1, job.allowed, freed)
+            f = max(a + ax.read_latency, self.last_beat + beta)
+            r = f + beta * (n - 1)
+            if first:
+                job.first_ar, first = a, False
+            self.last_ar, self.last_beat = a, r
+            self.beat_done.append(r)
+        job.last_beat = self.last_beat
+        job.loaded = self.last_beat + lat.load
+
+
+def store_schedule(start: int, beats: int, cfg: HardwareConfig, lat: Latencies) -> tuple[int, list[tuple[int, int, int]]]:
+    """AXI write DMA: returns (done cycle, bursts). docs/timing.md, "Write DMA"."""
+    ax = cfg.axi
+    bursts: list[tuple[int, int, int]] = []
+    s_next = start + lat.store
+    for n in burst_sizes(beats, ax.max_burst_beats):
+        b = len(bursts)
+        freed = bursts[b - ax.max_outstanding_writes][2] + 1 if b >= ax.max_outstanding_writes else NEG
+        s = max(s_next, freed)
+        resp = s + n - 1 + ax.write_latency
+        bursts.append((s, n, resp))
+        s_next = s + n
+    done = (bursts[-1][2] if bursts else start) + 1
+    return done, bursts
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def list_ready_times(plan: LayerPlan, active: np.ndarray, mask_start: int, cols: int, lat: Latencies) -> np.ndarray:
+    """Pass-0 tile t may be gathered once its last list entry is visible.
+
+    A full tile waits for the position that fills it; a final partial tile waits for
+    the end of the scan (only then is it known that no more positions follow).
+    """
+    n = len(active)
+    tiles = ceil_div(n, cols)
+    end = mask_start + mask_cycles(plan.positions, plan.nblk) + lat.mask
+    ready = np.full(tiles, end, dtype=np.int64)
+    full = n // cols
+    if full:
+        last_pos = active[cols - 1 :: cols][:full]
+        ready[:full] = mask_start + (last_pos + 1) * plan.nblk + lat.mask
+    return ready
+
+
+def schedule(
+    program: Program,
+    cfg: HardwareConfig,
+    active: list[np.ndarray | None],
+    lat: Latencies = LATENCIES,
+    keep_tiles: bool = False,
+) -> Schedule:
+    """Cycle-exact schedule of one inference.
+
+    `active[i]` holds the raster indices (ascending) of layer i's active output
+    positions when its mask unit is enabled, and is ignored otherwise.
+    """
+    cols = cfg.pe_array.cols
+    reader = ReadEngine(cfg)
+    load = Job("load", -1, 0, program.load_beats)
+    reader.run(load, lat)
+    jobs = [load]
+    blobs: list[Job] = []  # global pass order; slot = index % 2
+    free: list[int] = []  # slot-free time of every blob, same order
+    prev_end = load.loaded
+    timings = []
+
+    def loaded(i: int) -> int:
+        """Blob i (global pass order, slot i % 2) loads once blob i - 2 frees its slot."""
+        while len(blobs) <= i:  # the read engine serves jobs strictly in order
+            j = len(blobs)
+            plan_j, pass_j = passes[j]
+            job = Job("blob", plan_j, pass_j.index, pass_j.blob_beats, allowed=0 if j < 2 else free[j - 2])
+            reader.run(job, lat)
+            blobs.append(job)
+            jobs.append(job)
+        return blobs[i].loaded
+
+    passes = [(plan.index, p) for plan in program.layers for p in plan.passes]
+    for plan in program.layers:
+        start = prev_end
+        first_blob = len(free)
+        # Mask unit.
+        if plan.mask_enabled:
+            acts = np.asarray(active[plan.index], dtype=np.int64)
+        else:
+            acts = np.arange(plan.positions, dtype=np.int64)
+        n_act = len(acts)
+        tiles = ceil_div(n_act, cols)
+        sizes = [min(cols, n_act - t * cols) for t in range(tiles)]
+
+        if plan.mask_enabled:
+            mask_start = max(start, loaded(first_blob))
+            mask_end = mask_start + mask_cycles(plan.positions, plan.nblk) + lat.mask
+            ready0 = list_ready_times(plan, acts, mask_start, cols, lat)
+        else:
+            mask_start = mask_end = start
+            ready0 = np.full(tiles, start, dtype=np.int64)
+        gb: list[int] = []
+        cb: list[int] = []
+        eb: list[int] = []
+        er_last = NEG
+        events: list[TileEvents] = []
+        pe_busy = g_busy = e_busy = 0
+        for p in plan.passes:
+            bi = first_blob + p.index
+            ready = loaded(bi)
+            for t in range(tiles):
+                u = len(gb)
+                n = sizes[t]
+                lr = int(ready0[t]) if p.index == 0 else mask_end
+                gs = max(start, gb[u - 1] if u else NEG, lr, cb[u - 2] if u >= 2 else NEG)
+                g_end = gs + gather_cycles(n, plan.nblk)
+                gr = g_end + lat.gather
+                cs = max(cb[u - 1] if u else NEG, gr, eb[u - 2] if u >= 2 else NEG, ready)
+                c_end = cs + compute_cycles(plan.c_in, p.k)
+                cr = c_end + lat.compute
+                es = max(eb[u - 1] if u else NEG, cr)
+                e_end = es + epilogue_cycles(n, p.g)
+                er_last = e_end + lat.epilogue
+                gb.append(g_end)
+                cb.append(c_end)
+                eb.append(e_end)
+                pe_busy += c_end - cs
+                g_busy += g_end - gs
+                e_busy += e_end - es
+                if keep_tiles:
+                    events.append(TileEvents(p.index, t, n, gs, g_end, cs, c_end, es, e_end))
+            pass_end = eb[-1] if tiles else NEG
+            free.append(max(ready, pass_end, mask_end))
+        end = max(er_last, mask_end, *(b.loaded for b in blobs[first_blob:])) + lat.layer
+        timings.append(
+            LayerTiming(
+                index=plan.index,
+                name=plan.name,
+                start=start,
+                end=end,
+                mask_start=mask_start,
+                mask_end=mask_end,
+                n_active=n_act,
+                tiles=tiles,
+                pe_busy=pe_busy,
+                gather_busy=g_busy,
+                epilogue_busy=e_busy,
+                mask_busy=mask_cycles(plan.positions, plan.nblk) if plan.mask_enabled else 0,
+                dma_beats=plan.blob_beats,
+                tile_events=events,
+            )
+        )
+        prev_end = end
+    done, bursts = store_schedule(prev_end, program.store_beats, cfg, lat)
+    return Schedule(
+        total_cycles=done,
+        load_done=load.loaded,
+        store_start=prev_end,
+        done=done,
+        layers=timings,
+        jobs=jobs,
+        store_bursts=bursts,
+    )

@@ -1,0 +1,276 @@
+"""Compile a model for a hardware configuration: the accelerator's programme.
+
+A programme is what the host hands the accelerator: LOAD the stem output, run
+every binary layer pass by pass, STORE the last map. This module derives, from
+the model and the configuration, everything the timing model, the DDR image
+packer and the RTL need: passes, steps per input channel (k), blob sizes in
+beats, and the structured sparse-index form of every kept kernel. It also
+checks that the model fits the hardware, naming the layer and limit at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.errors import ConfigError
+from archsim.format import BinaryConv, BnnModel
+
+MODES = ("sparse", "dense")
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    index: int
+    c_lo: int  # first output channel of the pass
+    c_hi: int  # one past the last
+    g: int  # channel slots per row used by this pass: ceil((c_hi - c_lo) / rows)
+    k: int  # steps per input channel: kept kernels per (row, input channel)
+    weight_beats: int
+    param_beats: int
+    predictor_beats: int
+
+    @property
+    def channels(self) -> int:
+        return self.c_hi - self.c_lo
+
+    @property
+    def blob_beats(self) -> int:
+        return self.weight_beats + self.param_beats + self.predictor_beats
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    index: int
+    name: str
+    role: str
+    kernel: int
+    stride: int
+    c_in: int
+    c_out: int
+    h_in: int
+    w_in: int
+    h_out: int
+    w_out: int
+    nblk: int  # activation words per input position: ceil(c_in / act_word_bits)
+    residual: bool
+    mask_enabled: bool  # spatial mask unit evaluates a predictor (else bypassed)
+    copy_masked: bool  # mask unit copies centre bits of skipped positions (stride 1)
+    k_layer: int
+    kept_kernels: int
+    passes: tuple[PassPlan, ...]
+
+    @property
+    def positions(self) -> int:
+        return self.h_out * self.w_out
+
+    @property
+    def blob_beats(self) -> int:
+        return sum(p.blob_beats for p in self.passes)
+
+
+@dataclass(frozen=True)
+class Program:
+    mode: str  # "sparse" or "dense" (index decoder and mask unit bypassed)
+    load_beats: int
+    store_beats: int
+    layers: tuple[LayerPlan, ...]
+    load_shape: tuple[int, int, int]
+    store_shape: tuple[int, int, int]
+
+
+def pass_geometry(c_out: int, rows: int, acc_depth: int) -> list[tuple[int, int, int]]:
+    """(c_lo, c_hi, g) of every pass of a layer with c_out output channels."""
+    pc = rows * acc_depth
+    out = []
+    for lo in range(0, c_out, pc):
+        hi = min(c_out, lo + pc)
+        out.append((lo, hi, ceil_div(hi - lo, rows)))
+    return out
+
+
+def kept_counts(keep: np.ndarray, rows: int, acc_depth: int) -> list[np.ndarray]:
+    """Per pass: kept-kernel counts [rows, c_in] and real-channel counts n[rows]."""
+    c_out, c_in = keep.shape
+    res = []
+    for lo, hi, g in pass_geometry(c_out, rows, acc_depth):
+        slots = np.zeros((g * rows, c_in), dtype=bool)
+        slots[: hi - lo] = keep[lo:hi]
+        res.append(slots.reshape(g, rows, c_in).sum(axis=0))
+    return res
+
+
+def real_rows(channels: int, rows: int, g: int) -> np.ndarray:
+    """n[r]: how many of the g slots of row r hold a real output channel."""
+    j = np.arange(g)[:, None] * rows + np.arange(rows)[None, :]
+    return (j < channels).sum(axis=0)
+
+
+def layer_k(layer: BinaryConv, cfg: HardwareConfig, where: str) -> int:
+    """Kept kernels per (row, input channel), verifying the balance the PE array needs."""
+    rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
+    counts = kept_counts(layer.keep, rows, depth)
+    k = max(int(c.max()) for c in counts)
+    if k < 1:
+        raise ConfigError(f"{where}: layer '{layer.name}' keeps no kernel at all")
+    for (lo, hi, g), cnt in zip(pass_geometry(layer.c_out, rows, depth), counts, strict=True):
+        want = np.minimum(k, real_rows(hi - lo, rows, g))[:, None]
+        if not np.array_equal(cnt, np.broadcast_to(want, cnt.shape)):
+            r, c = np.argwhere(cnt != want)[0]
+            raise ConfigError(
+                f"{where}: layer '{layer.name}': kernel keep-mask is not balanced for "
+                f"pe_array.rows={rows}, acc_depth={depth}: row {r} of pass starting at channel {lo} "
+                f"keeps {cnt[r, c]} kernels of input channel {c}, expected {want[r, 0]}"
+            )
+    return k
+
+
+def structured_indices(layer: BinaryConv, cfg: HardwareConfig) -> list[np.ndarray]:
+    """Sparse index form: per pass an int array [c_in, k, rows] of channel slots.
+
+    Entry (c, j, r) is the slot s of the j-th kept kernel of row r for input channel c,
+    i.e. output channel c_lo + s * rows + r. Kept slots come in ascending order; rows
+    with fewer real channels than k are padded with phantom slots (whose output channel
+    does not exist and is never read by the epilogue).
+    """
+    rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
+    k_l = layer_k(layer, cfg, "<model>")
+    out = []
+    for lo, hi, g in pass_geometry(layer.c_out, rows, depth):
+        k = min(k_l, g)
+        slots = np.zeros((g * rows, layer.c_in), dtype=bool)
+        slots[: hi - lo] = layer.keep[lo:hi]
+        real = np.zeros(g * rows, dtype=bool)
+        real[: hi - lo] = True
+        slots = slots.reshape(g, rows, layer.c_in)
+        real = real.reshape(g, rows)
+        # Order slots: kept real slots first (ascending), then phantom slots (ascending).
+        key = np.where(slots, 0, np.where(real[:, :, None], 2, 1)) * g + np.arange(g)[:, None, None]
+        order = np.argsort(key, axis=0, kind="stable")[:k]  # [k, rows, c_in]
+        out.append(np.ascontiguousarray(order.transpose(2, 0, 1)).astype(np.int32))
+    return out
+
+
+def _fits(values: np.ndarray, bits: int) -> bool:
+    lim = 1 << (bits - 1)
+    return bool(values.size == 0 or (values.min() >= -lim and values.max() < lim))
+
+
+def _act_words(c: int, h: int, w: int, cfg: HardwareConfig) -> int:
+    """Words of one activation bank holding a (c, h, w) bit map."""
+    return ceil_div(h, 3) * ceil_div(w, 3) * ceil_div(c, cfg.buffers.act_word_bits)
+
+
+def _res_words(c: int, h: int, w: int, cfg: HardwareConfig) -> int:
+    return h * w * ceil_div(c, cfg.pe_array.rows)
+
+
+def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str | Path = "<model>") -> Program:
+    """Check that `model` fits `cfg` and derive its programme in `mode`."""
+    if mode not in MODES:
+        raise ConfigError(f"{where}: mode must be one of {MODES}, got {mode!r}")
+    sparse = mode == "sparse"
+    rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
+    b, d = cfg.buffers, cfg.axi.data_bits
+    param_bits = cfg.epilogue.mult_bits + cfg.epilogue.bias_bits
+
+    def limit(ok: bool, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"{where}: {msg}")
+
+    c0, h0, w0 = model.stem.weight.shape[0], model.input_shape[1], model.input_shape[2]
+    limit(cfg.epilogue.value_bits <= 16, "epilogue.value_bits above 16 is not supported by the int16 trace format")
+    plans = []
+    maps = [(c0, h0, w0)]
+    for i, L in enumerate(model.layers):
+        name = f"layer '{L.name}'"
+        maps.append((L.c_out, L.h_out, L.w_out))
+        for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), ((L.c_out, L.h_out, L.w_out), "output")):
+            need = _act_words(c, h, w, cfg)
+            limit(need <= b.act_bank_depth, f"{name}: {what} bit map needs {need} words per activation bank, buffers.act_bank_depth is {b.act_bank_depth}")
+        need = _res_words(L.c_out, L.h_out, L.w_out, cfg)
+        limit(need <= b.res_depth, f"{name}: output needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}")
+        dot_max = L.c_in * L.kernel * L.kernel
+        limit(dot_max < (1 << (cfg.pe_array.acc_bits - 1)), f"{name}: |dot| can reach {dot_max}, which overflows pe_array.acc_bits={cfg.pe_array.acc_bits}")
+        limit(_fits(L.mult, cfg.epilogue.mult_bits), f"{name}: mult does not fit epilogue.mult_bits={cfg.epilogue.mult_bits}")
+        limit(_fits(L.bias, cfg.epilogue.bias_bits), f"{name}: bias does not fit epilogue.bias_bits={cfg.epilogue.bias_bits}")
+        masked = sparse and L.predictor is not None
+        if masked:
+            limit(L.h_out * L.w_out <= b.list_depth, f"{name}: {L.h_out * L.w_out} positions exceed buffers.list_depth={b.list_depth}")
+            limit(_fits(np.array([L.predictor.threshold]), 32), f"{name}: predictor threshold does not fit 32 bits")
+        if sparse:
+            k_l = layer_k(L, cfg, str(where))
+        else:
+            limit(bool(L.keep.all()), f"{name}: dense mode (index decoder bypassed) needs an unpruned model")
+            k_l = depth
+        nblk = ceil_div(L.c_in, b.act_word_bits)
+        passes = []
+        for q, (lo, hi, g) in enumerate(pass_geometry(L.c_out, rows, depth)):
+            k = min(k_l, g)
+            limit(L.c_in * k <= b.weight_depth, f"{name}: pass {q} needs {L.c_in * k} weight steps, buffers.weight_depth is {b.weight_depth}")
+            pred = 0
+            if masked and q == 0:
+                pred = 1 + ceil_div(nblk * b.act_word_bits * 9, d)
+            passes.append(
+                PassPlan(
+                    index=q,
+                    c_lo=lo,
+                    c_hi=hi,
+                    g=g,
+                    k=k,
+                    weight_beats=ceil_div(L.c_in * k * cfg.step_bits(L.kernel, sparse), d),
+                    param_beats=ceil_div(g * rows * param_bits, d),
+                    predictor_beats=pred,
+                )
+            )
+        plans.append(
+            LayerPlan(
+                index=i,
+                name=L.name,
+                role=L.role,
+                kernel=L.kernel,
+                stride=L.stride,
+                c_in=L.c_in,
+                c_out=L.c_out,
+                h_in=L.h_in,
+                w_in=L.w_in,
+                h_out=L.h_out,
+                w_out=L.w_out,
+                nblk=nblk,
+                residual=L.residual,
+                mask_enabled=masked,
+                copy_masked=masked and L.stride == 1,
+                k_layer=k_l,
+                kept_kernels=int(L.keep.sum()) if sparse else L.c_in * L.c_out,
+                passes=tuple(passes),
+            )
+        )
+    for c, h, w in (maps[0], maps[-1]):
+        need = _res_words(c, h, w, cfg)
+        limit(need <= b.res_depth, f"a {c}x{h}x{w} map needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}")
+        limit(_act_words(c, h, w, cfg) <= b.act_bank_depth, f"a {c}x{h}x{w} bit map exceeds buffers.act_bank_depth")
+
+    def map_beats(c: int, h: int, w: int) -> int:
+        return ceil_div(_res_words(c, h, w, cfg) * cfg.res_word_bits, d)
+
+    return Program(
+        mode=mode,
+        load_beats=map_beats(*maps[0]),
+        store_beats=map_beats(*maps[-1]),
+        layers=tuple(plans),
+        load_shape=maps[0],
+        store_shape=maps[-1],
+    )
+
+
+def act_bank_of(y: int, x: int) -> int:
+    """Activation bank of input position (y, x): any 3x3 window touches all nine once."""
+    return (y % 3) * 3 + (x % 3)
+
