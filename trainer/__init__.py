@@ -1,0 +1,1 @@
+"""Training pruned binary ResNet-18s from scratch, integer inference mode, and export to archsim workloads."""
