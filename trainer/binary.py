@@ -153,4 +153,4 @@ class SpatialPredictor(nn.Module):
             logit = logit + noise_scale * (torch.log(u) - torch.log1p(-u))  # Gumbel(0,1) - Gumbel(0,1) = logistic
         soft = torch.sigmoid(logit)
         hard = (logit >= 0).to(soft.dtype)
-        return hard + soft - soft.detach()
+        return hard + (soft - soft.detach())  # exactly 0/1 forward, sigmoid gradient

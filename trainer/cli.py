@@ -104,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
                 bf16=args.bf16,
             )
             opts = RunOptions(threads=args.threads, ckpt_minutes=args.ckpt_minutes, progress=args.progress)
-            train(cfg, args.run_dir, opts, command=command_line() if argv is None else "python -m trainer " + " ".join(argv))
+            train(cfg, args.run_dir, opts, command=command_line(sys.argv[1:] if argv is None else argv))
         elif args.cmd == "export":
             from trainer.export import export_run
+            from trainer.train import command_line
 
+            args.command = command_line(sys.argv[1:] if argv is None else argv)
             export_run(args)
         elif args.cmd == "table":
             from trainer.table import write_table

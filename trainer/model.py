@@ -71,7 +71,7 @@ def fake_quant_int8(w: Tensor) -> tuple[Tensor, Tensor]:
     """Per-output-channel symmetric int8 rounding (straight-through); returns (w_q, scale)."""
     scale = (w.detach().abs().amax(dim=(1, 2, 3)) / 127.0).clamp(min=1e-12)
     q = torch.round(w / scale[:, None, None, None]).clamp(-127, 127) * scale[:, None, None, None]
-    return w + (q - w).detach(), scale
+    return q.detach() + (w - w.detach()), scale  # exactly q forward, identity gradient
 
 
 class BiRealResNet18(nn.Module):

@@ -388,5 +388,18 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
     return st
 
 
-def command_line() -> str:
-    return shlex.join(["python", "-m", "trainer", *sys.argv[1:]])
+def command_line(argv: list[str]) -> str:
+    """The command as typed, with the run directory (a local path) shown as <run-dir>."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            out.append("<run-dir>")
+            skip = False
+        elif a == "--run-dir":
+            out.append(a)
+            skip = True
+        elif a.startswith("--run-dir="):
+            out.append("--run-dir=<run-dir>")
+        else:
+            out.append(a)
+    return shlex.join(["python", "-m", "trainer", *out])
