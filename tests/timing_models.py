@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from archsim.activity import SimSchedule
 from archsim.config import HardwareConfig, load_config
-from archsim.contract import Schedule
+from archsim.contract import Schedule, schedule
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem
-from archsim.program import pass_geometry, real_rows
+from archsim.program import Program, pass_geometry, real_rows
+from archsim.sim import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 ULTRA96 = load_config(ROOT / "configs/ultra96v2.yaml")
@@ -101,10 +103,8 @@ def make_model(cfg: HardwareConfig, c0: int, hw: tuple[int, int], specs: list[Sp
     for i, s in enumerate(specs):
         pad = (s.kernel - 1) // 2
         h_out, w_out = (h + 2 * pad - s.kernel) // s.stride + 1, (w + 2 * pad - s.kernel) // s.stride + 1
-        if s.role == "shortcut":
-            residual = False
-        else:
-            residual = after_shortcut or (s.c_out, h_out, w_out) == (c, h, w)
+        # A shortcut has no residual; a main layer adds the shortcut's output or an identity of equal shape.
+        residual = s.role == "main" and (after_shortcut or (s.c_out, h_out, w_out) == (c, h, w))
         if s.predictor and not residual:
             raise ValueError(f"layer {i}: a predictor needs a residual")
         layers.append(
@@ -179,3 +179,17 @@ def assert_same_schedule(got: Schedule, want: Schedule) -> None:
     g, w = schedule_fields(got), schedule_fields(want)
     for key in w:
         assert g[key] == w[key], f"{key} differs:\n got  {g[key]}\n want {w[key]}"
+
+
+def check_all_modes(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None]) -> dict[str, SimSchedule]:
+    want = schedule(program, cfg, active, keep_tiles=True)
+    got = {mode: simulate(program, cfg, active, mode, keep_tiles=True) for mode in ("fast", "cycle")}
+    for mode, sched in got.items():
+        assert sched.mode == mode
+        assert_same_schedule(sched, want)
+    fast, cycle = got["fast"], got["cycle"]
+    for lf, lc in zip(fast.layers, cycle.layers, strict=True):
+        assert lf.activity == lc.activity, f"layer {lf.name}: fast {lf.activity} != cycle {lc.activity}"
+    assert fast.load_activity == cycle.load_activity
+    assert fast.store_activity == cycle.store_activity
+    return got

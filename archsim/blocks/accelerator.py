@@ -28,7 +28,7 @@ from archsim.blocks.signals import Clocked, Flag, done_event
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
-from archsim.contract import Job, LayerTiming, Latencies, TileEvents
+from archsim.contract import Job, Latencies, LayerTiming, TileEvents
 from archsim.errors import ArchsimError
 from archsim.program import Program, ceil_div
 

@@ -55,6 +55,8 @@ class FastGather:
                     L.timing.gather_busy += cycles
                     act.act_reads += ACT_BANKS * cycles
                     act.window_writes += cycles
+                    if plan.mask_enabled:
+                        act.list_reads += n
                     after(env, self.lat.gather, self.windows.put, tile)
 
 
@@ -87,6 +89,8 @@ class CycleGather(Clocked):
             return
         self.blk = 0
         self.i += 1
+        if L.work.plan.mask_enabled:
+            act.list_reads += 1  # the next position's raster index, read once its window is done
         if self.i < self.n:
             return
         L.filled.add(now + 1 + self.lat.gather)

@@ -53,6 +53,7 @@ class FastMaskUnit:
             L.timing.mask_end = env.now
             L.timing.mask_busy = scan
             act.mask_evals += scan
+            act.list_writes += L.work.n_active
             act.act_reads += ACT_BANKS * scan
             if plan.copy_masked:
                 act.act_writes += scan
@@ -98,6 +99,7 @@ class CycleMaskUnit(Clocked):
         visible = now + 1 + self.lat.mask
         if self.is_active[self.p]:
             L.entries.add(visible)
+            act.list_writes += 1
         self.p += 1
         if self.p == plan.positions:
             L.mask_done.rise(visible)
