@@ -1,8 +1,8 @@
 """Window gather and the two window buffers (docs/timing.md section 4.2).
 
 For each tile of up to P_X active positions, the gather copies every position's
-3x3 window, one channel block per cycle (the nine activation banks are read in
-parallel), into a window buffer. Every pass gathers all tiles again. Tile u uses
+window (3x3, or 1x1 for a 1x1 layer), one channel block per cycle (the nine
+activation banks are read in parallel), into a window buffer. Every pass gathers all tiles again. Tile u uses
 window buffer u % 2, free again once the PE array has finished tile u - 2; the
 filled buffer is usable by the PE array lambda_gather cycles after the gather's
 last cycle. A tile may start once its positions are listed: for pass 0 of a
@@ -21,7 +21,6 @@ import simpy
 
 from archsim.blocks.signals import Clocked, after
 from archsim.blocks.work import CycleLayer, FastLayer, Tile
-from archsim.config import ACT_BANKS
 from archsim.contract import Latencies, gather_cycles
 
 
@@ -53,7 +52,7 @@ class FastGather:
                     tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, env.now])
                     L.tiles.append(tile)
                     L.timing.gather_busy += cycles
-                    act.act_reads += ACT_BANKS * cycles
+                    act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
                     act.window_writes += cycles
                     if plan.mask_enabled:
                         act.list_reads += n
@@ -80,7 +79,7 @@ class CycleGather(Clocked):
             return
         L = self.layers[self.li]
         act = L.work.activity
-        act.act_reads += ACT_BANKS
+        act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += 1
         L.timing.gather_busy += 1
         self.last_active = now
