@@ -144,9 +144,10 @@ def random_active(rng: np.random.Generator, positions: int, fraction: float) -> 
     return np.flatnonzero(rng.random(positions) < fraction)
 
 
-def resnet18(cfg: HardwareConfig, rng: np.random.Generator, k: int = 4, masked: bool = True) -> BnnModel:
+def resnet18(cfg: HardwareConfig, rng: np.random.Generator, k: int | None = 4, masked: bool = True) -> BnnModel:
     """Full-width CIFAR binary ResNet-18 (docs/architecture.md section 1): 16 main 3x3 convs in
-    four stages of 64/128/256/512 channels, 1x1 stride-2 shortcuts into stages 2-4; 19 layers."""
+    four stages of 64/128/256/512 channels, 1x1 stride-2 shortcuts into stages 2-4; 19 layers.
+    k = None: unpruned (the dense baseline when compiled in dense mode)."""
     specs: list[Spec] = []
     for stage, width in enumerate((64, 128, 256, 512)):
         for conv in range(4):
