@@ -56,11 +56,16 @@ class SimSchedule(Schedule):
     load_activity: Activity = field(default_factory=Activity)
     store_activity: Activity = field(default_factory=Activity)
 
+    def layer_activity(self) -> list[Activity]:
+        """Activity of each layer, in programme order (`layers` is typed as the contract's list)."""
+        out = []
+        for layer in self.layers:
+            assert isinstance(layer, SimLayerTiming)
+            out.append(layer.activity)
+        return out
+
     def total_activity(self) -> Activity:
         total = Activity()
-        total.add(self.load_activity)
-        for layer in self.layers:
-            if isinstance(layer, SimLayerTiming):
-                total.add(layer.activity)
-        total.add(self.store_activity)
+        for part in (self.load_activity, *self.layer_activity(), self.store_activity):
+            total.add(part)
         return total

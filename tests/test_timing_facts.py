@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from timing_models import ULTRA96, Spec, make_config, make_model
 
-from archsim.activity import Activity
+from archsim.activity import Activity, SimSchedule
 from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES as LAT
 from archsim.contract import Schedule, schedule
@@ -109,7 +109,7 @@ def test_store(mode: str, outstanding: int, extra: int) -> None:
     assert len(s.store_bursts) == 32
 
 
-def _activity_case(mode: str) -> Schedule:
+def _activity_case(mode: str) -> SimSchedule:
     """small config: rows 4, cols 4, acc_depth 4, B_A 8, 64-bit AXI. Layer 3x3, 10 -> 10 channels,
     5x5, k = 2, predictor; 7 active positions -> tiles of 4 and 3."""
     cfg = make_config(
@@ -146,23 +146,23 @@ def test_activity_by_hand(mode: str) -> None:
         mask_evals=50,
         epilogue_ops=70,
     )
-    layer = s.layers[0]
-    assert layer.activity == want  # type: ignore[attr-defined]
+    assert s.layer_activity() == [want]
     # LOAD and STORE: 25 positions x ceil(10 / 4) = 75 residual words of 64 bits = 75 beats.
-    assert s.load_activity == Activity(ddr_read_beats=75, res_writes=75, act_writes=75)  # type: ignore[attr-defined]
-    assert s.store_activity == Activity(ddr_write_beats=75, res_reads=75)  # type: ignore[attr-defined]
+    assert s.load_activity == Activity(ddr_read_beats=75, res_writes=75, act_writes=75)
+    assert s.store_activity == Activity(ddr_write_beats=75, res_reads=75)
 
 
 def test_dense_mode_bypasses_decoder_and_mask() -> None:
     cfg = ULTRA96
     model = make_model(cfg, 16, (6, 6), [Spec(16, predictor=True)], np.random.default_rng(8))
     for mode in ("fast", "cycle"):
-        dense = simulate(compile_program(model, cfg, "dense"), cfg, [None], mode).layers[0]
-        sparse = simulate(compile_program(model, cfg, "sparse"), cfg, [np.arange(0, 36, 2)], mode).layers[0]
-        assert (dense.activity.index_decodes, dense.activity.mask_evals, dense.n_active) == (0, 0, 36)  # type: ignore[attr-defined]
-        assert dense.mask_start == dense.mask_end == dense.start
-        assert sparse.activity.index_decodes == 16 * sparse.activity.weight_reads > 0  # type: ignore[attr-defined]
-        assert sparse.n_active == 18
+        dense = simulate(compile_program(model, cfg, "dense"), cfg, [None], mode)
+        sparse = simulate(compile_program(model, cfg, "sparse"), cfg, [np.arange(0, 36, 2)], mode)
+        d, sp = dense.layer_activity()[0], sparse.layer_activity()[0]
+        assert (d.index_decodes, d.mask_evals, dense.layers[0].n_active) == (0, 0, 36)
+        assert dense.layers[0].mask_start == dense.layers[0].mask_end == dense.layers[0].start
+        assert sp.index_decodes == 16 * sp.weight_reads > 0
+        assert sparse.layers[0].n_active == 18
 
 
 def test_deterministic() -> None:

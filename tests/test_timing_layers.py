@@ -85,15 +85,15 @@ def busy_by_formula(plan: LayerPlan, n_active: int, cols: int) -> tuple[int, int
 def test_single_layer_all_modes_agree(case: str, config: str) -> None:
     cfg = CONFIGS[config]
     program, active = build(case, cfg)
-    got = check_all_modes(program, cfg, active)
-    for L, plan in zip(got["cycle"].layers, program.layers, strict=True):
+    got = check_all_modes(program, cfg, active)["cycle"]
+    for L, act, plan in zip(got.layers, got.layer_activity(), program.layers, strict=True):
         assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cfg.pe_array.cols)
-        assert L.activity.ddr_read_beats == L.dma_beats == plan.blob_beats
+        assert act.ddr_read_beats == L.dma_beats == plan.blob_beats
 
 
 def _folding_grid() -> list[tuple[int, int, int, int]]:
     """(rows, cols, acc_depth, act_word_bits) combinations the config validator accepts."""
-    grid = []
+    grid: list[tuple[int, int, int, int]] = []
     for rows in (1, 2, 4):
         for depth in (1, 2, 4):
             for m in (1, 2, 4):

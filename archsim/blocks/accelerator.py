@@ -11,7 +11,7 @@ and starts the STORE after the last layer. `FastAccelerator` and
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -24,7 +24,7 @@ from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
 from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
 from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
-from archsim.blocks.signals import Clocked, Flag, done_event
+from archsim.blocks.signals import Clocked, Flag, cycle, done_event
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
@@ -102,7 +102,7 @@ class FastAccelerator:
         ]
         for run in self.jobs:
             assert run.permit is not None
-            run.permit.callbacks.append(lambda _e, job=run.job: setattr(job, "allowed", env.now))
+            run.permit.callbacks.append(self._allowed_recorder(run.job))
         self.read_dma = FastReadDma(env, cfg, lat, self.memory, self.jobs)
         self.mask = FastMaskUnit(env, lat, self.slots, cols)
         self.gather = FastGather(env, lat)
@@ -114,6 +114,14 @@ class FastAccelerator:
         self.finished = env.process(self._programme())
         self.store_start = 0
 
+    def _allowed_recorder(self, job: Job) -> Callable[[simpy.Event], None]:
+        """Callback for a job's permit: the cycle it happens is the job's `allowed`."""
+
+        def record(_event: simpy.Event) -> None:
+            job.allowed = cycle(self.env)
+
+        return record
+
     def _programme(self) -> Generator[simpy.Event, Any, None]:
         env, slots = self.env, self.slots
         load = self.jobs[0].loaded_event
@@ -121,11 +129,11 @@ class FastAccelerator:
         yield load
         for L in self.layers:
             plan, first = L.work.plan, L.work.first_blob
-            L.timing.start = env.now
+            L.timing.start = cycle(env)
             if plan.mask_enabled:
                 self.mask.commands.put(L)
             else:  # bypassed: every position listed at the start
-                L.timing.mask_start = L.timing.mask_end = env.now
+                L.timing.mask_start = L.timing.mask_end = cycle(env)
                 L.mask_end.succeed()
             if not L.sizes:  # no tile will ever release the slots: only the scan's end gates them
                 for q in range(len(plan.passes)):
@@ -136,8 +144,8 @@ class FastAccelerator:
                 waits.append(L.written)
             yield simpy.AllOf(env, waits)
             yield env.timeout(self.lat.layer)
-            L.timing.end = env.now
-        self.store_start = env.now
+            L.timing.end = cycle(env)
+        self.store_start = cycle(env)
         self.write_dma.start.succeed()
         yield self.write_dma.done
 

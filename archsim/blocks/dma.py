@@ -21,7 +21,7 @@ import simpy
 
 from archsim.activity import Activity
 from archsim.blocks.memory import Burst, CycleMemory, FastMemory
-from archsim.blocks.signals import Clocked, Count, Flag, after
+from archsim.blocks.signals import Clocked, Count, Flag, after, cycle
 from archsim.config import HardwareConfig
 from archsim.contract import Job, Latencies, burst_sizes, write_burst_cycles
 
@@ -72,13 +72,13 @@ class FastReadDma:
                     yield next_ar  # one AR per cycle
                 yield self.credits.get(1)  # an outstanding-burst slot
                 if i == 0:
-                    run.job.first_ar = env.now
+                    run.job.first_ar = cycle(env)
                 self.memory.read(Burst(n, (run, i == len(sizes) - 1)), self._last_beat)
                 next_ar = env.timeout(1)
 
     def _last_beat(self, burst: Burst) -> None:
         run, last_of_job = burst.owner
-        now = self.env.now
+        now = cycle(self.env)
         after(self.env, 1, self.credits.put, 1)  # the counter drops the cycle after the last beat
         run.activity.ddr_read_beats += burst.beats
         if last_of_job:
@@ -120,7 +120,7 @@ class FastWriteDma:
         sizes = burst_sizes(self.beats, self.max_burst)
         for i, n in enumerate(sizes):
             yield self.credits.get(1)  # at most O_w bursts awaiting their B response
-            record = [env.now, n, 0]
+            record = [cycle(env), n, 0]
             self.bursts.append(record)
             self.activity.ddr_write_beats += n
             self.memory.write(Burst(n, (record, i == len(sizes) - 1)), self._response)
@@ -129,10 +129,10 @@ class FastWriteDma:
 
     def _response(self, burst: Burst) -> None:
         record, last = burst.owner
-        record[2] = self.env.now
+        record[2] = cycle(self.env)
         after(self.env, 1, self.credits.put, 1)
         if last:
-            self.done_at = self.env.now + 1
+            self.done_at = cycle(self.env) + 1
             after(self.env, 1, self.done.succeed)
 
 

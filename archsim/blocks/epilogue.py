@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 
 from archsim.blocks.pe_array import FastPeArray
-from archsim.blocks.signals import Clocked, after
+from archsim.blocks.signals import Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, epilogue_cycles
@@ -38,11 +38,11 @@ class FastEpilogue:
             tile: Tile = yield self.pe.results.get()
             L = tile.layer
             plan, act = L.work.plan, L.work.activity
-            start = env.now
+            start = cycle(env)
             cycles = epilogue_cycles(tile.n, plan.passes[tile.q].g)
             yield env.timeout(cycles)
             self.pe.free_banks.put(tile.bank)
-            tile.times += [start, env.now]
+            tile.times += [start, cycle(env)]
             L.timing.epilogue_busy += cycles
             act.param_reads += cycles
             act.epilogue_ops += tile.n * plan.passes[tile.q].channels

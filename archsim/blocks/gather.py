@@ -19,7 +19,7 @@ from typing import Any
 
 import simpy
 
-from archsim.blocks.signals import Clocked, after
+from archsim.blocks.signals import Clocked, after, cycle
 from archsim.blocks.work import CycleLayer, FastLayer, Tile
 from archsim.contract import Latencies, gather_cycles
 
@@ -45,11 +45,11 @@ class FastGather:
                 for t, n in enumerate(L.sizes):
                     yield L.list_ready(q, t)
                     buffer = yield self.free_buffers.get()
-                    start = env.now
+                    start = cycle(env)
                     cycles = gather_cycles(n, plan.nblk)
                     yield env.timeout(cycles)
                     last = t == len(L.sizes) - 1
-                    tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, env.now])
+                    tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, cycle(env)])
                     L.tiles.append(tile)
                     L.timing.gather_busy += cycles
                     act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from archsim.blocks.signals import Clocked
+from archsim.blocks.signals import Clocked, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
@@ -42,15 +42,15 @@ class FastMaskUnit:
             L: FastLayer = yield self.commands.get()
             plan, act = L.work.plan, L.work.activity
             yield self.slots.loaded[L.work.first_blob]  # the predictor
-            start = env.now
+            start = cycle(env)
             L.timing.mask_start = start
             # Full tile t is listed when its last position's entry becomes visible.
             for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols]):
-                yield env.timeout(start + mask_cycles(int(pos) + 1, plan.nblk) + lam - env.now)
+                yield env.timeout(start + mask_cycles(int(pos) + 1, plan.nblk) + lam - cycle(env))
                 L.listed[t].succeed()
             scan = mask_cycles(plan.positions, plan.nblk)
-            yield env.timeout(start + scan + lam - env.now)
-            L.timing.mask_end = env.now
+            yield env.timeout(start + scan + lam - cycle(env))
+            L.timing.mask_end = cycle(env)
             L.timing.mask_busy = scan
             act.mask_evals += scan
             act.list_writes += L.work.n_active

@@ -20,7 +20,7 @@ import simpy
 
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
-from archsim.blocks.signals import Clocked, after
+from archsim.blocks.signals import Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
@@ -54,11 +54,11 @@ class FastPeArray:
             work = tile.layer.work
             plan, act = work.plan, work.activity
             yield self.slots.loaded[work.first_blob + tile.q]
-            start = env.now
+            start = cycle(env)
             steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
             yield env.timeout(steps)
             self.gather.free_buffers.put(tile.buffer)
-            tile.times += [start, env.now]
+            tile.times += [start, cycle(env)]
             tile.layer.timing.pe_busy += steps
             act.weight_reads += steps
             act.pe_ops += steps * self.rows * self.cols

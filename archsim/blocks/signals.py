@@ -22,6 +22,11 @@ from typing import Any
 import simpy
 
 
+def cycle(env: simpy.Environment) -> int:
+    """The current cycle. Every delay in these models is an integer, so simulated time is too."""
+    return int(env.now)
+
+
 def after(env: simpy.Environment, delay: int, action: Callable[..., Any], *args: Any) -> None:
     """Call `action(*args)` `delay` cycles from now (0: later in this same cycle)."""
     env.timeout(delay).callbacks.append(lambda _event: action(*args))
@@ -90,7 +95,7 @@ class Clocked:
     def _clock(self) -> Generator[simpy.Event, Any, None]:
         env, tick = self.env, self.tick
         while True:
-            tick(env.now)
+            tick(cycle(env))
             yield env.timeout(1)
 
     def tick(self, now: int) -> None:
