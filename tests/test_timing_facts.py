@@ -11,11 +11,13 @@ import pytest
 from timing_models import ULTRA96, Spec, make_config, make_model
 
 from archsim.activity import Activity, SimSchedule
+from archsim.blocks.signals import done_event
+from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES as LAT
 from archsim.contract import Schedule, schedule
 from archsim.program import Program, compile_program
-from archsim.sim import TimingInputError, simulate
+from archsim.sim import DeadlockError, TimingInputError, simulate
 
 MODES = ("contract", "fast", "cycle")
 
@@ -197,3 +199,16 @@ def masked_program() -> Program:
 def test_bad_input_is_one_clear_error(masked_program: Program, mode: str, active: list, message: str) -> None:
     with pytest.raises(TimingInputError, match=message):
         simulate(masked_program, ULTRA96, active, mode)
+
+
+@pytest.mark.parametrize("mode", ["fast", "cycle"])
+def test_a_stuck_model_raises_instead_of_hanging(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """Break the weight-slot hand-over on purpose: the third blob is never allowed to load."""
+    cfg = ULTRA96
+    program = compile_program(make_model(cfg, 16, (4, 4), [Spec(16, k=1)] * 3, np.random.default_rng(2)), cfg, "sparse")
+    if mode == "fast":
+        monkeypatch.setattr(FastWeightSlots, "permit", lambda self, blob: done_event(self.env) if blob < 2 else self.env.event())
+    else:
+        monkeypatch.setattr(CycleWeightSlots, "writable", lambda self, blob, now: blob < 2)
+    with pytest.raises(DeadlockError):
+        simulate(program, cfg, [None] * 3, mode)
