@@ -64,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Simulate a sparse binary-neural-network accelerator: check a pruned model bit-exactly against its "
             "trace and measure its cycles against the dense baseline on the same hardware."
         ),
-        epilog="Exit codes: 0 ok, 1 functional check failed, 2 bad input. Documentation: docs/usage.md.",
+        epilog=(
+            "Example: archsim run workloads/resnet18_pruned.yaml --out results/. "
+            "Exit codes: 0 ok, 1 functional check failed, 2 bad input. Documentation: docs/usage.md."
+        ),
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
@@ -197,7 +200,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, already reported on one line)
+        return int(exc.code or 0)
     try:
         return _cmd_run(args) if args.command == "run" else _cmd_synth(args)
     except ArchsimError as exc:

@@ -301,6 +301,8 @@ def run_model(model: BnnModel, inputs: np.ndarray, mode: str = "sparse", value_b
     mode "sparse": predictors decide the active positions; "dense": predictors are
     ignored (every position active) while keep masks still apply as stored.
     """
+    if not 2 <= value_bits <= 16:
+        raise ValueError(f"value_bits must be in [2, 16] (outputs are int16), got {value_bits}")
     if inputs.ndim != 4 or tuple(inputs.shape[1:]) != tuple(model.input_shape):
         raise ValueError(f"inputs of shape {inputs.shape}, model expects [N, {model.input_shape}]")
     x0 = stem_forward(model, inputs, value_bits)

@@ -235,7 +235,7 @@ def format_report(res: RunResult) -> str:
         "work = kept kernels x active positions)",
         f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
         f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
-        f"host time         {res.host_time_us:.2f} us = {host.overhead_us:g} us + "
+        f"host time         {res.host_time_us:,.2f} us = {host.overhead_us:g} us + "
         f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s",
         f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
         "(host time + accelerator)",

@@ -194,3 +194,16 @@ def test_compare_with_trace_reports_first_difference():
     assert "b2" in str(m_out) and "(3, 2, 1)" in str(m_out)
     # The wrong sample order is caught too.
     assert compare_with_trace(sub, trace, [0, 2])
+
+
+@pytest.mark.parametrize("threshold", [10**6, -(10**6)])
+def test_no_or_every_position_active(threshold):
+    rng = np.random.default_rng(9)
+    layer = random_layer(rng, 6, 6, 5, 4, predictor=True, threshold=threshold)
+    bits = rng.random((2, 6, 5, 4)) < 0.5
+    res = rng.integers(-500, 500, (2, 6, 5, 4)).astype(np.int16)
+    z, mask = binary_layer(layer, bits, res, use_predictor=True)
+    assert mask.all() if threshold < 0 else not mask.any()
+    np.testing.assert_array_equal(z, ref_layer(layer, bits, res, True)[0])
+    if threshold > 0:
+        np.testing.assert_array_equal(z, res)
