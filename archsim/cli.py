@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from archsim.errors import ArchsimError
+from archsim.errors import ArchsimError, ConfigError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -152,12 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_out_dir(out: Path | None, option: str) -> None:
+    """Refuse an output folder that cannot be one before any work is done."""
+    if out is None:
+        return
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError(f"{p}: option '{option}': exists and is not a folder")
+            return
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from archsim.results import format_mismatches, format_report, write_results
     from archsim.runner import run_workload
     from archsim.workload import load_workload
 
     t0 = time.perf_counter()
+    _check_out_dir(args.out, "--out")
     wl = load_workload(args.workload)
     samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
     res = run_workload(wl, samples, args.mode)
@@ -168,7 +180,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not res.functional_pass:
         print(format_mismatches(res), file=sys.stderr)
     if args.out is not None:
-        files = write_results(args.out, res)
+        try:
+            files = write_results(args.out, res)
+        except OSError as exc:
+            raise ConfigError(f"{args.out}: option '--out': cannot write results ({exc.strerror or exc})") from None
         print(f"results           {', '.join(str(f) for f in files)}")
     print(f"wall time         {time.perf_counter() - t0:.2f} s")
     return EXIT_OK if res.functional_pass else EXIT_CHECK_FAILED
@@ -191,8 +206,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     spec.check()  # before reading anything, so a bad option is reported first
+    _check_out_dir(args.out, "--out")
     cfg = load_config(args.config)
-    files = write_synthetic(spec, cfg, args.config, args.out)
+    try:
+        files = write_synthetic(spec, cfg, args.config, args.out)
+    except OSError as exc:
+        raise ConfigError(f"{args.out}: option '--out': cannot write ({exc.strerror or exc})") from None
     print("SYNTHETIC workload written (random weights and images, not a trained network):")
     for f in files:
         print(f"  {f}")

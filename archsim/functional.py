@@ -108,9 +108,8 @@ def masked_dot(weight: np.ndarray, keep: np.ndarray, taps: np.ndarray, valid: np
     taps), valid bool [M, KK] -> dot int64 [O, M].
     """
     o, c, kk = weight.shape
-    keep_taps = np.repeat(keep, kk, axis=1)  # [O, C*KK]
     w = pack_words(weight.reshape(o, c * kk))
-    k = None if keep.all() else pack_words(keep_taps)
+    k = None if keep.all() else pack_words(np.repeat(keep, kk, axis=1))  # keep mask over [C*KK]
     a = pack_words(taps.reshape(taps.shape[0], c * kk))
     diff = _popcount_xor(w, k, a)
     # Kept weight bits on padded taps: W ^ 0 counted them as differences.

@@ -354,3 +354,12 @@ def test_cli_option_errors_are_one_line(capsys, tmp_path):
     for argv in (["run"], ["run", "x.yaml", "--samples", "0"], ["run", "x.yaml", "--mode", "slow"], ["bogus"]):
         assert main(argv) == 2
         assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_out_that_is_a_file_is_refused_before_running(wdir, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    for argv in (["run", wdir / "small_pruned.yaml", "--out", f / "sub"], ["synth", "--out", f]):
+        rc, _, stderr = run_cli(argv, capsys)
+        assert rc == 2 and "--out" in stderr and str(f) in stderr and "\n" not in stderr.strip()
+    assert f.read_text() == "x"
