@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from timing_models import (
     CONFIGS,
+    ROOT,
     ULTRA96,
     Spec,
     assert_same_schedule,
@@ -18,6 +19,7 @@ from timing_models import (
 
 from archsim.config import HardwareConfig
 from archsim.contract import Latencies, schedule
+from archsim.format import load_model, load_trace
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
 
@@ -142,3 +144,27 @@ def test_resnet18_cycle_mode() -> None:
     cycle = simulate(program, ULTRA96, active, "cycle")
     assert_same_schedule(cycle, schedule(program, ULTRA96, active))
     assert fast.layer_activity() == cycle.layer_activity()
+
+
+def _shipped(name: str) -> tuple[Program, list[np.ndarray | None]]:
+    """A shipped workload's model with sample 0's spatial masks from its trace (predictor outcomes)."""
+    model = load_model(ROOT / f"workloads/models/{name}.npz")
+    trace = load_trace(ROOT / f"workloads/models/{name}.trace.npz")
+    program = compile_program(model, ULTRA96, "dense" if name.endswith("dense") else "sparse")
+    active = [
+        np.flatnonzero(mask[0]) if plan.mask_enabled and mask is not None else None
+        for plan, mask in zip(program.layers, trace.masks, strict=True)
+    ]
+    return program, active
+
+
+@pytest.mark.parametrize("name", ["resnet18_pruned", "resnet18_dense"])
+def test_shipped_workload_fast(name: str) -> None:
+    program, active = _shipped(name)
+    assert_same_schedule(simulate(program, ULTRA96, active, "fast"), schedule(program, ULTRA96, active))
+
+
+@pytest.mark.slow
+def test_shipped_workload_cycle() -> None:
+    program, active = _shipped("resnet18_pruned")
+    assert_same_schedule(simulate(program, ULTRA96, active, "cycle"), schedule(program, ULTRA96, active))
