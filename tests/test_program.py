@@ -61,7 +61,7 @@ def test_unbalanced_keep_mask_is_rejected_with_layer_name(cfg):
     L = random_layer(rng, 3, 8, 5, 5, name="bad")
     keep = balanced_keep(8, 3, 4, 2, 1, rng)
     keep[0, 0] = keep[4, 0] = True  # row 0 keeps two kernels of channel 0, the others one
-    with pytest.raises(ConfigError, match="layer 'bad'.*not balanced"):
+    with pytest.raises(ConfigError, match=r"layer 'bad'.*not balanced"):
         layer_k(dataclasses.replace(L, keep=keep), cfg, "m")
 
 
