@@ -1,5 +1,7 @@
 """Structured kernel masks are balanced exactly as archsim.program verifies them."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -81,4 +83,4 @@ def test_density_steps_and_schedule():
     assert k_for_density(10, 0.1, 16, 8) == 1  # never below one kernel per group
     ks = [schedule_k(2, 8, p / 20) for p in range(21)]
     assert ks[0] == 8 and ks[-1] == 2
-    assert all(a >= b for a, b in zip(ks, ks[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(ks))

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--ste", choices=STE_KINDS, default="clipped")
     t.add_argument("--no-bf16", dest="bf16", action="store_false", help="run training convs in float32")
     t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--ckpt-minutes", type=float, default=10.0)
+    t.add_argument("--ckpt-minutes", type=float, default=10.0, help="checkpoint at least this often within an epoch")
+    t.add_argument("--ckpt-every", type=int, default=0, help="also checkpoint every N steps (0 = off)")
     t.add_argument("--no-progress", dest="progress", action="store_false")
 
     e = sub.add_parser("export", help="export a trained run as model, trace and workload YAML")
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 ste=args.ste,
                 bf16=args.bf16,
             )
-            opts = RunOptions(threads=args.threads, ckpt_minutes=args.ckpt_minutes, progress=args.progress)
+            opts = RunOptions(threads=args.threads, ckpt_minutes=args.ckpt_minutes, ckpt_every=args.ckpt_every, progress=args.progress)
             train(cfg, args.run_dir, opts, command=command_line(sys.argv[1:] if argv is None else argv))
         elif args.cmd == "export":
             from trainer.export import export_run

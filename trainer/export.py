@@ -23,7 +23,7 @@ from archsim.fileio import atomic_write_text
 from archsim.format import BnnModel, Trace, load_model, save_model, save_trace
 from trainer.data import load_dataset
 from trainer.intmode import IntModel, calibrate_frac_bits, fold
-from trainer.train import TrainConfig, build_model, evaluate, load_checkpoint, overall_kernel_density
+from trainer.train import RunError, TrainConfig, build_model, evaluate, load_checkpoint, overall_kernel_density
 
 BATCH = 250
 
@@ -70,6 +70,8 @@ def make_trace(model: BnnModel, checksum: str, x: torch.Tensor, y: torch.Tensor,
 def export_run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     st = load_checkpoint(args.run_dir)
+    if not st["done"]:
+        raise RunError(f"{args.run_dir / 'checkpoint.pt'}: field 'epoch': training stopped after {st['epoch']} of {st['config']['epochs']} epochs; rerun the train command to finish it")
     cfg_d = dict(st["config"])
     cfg_d["kernel_density"] = tuple(cfg_d["kernel_density"])
     cfg = TrainConfig(**cfg_d)
@@ -83,6 +85,8 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     # frac_bits: calibrated on (the first 2000) training images, never on the test set.
     frac_bits = args.frac_bits if args.frac_bits is not None else calibrate_frac_bits(net, ds.train_x[:2000], hw.epilogue.value_bits)
     pruned_kernels = any(d < 1.0 for d in cfg.kernel_density)
+    if args.baseline is None and (pruned_kernels or cfg.spatial_budget is not None):
+        raise RunError("--baseline: a pruned model's workload needs its dense baseline model (export the dense run first, then pass its .npz)")
     balance = (hw.pe_array.rows, hw.pe_array.acc_depth) if pruned_kernels else None
     model = fold(net, hw, frac_bits, args.name, balance, {})
 
@@ -143,6 +147,8 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
         workload["baseline"] = {"model": _rel(Path(args.baseline), out)}
         if args.baseline_trace is not None:
             workload["baseline"]["trace"] = _rel(Path(args.baseline_trace), out)
+    else:  # a dense model is its own baseline
+        workload["baseline"] = {"model": workload["model"], "trace": workload["trace"]}
     atomic_write_text(out / f"{args.name}.yaml", yaml.safe_dump(workload, sort_keys=False, width=120))
     # Check the written file reads back (checksum, structure) before reporting success.
     load_model(model_path)

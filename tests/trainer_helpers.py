@@ -1,0 +1,38 @@
+"""Shared pieces of the trainer tests: a small PE array and a tiny training configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainer.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_hw(tmp: Path, rows: int = 4, acc_depth: int = 4, cols: int = 16) -> Path:
+    """The Ultra96v2 configuration with a small PE array, so a tiny model gets pruned."""
+    text = (ROOT / "configs/ultra96v2.yaml").read_text()
+    text = text.replace("rows: 16", f"rows: {rows}").replace("cols: 16", f"cols: {cols}")
+    text = text.replace("acc_depth: 8", f"acc_depth: {acc_depth}").replace("act_word_bits: 64", f"act_word_bits: {rows * acc_depth}")
+    path = tmp / "small_hw.yaml"
+    path.write_text(text)
+    return path
+
+
+def tiny_config(hw: Path, **kw) -> TrainConfig:
+    base = {
+        "dataset": "digits",
+        "epochs": 2,
+        "batch_size": 64,
+        "lr": 5e-3,
+        "width": 0.125,
+        "kernel_density": (0.5, 0.5, 0.25, 0.25),
+        "prune_start": 0.0,
+        "prune_end": 0.5,
+        "prune_every": 5,
+        "spatial_budget": 0.6,
+        "hardware": str(hw),
+        "seed": 1,
+    }
+    base.update(kw)
+    return TrainConfig(**base)
