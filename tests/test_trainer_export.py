@@ -1,0 +1,107 @@
+"""The key test: train a tiny pruned BNN on real data, export it, and `archsim run` it bit-exactly."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from archsim.cli import main as archsim_main
+from archsim.config import load_config
+from archsim.format import load_model, load_trace
+from archsim.program import compile_program
+from tests.trainer_helpers import small_hw, tiny_config
+from trainer.cli import main as trainer_main
+from trainer.train import RunOptions, train
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    hw = small_hw(tmp)
+    t0 = time.monotonic()
+    opts = RunOptions(threads=1, progress=False)
+    # The dense baseline only has to run in the workload; the pruned model must learn.
+    train(tiny_config(hw, kernel_density=(1.0,) * 4, spatial_budget=None, epochs=1), tmp / "dense", opts)
+    train(tiny_config(hw, epochs=4, batch_size=32, lr=0.01), tmp / "pruned", opts)
+    out = tmp / "wl"
+    common = ["--out", str(out), "--samples", "3", "--threads", "1"]
+    assert trainer_main(["export", "--run-dir", str(tmp / "dense"), "--name", "tiny_dense", *common]) == 0
+    base = out / "models" / "tiny_dense.npz"
+    assert trainer_main([
+        "export", "--run-dir", str(tmp / "pruned"), "--name", "tiny_pruned", *common,
+        "--baseline", str(base), "--baseline-trace", str(out / "models" / "tiny_dense.trace.npz"),
+    ]) == 0
+    return {"out": out, "hw": hw, "seconds": time.monotonic() - t0, "tmp": tmp}
+
+
+def test_train_export_and_archsim_run_bit_exact(exported, capsys):
+    out = exported["out"]
+    assert exported["seconds"] < 100  # training both tiny models and exporting them
+    res = out / "results"
+    rc = archsim_main(["run", str(out / "tiny_pruned.yaml"), "--out", str(res), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "MISMATCH" not in text
+    summary = json.loads((res / "summary.json").read_text())
+    assert summary["functional_check"] in ("PASS", True) or "PASS" in text
+
+
+def test_exported_model_is_pruned_balanced_and_documented(exported):
+    out, hw = exported["out"], exported["hw"]
+    model = load_model(out / "models" / "tiny_pruned.npz")
+    cfg = load_config(hw)
+    prog = compile_program(model, cfg, "sparse")  # verifies the kernel balance per (pass, row, input channel)
+    assert any(lp.k_layer < max(p.g for p in lp.passes) for lp in prog.layers)
+    assert model.balance == (cfg.pe_array.rows, cfg.pe_array.acc_depth)
+    assert sum(L.predictor is not None for L in model.layers) == 12  # stages 1-3: more than 16 positions
+    prov = model.meta["provenance"]
+    assert model.meta["synthetic"] is False
+    assert prov["dataset"] == "digits" and prov["epochs"] == 4 and prov["seed"] == 1
+    assert prov["command"].startswith("python -m trainer") or prov["command"] == ""
+    assert prov["int_accuracy"] > 0.3  # learned from real data (chance is 0.1; about 0.5 after 4 short epochs)
+    assert abs(prov["int_accuracy"] - prov["float_accuracy"]) < 0.05
+    assert prov["kernel_density"] < 0.6 and 0 < prov["spatial_density"] < 1
+    assert prov["ideal_speedup"] > 1.0 / prov["kernel_density"]  # spatial pruning adds to the kernel speedup
+    # The trace holds the integer mode's tensors for the first test images.
+    tr = load_trace(out / "models" / "tiny_pruned.trace.npz")
+    assert tr.n_samples == 3 and sum(m is not None for m in tr.masks) == 12
+    wl = yaml.safe_load((out / "tiny_pruned.yaml").read_text())
+    assert wl["baseline"]["model"] == "models/tiny_dense.npz" and wl["samples"] == 3
+
+
+def test_table_from_provenance(exported, tmp_path):
+    out = exported["out"]
+    md = tmp_path / "acc.md"
+    assert trainer_main(["table", str(out / "models" / "tiny_dense.npz"), str(out / "models" / "tiny_pruned.npz"), "--out", str(md)]) == 0
+    text = md.read_text()
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[2].startswith("| dense BNN |") and lines[3].startswith("| kernel + spatial pruning |")
+    prov = load_model(out / "models" / "tiny_pruned.npz").meta["provenance"]
+    assert f"{100 * prov['int_accuracy']:.2f}" in lines[3]
+
+
+def test_export_refuses_pruned_model_without_baseline(exported, capsys):
+    rc = trainer_main(["export", "--run-dir", str(exported["tmp"] / "pruned"), "--name", "x", "--out", str(exported["tmp"] / "x")])
+    assert rc == 2
+    assert "--baseline" in capsys.readouterr().err
+    assert not (exported["tmp"] / "x").exists()
+
+
+def test_export_of_missing_run_is_one_line_error(tmp_path, capsys):
+    rc = trainer_main(["export", "--run-dir", str(tmp_path / "nope"), "--name", "x"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "checkpoint.pt" in err
+
+
+def test_trace_matches_integer_mode_of_saved_model(exported):
+    from trainer.intmode import IntModel
+
+    out = exported["out"]
+    model = load_model(out / "models" / "tiny_pruned.npz")
+    tr = load_trace(out / "models" / "tiny_pruned.trace.npz")
+    import torch
+
+    run = IntModel(model).run(torch.from_numpy(tr.inputs))
+    assert np.array_equal(run.logits.numpy(), tr.logits)
