@@ -135,12 +135,13 @@ def augment(x: Tensor, generator: torch.Generator, pad: int = 4, flip: bool = Tr
     """Random crop after zero padding, and random horizontal flip, drawn from `generator`."""
     n, _c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (oy[:, None] + torch.arange(h))[:, :, None]  # [n, h, 1]
-    cols = (ox[:, None] + torch.arange(w))[:, None, :]  # [n, 1, w]
-    if flip:
-        do = torch.rand(n, generator=generator) < 0.5
-        cols = torch.where(do[:, None, None], cols.flip(-1), cols)
-    out = padded[torch.arange(n)[:, None, None], :, rows, cols]  # [n, h, w, c]
-    return out.permute(0, 3, 1, 2).contiguous()
+    oy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).tolist()
+    ox = torch.randint(0, 2 * pad + 1, (n,), generator=generator).tolist()
+    do = (torch.rand(n, generator=generator) < 0.5).tolist() if flip else [False] * n
+    # A plain loop of slices: multi-index gathers over uint8 crashed torch 2.13's CPU kernels
+    # with two threads (double free); slicing is as fast at these batch sizes.
+    out = torch.empty_like(x)
+    for j in range(n):
+        crop = padded[j, :, oy[j] : oy[j] + h, ox[j] : ox[j] + w]
+        out[j] = crop.flip(-1) if do[j] else crop
+    return out
