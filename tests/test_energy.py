@@ -155,7 +155,9 @@ def test_load_and_store_counts(tmp_path):
 def test_counts_match_the_schedule_busy_counters(tmp_path):
     """The documented formulas reproduce the timing model's busy cycles for every layer."""
     cfg_path = small_config(tmp_path, rows=4, cols=4, depth=2, word=8)
-    make_workload(tmp_path / "w", SynthSpec(name="t", width=0.125, input_shape=(3, 12, 12), samples=2, seed=5), cfg_path)
+    make_workload(
+        tmp_path / "w", SynthSpec(name="t", width=0.125, input_shape=(3, 12, 12), samples=2, seed=5), cfg_path
+    )
     wl = load_workload(tmp_path / "w/t_pruned.yaml")
     res = run_workload(wl, progress=False)
     table = unit_table()
