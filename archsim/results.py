@@ -120,6 +120,12 @@ def summary(res: RunResult) -> dict[str, Any]:
         "timing_mode": res.mode,
         "samples": list(res.samples),
         "clock_mhz": cfg.clock_mhz,
+        "hardware": {
+            "part": cfg.part,
+            "pe_rows": cfg.pe_array.rows,
+            "pe_cols": cfg.pe_array.cols,
+            "acc_depth": cfg.pe_array.acc_depth,
+        },
         "synthetic": wl.synthetic,
         "functional_check": "pass" if res.functional_pass else "fail",
         "functional": {
