@@ -304,3 +304,15 @@ def test_shipped_table_values_are_sourced():
         for name, entry in group:
             assert entry.low <= entry.value <= entry.high, name
             assert len(entry.source) > 40, name
+
+
+def test_docs_table_matches_the_shipped_table():
+    """docs/energy.md quotes every value and range of configs/energy/ultra96v2.yaml."""
+    doc = (ROOT / "docs/energy.md").read_text()
+    table = load_energy_table(TABLE)
+    for group in (table.dynamic, table.run_power):
+        for name, e in group:
+            row = next(line for line in doc.splitlines() if line.startswith(f"| `{name}` |"))
+            cells = [c.strip() for c in row.split("|")[2:4]]
+            assert float(cells[0]) == e.value, name
+            assert [float(v) for v in cells[1].split("-")] == [e.low, e.high], name
