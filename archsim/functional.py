@@ -13,7 +13,7 @@ does not exist). This equals sum_c keep * (2 popcount(XNOR(w, a) & m) - popcount
 of the architecture document.
 
 The model also keeps the accelerator's two activation-bit sets literally (mask
-unit copies at skipped stride-1 positions, shortcut layers not swapping), so a
+unit copies at skipped positions of identity-residual layers, shortcut layers not swapping), so a
 disagreement with "output bits are sign(z)" would show up, not be assumed away.
 """
 
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.errors import FormatError
 from archsim.format import BinaryConv, BnnModel, Stem, Trace
 
 MODES = ("sparse", "dense")
@@ -249,6 +248,7 @@ class BitSets:
         self.cur = 0
         self.residual = x0
         self.value_bits = value_bits
+        self.after_shortcut = False
 
     @property
     def bits(self) -> np.ndarray:
@@ -267,21 +267,14 @@ class BitSets:
                 out = sign_bits(z)
             else:
                 # The epilogue writes sign(z) at active positions only; elsewhere the output
-                # set holds the mask unit's centre-bit copies (stride 1) or, after a
-                # shortcut, the shortcut's output bits.
-                if L.stride == 1:
-                    if L.c_in != L.c_out:
-                        raise FormatError(
-                            f"layer '{L.name}': a spatially pruned stride-1 layer must keep its channel count "
-                            "(the mask unit copies input bits to skipped positions)"
-                        )
-                    prev = bits_in
-                else:
-                    prev = self.sets[1 - self.cur]
+                # set holds the shortcut's output bits (after a shortcut layer) or the mask
+                # unit's centre-bit copies of the input (identity residual).
+                prev = self.sets[1 - self.cur] if self.after_shortcut else bits_in
                 out = np.where(mask[:, None], sign_bits(z), prev)
             self.sets[1 - self.cur] = out
             self.cur = 1 - self.cur
         self.residual = z
+        self.after_shortcut = L.role == "shortcut"
         return LayerStep(index, z, mask, bits_in, out)
 
 

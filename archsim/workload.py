@@ -138,12 +138,6 @@ def load_workload(path: str | Path) -> Workload:
 
     model_path, trace_path = resolve(spec.model), resolve(spec.trace)
     model, msum = model_and_sum(model_path, "model")
-    for L in model.layers:
-        if L.predictor is not None and L.stride == 1 and L.c_in != L.c_out:
-            raise ConfigError(
-                f"{wl}: field 'model': {model_path}: layer '{L.name}': a spatially pruned stride-1 layer must keep "
-                "its channel count (the mask unit copies input bits to skipped positions)"
-            )
     trace = trace_for(trace_path, "trace", model, msum)
 
     n = trace.n_samples

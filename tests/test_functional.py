@@ -165,6 +165,26 @@ def test_hardware_bit_sets_equal_sign_of_residual():
     assert steps[3].bits_in is steps[2].bits_in
 
 
+@pytest.mark.parametrize("c_out", [5, 6])
+def test_masked_layer_after_stride1_shortcut_outputs_sign_of_shortcut(c_out):
+    """Skipped positions after a shortcut output the shortcut's bits, not the layer's input bits."""
+    rng = np.random.default_rng(11)
+    base = tiny_model(4)
+    h, w = base.input_shape[1:]
+    layers = (
+        random_layer(rng, 5, c_out, h, w, kernel=1, role="shortcut", residual=False, name="sc1"),
+        random_layer(rng, 5, c_out, h, w, predictor=True, threshold=0, name="m1"),
+    )
+    fc = dataclasses.replace(base.classifier, weight=base.classifier.weight[:, :1].repeat(c_out, axis=1))
+    model = dataclasses.replace(base, layers=layers, classifier=fc)
+    validate_model(model)
+    inputs = rng.integers(0, 256, (2, *model.input_shape)).astype(np.uint8)
+    steps = list(iter_layers(model, stem_forward(model, inputs)))
+    assert 0 < steps[1].mask.sum() < steps[1].mask.size
+    for st in steps:
+        np.testing.assert_array_equal(st.bits_out, st.z >= 0)
+
+
 def test_compare_with_trace_reports_first_difference():
     model = tiny_model(2)
     inputs = np.random.default_rng(2).integers(0, 256, (3, *model.input_shape)).astype(np.uint8)
