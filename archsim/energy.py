@@ -174,12 +174,38 @@ def _zero() -> dict[str, int]:
     return dict.fromkeys(COUNTS, 0)
 
 
+# Logical events of a part of the inference. Their names and meanings are those of the timing
+# model's counters (archsim/activity.py, docs/simulator.md) wherever both count the same thing,
+# so tests can hold the two against each other; `pe_ops` differs on purpose (see layer_events).
+EVENTS = (
+    "slot_write_beats",  # blob beats written into a weight slot (not a timing-model counter)
+    "ddr_read_beats",
+    "ddr_write_beats",
+    "weight_reads",
+    "param_reads",
+    "index_decodes",
+    "pe_ops",
+    "window_writes",
+    "window_reads",
+    "act_reads",
+    "act_writes_bits",  # activation-bank writes of P_O output bits (epilogue, LOAD)
+    "act_writes_words",  # activation-bank writes of a whole B_A-bit word (mask-unit copies)
+    "res_reads",
+    "res_writes",
+    "list_writes",
+    "list_reads",
+    "mask_evals",
+    "epilogue_ops",
+)
+
+
 @dataclass
-class Activity:
-    """Activity counts of one part of an inference (a layer, the LOAD or the STORE)."""
+class PartActivity:
+    """Events and energy-action counts of one part of an inference (a layer, LOAD or STORE)."""
 
     name: str
     cycles: int
+    events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENTS, 0))
     counts: dict[str, int] = field(default_factory=_zero)
 
 
@@ -188,55 +214,38 @@ def _prims(bits: int, port: int) -> int:
     return ceil_div(bits, port)
 
 
-def layer_activity(plan: LayerPlan, n_active: int, cycles: int, cfg: HardwareConfig, mode: str, port: int) -> Activity:
-    """Activity of one layer (docs/energy.md, "Activity counts"; symbols of docs/timing.md).
+def layer_events(plan: LayerPlan, n_active: int, cfg: HardwareConfig, mode: str) -> dict[str, int]:
+    """Logical events of one layer (docs/energy.md, "Activity counts"; symbols of docs/timing.md).
 
-    N active positions form T = ceil(N / P_X) tiles; every pass q runs all of them.
+    N active positions form T = ceil(N / P_X) tiles and every pass q runs all of them. PE
+    operations count the columns that hold a position (idle columns of a partial tile are
+    assumed clock-gated); the timing model's `pe_ops` counts every column.
     """
     P_O, P_X = cfg.pe_array.rows, cfg.pe_array.cols
-    acc_bits = cfg.pe_array.acc_bits
-    B_A, D = cfg.buffers.act_word_bits, cfg.axi.data_bits
-    param_bits = cfg.epilogue.mult_bits + cfg.epilogue.bias_bits
-    N, nblk, c_in, K2 = n_active, plan.nblk, plan.c_in, plan.kernel * plan.kernel
+    N, nblk, c_in = n_active, plan.nblk, plan.c_in
     T, Q = ceil_div(N, P_X), len(plan.passes)
-
     pe_cycles = sum(T * c_in * p.k for p in plan.passes)  # = LayerTiming.pe_busy
-    pe_ops = sum(c_in * p.k for p in plan.passes) * P_O * N  # rows x occupied columns per step
-    gather = Q * N * nblk  # = gather_busy: (position, channel block) per cycle, every pass
-    epi = sum(N * p.g for p in plan.passes)  # = epilogue_busy: (position, slot of P_O channels)
-    mask = plan.positions * nblk if plan.mask_enabled else 0  # = mask_busy
-    params = sum(p.g for p in plan.passes) * P_O * param_bits  # epilogue parameters, once per pass
-
-    window = _prims(PE_TAPS * B_A, port)  # one channel block of nine taps
-    c = _zero()
-    c["ddr_read_bytes"] = plan.blob_beats * cfg.beat_bytes
-    c["weight_slots.write"] = plan.blob_beats * _prims(D, port)
-    c["weight_slots.read"] = (
-        pe_cycles * _prims(P_O * (PE_TAPS + cfg.index_bits), port)  # one step of all rows per PE cycle
-        + sum(_prims(p.g * P_O * param_bits, port) for p in plan.passes)
-        + mask * window  # predictor bits of one channel block per mask cycle
-    )
-    c["activation_banks.read"] = (gather + mask) * 9 * _prims(B_A, port)  # nine banks at once
-    c["activation_banks.write"] = epi * _prims(P_O, port) + (
-        plan.positions * nblk * _prims(B_A, port) if plan.copy_masked else 0
-    )
-    res = _prims(P_O * cfg.epilogue.value_bits, port)
-    c["residual_buffer.read"] = epi * res if plan.residual else 0
-    c["residual_buffer.write"] = epi * res
-    c["window_buffers.write"] = gather * window
-    c["window_buffers.read"] = gather * window  # each gathered block is read once into the PE operands
-    if plan.mask_enabled:
-        c["active_list.write"] = N
-        c["active_list.read"] = Q * N
-    c["pe_ops"] = pe_ops
-    # Per PE op: its kernel's bits and the accumulator slot's read and write; per (column, input
-    # channel) of every tile: the window and its padding mask.
-    c["pe_array.register_bits"] = pe_ops * (K2 + 2 * acc_bits) + Q * N * c_in * 2 * K2
-    c["index_decodes"] = pe_cycles * P_O if mode == "sparse" else 0
-    c["mask_bits"] = mask * PE_TAPS * B_A
-    c["epilogue_ops"] = epi * P_O
-    c["epilogue.register_bits"] = epi * P_O * acc_bits + params
-    return Activity(plan.name, cycles, c)
+    gather = Q * N * nblk  # = gather_busy: one (position, channel block) per cycle, every pass
+    epi = sum(N * p.g for p in plan.passes)  # = epilogue_busy: one (position, slot of P_O channels) per cycle
+    scan = plan.positions * nblk if plan.mask_enabled else 0  # = mask_busy
+    e = dict.fromkeys(EVENTS, 0)
+    e["ddr_read_beats"] = e["slot_write_beats"] = plan.blob_beats
+    e["weight_reads"] = pe_cycles
+    e["param_reads"] = epi
+    e["index_decodes"] = pe_cycles * P_O if mode == "sparse" else 0
+    e["pe_ops"] = sum(c_in * p.k for p in plan.passes) * P_O * N
+    e["window_writes"] = gather
+    e["window_reads"] = Q * N * c_in  # one (column, input channel) each, for its k steps
+    e["act_reads"] = gather * plan.kernel**2 + scan * 9  # a 3x3 window reads all nine banks, 1x1 one
+    e["act_writes_bits"] = epi
+    e["act_writes_words"] = scan if plan.copy_masked else 0
+    e["res_reads"] = epi if plan.residual else 0
+    e["res_writes"] = epi
+    e["list_writes"] = N if plan.mask_enabled else 0
+    e["list_reads"] = Q * N if plan.mask_enabled else 0
+    e["mask_evals"] = scan
+    e["epilogue_ops"] = sum(N * p.channels for p in plan.passes)  # real output values
+    return e
 
 
 def _map_words(shape: tuple[int, int, int], rows: int) -> int:
@@ -244,26 +253,78 @@ def _map_words(shape: tuple[int, int, int], rows: int) -> int:
     return h * w * ceil_div(ch, rows)
 
 
-def load_activity(program: Program, cycles: int, cfg: HardwareConfig, port: int) -> Activity:
+def load_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
     """LOAD: the stem output into the residual buffer, its sign bits into activation set 0."""
     words = _map_words(program.load_shape, cfg.pe_array.rows)
-    c = _zero()
-    c["ddr_read_bytes"] = program.load_beats * cfg.beat_bytes
-    c["residual_buffer.write"] = words * _prims(cfg.res_word_bits, port)
-    c["activation_banks.write"] = words * _prims(cfg.pe_array.rows, port)
-    return Activity("LOAD", cycles, c)
+    e = dict.fromkeys(EVENTS, 0)
+    e.update(ddr_read_beats=program.load_beats, res_writes=words, act_writes_bits=words)
+    return e
 
 
-def store_activity(program: Program, cycles: int, cfg: HardwareConfig, port: int) -> Activity:
+def store_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
     """STORE: the last map from the residual buffer to DDR."""
-    words = _map_words(program.store_shape, cfg.pe_array.rows)
+    e = dict.fromkeys(EVENTS, 0)
+    e.update(ddr_write_beats=program.store_beats, res_reads=_map_words(program.store_shape, cfg.pe_array.rows))
+    return e
+
+
+def action_counts(e: dict[str, int], kernel: int, cfg: HardwareConfig, port: int) -> dict[str, int]:
+    """Energy-action counts of a part from its events: bytes, BRAM primitive accesses, bits.
+
+    A logical access of W bits costs prims(W) = ceil(W / port) BRAM primitive accesses.
+    """
+    P_O, B_A, D = cfg.pe_array.rows, cfg.buffers.act_word_bits, cfg.axi.data_bits
+    acc_bits = cfg.pe_array.acc_bits
+    param_bits = P_O * (cfg.epilogue.mult_bits + cfg.epilogue.bias_bits)
+    res = _prims(P_O * cfg.epilogue.value_bits, port)
+    window = _prims(PE_TAPS * B_A, port)  # one channel block of nine taps
+    K2 = kernel * kernel
     c = _zero()
-    c["ddr_write_bytes"] = program.store_beats * cfg.beat_bytes
-    c["residual_buffer.read"] = words * _prims(cfg.res_word_bits, port)
-    return Activity("STORE", cycles, c)
+    c["ddr_read_bytes"] = e["ddr_read_beats"] * cfg.beat_bytes
+    c["ddr_write_bytes"] = e["ddr_write_beats"] * cfg.beat_bytes
+    c["weight_slots.write"] = e["slot_write_beats"] * _prims(D, port)
+    c["weight_slots.read"] = (
+        e["weight_reads"] * _prims(P_O * (PE_TAPS + cfg.index_bits), port)  # one step of all rows
+        + e["param_reads"] * _prims(param_bits, port)  # mult and bias of one slot of all rows
+        + e["mask_evals"] * window  # predictor bits of one channel block
+    )
+    c["activation_banks.read"] = e["act_reads"] * _prims(B_A, port)
+    c["activation_banks.write"] = e["act_writes_bits"] * _prims(P_O, port) + e["act_writes_words"] * _prims(B_A, port)
+    c["residual_buffer.read"] = e["res_reads"] * res
+    c["residual_buffer.write"] = e["res_writes"] * res
+    c["window_buffers.write"] = e["window_writes"] * window
+    c["window_buffers.read"] = e["window_reads"] * _prims(2 * PE_TAPS, port)  # a window and its padding mask
+    c["active_list.write"] = e["list_writes"]
+    c["active_list.read"] = e["list_reads"]
+    c["pe_ops"] = e["pe_ops"]
+    # Per PE op: its kernel's bits and the accumulator slot's read and write; per window read:
+    # the window and its padding mask latched into the column's operand registers.
+    c["pe_array.register_bits"] = e["pe_ops"] * (K2 + 2 * acc_bits) + e["window_reads"] * 2 * K2
+    c["index_decodes"] = e["index_decodes"]
+    c["mask_bits"] = e["mask_evals"] * PE_TAPS * B_A
+    c["epilogue_ops"] = e["epilogue_ops"]
+    c["epilogue.register_bits"] = e["epilogue_ops"] * acc_bits  # the accumulator value it reads
+    return c
 
 
-def inference_activity(program: Program, sched: Schedule, cfg: HardwareConfig, port: int) -> list[Activity]:
+def layer_activity(
+    plan: LayerPlan, n_active: int, cycles: int, cfg: HardwareConfig, mode: str, port: int
+) -> PartActivity:
+    e = layer_events(plan, n_active, cfg, mode)
+    return PartActivity(plan.name, cycles, e, action_counts(e, plan.kernel, cfg, port))
+
+
+def load_activity(program: Program, cycles: int, cfg: HardwareConfig, port: int) -> PartActivity:
+    e = load_events(program, cfg)
+    return PartActivity("LOAD", cycles, e, action_counts(e, 1, cfg, port))
+
+
+def store_activity(program: Program, cycles: int, cfg: HardwareConfig, port: int) -> PartActivity:
+    e = store_events(program, cfg)
+    return PartActivity("STORE", cycles, e, action_counts(e, 1, cfg, port))
+
+
+def inference_activity(program: Program, sched: Schedule, cfg: HardwareConfig, port: int) -> list[PartActivity]:
     """LOAD, every layer, STORE; their cycles add up to the inference's cycles."""
     parts = [load_activity(program, sched.load_done, cfg, port)]
     for plan, lt in zip(program.layers, sched.layers, strict=True):
@@ -286,7 +347,7 @@ class PartEnergy:
         return sum(self.blocks_pj.values())
 
 
-def part_energy(act: Activity, table: EnergyTable, clock_hz: float, end: str = "value") -> PartEnergy:
+def part_energy(act: PartActivity, table: EnergyTable, clock_hz: float, end: str = "value") -> PartEnergy:
     blocks = dict.fromkeys(BLOCKS, 0.0)
     for key, n in act.counts.items():
         action, block = COUNTS[key]
@@ -302,7 +363,7 @@ class InferenceEnergy:
     """Energy of one inference, by part (LOAD, layers, STORE) and by block."""
 
     parts: list[PartEnergy]
-    activity: list[Activity]
+    activity: list[PartActivity]
     total_low_pj: float
     total_high_pj: float
 

@@ -37,7 +37,7 @@ from archsim.fileio import atomic_write_text
 from archsim.program import compile_program
 from archsim.yamlio import read_yaml, validate
 
-SWEEP_VERSION = 1  # part of every point's key: bump when a point's result would change
+SWEEP_VERSION = 2  # part of every point's key, with the digest of archsim's source (code_digest)
 MAX_POINTS = 100_000
 POINT_KIND = "archsim-sweep-point"
 METRICS = (
@@ -105,11 +105,13 @@ class Point:
     timing_mode: str
     samples: int | None
     inputs_digest: str  # hash of the workload's files (workload sweeps)
+    code: str = ""  # digest of archsim's source: results of other code are not reused
 
     @property
     def key(self) -> str:
         body = {
             "version": SWEEP_VERSION,
+            "code": self.code,
             "hardware": self.hardware,
             "synthetic": self.synthetic,
             "workload": self.inputs_digest,
@@ -209,6 +211,15 @@ def _check_hw_value(tree: dict[str, Any], path: list[str], value: Any, where: st
             _check_hw_value(tree, [*path, str(k)], v, where, base)
     else:
         _walk(tree, path, where, base)
+
+
+def code_digest() -> str:
+    """Hash of every archsim source file: a point computed by other code gets another key."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def _digest(paths: list[Path]) -> str:
@@ -335,6 +346,7 @@ def load_sweep(path: str | Path) -> Sweep:
                     _check_hw_value(hw, parts, v, f"{path}: field 'parameters.{key}[{i}]'", hw_file)
 
     points = []
+    code = code_digest()
     for index, combo in enumerate(itertools.product(*spec.parameters.values())):
         params = dict(zip(keys, combo, strict=True))
         base_key = params.get("workload", spec.workload) if not synthetic_mode else None
@@ -361,6 +373,7 @@ def load_sweep(path: str | Path) -> Sweep:
                 timing_mode=spec.timing_mode,
                 samples=spec.samples,
                 inputs_digest=digest,
+                code=code,
             )
         )
     return Sweep(path=path, spec=spec, keys=keys, points=points)

@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -15,6 +16,7 @@ from archsim.config import load_config
 from archsim.energy import (
     BLOCKS,
     COUNTS,
+    EVENTS,
     EnergyTable,
     inference_energy,
     layer_activity,
@@ -88,26 +90,50 @@ def test_layer_counts_by_hand(tmp_path):
     # N = 6 active positions -> T = 2 tiles per pass, Q = 2 passes.
     # PE cycles = sum_q T c_in k_q = 2*8 + 2*8 = 32; PE ops = (8 + 8) steps x 4 rows x 6 positions = 384.
     # Gather cycles = Q N nblk = 12; epilogue cycles = N (g_0 + g_1) = 18; mask cycles = 16 positions x 1.
+    # Events, named as the timing model's counters: N = 6 -> T = 2 tiles per pass, Q = 2 passes;
+    # PE cycles = sum_q T c_in k_q = 32; gather cycles Q N nblk = 12; epilogue cycles N (2 + 1) = 18;
+    # mask scan 16 positions x 1 block.
+    events = {
+        "slot_write_beats": 13,  # (3 + 3 + 2) + (3 + 2 + 0) blob beats
+        "ddr_read_beats": 13,
+        "ddr_write_beats": 0,  # only the STORE writes DDR
+        "weight_reads": 32,
+        "param_reads": 18,
+        "index_decodes": 32 * 4,
+        "pe_ops": (8 + 8) * 4 * 6,  # steps x rows x occupied columns
+        "window_writes": 12,
+        "window_reads": 2 * 6 * 8,  # Q N c_in
+        "act_reads": 12 * 9 + 16 * 9,  # gather (3x3: nine banks) and mask unit
+        "act_writes_bits": 18,
+        "act_writes_words": 16,  # identity residual: the scan copies every position's centre bits
+        "res_reads": 18,
+        "res_writes": 18,
+        "list_writes": 6,
+        "list_reads": 12,
+        "mask_evals": 16,
+        "epilogue_ops": 6 * 8 + 6 * 4,  # real output values: 8 channels in pass 0, 4 in pass 1
+    }
+    assert act.events == events
     want = {
-        "ddr_read_bytes": 13 * 16,  # (8 + 5) beats of 16 bytes
-        "ddr_write_bytes": 0,  # only the STORE writes DDR
+        "ddr_read_bytes": 13 * 16,
+        "ddr_write_bytes": 0,
         "weight_slots.write": 13 * 2,  # a 128-bit beat spans two 72-bit BRAM ports
-        # 32 steps (40 bits: 1 port each) + parameters ceil(384/72) + ceil(192/72) + 16 predictor blocks (72 bits)
-        "weight_slots.read": 32 + 6 + 3 + 16,
-        "activation_banks.read": (12 + 16) * 9,  # gather and mask unit read all nine banks
-        "activation_banks.write": 18 + 16,  # epilogue output bits + stride-1 copies of the 16 positions
+        # 32 steps (40 bits: one port) + 18 parameter reads (4 x 48 = 192 bits: 3) + 16 predictor blocks (72 bits)
+        "weight_slots.read": 32 + 18 * 3 + 16,
+        "activation_banks.read": (12 + 16) * 9,  # 8-bit words: one port each
+        "activation_banks.write": 18 + 16,
         "residual_buffer.read": 18,  # 64-bit word: one port
         "residual_buffer.write": 18,
         "window_buffers.write": 12,  # 9 taps x 8 bits = 72 bits: one port
-        "window_buffers.read": 12,
+        "window_buffers.read": 96,  # 9 window + 9 mask bits
         "active_list.write": 6,
         "active_list.read": 12,
         "pe_ops": 384,
-        "pe_array.register_bits": 384 * (9 + 2 * 16) + 2 * 6 * 8 * 18,
-        "index_decodes": 32 * 4,
+        "pe_array.register_bits": 384 * (9 + 2 * 16) + 96 * 18,
+        "index_decodes": 128,
         "mask_bits": 16 * 9 * 8,
-        "epilogue_ops": 18 * 4,
-        "epilogue.register_bits": 18 * 4 * 16 + 3 * 4 * 48,
+        "epilogue_ops": 72,
+        "epilogue.register_bits": 72 * 16,
     }
     assert act.counts == want
     # Dense mode bypasses the index decoder; everything else is counted the same way.
@@ -132,8 +158,9 @@ def test_no_predictor_no_mask_or_list_activity(tmp_path):
     act = layer_activity(plain, 16, 10, cfg, "sparse", 72)  # every position active: T = 4 tiles
     c = act.counts
     assert c["mask_bits"] == c["active_list.read"] == c["active_list.write"] == c["residual_buffer.read"] == 0
-    assert c["pe_ops"] == 16 * 4 * 16 and c["epilogue_ops"] == 16 * 3 * 4
-    assert c["weight_slots.read"] == 4 * 8 + 4 * 8 + 6 + 3  # no predictor reads
+    assert c["pe_ops"] == 16 * 4 * 16 and c["epilogue_ops"] == 16 * 12
+    # 64 PE cycles (T = 4 tiles x 8 steps x 2 passes), 48 parameter reads of 3 ports, no predictor
+    assert c["weight_slots.read"] == 64 + 48 * 3
 
 
 def test_load_and_store_counts(tmp_path):
@@ -173,6 +200,34 @@ def test_counts_match_the_schedule_busy_counters(tmp_path):
             assert act.counts["window_buffers.write"] == lt.gather_busy  # 9 taps x 8 bits = one 72-bit port
             assert act.counts["mask_bits"] == lt.mask_busy * 9 * 8
         assert sum(a.cycles for a in e.activity) == sched.done
+
+
+def test_events_match_the_timing_models_counters(tmp_path):
+    """The formulas (programme + active positions) give the SimPy model's activity counters,
+    in both timing modes; only pe_ops differs by design (idle columns of partial tiles)."""
+    from archsim.functional import run_model
+    from archsim.sim import SimSchedule, simulate
+
+    cfg_path = small_config(tmp_path, rows=4, cols=4, depth=2, word=8)
+    make_workload(
+        tmp_path / "w", SynthSpec(name="t", width=0.125, input_shape=(3, 12, 12), samples=1, seed=5), cfg_path
+    )
+    wl = load_workload(tmp_path / "w/t_pruned.yaml")
+    run = run_model(wl.model, wl.trace.inputs[:1], "sparse", 16)
+    active = [np.flatnonzero(run.masks[i][0]) if p.mask_enabled else None for i, p in enumerate(wl.program.layers)]
+    for prog, act_lists in ((wl.program, active), (wl.baseline_program, [None] * len(active))):
+        for mode in ("fast", "cycle"):
+            sched = simulate(prog, wl.config, act_lists, mode)
+            assert isinstance(sched, SimSchedule)
+            mine = inference_energy(prog, sched, wl.config, unit_table()).activity
+            theirs = [sched.load_activity, *sched.layer_activity(), sched.store_activity]
+            for part, sim in zip(mine, theirs, strict=True):
+                e, s = part.events, sim.as_dict()
+                for key in EVENTS:
+                    if key in s and key != "pe_ops":
+                        assert e[key] == s[key], (prog.mode, mode, part.name, key)
+                assert e["act_writes_bits"] + e["act_writes_words"] == s["act_writes"], (part.name, mode)
+                assert s["pe_useful"] <= e["pe_ops"] <= s["pe_ops"], (part.name, mode)
 
 
 # --------------------------------------------------------------------------- archsim run
