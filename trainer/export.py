@@ -23,7 +23,15 @@ from archsim.fileio import atomic_write_text
 from archsim.format import BnnModel, Trace, load_model, save_model, save_trace
 from trainer.data import load_dataset
 from trainer.intmode import IntModel, calibrate_frac_bits, fold
-from trainer.train import RunError, TrainConfig, build_model, evaluate, load_checkpoint, overall_kernel_density
+from trainer.train import (
+    RunError,
+    TrainConfig,
+    build_model,
+    evaluate,
+    hw_geometry,
+    load_checkpoint,
+    overall_kernel_density,
+)
 
 BATCH = 250
 
@@ -75,8 +83,19 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     cfg_d = dict(st["config"])
     cfg_d["kernel_density"] = tuple(cfg_d["kernel_density"])
     cfg = TrainConfig(**cfg_d)
+    if args.baseline is None and (any(d < 1.0 for d in cfg.kernel_density) or cfg.spatial_budget is not None):
+        raise RunError("--baseline: a pruned model's workload needs its dense baseline model (export the dense run first, then pass its .npz)")
+    for p in (args.baseline, args.baseline_trace):
+        if p is not None and not Path(p).exists():
+            raise RunError(f"{p}: baseline file not found")
     hw_path = Path(args.hardware) if args.hardware else Path(cfg.hardware)
     hw = load_config(hw_path)
+    trained_for = hw_geometry(cfg)[:2]
+    if any(d < 1.0 for d in cfg.kernel_density) and (hw.pe_array.rows, hw.pe_array.acc_depth) != trained_for:
+        raise RunError(
+            f"{hw_path}: field 'pe_array': the kernel masks are balanced for rows, acc_depth = {trained_for}, "
+            f"this configuration has {(hw.pe_array.rows, hw.pe_array.acc_depth)}"
+        )
     net = build_model(st["model_args"])
     net.load_state_dict(st["model"])
     net.eval()
@@ -85,8 +104,6 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     # frac_bits: calibrated on (the first 2000) training images, never on the test set.
     frac_bits = args.frac_bits if args.frac_bits is not None else calibrate_frac_bits(net, ds.train_x[:2000], hw.epilogue.value_bits)
     pruned_kernels = any(d < 1.0 for d in cfg.kernel_density)
-    if args.baseline is None and (pruned_kernels or cfg.spatial_budget is not None):
-        raise RunError("--baseline: a pruned model's workload needs its dense baseline model (export the dense run first, then pass its .npz)")
     balance = (hw.pe_array.rows, hw.pe_array.acc_depth) if pruned_kernels else None
     model = fold(net, hw, frac_bits, args.name, balance, {})
 
