@@ -24,7 +24,13 @@ def exported(tmp_path_factory):
     opts = RunOptions(threads=1, progress=False)
     # The dense baseline only has to run in the workload; the pruned model must learn.
     train(tiny_config(hw, kernel_density=(1.0,) * 4, spatial_budget=None, epochs=1), tmp / "dense", opts)
-    train(tiny_config(hw, epochs=4, batch_size=32, lr=0.01), tmp / "pruned", opts)
+    # The pruned model through the command line, so its provenance records the command.
+    assert trainer_main([
+        "train", "--run-dir", str(tmp / "pruned"), "--dataset", "digits", "--epochs", "4", "--batch-size", "32",
+        "--lr", "0.01", "--width", "0.125", "--kernel-density", "0.5,0.5,0.25,0.25", "--prune-start", "0",
+        "--prune-end", "0.5", "--prune-every", "5", "--spatial-budget", "0.6", "--hardware", str(hw), "--seed", "1",
+        "--threads", "1", "--no-progress",
+    ]) == 0
     out = tmp / "wl"
     common = ["--out", str(out), "--samples", "3", "--threads", "1"]
     assert trainer_main(["export", "--run-dir", str(tmp / "dense"), "--name", "tiny_dense", *common]) == 0
@@ -59,7 +65,8 @@ def test_exported_model_is_pruned_balanced_and_documented(exported):
     prov = model.meta["provenance"]
     assert model.meta["synthetic"] is False
     assert prov["dataset"] == "digits" and prov["epochs"] == 4 and prov["seed"] == 1
-    assert prov["command"].startswith("python -m trainer") or prov["command"] == ""
+    assert prov["command"].startswith("python -m trainer train --run-dir '<run-dir>' --dataset digits --epochs 4")
+    assert str(exported["tmp"] / "pruned") not in prov["command"]  # the local run directory is not recorded
     assert prov["int_accuracy"] > 0.3  # learned from real data (chance is 0.1; about 0.5 after 4 short epochs)
     assert abs(prov["int_accuracy"] - prov["float_accuracy"]) < 0.05
     assert prov["kernel_density"] < 0.6 and 0 < prov["spatial_density"] < 1
