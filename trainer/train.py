@@ -242,6 +242,9 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
     opts = opts or RunOptions()
     torch.set_num_threads(opts.threads)
     set_train_conv_dtype(torch.bfloat16 if cfg.bf16 else torch.float32)
+    # Check the inputs before anything is written, so a typo does not pin a run directory.
+    rows, depth, _ = hw_geometry(cfg)
+    ds = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.train_subset, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
@@ -256,8 +259,6 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
     else:
         atomic_write_text(cfg_path, json.dumps(cfg.to_json(), indent=2) + "\n")
 
-    rows, depth, _ = hw_geometry(cfg)
-    ds = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.train_subset, cfg.seed)
     margs = model_args(cfg, ds)
     torch.manual_seed(cfg.seed)
     model = build_model(margs)
