@@ -48,6 +48,16 @@ def burst_sizes(beats: int, max_burst: int) -> list[int]:
     return [max_burst] * full + ([rest] if rest else [])
 
 
+def read_beat_span(beats: int, beat_cycles: int) -> int:
+    """Memory: a burst's R beats come beta cycles apart; cycles from its first beat to its last."""
+    return beat_cycles * (beats - 1)
+
+
+def write_burst_cycles(beats: int) -> int:
+    """Write DMA: one W beat per cycle (WREADY = 1); a burst occupies the W channel this long."""
+    return beats
+
+
 def gather_cycles(n_positions: int, nblk: int) -> int:
     """Window gather: one (position, channel block) per cycle, nine banks read at once."""
     return n_positions * nblk
@@ -157,7 +167,7 @@ class ReadEngine:
             freed = self.beat_done[b - o] + 1 if b >= o else NEG
             a = max(self.last_ar + 1, job.allowed, freed)
             f = max(a + ax.read_latency, self.last_beat + beta)
-            r = f + beta * (n - 1)
+            r = f + read_beat_span(n, beta)
             if first:
                 job.first_ar, first = a, False
             self.last_ar, self.last_beat = a, r
@@ -175,9 +185,9 @@ def store_schedule(start: int, beats: int, cfg: HardwareConfig, lat: Latencies) 
         b = len(bursts)
         freed = bursts[b - ax.max_outstanding_writes][2] + 1 if b >= ax.max_outstanding_writes else NEG
         s = max(s_next, freed)
-        resp = s + n - 1 + ax.write_latency
+        resp = s + write_burst_cycles(n) - 1 + ax.write_latency  # L_w after the last W beat
         bursts.append((s, n, resp))
-        s_next = s + n
+        s_next = s + write_burst_cycles(n)
     done = (bursts[-1][2] if bursts else start) + 1
     return done, bursts
 

@@ -62,7 +62,7 @@ class LayerPlan:
     nblk: int  # activation words per input position: ceil(c_in / act_word_bits)
     residual: bool
     mask_enabled: bool  # spatial mask unit evaluates a predictor (else bypassed)
-    copy_masked: bool  # mask unit copies centre bits of skipped positions (stride 1)
+    copy_masked: bool  # mask unit copies centre bits of skipped positions (identity residual)
     k_layer: int
     kept_kernels: int
     passes: tuple[PassPlan, ...]
@@ -189,6 +189,7 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     limit(cfg.epilogue.value_bits <= 16, "epilogue.value_bits above 16 is not supported by the int16 trace format")
     plans = []
     maps = [(c0, h0, w0)]
+    after_shortcut = False  # a main layer after a shortcut adds the shortcut, not its input
     for i, L in enumerate(model.layers):
         name = f"layer '{L.name}'"
         maps.append((L.c_out, L.h_out, L.w_out))
@@ -246,12 +247,15 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
                 nblk=nblk,
                 residual=L.residual,
                 mask_enabled=masked,
-                copy_masked=masked and L.stride == 1,
+                # Skipped positions output the residual; its sign is already in the output set
+                # after a shortcut layer, and equals the input bits for an identity residual.
+                copy_masked=masked and not after_shortcut,
                 k_layer=k_l,
                 kept_kernels=int(L.keep.sum()) if sparse else L.c_in * L.c_out,
                 passes=tuple(passes),
             )
         )
+        after_shortcut = L.role == "shortcut"
     for c, h, w in (maps[0], maps[-1]):
         need = _res_words(c, h, w, cfg)
         limit(need <= b.res_depth, f"a {c}x{h}x{w} map needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}")

@@ -1,0 +1,281 @@
+"""Top level: wires the blocks and runs the programme LOAD, layers, STORE (docs/timing.md section 2).
+
+The read DMA runs ahead on its own job list (prefetching blobs as weight slots
+free up); the controller starts layer l when layer l - 1 has ended:
+
+    end_l = max(E_end(last tile) + lambda_epilogue, mask_end, loaded(every blob of l)) + lambda_layer
+
+and starts the STORE after the last layer. `FastAccelerator` and
+`CycleAccelerator` build the fast and the cycle models of the same blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from archsim.activity import Activity, SimLayerTiming, SimSchedule
+from archsim.blocks.dma import CycleReadDma, CycleWriteDma, FastReadDma, FastWriteDma, ReadJob
+from archsim.blocks.epilogue import CycleEpilogue, FastEpilogue
+from archsim.blocks.gather import CycleGather, FastGather
+from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
+from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
+from archsim.blocks.memory import CycleMemory, FastMemory
+from archsim.blocks.pe_array import CyclePeArray, FastPeArray
+from archsim.blocks.signals import Clocked, Flag, cycle, done_event
+from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
+from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
+from archsim.config import HardwareConfig
+from archsim.contract import Job, Latencies, LayerTiming, TileEvents
+from archsim.errors import ArchsimError
+from archsim.program import Program, ceil_div
+
+
+class DeadlockError(ArchsimError):
+    """The timing model stopped making progress before `done` (a bug in a block model)."""
+
+
+def _map_words(shape: tuple[int, int, int], cfg: HardwareConfig) -> int:
+    """Residual-buffer words of a (C, H, W) map: H W ceil(C / rows) (docs/formats.md 4.1)."""
+    c, h, w = shape
+    return h * w * ceil_div(c, cfg.pe_array.rows)
+
+
+def _result(
+    mode: str,
+    done: int,
+    store_start: int,
+    timings: list[LayerTiming],
+    works: list[LayerWork],
+    jobs: list[Job],
+    bursts: list[list[int]],
+    load_activity: Activity,
+    store_activity: Activity,
+) -> SimSchedule:
+    layers = [SimLayerTiming(**vars(t), activity=w.activity) for t, w in zip(timings, works, strict=True)]
+    return SimSchedule(
+        total_cycles=done,
+        load_done=jobs[0].loaded,
+        store_start=store_start,
+        done=done,
+        layers=layers,  # type: ignore[arg-type]
+        jobs=jobs,
+        store_bursts=[(s, n, b) for s, n, b in bursts],
+        mode=mode,
+        load_activity=load_activity,
+        store_activity=store_activity,
+    )
+
+
+class FastAccelerator:
+    """Fast mode: every block is a SimPy process with events per burst, per tile and per mask scan."""
+
+    def __init__(
+        self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
+    ) -> None:
+        self.env, self.program, self.lat, self.works = env, program, lat, works
+        cols = cfg.pe_array.cols
+        self.layers = [FastLayer.build(env, w, cols) for w in works]
+        owners = [(li, q) for li, w in enumerate(works) for q in range(len(w.plan.passes))]
+        self.slots = FastWeightSlots(env, owners, [L.mask_end for L in self.layers])
+        self.memory = FastMemory(env, cfg)
+        self.load_activity, self.store_activity = Activity(), Activity()
+        load = ReadJob(
+            Job("load", -1, 0, program.load_beats),
+            -1,
+            self.load_activity,
+            words=_map_words(program.load_shape, cfg),
+            permit=done_event(env),
+            loaded_event=env.event(),
+        )
+        self.jobs = [load] + [
+            ReadJob(
+                Job("blob", li, q, works[li].plan.passes[q].blob_beats),
+                i,
+                works[li].activity,
+                permit=self.slots.permit(i),
+                loaded_event=self.slots.loaded[i],
+            )
+            for i, (li, q) in enumerate(owners)
+        ]
+        for run in self.jobs:
+            assert run.permit is not None
+            run.permit.callbacks.append(self._allowed_recorder(run.job))
+        self.read_dma = FastReadDma(env, cfg, lat, self.memory, self.jobs)
+        self.mask = FastMaskUnit(env, lat, self.slots, cols)
+        self.gather = FastGather(env, lat)
+        self.pe = FastPeArray(env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse"))
+        self.epilogue = FastEpilogue(env, lat, self.pe, self.slots)
+        self.write_dma = FastWriteDma(
+            env, cfg, lat, self.memory, program.store_beats, _map_words(program.store_shape, cfg), self.store_activity
+        )
+        self.finished = env.process(self._programme())
+        self.store_start = 0
+
+    def _allowed_recorder(self, job: Job) -> Callable[[simpy.Event], None]:
+        """Callback for a job's permit: the cycle it happens is the job's `allowed`."""
+
+        def record(_event: simpy.Event) -> None:
+            job.allowed = cycle(self.env)
+
+        return record
+
+    def _programme(self) -> Generator[simpy.Event, Any, None]:
+        env, slots = self.env, self.slots
+        load = self.jobs[0].loaded_event
+        assert load is not None
+        yield load
+        for L in self.layers:
+            plan, first = L.work.plan, L.work.first_blob
+            L.timing.start = cycle(env)
+            if plan.mask_enabled:
+                self.mask.commands.put(L)
+            else:  # bypassed: every position listed at the start
+                L.timing.mask_start = L.timing.mask_end = cycle(env)
+                L.mask_end.succeed()
+            if not L.sizes:  # no tile will ever release the slots: only the scan's end gates them
+                for q in range(len(plan.passes)):
+                    slots.pass_done[first + q].succeed()
+            self.gather.commands.put(L)
+            waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
+            if L.sizes:
+                waits.append(L.written)
+            yield simpy.AllOf(env, waits)
+            yield env.timeout(self.lat.layer)
+            L.timing.end = cycle(env)
+        self.store_start = cycle(env)
+        self.write_dma.start.succeed()
+        yield self.write_dma.done
+
+    def result(self, keep_tiles: bool) -> SimSchedule:
+        for L in self.layers:
+            L.timing.n_active, L.timing.tiles, L.timing.dma_beats = L.work.n_active, len(L.sizes), L.work.plan.blob_beats
+            if keep_tiles:
+                L.timing.tile_events = [TileEvents(t.q, t.t, t.n, *t.times) for t in L.tiles]
+        return _result(
+            "fast",
+            self.write_dma.done_at,
+            self.store_start,
+            [L.timing for L in self.layers],
+            self.works,
+            [run.job for run in self.jobs],
+            self.write_dma.bursts,
+            self.load_activity,
+            self.store_activity,
+        )
+
+
+class CycleAccelerator(Clocked):
+    """Cycle mode: every block steps once per clock. This class is also the controller's FSM.
+
+    Blocks tick in a fixed order within a cycle: memory, controller, read DMA, mask
+    unit, gather, PE array, index decoder, epilogue, write DMA. Every register
+    write is visible from a later cycle, except lambda_load = 0 (made by the read
+    DMA when the memory delivers a beat) and lambda_layer = 0 (made by the
+    controller): those blocks tick first, so their readers see such writes in time.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
+    ) -> None:
+        super().__init__(env)
+        self.program, self.lat, self.works = program, lat, works
+        cols = cfg.pe_array.cols
+        self.load_activity, self.store_activity = Activity(), Activity()
+        load = ReadJob(Job("load", -1, 0, program.load_beats), -1, self.load_activity, words=_map_words(program.load_shape, cfg))
+        self.layers: list[CycleLayer] = []
+        for li, w in enumerate(works):
+            start = load.loaded_flag if li == 0 else Flag()  # start_1 = loaded(LOAD)
+            blobs = [Flag() for _ in w.plan.passes]
+            mask_done = Flag() if w.plan.mask_enabled else start  # bypassed: list complete at the start
+            self.layers.append(CycleLayer(w, new_timing(w), cols, start, blobs, mask_done))
+        self.slots = CycleWeightSlots(self.layers)
+        self.jobs = [load]
+        for i, (L, q) in enumerate(self.slots.owners):
+            job = Job("blob", L.work.plan.index, q, L.work.plan.passes[q].blob_beats)
+            self.jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q]))
+        self.store_start = Flag()
+        self.memory = CycleMemory(env, cfg)
+        self.read_dma = CycleReadDma(env, cfg, lat, self.memory, self.jobs, self.slots.writable)
+        self.write_dma = CycleWriteDma(
+            env,
+            cfg,
+            lat,
+            self.memory,
+            program.store_beats,
+            _map_words(program.store_shape, cfg),
+            self.store_activity,
+            self.store_start,
+        )
+        self.memory.connect(self.read_dma.r_beat, self.write_dma.b_response)
+        self.mask = CycleMaskUnit(env, lat, self.layers)
+        self.gather = CycleGather(env, lat, self.layers, cols)
+        self.decoder = CycleIndexDecoder(env, cfg.pe_array.rows, program.mode == "sparse")
+        self.pe = CyclePeArray(env, cfg, lat, self.layers, self.decoder)
+        self.epilogue = CycleEpilogue(env, lat, self.layers)
+        self.blocks: list[Clocked] = [
+            self.memory,
+            self,
+            self.read_dma,
+            self.mask,
+            self.gather,
+            self.pe,
+            self.decoder,
+            self.epilogue,
+            self.write_dma,
+        ]
+        ax = cfg.axi
+        # No block waits longer than this without any block acting, unless the model is stuck.
+        self.patience = 2 * (ax.read_latency + ax.write_latency + ax.read_beat_cycles + sum(vars(lat).values())) + 64
+        self.li = 0
+        self.done = 0
+        self.finished = env.event()
+        for block in self.blocks:
+            block.start()
+
+    def tick(self, now: int) -> None:
+        if self.li < len(self.layers):
+            L = self.layers[self.li]
+            tiles = L.tiles(now)
+            if tiles is not None and all(f.up(now) for f in L.blobs) and L.written.value(now) >= tiles * len(L.blobs):
+                end = now + self.lat.layer
+                L.timing.end = end
+                self.li += 1
+                (self.layers[self.li].start if self.li < len(self.layers) else self.store_start).rise(end)
+                self.last_active = now
+        elif self.write_dma.done.up(now):
+            self.done = now
+            self.finished.succeed()
+        if not now & 1023 and now - max(b.last_active for b in self.blocks) > self.patience:
+            raise DeadlockError(f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})")
+
+    def result(self, keep_tiles: bool) -> SimSchedule:
+        for L in self.layers:
+            t, plan = L.timing, L.work.plan
+            assert L.start.at is not None and L.mask_done.at is not None
+            t.start, t.mask_end = L.start.at, L.mask_done.at
+            if not plan.mask_enabled:
+                t.mask_start = t.start
+            t.n_active = L.entries.value(self.done) if plan.mask_enabled else plan.positions
+            t.tiles = ceil_div(t.n_active, L.cols)
+            t.dma_beats = plan.blob_beats
+            if keep_tiles:
+                t.tile_events = [
+                    TileEvents(q, u - q * t.tiles, n, *ev) for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
+                ]
+        for run in self.jobs[3:]:
+            run.job.allowed = self.slots.freed_at(run.blob - 2)
+        assert self.store_start.at is not None
+        return _result(
+            "cycle",
+            self.done,
+            self.store_start.at,
+            [L.timing for L in self.layers],
+            self.works,
+            [run.job for run in self.jobs],
+            self.write_dma.bursts,
+            self.load_activity,
+            self.store_activity,
+        )

@@ -1,0 +1,267 @@
+"""AXI DMA engines, the master side (docs/timing.md sections 3 and 5).
+
+Read engine: serves jobs strictly in order (the LOAD, then one blob per pass);
+splits each into bursts of at most max_burst_beats; issues at most one AR per
+cycle and keeps at most max_outstanding_reads bursts outstanding (a burst stops
+counting the cycle after its last R beat). A blob may start only when its weight
+slot is free. A job's data is usable lambda_load cycles after its last beat.
+
+Write engine (STORE): lambda_store cycles after it is started, streams the last
+map as bursts, one W beat per cycle, at most max_outstanding_writes bursts
+waiting for their B response; done the cycle after the last B response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from archsim.activity import Activity
+from archsim.blocks.memory import Burst, CycleMemory, FastMemory
+from archsim.blocks.signals import Clocked, Count, Flag, after, cycle
+from archsim.config import HardwareConfig
+from archsim.contract import Job, Latencies, burst_sizes, write_burst_cycles
+
+
+@dataclass(eq=False)
+class ReadJob:
+    """A read job as the DMA sees it. `blob` is -1 for the LOAD; `words` are the residual
+    words a LOAD writes (each also writes rows sign bits into activation set 0)."""
+
+    job: Job  # the record the schedule reports, filled in as the job runs
+    blob: int
+    activity: Activity
+    words: int = 0
+    permit: simpy.Event | None = None  # fast mode: the job may start
+    loaded_event: simpy.Event | None = None  # fast mode: its data is usable
+    loaded_flag: Flag = field(default_factory=Flag)  # cycle mode: its data is usable
+    received: int = 0  # cycle mode: beats received
+
+
+def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
+    """Residual words complete after `beats` beats of a LOAD (words are packed across beats)."""
+    return min(words, beats * data_bits // word_bits)
+
+
+# --------------------------------------------------------------------------- fast mode
+
+
+class FastReadDma:
+    """Events per burst: an AR process, and the memory's R-channel callback."""
+
+    def __init__(
+        self, env: simpy.Environment, cfg: HardwareConfig, lat: Latencies, memory: FastMemory, jobs: list[ReadJob]
+    ) -> None:
+        self.env, self.memory, self.jobs, self.lat = env, memory, jobs, lat
+        self.max_burst = cfg.axi.max_burst_beats
+        self.credits = simpy.Container(env, capacity=cfg.axi.max_outstanding_reads, init=cfg.axi.max_outstanding_reads)
+        env.process(self._issue())
+
+    def _issue(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        next_ar: simpy.Event | None = None
+        for run in self.jobs:
+            assert run.permit is not None
+            yield run.permit  # weight slot free (blobs from the third on)
+            sizes = burst_sizes(run.job.beats, self.max_burst)
+            for i, n in enumerate(sizes):
+                if next_ar is not None:
+                    yield next_ar  # one AR per cycle
+                yield self.credits.get(1)  # an outstanding-burst slot
+                if i == 0:
+                    run.job.first_ar = cycle(env)
+                self.memory.read(Burst(n, (run, i == len(sizes) - 1)), self._last_beat)
+                next_ar = env.timeout(1)
+
+    def _last_beat(self, burst: Burst) -> None:
+        run, last_of_job = burst.owner
+        now = cycle(self.env)
+        after(self.env, 1, self.credits.put, 1)  # the counter drops the cycle after the last beat
+        run.activity.ddr_read_beats += burst.beats
+        if last_of_job:
+            run.job.last_beat = now
+            run.job.loaded = now + self.lat.load
+            run.activity.res_writes += run.words
+            run.activity.act_writes += run.words
+            assert run.loaded_event is not None
+            after(self.env, self.lat.load, run.loaded_event.succeed)
+
+
+class FastWriteDma:
+    """Events per burst: W beats back to back, B responses from the memory model."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        memory: FastMemory,
+        beats: int,
+        words: int,
+        activity: Activity,
+    ) -> None:
+        self.env, self.memory, self.lat = env, memory, lat
+        self.beats, self.words, self.activity = beats, words, activity
+        self.max_burst = cfg.axi.max_burst_beats
+        self.credits = simpy.Container(env, capacity=cfg.axi.max_outstanding_writes, init=cfg.axi.max_outstanding_writes)
+        self.start = env.event()
+        self.done = env.event()
+        self.done_at = 0
+        self.bursts: list[list[int]] = []  # [first W beat, beats, B response]
+        env.process(self._run())
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        yield self.start
+        yield env.timeout(self.lat.store)
+        sizes = burst_sizes(self.beats, self.max_burst)
+        for i, n in enumerate(sizes):
+            yield self.credits.get(1)  # at most O_w bursts awaiting their B response
+            record = [cycle(env), n, 0]
+            self.bursts.append(record)
+            self.activity.ddr_write_beats += n
+            self.memory.write(Burst(n, (record, i == len(sizes) - 1)), self._response)
+            yield env.timeout(write_burst_cycles(n))
+        self.activity.res_reads += self.words
+
+    def _response(self, burst: Burst) -> None:
+        record, last = burst.owner
+        record[2] = cycle(self.env)
+        after(self.env, 1, self.credits.put, 1)
+        if last:
+            self.done_at = cycle(self.env) + 1
+            after(self.env, 1, self.done.succeed)
+
+
+# --------------------------------------------------------------------------- cycle mode
+
+
+class CycleReadDma(Clocked):
+    """One step per clock: an AR per cycle at most, an outstanding-burst counter, R beats one by one."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        memory: CycleMemory,
+        jobs: list[ReadJob],
+        writable: Callable[[int, int], bool],
+    ) -> None:
+        super().__init__(env)
+        self.memory, self.jobs, self.lat, self.writable = memory, jobs, lat, writable
+        ax = cfg.axi
+        self.max_burst, self.max_outstanding = ax.max_burst_beats, ax.max_outstanding_reads
+        self.data_bits, self.word_bits = ax.data_bits, cfg.res_word_bits
+        self.next = 0  # job whose ARs are being issued
+        self.left = jobs[0].job.beats if jobs else 0  # its beats not yet requested
+        self.issued = 0
+        self.retired = Count()  # bursts whose last beat has arrived, visible the cycle after
+
+    def tick(self, now: int) -> None:
+        if self.next == len(self.jobs):
+            return
+        run = self.jobs[self.next]
+        if run.blob >= 0 and not self.writable(run.blob, now):
+            return
+        if self.issued - self.retired.value(now) >= self.max_outstanding:
+            return
+        if self.left == run.job.beats:
+            run.job.first_ar = now
+        n = min(self.max_burst, self.left)
+        self.memory.ar(Burst(n, run), now)
+        self.issued += 1
+        self.left -= n
+        self.last_active = now
+        if self.left == 0:
+            self.next += 1
+            if self.next < len(self.jobs):
+                self.left = self.jobs[self.next].job.beats
+
+    def r_beat(self, burst: Burst, now: int) -> None:
+        """R handshake (the memory calls it in the cycle of the beat)."""
+        run: ReadJob = burst.owner
+        burst.done += 1
+        run.received += 1
+        run.activity.ddr_read_beats += 1
+        if run.words:
+            words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
+            words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
+            run.activity.res_writes += words
+            run.activity.act_writes += words
+        if burst.done == burst.beats:
+            self.retired.add(now + 1)
+        if run.received == run.job.beats:
+            run.job.last_beat = now
+            run.job.loaded = now + self.lat.load
+            run.loaded_flag.rise(now + self.lat.load)
+
+
+class CycleWriteDma(Clocked):
+    """One step per clock: a lambda_store countdown, then one W beat per cycle while credits last."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        memory: CycleMemory,
+        beats: int,
+        words: int,
+        activity: Activity,
+        start: Flag,
+    ) -> None:
+        super().__init__(env)
+        self.memory, self.lat, self.activity, self.start_flag = memory, lat, activity, start
+        ax = cfg.axi
+        self.max_burst, self.max_outstanding = ax.max_burst_beats, ax.max_outstanding_writes
+        self.data_bits, self.word_bits = ax.data_bits, cfg.res_word_bits
+        self.beats, self.words = beats, words
+        self.wait: int | None = None  # lambda_store countdown, None until started
+        self.left = beats  # beats not yet sent
+        self.in_burst = 0  # beats left in the current burst
+        self.burst: Burst | None = None
+        self.issued = 0
+        self.responded = 0
+        self.retired = Count()  # B responses, visible the cycle after
+        self.bursts: list[list[int]] = []  # [first W beat, beats, B response]
+        self.done = Flag()
+
+    def tick(self, now: int) -> None:
+        if self.wait is None:
+            if not self.start_flag.up(now):
+                return
+            self.wait = self.lat.store
+        if self.wait:
+            self.wait -= 1
+            return
+        if not self.in_burst:
+            if not self.left or self.issued - self.retired.value(now) >= self.max_outstanding:
+                return
+            n = min(self.max_burst, self.left)
+            record = [now, n, 0]
+            self.bursts.append(record)
+            self.burst = Burst(n, record)
+            self.in_burst = n
+            self.issued += 1
+        assert self.burst is not None
+        sent = self.beats - self.left
+        self.in_burst -= 1
+        self.left -= 1
+        self.activity.ddr_write_beats += 1
+        self.activity.res_reads += _words_after(sent + 1, self.data_bits, self.word_bits, self.words) - _words_after(
+            sent, self.data_bits, self.word_bits, self.words
+        )
+        self.last_active = now
+        self.memory.w_beat(self.burst, self.in_burst == 0, now)
+
+    def b_response(self, burst: Burst, now: int) -> None:
+        """B handshake (the memory calls it in the cycle of the response)."""
+        burst.owner[2] = now
+        self.retired.add(now + 1)
+        self.responded += 1
+        if self.responded == self.issued and not self.left:
+            self.done.rise(now + 1)

@@ -1,0 +1,107 @@
+"""Epilogue (docs/timing.md section 4.2).
+
+Per cycle one position and one channel slot, that is P_O channels: multiply by
+mult, add bias, shift, add the residual (read from the residual buffer), saturate,
+write the result back and its sign bits into the output activation set. A tile
+of n positions in a pass with g_q slots costs n x g_q cycles. When it has
+finished tile u, accumulator bank u % 2 is free; after the pass's last tile the
+pass's weight slot is (as far as the epilogue is concerned). Outputs are written
+lambda_epilogue cycles after the last cycle.
+
+    E_start(u) = max(E_end(u-1), C_end(u) + lambda_compute)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from archsim.blocks.pe_array import FastPeArray
+from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.weight_slots import FastWeightSlots
+from archsim.blocks.work import CycleLayer, Tile
+from archsim.contract import Latencies, epilogue_cycles
+
+
+class FastEpilogue:
+    """Events per tile."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies, pe: FastPeArray, slots: FastWeightSlots) -> None:
+        self.env, self.lat, self.pe, self.slots = env, lat, pe, slots
+        env.process(self._run())
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            tile: Tile = yield self.pe.results.get()
+            L = tile.layer
+            plan, act = L.work.plan, L.work.activity
+            start = cycle(env)
+            cycles = epilogue_cycles(tile.n, plan.passes[tile.q].g)
+            yield env.timeout(cycles)
+            self.pe.free_banks.put(tile.bank)
+            tile.times += [start, cycle(env)]
+            L.timing.epilogue_busy += cycles
+            act.param_reads += cycles
+            act.epilogue_ops += tile.n * plan.passes[tile.q].channels
+            act.res_reads += cycles if plan.residual else 0
+            act.res_writes += cycles
+            act.act_writes += cycles
+            if tile.last_in_pass:
+                self.slots.pass_done[L.work.first_blob + tile.q].succeed()
+            if tile.last_in_layer:
+                after(env, self.lat.epilogue, L.written.succeed)
+
+
+class CycleEpilogue(Clocked):
+    """One (position, channel slot) per cycle from counters."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies, layers: list[CycleLayer]) -> None:
+        super().__init__(env)
+        self.lat, self.layers = lat, layers
+        self.li = 0
+        self.u = 0
+        self.busy = False
+        self.q = self.n = self.g = 0
+        self.i = 0  # position within the tile
+        self.s = 0  # channel slot
+
+    def tick(self, now: int) -> None:
+        if not self.busy and not self._next_tile(now):
+            return
+        L = self.layers[self.li]
+        plan, act = L.work.plan, L.work.activity
+        act.param_reads += 1
+        act.epilogue_ops += int(L.work.slot_channels[self.q][self.s])
+        if plan.residual:
+            act.res_reads += 1
+        act.res_writes += 1
+        act.act_writes += 1
+        L.timing.epilogue_busy += 1
+        self.last_active = now
+        self.s += 1
+        if self.s < self.g:
+            return
+        self.s = 0
+        self.i += 1
+        if self.i < self.n:
+            return
+        L.epi_done.add(now + 1)
+        L.written.add(now + 1 + self.lat.epilogue)
+        L.tile_events[self.u] += [now + 1]
+        self.busy = False
+        self.u += 1
+
+    def _next_tile(self, now: int) -> bool:
+        while self.li + 1 < len(self.layers) and self.layers[self.li + 1].start.up(now):
+            self.li += 1
+            self.u = 0
+        L = self.layers[self.li]
+        if L.acc_ready.value(now) <= self.u:
+            return False
+        self.q, self.n = L.tags[self.u]
+        self.busy, self.g, self.i, self.s = True, L.work.plan.passes[self.q].g, 0, 0
+        L.tile_events[self.u] += [now]
+        return True

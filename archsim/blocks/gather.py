@@ -1,0 +1,137 @@
+"""Window gather and the two window buffers (docs/timing.md section 4.2).
+
+For each tile of up to P_X active positions, the gather copies every position's
+window (3x3, or 1x1 for a 1x1 layer), one channel block per cycle (the nine
+activation banks are read in parallel), into a window buffer. Every pass gathers all tiles again. Tile u uses
+window buffer u % 2, free again once the PE array has finished tile u - 2; the
+filled buffer is usable by the PE array lambda_gather cycles after the gather's
+last cycle. A tile may start once its positions are listed: for pass 0 of a
+masked layer, a full tile as soon as its last entry is visible, the final
+partial tile (and every tile of a later pass) once the scan has ended.
+
+    G_start(u) = max(start_l, G_end(u-1), LR(u), C_end(u-2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.work import CycleLayer, FastLayer, Tile
+from archsim.contract import Latencies, gather_cycles
+
+
+class FastGather:
+    """Events per tile. The window buffers are tokens in a Store: taken by the gather, returned by the PE array."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies) -> None:
+        self.env, self.lat = env, lat
+        self.commands: simpy.Store = simpy.Store(env)  # layers, put by the accelerator at their start
+        self.free_buffers: simpy.Store = simpy.Store(env)
+        self.free_buffers.items.extend([0, 1])
+        self.windows: simpy.Store = simpy.Store(env)  # filled window buffers, in tile order, for the PE array
+        env.process(self._run())
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            L: FastLayer = yield self.commands.get()
+            plan, act = L.work.plan, L.work.activity
+            last_pass = len(plan.passes) - 1
+            for q in range(len(plan.passes)):
+                for t, n in enumerate(L.sizes):
+                    yield L.list_ready(q, t)
+                    buffer = yield self.free_buffers.get()
+                    start = cycle(env)
+                    cycles = gather_cycles(n, plan.nblk)
+                    yield env.timeout(cycles)
+                    last = t == len(L.sizes) - 1
+                    tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, cycle(env)])
+                    L.tiles.append(tile)
+                    L.timing.gather_busy += cycles
+                    act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
+                    act.window_writes += cycles
+                    if plan.mask_enabled:
+                        act.list_reads += n
+                    after(env, self.lat.gather, self.windows.put, tile)
+
+
+class CycleGather(Clocked):
+    """One (position, channel block) copy per cycle; tile boundaries from the active list's registers."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies, layers: list[CycleLayer], cols: int) -> None:
+        super().__init__(env)
+        self.lat, self.layers, self.cols = lat, layers, cols
+        self.li = 0  # layer
+        self.q = 0  # pass
+        self.t = 0  # tile within the pass
+        self.u = 0  # tile within the layer
+        self.busy = False
+        self.n = 0  # positions of the current tile
+        self.i = 0  # position within the tile
+        self.blk = 0  # channel block
+
+    def tick(self, now: int) -> None:
+        if not self.busy and not self._next_tile(now):
+            return
+        L = self.layers[self.li]
+        act = L.work.activity
+        act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
+        act.window_writes += 1
+        L.timing.gather_busy += 1
+        self.last_active = now
+        self.blk += 1
+        if self.blk < L.work.plan.nblk:
+            return
+        self.blk = 0
+        self.i += 1
+        if L.work.plan.mask_enabled:
+            act.list_reads += 1  # the next position's raster index, read once its window is done
+        if self.i < self.n:
+            return
+        L.filled.add(now + 1 + self.lat.gather)
+        L.tile_events[self.u] += [now + 1]
+        self.busy = False
+        self.t += 1
+        self.u += 1
+
+    def _tile_size(self, L: CycleLayer, now: int) -> int | None:
+        """Positions of tile t of pass q: None while unknown, 0 when the pass has no more tiles."""
+        lo = self.t * self.cols
+        if L.work.plan.mask_enabled:
+            listed, complete = L.entries.value(now), L.mask_done.up(now)
+        else:
+            listed, complete = L.work.plan.positions, True
+        if self.q == 0 and listed >= lo + self.cols:
+            return self.cols
+        if not complete:
+            return None
+        return max(0, min(self.cols, listed - lo))
+
+    def _next_tile(self, now: int) -> bool:
+        while self.li + 1 < len(self.layers) and self.layers[self.li + 1].start.up(now):
+            self.li += 1
+            self.q = self.t = self.u = 0
+        L = self.layers[self.li]
+        if not L.start.up(now):
+            return False
+        passes = len(L.work.plan.passes)
+        while self.q < passes:
+            n = self._tile_size(L, now)
+            if n is None:
+                return False
+            if n:
+                break
+            self.q += 1
+            self.t = 0
+        else:
+            return False
+        if self.u >= 2 and L.computed.value(now) < self.u - 1:
+            return False  # window buffer u % 2 still holds tile u - 2
+        L.tags.append((self.q, n))
+        L.tile_events.append([now])
+        self.busy, self.n, self.i, self.blk = True, n, 0, 0
+        return True

@@ -1,0 +1,108 @@
+"""Spatial mask unit (docs/timing.md section 4.1).
+
+Once its layer has started and the predictor (in pass 0's blob) is loaded, it
+scans the output positions in raster order, one channel block per cycle (a
+9 x B_A-bit XNOR-popcount over the nine neighbour words, read at once), and
+appends each active position to the active list lambda_mask cycles after the
+position's last block. For stride-1 layers it also copies each position's centre
+bits to the output set (one word per cycle). The scan ends lambda_mask cycles
+after its last evaluation. A layer without predictor bypasses the unit; the
+accelerator then marks the list complete at the layer's start.
+
+Which positions are active is an input (the predictor's outcome, from the trace
+or the functional model); this model times the scan, it does not evaluate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from archsim.blocks.signals import Clocked, cycle
+from archsim.blocks.weight_slots import FastWeightSlots
+from archsim.blocks.work import CycleLayer, FastLayer
+from archsim.config import ACT_BANKS
+from archsim.contract import Latencies, mask_cycles
+
+
+class FastMaskUnit:
+    """Events per scan, plus one per full tile of the list (its last entry becoming visible)."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies, slots: FastWeightSlots, cols: int) -> None:
+        self.env, self.lat, self.slots, self.cols = env, lat, slots, cols
+        self.commands: simpy.Store = simpy.Store(env)  # layers to scan, put by the accelerator at their start
+        env.process(self._run())
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        env, lam = self.env, self.lat.mask
+        while True:
+            L: FastLayer = yield self.commands.get()
+            plan, act = L.work.plan, L.work.activity
+            yield self.slots.loaded[L.work.first_blob]  # the predictor
+            start = cycle(env)
+            L.timing.mask_start = start
+            # Full tile t is listed when its last position's entry becomes visible.
+            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols]):
+                yield env.timeout(start + mask_cycles(int(pos) + 1, plan.nblk) + lam - cycle(env))
+                L.listed[t].succeed()
+            scan = mask_cycles(plan.positions, plan.nblk)
+            yield env.timeout(start + scan + lam - cycle(env))
+            L.timing.mask_end = cycle(env)
+            L.timing.mask_busy = scan
+            act.mask_evals += scan
+            act.list_writes += L.work.n_active
+            act.act_reads += ACT_BANKS * scan
+            if plan.copy_masked:
+                act.act_writes += scan
+            L.mask_end.succeed()
+
+
+class CycleMaskUnit(Clocked):
+    """One (position, channel block) evaluation per cycle; list entries timestamped lambda_mask later."""
+
+    def __init__(self, env: simpy.Environment, lat: Latencies, layers: list[CycleLayer]) -> None:
+        super().__init__(env)
+        self.lat = lat
+        self.layers = [L for L in layers if L.work.plan.mask_enabled]
+        self.li = 0  # layer being (or next to be) scanned
+        self.busy = False
+        self.p = 0  # position
+        self.blk = 0  # channel block
+        self.is_active = np.zeros(0, dtype=bool)
+
+    def tick(self, now: int) -> None:
+        if not self.busy:
+            if self.li == len(self.layers):
+                return
+            L = self.layers[self.li]
+            if not (L.start.up(now) and L.blobs[0].up(now)):
+                return
+            self.busy, self.p, self.blk = True, 0, 0
+            L.timing.mask_start = now
+            self.is_active = np.zeros(L.work.plan.positions, dtype=bool)
+            self.is_active[L.work.active] = True
+        L = self.layers[self.li]
+        plan, act = L.work.plan, L.work.activity
+        act.mask_evals += 1
+        act.act_reads += ACT_BANKS
+        if plan.copy_masked:
+            act.act_writes += 1
+        L.timing.mask_busy += 1
+        self.last_active = now
+        self.blk += 1
+        if self.blk < plan.nblk:
+            return
+        self.blk = 0
+        visible = now + 1 + self.lat.mask
+        if self.is_active[self.p]:
+            L.entries.add(visible)
+            act.list_writes += 1
+        self.p += 1
+        if self.p == plan.positions:
+            L.mask_done.rise(visible)
+            L.timing.mask_end = visible
+            self.busy = False
+            self.li += 1

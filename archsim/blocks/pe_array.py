@@ -1,0 +1,133 @@
+"""PE array with its two accumulator banks (docs/timing.md section 4.2).
+
+P_O rows x P_X columns of XNOR-popcount units. One step per cycle: every row
+takes its next kept kernel of the current input channel (k_q steps per input
+channel), every column its own position of the tile, so a tile costs
+C_in x k_q cycles whatever its size. Tile u reads window buffer u % 2 and
+accumulates into bank u % 2, free again once the epilogue has finished tile
+u - 2; the weights come from the pass's weight slot. The accumulators are final
+lambda_compute cycles after the last step.
+
+    C_start(u) = max(C_end(u-1), G_end(u) + lambda_gather, E_end(u-2), loaded(blob of pass q))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from archsim.blocks.gather import FastGather
+from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
+from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.weight_slots import FastWeightSlots
+from archsim.blocks.work import CycleLayer, Tile
+from archsim.config import HardwareConfig
+from archsim.contract import Latencies, compute_cycles
+
+
+class FastPeArray:
+    """Events per tile. The accumulator banks are tokens in a Store: taken here, returned by the epilogue."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        gather: FastGather,
+        slots: FastWeightSlots,
+        decoder: IndexDecoder,
+    ) -> None:
+        self.env, self.lat, self.gather, self.slots, self.decoder = env, lat, gather, slots, decoder
+        self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
+        self.free_banks: simpy.Store = simpy.Store(env)
+        self.free_banks.items.extend([0, 1])
+        self.results: simpy.Store = simpy.Store(env)  # tiles with final accumulators, for the epilogue
+        env.process(self._run())
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            tile: Tile = yield self.gather.windows.get()
+            tile.bank = yield self.free_banks.get()
+            work = tile.layer.work
+            plan, act = work.plan, work.activity
+            yield self.slots.loaded[work.first_blob + tile.q]
+            start = cycle(env)
+            steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
+            yield env.timeout(steps)
+            self.gather.free_buffers.put(tile.buffer)
+            tile.times += [start, cycle(env)]
+            tile.layer.timing.pe_busy += steps
+            act.weight_reads += steps
+            act.pe_ops += steps * self.rows * self.cols
+            act.pe_useful += tile.n * plan.c_in * int(work.useful_rows[tile.q].sum())
+            act.window_reads += tile.n * plan.c_in
+            self.decoder.decode(act, steps)
+            after(env, self.lat.compute, self.results.put, tile)
+
+
+class CyclePeArray(Clocked):
+    """One step per cycle from counters (input channel, kept kernel); hands each step to the index decoder."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        layers: list[CycleLayer],
+        decoder: CycleIndexDecoder,
+    ) -> None:
+        super().__init__(env)
+        self.lat, self.layers, self.decoder = lat, layers, decoder
+        self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
+        self.li = 0
+        self.u = 0
+        self.busy = False
+        self.q = self.n = self.k = 0
+        self.c = 0  # input channel
+        self.j = 0  # kept kernel of the input channel
+
+    def tick(self, now: int) -> None:
+        if not self.busy and not self._next_tile(now):
+            return
+        L = self.layers[self.li]
+        work = L.work
+        act = work.activity
+        act.weight_reads += 1
+        act.pe_ops += self.rows * self.cols
+        act.pe_useful += self.n * int(work.useful_rows[self.q][self.j])
+        if self.j == 0:
+            act.window_reads += self.n  # each column reads the input channel's window once, for all k steps
+        L.timing.pe_busy += 1
+        self.decoder.push(now + 1, act)
+        self.last_active = now
+        self.j += 1
+        if self.j < self.k:
+            return
+        self.j = 0
+        self.c += 1
+        if self.c < work.plan.c_in:
+            return
+        L.computed.add(now + 1)
+        L.acc_ready.add(now + 1 + self.lat.compute)
+        L.tile_events[self.u] += [now + 1]
+        self.busy = False
+        self.u += 1
+
+    def _next_tile(self, now: int) -> bool:
+        while self.li + 1 < len(self.layers) and self.layers[self.li + 1].start.up(now):
+            self.li += 1
+            self.u = 0
+        L = self.layers[self.li]
+        if L.filled.value(now) <= self.u:
+            return False  # window not gathered yet
+        if self.u >= 2 and L.epi_done.value(now) < self.u - 1:
+            return False  # bank u % 2 still holds tile u - 2
+        q, n = L.tags[self.u]
+        if not L.blobs[q].up(now):
+            return False  # weights not loaded
+        self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, L.work.plan.passes[q].k, 0, 0
+        L.tile_events[self.u] += [now]
+        return True

@@ -1,0 +1,102 @@
+"""Plumbing shared by the block models (not a hardware block itself).
+
+Fast mode: blocks are SimPy processes that hand work over through Stores,
+Containers and Events; `after` makes something happen a latency later without a
+process of its own.
+
+Cycle mode: blocks are `Clocked` processes that step once per clock. What one
+block tells another goes through a `Flag` or a `Count`: a register write that
+carries the first cycle in which readers see it. A write made in cycle t is
+visible from t + 1 + lambda (a lambda-stage valid pipeline ending in a
+register), so the outcome of a cycle does not depend on the order in which the
+blocks run within it. The only writes visible in the cycle that makes them are
+the zero-latency paths of docs/timing.md (lambda_load = 0, lambda_layer = 0);
+the blocks that make them tick first (see accelerator.CycleAccelerator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+
+def cycle(env: simpy.Environment) -> int:
+    """The current cycle. Every delay in these models is an integer, so simulated time is too."""
+    return int(env.now)
+
+
+def after(env: simpy.Environment, delay: int, action: Callable[..., Any], *args: Any) -> None:
+    """Call `action(*args)` `delay` cycles from now (0: later in this same cycle)."""
+    env.timeout(delay).callbacks.append(lambda _event: action(*args))
+
+
+def done_event(env: simpy.Environment) -> simpy.Event:
+    """An event that has already happened: a condition that always holds."""
+    event = env.event()
+    event.succeed()
+    return event
+
+
+class Flag:
+    """A register bit that rises once and stays up; `at` is the first cycle readers see it."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: int | None = None) -> None:
+        self.at = at
+
+    def rise(self, at: int) -> None:
+        if self.at is None:
+            self.at = at
+
+    def up(self, now: int) -> bool:
+        return self.at is not None and self.at <= now
+
+
+class Count:
+    """A counter register; each increment carries the cycle from which it is visible.
+
+    Increments arrive in non-decreasing visibility order (each producer is a
+    sequential unit) and readers ask at the current cycle, which only grows, so
+    `value` advances a cursor instead of searching.
+    """
+
+    __slots__ = ("_seen", "times")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self._seen = 0
+
+    def add(self, at: int) -> None:
+        if self.times and at < self.times[-1]:
+            raise AssertionError(f"counter increment visible at {at} before the previous one ({self.times[-1]})")
+        self.times.append(at)
+
+    def value(self, now: int) -> int:
+        times, seen = self.times, self._seen
+        while seen < len(times) and times[seen] <= now:
+            seen += 1
+        self._seen = seen
+        return seen
+
+
+class Clocked:
+    """A block that steps once per clock: `tick(now)` is one cycle of its logic."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.last_active = 0  # last cycle in which the block did something (deadlock watchdog)
+
+    def start(self) -> None:
+        self.env.process(self._clock())
+
+    def _clock(self) -> Generator[simpy.Event, Any, None]:
+        env, tick = self.env, self.tick
+        while True:
+            tick(cycle(env))
+            yield env.timeout(1)
+
+    def tick(self, now: int) -> None:
+        raise NotImplementedError

@@ -1,0 +1,64 @@
+"""The two weight slots (docs/timing.md section 3).
+
+A slot holds one pass's blob: weight steps with their sparse indices, the
+epilogue parameters and, on a layer's first pass, the predictor. Blob i
+(counting passes across the whole programme) fills slot i % 2. The slot is free
+for blob i + 2 once blob i is loaded, its layer's mask scan has ended (the
+predictor's reader) and the epilogue has finished the pass's last tile (the
+last reader of its weights and parameters):
+
+    free(i) = max(loaded(i), E_end(last tile of pass i), mask_end(layer of i))
+
+The slots are storage: they do not step. Their readers count the reads.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from archsim.blocks.signals import Flag, done_event
+from archsim.blocks.work import CycleLayer
+
+
+class FastWeightSlots:
+    """Fast mode: per blob a `loaded` and a `pass_done` event; `freed` joins them with the scan's end."""
+
+    def __init__(self, env: simpy.Environment, owners: list[tuple[int, int]], mask_end: list[simpy.Event]) -> None:
+        self.env = env
+        self.loaded = [env.event() for _ in owners]
+        self.pass_done = [env.event() for _ in owners]
+        self.freed = [
+            simpy.AllOf(env, [self.loaded[i], self.pass_done[i], mask_end[layer]]) for i, (layer, _) in enumerate(owners)
+        ]
+
+    def permit(self, blob: int) -> simpy.Event:
+        """Blob `blob` may be written into its slot after this event."""
+        return done_event(self.env) if blob < 2 else self.freed[blob - 2]
+
+
+class CycleWeightSlots:
+    """Cycle mode: the free condition is a combinational AND of its readers' registers."""
+
+    def __init__(self, layers: list[CycleLayer]) -> None:
+        self.owners = [(L, q) for L in layers for q in range(len(L.blobs))]
+
+    def free(self, blob: int, now: int) -> bool:
+        L, q = self.owners[blob]
+        if not (L.blobs[q].up(now) and L.mask_done.up(now)):
+            return False
+        tiles = L.tiles(now)
+        return tiles is not None and L.epi_done.value(now) >= (q + 1) * tiles
+
+    def writable(self, blob: int, now: int) -> bool:
+        return blob < 2 or self.free(blob - 2, now)
+
+    def freed_at(self, blob: int) -> int:
+        """The cycle from which blob `blob`'s slot was free (read back after the run)."""
+        L, q = self.owners[blob]
+        flags: list[Flag] = [L.blobs[q], L.mask_done]
+        times = [f.at for f in flags if f.at is not None]
+        assert len(times) == len(flags), "slot never freed"
+        last_tile = (q + 1) * (L.timing.tiles) - 1
+        if last_tile >= 0:
+            times.append(L.epi_done.times[last_tile])
+        return max(times)

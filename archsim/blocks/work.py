@@ -1,0 +1,133 @@
+"""What the programme asks of the blocks: one descriptor per layer (not a hardware block).
+
+SCALE-Sim's split: the programme (archsim/program.py) and the active positions
+generate the compute demand described here; the block models service it. These
+are the values the host writes into the layer descriptors, plus what the
+activity counters need. They hold no durations: each mode derives its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from archsim.activity import Activity
+from archsim.blocks.signals import Count, Flag
+from archsim.config import HardwareConfig
+from archsim.contract import LayerTiming
+from archsim.program import LayerPlan, Program, ceil_div, real_rows
+
+
+@dataclass
+class LayerWork:
+    plan: LayerPlan
+    active: np.ndarray  # ascending raster indices of the active positions (all when the mask unit is bypassed)
+    first_blob: int  # global pass index of its pass 0; blob i goes to weight slot i % 2
+    useful_rows: tuple[np.ndarray, ...]  # per pass, per step j < k_q: rows whose step j is a kept real kernel
+    slot_channels: tuple[np.ndarray, ...]  # per pass, per channel slot s < g_q: real output channels
+    activity: Activity = field(default_factory=Activity)
+
+    @property
+    def n_active(self) -> int:
+        return len(self.active)
+
+
+def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None]) -> list[LayerWork]:
+    rows = cfg.pe_array.rows
+    works = []
+    blob = 0
+    for plan in program.layers:
+        acts = active[plan.index]
+        if plan.mask_enabled and acts is not None:
+            positions = np.asarray(acts, dtype=np.int64)
+        else:
+            positions = np.arange(plan.positions, dtype=np.int64)
+        useful, channels = [], []
+        for p in plan.passes:
+            n_r = real_rows(p.channels, rows, p.g)  # real output channels per PE row
+            kept = np.minimum(plan.k_layer, n_r)  # balanced pruning: every (row, input channel) keeps this many
+            useful.append((np.arange(p.k)[:, None] < kept[None, :]).sum(axis=1))
+            channels.append(np.minimum(rows, p.channels - np.arange(p.g) * rows))
+        works.append(LayerWork(plan, positions, blob, tuple(useful), tuple(channels)))
+        blob += len(plan.passes)
+    return works
+
+
+def new_timing(work: LayerWork) -> LayerTiming:
+    """A LayerTiming record that the blocks fill in as they run."""
+    plan = work.plan
+    return LayerTiming(plan.index, plan.name, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+# --------------------------------------------------------------------------- fast mode
+
+
+@dataclass(eq=False)
+class FastLayer:
+    """A layer in fast mode: its tiles and the events its blocks hand over."""
+
+    work: LayerWork
+    timing: LayerTiming
+    sizes: list[int]  # positions of each tile of a pass
+    mask_end: simpy.Event  # scan ended: every list entry visible (at start when bypassed)
+    listed: list[simpy.Event]  # pass 0, full tile t: its last list entry visible
+    written: simpy.Event  # the last tile's outputs are written
+    tiles: list[Tile] = field(default_factory=list)  # every tile gathered so far, for the report
+
+    @staticmethod
+    def build(env: simpy.Environment, work: LayerWork, cols: int) -> FastLayer:
+        n = work.n_active
+        sizes = [min(cols, n - lo) for lo in range(0, n, cols)]
+        full = n // cols if work.plan.mask_enabled else 0
+        return FastLayer(work, new_timing(work), sizes, env.event(), [env.event() for _ in range(full)], env.event())
+
+    def list_ready(self, q: int, t: int) -> simpy.Event:
+        """Event after which tile t of pass q may be gathered (LR in docs/timing.md 4.2)."""
+        return self.listed[t] if q == 0 and t < len(self.listed) else self.mask_end
+
+
+@dataclass(eq=False)
+class Tile:
+    """A tile on its way through gather -> PE array -> epilogue (fast mode)."""
+
+    layer: FastLayer
+    q: int  # pass
+    t: int  # tile within the pass
+    n: int  # positions
+    buffer: int  # window buffer it was gathered into
+    last_in_pass: bool
+    last_in_layer: bool
+    bank: int = -1  # accumulator bank
+    times: list[int] = field(default_factory=list)  # G start/end, C start/end, E start/end
+
+
+# --------------------------------------------------------------------------- cycle mode
+
+
+@dataclass(eq=False)
+class CycleLayer:
+    """A layer in cycle mode: the registers through which its blocks talk."""
+
+    work: LayerWork
+    timing: LayerTiming
+    cols: int
+    start: Flag  # the layer may start (layer 0: the LOAD's data is usable)
+    blobs: list[Flag]  # blob of pass q loaded
+    mask_done: Flag  # scan ended (the start flag itself when the mask unit is bypassed)
+    entries: Count = field(default_factory=Count)  # active-list entries
+    filled: Count = field(default_factory=Count)  # window buffers filled (gather -> PE array)
+    computed: Count = field(default_factory=Count)  # tiles computed: window buffer free again (PE -> gather)
+    acc_ready: Count = field(default_factory=Count)  # accumulators final (PE -> epilogue)
+    epi_done: Count = field(default_factory=Count)  # tiles through the epilogue: bank and parameters free
+    written: Count = field(default_factory=Count)  # tiles whose outputs are written
+    tags: list[tuple[int, int]] = field(default_factory=list)  # (pass, positions) of tile u, set by the gather
+    tile_events: list[list[int]] = field(default_factory=list)  # per tile u: G, C, E start/end
+
+    def tiles(self, now: int) -> int | None:
+        """Tiles per pass, known once the scan has ended (from the list's final length)."""
+        if not self.mask_done.up(now):
+            return None
+        n = self.entries.value(now) if self.work.plan.mask_enabled else self.work.plan.positions
+        return ceil_div(n, self.cols)

@@ -1,0 +1,241 @@
+"""Command line: `archsim run` and `archsim synth` (also `python -m archsim`).
+
+Exit codes: 0 success; 1 the functional check failed (the model disagrees with its
+trace); 2 bad input (one line on stderr naming the file and field, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from archsim.errors import ArchsimError, ConfigError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and exit code 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _density(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _layer_density(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=DENSITY, got {text!r}")
+    return name, _density(value)
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="archsim",
+        description=(
+            "Simulate a sparse binary-neural-network accelerator: check a pruned model bit-exactly against its "
+            "trace and measure its cycles against the dense baseline on the same hardware."
+        ),
+        epilog=(
+            "Example: archsim run workloads/resnet18_pruned.yaml --out results/. "
+            "Exit codes: 0 ok, 1 functional check failed, 2 bad input. Documentation: docs/usage.md."
+        ),
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser(
+        "run",
+        help="check and time a workload (pruned model vs dense baseline)",
+        description=(
+            "Run the functional model on the workload's samples and compare every layer with the trace, then "
+            "time the pruned programme (per sample, using the masks) and the dense baseline. Prints a per-layer "
+            "table and a summary; --out also writes summary.json and layers.csv."
+        ),
+    )
+    r.add_argument("workload", type=Path, help="workload YAML file (docs/formats.md section 1)")
+    r.add_argument("--out", type=Path, metavar="DIR", help="write DIR/summary.json and DIR/layers.csv")
+    r.add_argument(
+        "--mode",
+        choices=("fast", "cycle"),
+        default="fast",
+        help="timing model: 'fast' (events per tile and burst) or 'cycle' (one step per clock); same cycles",
+    )
+    r.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
+    r.add_argument("--quiet", action="store_true", help="print only the summary, not the per-layer table")
+
+    s = sub.add_parser(
+        "synth",
+        help="generate a SYNTHETIC pruned ResNet-18 workload (random weights)",
+        description=(
+            "Build a structured-pruned CIFAR ResNet-18 with random binary weights, keep masks balanced for the "
+            "hardware's PE array, spatial predictors whose thresholds meet a budget, and calibrated epilogues; "
+            "write it, its dense twin, a trace of each and two workload files (NAME_pruned.yaml, NAME_dense.yaml) "
+            "into --out, models under --out/models. Everything it writes is marked synthetic."
+        ),
+    )
+    s.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the workload files")
+    s.add_argument(
+        "--config",
+        type=Path,
+        default=Path("configs/ultra96v2.yaml"),
+        help="hardware configuration (default: %(default)s)",
+    )
+    s.add_argument("--name", default="resnet18", help="file-name stem (default: %(default)s)")
+    s.add_argument(
+        "--kernel-density",
+        type=_density,
+        default=0.25,
+        metavar="D",
+        help="kept kernels / all kernels in every layer, in (0, 1] (default: %(default)s)",
+    )
+    s.add_argument(
+        "--layer-density",
+        type=_layer_density,
+        action="append",
+        default=[],
+        metavar="NAME=D",
+        help="kernel density of one layer (e.g. s4.b2.conv2=0.5); repeatable",
+    )
+    s.add_argument(
+        "--spatial-budget",
+        type=_density,
+        default=0.5,
+        metavar="F",
+        help="target fraction of active positions in predicted layers, in (0, 1] (default: %(default)s)",
+    )
+    s.add_argument(
+        "--predict-stages",
+        type=_ints,
+        default=(1, 2, 3),
+        metavar="LIST",
+        help="stages whose main convs get a spatial predictor, e.g. 1,2,3 or none (default: 1,2,3)",
+    )
+    s.add_argument(
+        "--width", type=float, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
+    )
+    s.add_argument(
+        "--input-shape", type=_ints, default=(3, 32, 32), metavar="C,H,W", help="input image shape (default: 3,32,32)"
+    )
+    s.add_argument("--samples", type=int, default=2, help="random images in each trace (default: %(default)s)")
+    s.add_argument("--classes", type=int, default=10, help="classifier outputs (default: %(default)s)")
+    s.add_argument(
+        "--seed", type=int, default=0, help="random seed; same seed and options, same bytes (default: %(default)s)"
+    )
+    return p
+
+
+def _check_out_dir(out: Path | None, option: str) -> None:
+    """Refuse an output folder that cannot be one before any work is done."""
+    if out is None:
+        return
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError(f"{p}: option '{option}': exists and is not a folder")
+            return
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from archsim.results import format_mismatches, format_report, write_results
+    from archsim.runner import run_workload
+    from archsim.workload import load_workload
+
+    t0 = time.perf_counter()
+    _check_out_dir(args.out, "--out")
+    wl = load_workload(args.workload)
+    samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
+    res = run_workload(wl, samples, args.mode)
+    report = format_report(res)
+    if args.quiet:
+        report = report[report.index("LOAD / STORE") :]
+    print(report)
+    if not res.functional_pass:
+        print(format_mismatches(res), file=sys.stderr)
+    if args.out is not None:
+        try:
+            files = write_results(args.out, res)
+        except OSError as exc:
+            raise ConfigError(f"{args.out}: option '--out': cannot write results ({exc.strerror or exc})") from None
+        print(f"results           {', '.join(str(f) for f in files)}")
+    print(f"wall time         {time.perf_counter() - t0:.2f} s")
+    return EXIT_OK if res.functional_pass else EXIT_CHECK_FAILED
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from archsim.config import load_config
+    from archsim.synthetic import SynthSpec, write_synthetic
+
+    spec = SynthSpec(
+        name=args.name,
+        kernel_density=args.kernel_density,
+        layer_density=tuple(args.layer_density),
+        spatial_budget=args.spatial_budget,
+        predict_stages=tuple(args.predict_stages),
+        width=args.width,
+        input_shape=tuple(args.input_shape),
+        samples=args.samples,
+        classes=args.classes,
+        seed=args.seed,
+    )
+    spec.check()  # before reading anything, so a bad option is reported first
+    _check_out_dir(args.out, "--out")
+    cfg = load_config(args.config)
+    try:
+        files = write_synthetic(spec, cfg, args.config, args.out)
+    except OSError as exc:
+        raise ConfigError(f"{args.out}: option '--out': cannot write ({exc.strerror or exc})") from None
+    print("SYNTHETIC workload written (random weights and images, not a trained network):")
+    for f in files:
+        print(f"  {f}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, already reported on one line)
+        return int(exc.code or 0)
+    try:
+        return _cmd_run(args) if args.command == "run" else _cmd_synth(args)
+    except ArchsimError as exc:
+        print(f"archsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("archsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Results of `archsim run`: the printed report and the machine-readable files.
+
+`summary.json` holds the run's totals and a per-layer list; `layers.csv` one row per
+layer, its first columns fixed (LAYER_COLUMNS) so that analysis scripts can rely on
+them. Both files are written atomically. The printed tables show the same numbers,
+rounded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from archsim.fileio import atomic_write_text
+from archsim.runner import LayerResult, RunResult
+
+LAYER_COLUMNS = (
+    "layer",
+    "kind",
+    "c_in",
+    "c_out",
+    "h_out",
+    "w_out",
+    "kernel_density",
+    "spatial_density",
+    "dense_cycles",
+    "sparse_cycles",
+    "speedup",
+    "pe_utilization",
+    "dma_bytes",
+)
+EXTRA_COLUMNS = (
+    "index",
+    "kernel",
+    "stride",
+    "positions",
+    "active_positions",
+    "sparse_cycles_min",
+    "sparse_cycles_max",
+    "kept_kernels",
+    "dense_kernels",
+    "dense_pe_utilization",
+    "dense_dma_bytes",
+)
+SYNTHETIC_BANNER = "*** SYNTHETIC workload: random weights and random inputs, not a trained network ***"
+
+
+def _num(v: float) -> float | int:
+    """JSON/CSV number: ints stay ints, floats keep full precision."""
+    if isinstance(v, int):
+        return v
+    return int(v) if float(v).is_integer() and abs(v) < 2**53 else float(v)
+
+
+def layer_row(L: LayerResult, rows: int, cols: int) -> dict[str, Any]:
+    row = {
+        "layer": L.name,
+        "kind": L.kind,
+        "c_in": L.c_in,
+        "c_out": L.c_out,
+        "h_out": L.h_out,
+        "w_out": L.w_out,
+        "kernel_density": L.kernel_density,
+        "spatial_density": L.spatial_density,
+        "dense_cycles": L.dense_cycles,
+        "sparse_cycles": _num(L.sparse_cycles_mean),
+        "speedup": L.speedup,
+        "pe_utilization": L.pe_utilization(rows, cols),
+        "dma_bytes": L.dma_bytes,
+        "index": L.index,
+        "kernel": L.kernel,
+        "stride": L.stride,
+        "positions": L.positions,
+        "active_positions": _num(sum(L.active) / len(L.active)),
+        "sparse_cycles_min": min(L.sparse_cycles),
+        "sparse_cycles_max": max(L.sparse_cycles),
+        "kept_kernels": L.kept_kernels,
+        "dense_kernels": L.dense_kernels,
+        "dense_pe_utilization": L.dense_pe_utilization(rows, cols),
+        "dense_dma_bytes": L.dense_dma_bytes,
+    }
+    assert tuple(row)[: len(LAYER_COLUMNS)] == LAYER_COLUMNS
+    return row
+
+
+def layer_rows(res: RunResult) -> list[dict[str, Any]]:
+    pe = res.workload.config.pe_array
+    return [layer_row(L, pe.rows, pe.cols) for L in res.layers]
+
+
+def summary(res: RunResult) -> dict[str, Any]:
+    wl, cfg = res.workload, res.workload.config
+    dense_c = res.dense.done
+    sparse_c = res.sparse_cycles_mean
+    s0 = res.sparse[0]
+    return {
+        "workload": wl.name,
+        "workload_file": str(wl.path),
+        "description": wl.description,
+        "config": cfg.name,
+        "config_file": str(wl.config_path),
+        "model": wl.model.name,
+        "baseline": wl.baseline.name,
+        "timing_mode": res.mode,
+        "samples": list(res.samples),
+        "clock_mhz": cfg.clock_mhz,
+        "synthetic": wl.synthetic,
+        "functional_check": "pass" if res.functional_pass else "fail",
+        "functional": {
+            "model": {"status": res.check.status, "mismatches": [str(m) for m in res.check.mismatches[:20]]},
+            "baseline": {
+                "status": res.baseline_check.status,
+                "mismatches": [str(m) for m in res.baseline_check.mismatches[:20]],
+            },
+        },
+        "dense": {
+            "cycles": dense_c,
+            "fps": res.fps(dense_c),
+            "energy_uj": None,
+            "latency_us": res.latency_us(dense_c),
+            "load_cycles": res.dense.load_done,
+            "store_cycles": res.dense.done - res.dense.store_start,
+            "work": res.dense_work,
+        },
+        "sparse": {
+            "cycles": _num(sparse_c),
+            "cycles_min": min(res.sparse_cycles),
+            "cycles_max": max(res.sparse_cycles),
+            "per_sample_cycles": {str(s): c for s, c in zip(res.samples, res.sparse_cycles, strict=True)},
+            "fps": res.fps(sparse_c),
+            "energy_uj": None,
+            "latency_us": res.latency_us(sparse_c),
+            "load_cycles": s0.load_done,
+            "store_cycles": s0.done - s0.store_start,
+            "work": _num(sum(res.sparse_work) / len(res.sparse_work)),
+            "per_sample_work": {str(s): w for s, w in zip(res.samples, res.sparse_work, strict=True)},
+        },
+        "speedup": res.speedup,
+        "ideal_speedup": res.ideal_speedup,
+        "host": {
+            "time_us": res.host_time_us,
+            "stem_macs": res.stem_macs,
+            "classifier_macs": res.classifier_macs,
+            "overhead_us": cfg.host.overhead_us,
+            "macs_per_second": cfg.host.macs_per_second,
+        },
+        "layers": layer_rows(res),
+    }
+
+
+def layers_csv(res: RunResult) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[*LAYER_COLUMNS, *EXTRA_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in layer_rows(res):
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def write_results(out_dir: str | Path, res: RunResult) -> list[Path]:
+    """Write DIR/layers.csv and DIR/summary.json, each atomically (summary last)."""
+    out = Path(out_dir)
+    text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
+    csv_text = layers_csv(res)
+    atomic_write_text(out / "layers.csv", csv_text)
+    atomic_write_text(out / "summary.json", text)
+    return [out / "layers.csv", out / "summary.json"]
+
+
+# --------------------------------------------------------------------------- printed report
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _cyc(v: float) -> str:
+    return f"{v:,.0f}" if not math.isnan(v) else "-"
+
+
+def format_report(res: RunResult) -> str:
+    wl, cfg = res.workload, res.workload.config
+    pe = cfg.pe_array
+    lines: list[str] = []
+    if wl.synthetic:
+        lines += [SYNTHETIC_BANNER, ""]
+    n = len(res.samples)
+    lines.append(f"workload  {wl.name} ({wl.path})")
+    if wl.description:
+        lines.append(f"          {wl.description}")
+    lines.append(
+        f"hardware  {cfg.name}: {pe.rows}x{pe.cols} PE array, acc_depth {pe.acc_depth}, {cfg.clock_mhz:g} MHz; "
+        f"timing mode {res.mode}"
+    )
+    shown = ", ".join(map(str, res.samples[:8])) + (", ..." if n > 8 else "")
+    lines.append(f"samples   {n} ({shown})" + ("; sparse cycles are the mean over samples" if n > 1 else ""))
+    lines.append("")
+
+    head = ("layer", "shape", "kernel", "spatial", "dense cyc", "sparse cyc", "speedup", "PE util", "DMA bytes")
+    rows = []
+    for L in res.layers:
+        shape = f"{L.c_in}->{L.c_out} {L.h_out}x{L.w_out} s{L.stride}" + (" 1x1" if L.kernel == 1 else "")
+        rows.append(
+            (
+                L.name,
+                shape,
+                f"{L.kernel_density:.3f}",
+                f"{L.spatial_density:.3f}",
+                _cyc(L.dense_cycles),
+                _cyc(L.sparse_cycles_mean),
+                f"{L.speedup:.2f}x",
+                _pct(L.pe_utilization(pe.rows, pe.cols)),
+                f"{L.dma_bytes:,}",
+            )
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    lines.append(fmt.format(*head))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [fmt.format(*r) for r in rows]
+    lines.append("")
+
+    dense_c, sparse_c = res.dense.done, res.sparse_cycles_mean
+    s0 = res.sparse[0]
+    spread = f" (mean of {n}; min {_cyc(min(res.sparse_cycles))}, max {_cyc(max(res.sparse_cycles))})" if n > 1 else ""
+    host = cfg.host
+    lines += [
+        f"LOAD / STORE      {_cyc(s0.load_done)} / {_cyc(s0.done - s0.store_start)} cycles",
+        f"total cycles      dense {_cyc(dense_c)}   pruned {_cyc(sparse_c)}{spread}",
+        f"speedup           {res.speedup:.2f}x   (ideal {res.ideal_speedup:.2f}x = dense work / pruned work, "
+        "work = kept kernels x active positions)",
+        f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
+        f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
+        f"host time         {res.host_time_us:,.2f} us = {host.overhead_us:g} us + "
+        f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s",
+        f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
+        "(host time + accelerator)",
+        "energy            not modelled yet",
+        f"functional check  {_check_line(res)}",
+    ]
+    if wl.synthetic:
+        lines += ["", SYNTHETIC_BANNER]
+    return "\n".join(lines)
+
+
+def _check_line(res: RunResult) -> str:
+    n = len(res.samples)
+    parts = [f"model {res.check.status.upper()} ({n} sample{'s' if n > 1 else ''}, every layer, mask and logit)"]
+    if res.baseline_check.checked:
+        parts.append(f"baseline {res.baseline_check.status.upper()}")
+    else:
+        parts.append("baseline not checked (no baseline trace)")
+    verdict = "PASS" if res.functional_pass else "FAIL"
+    return f"{verdict}: " + "; ".join(parts)
+
+
+def format_mismatches(res: RunResult, limit: int = 10) -> str:
+    lines = []
+    for what, chk in (("model", res.check), ("baseline", res.baseline_check)):
+        for m in chk.mismatches[:limit]:
+            lines.append(f"MISMATCH {what}: {m}")
+        if len(chk.mismatches) > limit:
+            lines.append(f"MISMATCH {what}: ... and {len(chk.mismatches) - limit} more")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""`archsim run`: functional check, then timing of the pruned and dense programmes.
+
+For every selected sample the functional model runs the pruned network, its
+tensors are compared with the trace, and the masks it produces give each layer's
+active positions; the timing model (archsim.sim.simulate) then schedules the
+sparse programme for that sample. The dense baseline runs with its index decoder
+and mask unit bypassed, so its timing does not depend on the input and is
+simulated once. Results are plain numbers here; archsim/results.py formats and
+writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from archsim.contract import Schedule
+from archsim.functional import Mismatch, compare_with_trace, run_model
+from archsim.sim import SIM_MODES, simulate
+from archsim.workload import Workload
+
+
+@dataclass
+class LayerResult:
+    index: int
+    name: str
+    kind: str  # "main" or "shortcut"
+    kernel: int
+    stride: int
+    c_in: int
+    c_out: int
+    h_out: int
+    w_out: int
+    kept_kernels: int  # pruned model
+    dense_kernels: int  # baseline (c_in x c_out)
+    dense_cycles: int
+    dense_dma_bytes: int
+    dma_bytes: int  # pruned programme's blobs for this layer
+    sparse_cycles: list[int] = field(default_factory=list)  # per sample
+    active: list[int] = field(default_factory=list)  # active positions per sample
+
+    @property
+    def positions(self) -> int:
+        return self.h_out * self.w_out
+
+    @property
+    def kernel_density(self) -> float:
+        return self.kept_kernels / self.dense_kernels
+
+    @property
+    def spatial_density(self) -> float:
+        return float(np.mean(self.active)) / self.positions
+
+    @property
+    def sparse_cycles_mean(self) -> float:
+        return float(np.mean(self.sparse_cycles))
+
+    @property
+    def speedup(self) -> float:
+        return self.dense_cycles / self.sparse_cycles_mean
+
+    def pe_utilization(self, rows: int, cols: int) -> float:
+        """Useful PE operations (kept kernels x active positions) / (rows x cols x cycles), sample mean."""
+        return float(
+            np.mean(
+                [
+                    self.kept_kernels * a / (rows * cols * c)
+                    for a, c in zip(self.active, self.sparse_cycles, strict=True)
+                ]
+            )
+        )
+
+    def dense_pe_utilization(self, rows: int, cols: int) -> float:
+        return self.dense_kernels * self.positions / (rows * cols * self.dense_cycles)
+
+
+@dataclass
+class FunctionalCheck:
+    checked: bool
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.checked and not self.mismatches
+
+    @property
+    def status(self) -> str:
+        return "not checked" if not self.checked else ("pass" if self.passed else "fail")
+
+
+@dataclass
+class RunResult:
+    workload: Workload
+    mode: str
+    samples: list[int]
+    check: FunctionalCheck  # pruned model against its trace
+    baseline_check: FunctionalCheck  # baseline against its trace, if it has one
+    dense: Schedule
+    sparse: list[Schedule]  # per sample
+    layers: list[LayerResult]
+    stem_macs: int
+    classifier_macs: int
+
+    @property
+    def functional_pass(self) -> bool:
+        return self.check.passed and (self.baseline_check.passed or not self.baseline_check.checked)
+
+    @property
+    def sparse_cycles(self) -> list[int]:
+        return [s.done for s in self.sparse]
+
+    @property
+    def sparse_cycles_mean(self) -> float:
+        return float(np.mean(self.sparse_cycles))
+
+    @property
+    def speedup(self) -> float:
+        return self.dense.done / self.sparse_cycles_mean
+
+    @property
+    def dense_work(self) -> int:
+        """PE operations of the baseline: every kernel at every position, summed over layers."""
+        return sum(L.dense_kernels * L.positions for L in self.layers)
+
+    @property
+    def sparse_work(self) -> list[int]:
+        """Per sample: kept kernels x active positions, summed over layers."""
+        return [sum(L.kept_kernels * L.active[j] for L in self.layers) for j in range(len(self.samples))]
+
+    @property
+    def ideal_speedup(self) -> float:
+        return self.dense_work / float(np.mean(self.sparse_work))
+
+    @property
+    def host_time_us(self) -> float:
+        """docs/timing.md section 6: overhead + (stem + classifier MACs) / MAC rate."""
+        h = self.workload.config.host
+        return h.overhead_us + (self.stem_macs + self.classifier_macs) / h.macs_per_second * 1e6
+
+    def latency_us(self, cycles: float) -> float:
+        return self.host_time_us + cycles / self.workload.config.clock_mhz
+
+    def fps(self, cycles: float) -> float:
+        return self.workload.config.clock_hz / cycles
+
+
+def run_workload(
+    wl: Workload, samples: list[int] | None = None, mode: str = "fast", progress: bool = True
+) -> RunResult:
+    """Check and time `samples` (trace indices; default: the workload's selection)."""
+    if mode not in SIM_MODES:
+        raise ValueError(f"mode must be one of {SIM_MODES}, got {mode!r}")
+    samples = list(wl.samples if samples is None else samples)
+    cfg = wl.config
+    vb = cfg.epilogue.value_bits
+    beat = cfg.beat_bytes
+    names = [L.name for L in wl.model.layers]
+
+    dense = simulate(wl.baseline_program, cfg, [None] * len(wl.baseline_program.layers), mode)
+    layers = [
+        LayerResult(
+            index=p.index,
+            name=p.name,
+            kind=p.role,
+            kernel=p.kernel,
+            stride=p.stride,
+            c_in=p.c_in,
+            c_out=p.c_out,
+            h_out=p.h_out,
+            w_out=p.w_out,
+            kept_kernels=p.kept_kernels,
+            dense_kernels=d.kept_kernels,
+            dense_cycles=dt.cycles,
+            dense_dma_bytes=d.blob_beats * beat,
+            dma_bytes=p.blob_beats * beat,
+        )
+        for p, d, dt in zip(wl.program.layers, wl.baseline_program.layers, dense.layers, strict=True)
+    ]
+    check = FunctionalCheck(checked=True)
+    base_check = FunctionalCheck(checked=wl.baseline_trace is not None)
+    sparse: list[Schedule] = []
+    bar = tqdm(
+        samples, desc=f"archsim run {wl.name}", unit="sample", disable=not progress or None, delay=0.5, leave=False
+    )
+    for s in bar:
+        run = run_model(wl.model, wl.trace.inputs[s : s + 1], "sparse", vb)
+        check.mismatches += compare_with_trace(run, wl.trace, [s], names)
+        if wl.baseline_trace is not None:
+            base_run = run_model(wl.baseline, wl.baseline_trace.inputs[s : s + 1], "dense", vb)
+            base_check.mismatches += compare_with_trace(base_run, wl.baseline_trace, [s], names)
+        active = [
+            np.flatnonzero(run.masks[i][0]) if plan.mask_enabled and run.masks[i] is not None else None
+            for i, plan in enumerate(wl.program.layers)
+        ]
+        sched = simulate(wl.program, cfg, active, mode)
+        sparse.append(sched)
+        for L, lt in zip(layers, sched.layers, strict=True):
+            L.sparse_cycles.append(lt.cycles)
+            L.active.append(lt.n_active)
+    bar.close()
+
+    c_img, h, w = wl.model.input_shape
+    stem_macs = int(wl.model.stem.weight.shape[0]) * c_img * 9 * h * w
+    classifier_macs = int(wl.model.classifier.weight.size)
+    return RunResult(
+        workload=wl,
+        mode=mode,
+        samples=samples,
+        check=check,
+        baseline_check=base_check,
+        dense=dense,
+        sparse=sparse,
+        layers=layers,
+        stem_macs=stem_macs,
+        classifier_macs=classifier_macs,
+    )

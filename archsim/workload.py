@@ -1,0 +1,200 @@
+"""Workload files (docs/formats.md section 1): what `archsim run` simulates.
+
+A workload names a hardware configuration, a pruned model with its trace, and the
+dense baseline model (optionally with its own trace). Loading validates everything
+once: the YAML against a strict schema, every referenced file, that each trace
+belongs to its model, that the baseline has the model's shape, and that both
+models fit the hardware (their programmes compile). Paths are relative to the
+workload file. Every problem is an ArchsimError naming the workload file and field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from archsim.config import HardwareConfig, load_config
+from archsim.errors import ArchsimError, ConfigError
+from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
+from archsim.program import Program, compile_program
+from archsim.yamlio import read_yaml, validate
+
+_Path = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaselineSpec(_Strict):
+    model: _Path
+    trace: _Path | None = None
+
+
+class WorkloadSpec(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    hardware: _Path
+    model: _Path
+    trace: _Path
+    samples: int | tuple[int, ...] | None = None
+    baseline: BaselineSpec
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _samples(cls, v: object) -> object:
+        def index(x: object) -> bool:
+            return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+        if v is None or (index(v) and v >= 1) or (isinstance(v, list) and v and all(index(x) for x in v)):
+            return tuple(v) if isinstance(v, list) else v
+        raise PydanticCustomError(
+            "samples",
+            "must be a count N >= 1 (the first N samples) or a non-empty list of indices >= 0, got {v}",
+            {"v": repr(v)},
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    path: Path
+    name: str
+    description: str
+    config_path: Path
+    config: HardwareConfig
+    model_path: Path
+    model: BnnModel
+    trace_path: Path
+    trace: Trace
+    samples: tuple[int, ...]  # trace indices selected by the workload
+    baseline_path: Path
+    baseline: BnnModel
+    baseline_trace_path: Path | None
+    baseline_trace: Trace | None
+    program: Program  # the pruned model, sparse mode
+    baseline_program: Program  # the dense model, dense mode (index decoder and mask unit bypassed)
+
+    @property
+    def synthetic(self) -> bool:
+        """True if any model or trace of the workload is synthetic (not trained)."""
+        traces = [t for t in (self.trace, self.baseline_trace) if t is not None]
+        return self.model.synthetic or self.baseline.synthetic or any(t.meta.get("synthetic") for t in traces)
+
+
+def _wrap(wl: Path, fld: str, exc: ArchsimError) -> ConfigError:
+    return ConfigError(f"{wl}: field '{fld}': {exc}")
+
+
+def _same_architecture(model: BnnModel, base: BnnModel) -> str | None:
+    """Why the baseline cannot serve as the dense twin of `model`, or None."""
+    if base.input_shape != model.input_shape:
+        return f"input shape {base.input_shape} differs from the model's {model.input_shape}"
+    if len(base.layers) != len(model.layers):
+        return f"{len(base.layers)} layers, the model has {len(model.layers)}"
+    for i, (a, b) in enumerate(zip(model.layers, base.layers, strict=True)):
+        sa = (a.role, a.kernel, a.stride, a.c_in, a.c_out, a.h_in, a.w_in)
+        sb = (b.role, b.kernel, b.stride, b.c_in, b.c_out, b.h_in, b.w_in)
+        if sa != sb:
+            return f"layer {i} ({b.name}) is (role, kernel, stride, c_in, c_out, h, w) = {sb}, the model's is {sa}"
+    return None
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Read, validate and compile a workload; raises ArchsimError naming the file and field."""
+    wl = Path(path)
+    spec = validate(WorkloadSpec, read_yaml(wl), wl)
+    base_dir = wl.parent
+
+    def resolve(p: str) -> Path:
+        return base_dir / p
+
+    cfg_path = resolve(spec.hardware)
+    try:
+        cfg = load_config(cfg_path)
+    except ArchsimError as exc:
+        raise _wrap(wl, "hardware", exc) from None
+
+    def model_and_sum(p: Path, fld: str) -> tuple[BnnModel, str]:
+        try:
+            return load_model(p), model_checksum(p)
+        except ArchsimError as exc:
+            raise _wrap(wl, fld, exc) from None
+
+    def trace_for(p: Path, fld: str, model: BnnModel, msum: str) -> Trace:
+        try:
+            tr = load_trace(p)
+            check_trace_matches(tr, model, msum, p)
+        except ArchsimError as exc:
+            raise _wrap(wl, fld, exc) from None
+        return tr
+
+    model_path, trace_path = resolve(spec.model), resolve(spec.trace)
+    model, msum = model_and_sum(model_path, "model")
+    trace = trace_for(trace_path, "trace", model, msum)
+
+    n = trace.n_samples
+    if spec.samples is None:
+        samples: tuple[int, ...] = tuple(range(n))
+    elif isinstance(spec.samples, int):
+        if spec.samples > n:
+            raise ConfigError(f"{wl}: field 'samples': {spec.samples} samples requested, the trace holds {n}")
+        samples = tuple(range(spec.samples))
+    else:
+        bad = [s for s in spec.samples if s >= n]
+        if bad:
+            raise ConfigError(f"{wl}: field 'samples': index {bad[0]} out of range, the trace holds {n} samples")
+        if len(set(spec.samples)) != len(spec.samples):
+            raise ConfigError(f"{wl}: field 'samples': indices repeat")
+        samples = tuple(spec.samples)
+    if not samples:
+        raise ConfigError(f"{wl}: field 'trace': the trace holds no sample")
+
+    base_path = resolve(spec.baseline.model)
+    base, bsum = model_and_sum(base_path, "baseline.model")
+    why = _same_architecture(model, base)
+    if why:
+        raise ConfigError(f"{wl}: field 'baseline.model': {base_path}: not the dense twin of the model: {why}")
+    pruned = [L.name for L in base.layers if not L.keep.all()]
+    if pruned:
+        raise ConfigError(
+            f"{wl}: field 'baseline.model': {base_path}: the dense baseline must keep every kernel, "
+            f"layer '{pruned[0]}' is pruned"
+        )
+    base_trace_path = base_trace = None
+    if spec.baseline.trace is not None:
+        base_trace_path = resolve(spec.baseline.trace)
+        base_trace = trace_for(base_trace_path, "baseline.trace", base, bsum)
+        if max(samples) >= base_trace.n_samples:
+            raise ConfigError(
+                f"{wl}: field 'baseline.trace': holds {base_trace.n_samples} samples, "
+                f"the workload selects sample {max(samples)}"
+            )
+
+    try:
+        program = compile_program(model, cfg, "sparse", where=f"{cfg_path} (model {model_path.name})")
+        base_program = compile_program(base, cfg, "dense", where=f"{cfg_path} (baseline {base_path.name})")
+    except ArchsimError as exc:
+        raise _wrap(wl, "hardware", exc) from None
+
+    return Workload(
+        path=wl,
+        name=spec.name,
+        description=spec.description,
+        config_path=cfg_path,
+        config=cfg,
+        model_path=model_path,
+        model=model,
+        trace_path=trace_path,
+        trace=trace,
+        samples=samples,
+        baseline_path=base_path,
+        baseline=base,
+        baseline_trace_path=base_trace_path,
+        baseline_trace=base_trace,
+        program=program,
+        baseline_program=base_program,
+    )

@@ -1,0 +1,93 @@
+"""Workload loading, sample selection, and the shipped workloads."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from archsim.cli import main
+from archsim.runner import run_workload
+from archsim.workload import load_workload
+from tests.synth_helpers import ROOT, make_workload
+
+
+@pytest.fixture(scope="module")
+def wdir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wl")
+    make_workload(out)
+    return out
+
+
+def test_load_compiles_both_programmes(wdir):
+    wl = load_workload(wdir / "small_pruned.yaml")
+    assert wl.name == "small_pruned" and wl.synthetic
+    assert wl.samples == (0, 1, 2)
+    assert wl.program.mode == "sparse" and wl.baseline_program.mode == "dense"
+    assert any(p.mask_enabled for p in wl.program.layers)
+    assert not any(p.mask_enabled for p in wl.baseline_program.layers)
+    assert wl.config_path.resolve() == (ROOT / "configs/ultra96v2.yaml").resolve()
+    assert wl.baseline_trace is not None
+
+
+def test_paths_are_relative_to_the_workload_file(wdir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_workload(wdir / "small_pruned.yaml").model.name == "small_pruned"
+
+
+def test_sample_list_and_optional_baseline_trace(wdir, tmp_path, capsys):
+    text = (wdir / "small_pruned.yaml").read_text()
+    text = text.replace("baseline:\n", "samples: [2, 0]\nbaseline:\n").replace(
+        "  trace: models/small_dense.trace.npz\n", ""
+    )
+    y = wdir / "picked.yaml"
+    y.write_text(text)
+    wl = load_workload(y)
+    assert wl.samples == (2, 0) and wl.baseline_trace is None
+    res = run_workload(wl, progress=False)
+    assert res.samples == [2, 0]
+    assert res.check.passed and res.baseline_check.status == "not checked" and res.functional_pass
+    # Each sample is timed with its own masks: the order of samples follows the selection.
+    full = run_workload(load_workload(wdir / "small_pruned.yaml"), progress=False)
+    assert res.sparse_cycles == [full.sparse_cycles[2], full.sparse_cycles[0]]
+    assert main(["run", str(y), "--out", str(tmp_path / "r")]) == 0
+    assert "baseline not checked" in capsys.readouterr().out
+    s = json.loads((tmp_path / "r/summary.json").read_text())
+    assert s["samples"] == [2, 0] and list(s["sparse"]["per_sample_cycles"]) == ["2", "0"]
+    assert s["functional"]["baseline"]["status"] == "not checked" and s["functional_check"] == "pass"
+
+
+def test_sparse_timing_depends_on_the_masks(wdir):
+    res = run_workload(load_workload(wdir / "small_pruned.yaml"), progress=False)
+    masked = [L for L, p in zip(res.layers, res.workload.program.layers, strict=True) if p.mask_enabled]
+    assert masked and all(0 < a < L.positions for L in masked for a in L.active)
+    assert len(set(res.sparse_cycles)) > 1  # different inputs, different active positions, different cycles
+
+
+# --------------------------------------------------------------------------- shipped workloads
+
+
+def test_shipped_pruned_workload(capsys):
+    wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
+    assert wl.synthetic and len(wl.model.layers) == 19
+    res = run_workload(wl, progress=False)
+    assert res.functional_pass
+    assert res.ideal_speedup >= 5.4
+    assert 1 < res.speedup < res.ideal_speedup
+
+
+def test_shipped_files_come_from_the_documented_command(tmp_path, capsys):
+    """workloads/*.yaml record the `archsim synth` command that made them; rerunning it gives the same bytes."""
+    line = next(
+        x for x in (ROOT / "workloads/resnet18_pruned.yaml").read_text().splitlines() if x.startswith("# Made by: ")
+    )
+    argv = shlex.split(line.removeprefix("# Made by: "))
+    assert argv[:2] == ["archsim", "synth"]
+    argv = argv[1:]
+    argv[argv.index("--out") + 1] = str(tmp_path)
+    cfg = argv.index("--config") + 1
+    argv[cfg] = str(ROOT / argv[cfg])
+    assert main(argv) == 0
+    for name in ("resnet18_pruned.npz", "resnet18_pruned.trace.npz", "resnet18_dense.npz", "resnet18_dense.trace.npz"):
+        assert (tmp_path / "models" / name).read_bytes() == (ROOT / "workloads/models" / name).read_bytes(), name
