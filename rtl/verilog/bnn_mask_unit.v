@@ -95,6 +95,10 @@ module bnn_mask_unit #(
         .w3n(w3n_in), .nblk(nblk_in), .k3(k3), .addr(mb_addr), .valid(tvalid)
     );
     assign pr_raddr = {first_pass[0], blk[NBW-1:0]};
+    // The threshold belongs to the weight slot: latch it in the busy cycles (at the start),
+    // as the slot may be refilled from the end of the scan.
+    reg signed [31:0] thr_q;
+    always @(posedge clk) if (go) thr_q <= threshold;
     always @(posedge clk) begin
         if (layer_init) begin
             started <= 1'b0;
@@ -199,7 +203,7 @@ module bnn_mask_unit #(
     end
 
     // ------------------------------------------------------------------ stage 3: list append
-    wire active = v3 && last3 && (score >= $signed(threshold));
+    wire active = v3 && last3 && (score >= thr_q);
     reg [TW-1:0] tsub;  // entries in the last tile, mod COLS
     assign list_we = active;
     assign list_waddr = list_cnt[LAW-1:0];

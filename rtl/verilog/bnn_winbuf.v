@@ -27,12 +27,8 @@ module bnn_winbuf #(
     output reg [9*COLS-1:0] win,  // tap order, column-major
     output reg [9*COLS-1:0] msk
 );
-    reg rbuf1;
     reg [BIW-1:0] rbit1;
-    always @(posedge clk) begin
-        rbuf1 <= rbuf;
-        rbit1 <= rbit;
-    end
+    always @(posedge clk) rbit1 <= rbit;
     genvar c, b;
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_col
@@ -41,11 +37,16 @@ module bnn_winbuf #(
                 .clk(clk), .we(we && (wcol == c)), .waddr({wbuf, wblk}), .wdata(wdata),
                 .raddr({rbuf, rblk}), .rdata(word)
             );
+            // everything of the buffer is read in the issue cycle (the PE array's busy cycle)
             reg [9*BA-1:0] word1;
             reg [8:0] mask_r [0:1];
             reg [3:0] rot_r [0:1];
+            reg [8:0] mask1;
+            reg [3:0] rot;
             always @(posedge clk) begin
                 word1 <= word;
+                mask1 <= mask_r[rbuf];
+                rot <= rot_r[rbuf];
                 if (we && (wcol == c)) begin
                     mask_r[wbuf] <= wmask;
                     rot_r[wbuf] <= wrot;
@@ -56,11 +57,10 @@ module bnn_winbuf #(
                 assign bits_bank[b] = word1[b * BA + rbit1];
             end
             wire [8:0] bits_tap;
-            wire [3:0] rot = rot_r[rbuf1];
             bnn_rot9 #(.X(1)) u_rot (.bank(bits_bank), .ym(rot[3:2]), .xm(rot[1:0]), .tap(bits_tap));
             always @(posedge clk) begin
                 win[c * 9 +: 9] <= bits_tap;
-                msk[c * 9 +: 9] <= mask_r[rbuf1];
+                msk[c * 9 +: 9] <= mask1;
             end
         end
     endgenerate

@@ -58,6 +58,7 @@ def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
     cur = 0
     resid = x0.astype(np.int64)
     masks: list[np.ndarray | None] = []
+    after_shortcut = False
     for L in model.layers:
         bits_in = sets[cur]
         dot = layer_dot(L, bits_in)
@@ -72,13 +73,15 @@ def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
             if mode == "sparse" and L.predictor is not None:
                 mask = predictor_score(L, bits_in) >= L.predictor.threshold
                 z = np.where(mask[None], z, resid)
-                prev = bits_in if L.stride == 1 else sets[1 - cur]
+                # skipped positions: the shortcut's bits (after a shortcut), else the centre-bit copy
+                prev = sets[1 - cur] if after_shortcut else bits_in
                 sets[1 - cur] = np.where(mask[None], z >= 0, prev)
             else:
                 sets[1 - cur] = z >= 0
             masks.append(mask)
             cur = 1 - cur
         resid = z
+        after_shortcut = L.role == "shortcut"
     return resid.astype(np.int16), masks, sets, cur
 
 
