@@ -185,7 +185,7 @@ class RtlParams:
             "BIW": max(1, clog2(self.ba)),
             "LANES": self.lanes,
             "LW": max(1, clog2(self.lanes)),
-            "ADEPTH": b.act_bank_depth,
+            "ADEPTH": 1 << self.aaw,  # bank depth as addressed (the configured depth rounded up)
             "AAW": self.aaw,
             "RDEPTH": b.res_depth,
             "RAW": self.raw,
@@ -205,7 +205,6 @@ class RtlParams:
             "BTW": 24,
             "IB": self.ib,
             "SPARSE": int(self.sparse),
-            "NBLK_MAX": self.nblk_max,
             "NBW": self.nbw,
             "NCW": self.ncw,
             "CW": self.cw,
@@ -213,7 +212,7 @@ class RtlParams:
             "UW": self.uw,
             "SW": bitlen(b.weight_depth),
             "LDEPTH": b.list_depth,
-            "LAW": max(1, clog2(b.list_depth)),
+            "LAW": max(clog2(b.list_depth), clog2(self.cols) + 1),
             "E_MEM": self.e_mem,
             "M1": self.steps_per_entry[1],
             "M3": self.steps_per_entry[3],
@@ -233,7 +232,7 @@ class RtlParams:
             "MAXL": self.max_layers,
             "MLW": max(1, clog2(self.max_layers)),
             "MAXP": self.max_passes,
-            "MPW": max(1, clog2(self.max_passes)),
+            "MPW": max(2, clog2(self.max_passes)),
         }
 
     # ---------------------------------------------------------------- checks

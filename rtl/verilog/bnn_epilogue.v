@@ -11,9 +11,7 @@
 `default_nettype none
 module bnn_epilogue #(
     parameter ROWS = 16,
-    parameter COLS = 16,
     parameter CLW = 4,
-    parameter G = 8,
     parameter GW = 3,
     parameter ACC_W = 16,
     parameter MB = 16,
@@ -25,7 +23,6 @@ module bnn_epilogue #(
     parameter NCW = 4,
     parameter LANES = 4,
     parameter LW = 2,
-    parameter PSW = 12,
     parameter LAW = 10,
     parameter MPW = 6,
     parameter UW = 16,
@@ -46,7 +43,7 @@ module bnn_epilogue #(
     input wire [UW-1:0] c_ready,
     output wire [2:0] rec_idx,
     input wire [MPW-1:0] rec_gp,
-    input wire [PSW-1:0] rec_tb,
+    input wire [LAW-1:0] rec_tb,
     input wire [CLW:0] rec_nt,
     output wire [MPW-1:0] pidx,
     input wire [GW:0] p_g,
@@ -79,6 +76,7 @@ module bnn_epilogue #(
     localparam SUMW = (PRODW > BB ? PRODW : BB) + 1;
     localparam TOTW = SUMW + 1;
     localparam PWR = MB + BB;
+    localparam integer LANES_M1 = LANES - 1;
 
     // ------------------------------------------------------------------ issue
     reg [UW-1:0] u;
@@ -100,8 +98,7 @@ module bnn_epilogue #(
     assign e_slot = s;
     assign e_col = n;
     assign prm_raddr = {rec_gp[0], s};
-    wire [PSW-1:0] lidx = rec_tb + n;
-    assign list_raddr = lidx[LAW-1:0];
+    assign list_raddr = rec_tb + {{(LAW - CLW) {1'b0}}, n};
     always @(posedge clk) begin
         if (layer_init) begin
             u <= 0;
@@ -123,7 +120,7 @@ module bnn_epilogue #(
             end else begin
                 s <= s + 1'b1;
                 srow <= srow + ROWS;
-                if (slane == LANES - 1) begin
+                if (slane == LANES_M1[LW-1:0]) begin
                     slane <= 0;
                     sblk <= sblk + 1'b1;
                 end else slane <= slane + 1'b1;
@@ -138,12 +135,15 @@ module bnn_epilogue #(
     wire [RAW-1:0] prb;
     wire [3:0] pob;
     wire [AAW-1:0] pobase;
+    /* verilator lint_off PINCONNECTEMPTY */
+    // the input-window outputs of the shared position generator are not needed here
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
         .clk(clk), .init(layer_init), .adv(issue && last_s && !mask_en), .s2(1'b0),
         .h_out(h_out), .w_out(w_out), .nblk_in(nblk_out), .w3n_in(w3n_out),
         .nblk_out(nblk_out), .w3n_out(w3n_out), .nwo(nwo),
         .yc(), .xc(), .ycm(), .xcm(), .ibase(), .rbase(prb), .obank(pob), .obase(pobase)
     );
+    /* verilator lint_on PINCONNECTEMPTY */
 
     // ------------------------------------------------------------------ stage 1: multiply, residual read
     reg v1, last1;
@@ -162,7 +162,7 @@ module bnn_epilogue #(
         s1 <= s;
         lane1 <= slane;
         blk1 <= sblk;
-        for (r = 0; r < ROWS; r = r + 1) rv1[r] <= (srow + r < p_cpass);
+        for (r = 0; r < ROWS; r = r + 1) rv1[r] <= ({1'b0, srow} + r[CPW:0]) < {1'b0, p_cpass};
         pos1 <= {prb, pob, pobase};
         woff1 <= p_woff;
         wblk01 <= p_wblk0;

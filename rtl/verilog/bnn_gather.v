@@ -64,7 +64,7 @@ module bnn_gather #(
     output wire [MPW-1:0] rec_gp_a,
     input wire [2:0] rec_idx_b,
     output wire [MPW-1:0] rec_gp_b,
-    output wire [PSW-1:0] rec_tb_b,
+    output wire [LAW-1:0] rec_tb_b,
     output wire [CLW:0] rec_nt_b
 );
     // ------------------------------------------------------------------ tile choice
@@ -104,19 +104,18 @@ module bnn_gather #(
     reg [CLW-1:0] n;
     reg [NCW-1:0] blk;
     reg [CLW:0] nt_r;
-    reg [PSW-1:0] tbc_r;
+    reg [LAW-1:0] tbc_r;  // list index of the current tile's first position
     reg buf_r;
     wire [CLW:0] nt_cur = go ? cn : nt_r;
-    wire [PSW-1:0] tbc_cur = go ? ctb : tbc_r;
+    wire [LAW-1:0] tbc_cur = go ? ctb[LAW-1:0] : tbc_r;
     wire buf_cur = go ? u[0] : buf_r;
     wire last_blk = (blk == nblk_in - 1'b1);
     wire last_n = ({1'b0, n} == nt_cur - 1'b1);
     wire tile_last = issue && last_blk && last_n;
-    wire [PSW-1:0] lidx = tbc_cur + n;
-    assign list_raddr = lidx[LAW-1:0];
+    assign list_raddr = tbc_cur + {{(LAW - CLW) {1'b0}}, n};
 
     reg [MPW-1:0] rec_gp [0:7];
-    reg [PSW-1:0] rec_tb [0:7];
+    reg [LAW-1:0] rec_tb [0:7];
     reg [CLW:0] rec_nt [0:7];
     assign rec_gp_a = rec_gp[rec_idx_a];
     assign rec_gp_b = rec_gp[rec_idx_b];
@@ -134,13 +133,13 @@ module bnn_gather #(
         end else begin
             if (go) begin
                 q <= cq;
-                tb <= ctb + cn;
+                tb <= ctb + {{(PSW - CLW - 1) {1'b0}}, cn};
                 u <= u + 1'b1;
                 nt_r <= cn;
-                tbc_r <= ctb;
+                tbc_r <= ctb[LAW-1:0];
                 buf_r <= u[0];
                 rec_gp[u[2:0]] <= first_pass + cq[MPW-1:0];
-                rec_tb[u[2:0]] <= ctb;
+                rec_tb[u[2:0]] <= ctb[LAW-1:0];
                 rec_nt[u[2:0]] <= cn;
             end
             if (issue) begin
@@ -155,12 +154,15 @@ module bnn_gather #(
     wire [CW-1:0] pyc, pxc;
     wire [1:0] pym, pxm;
     wire [AAW-1:0] pib;
+    /* verilator lint_off PINCONNECTEMPTY */
+    // the output-side outputs of the shared position generator are not needed here
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
         .clk(clk), .init(layer_init), .adv(issue && last_blk && !mask_en), .s2(s2),
         .h_out(h_out), .w_out(w_out), .nblk_in(nblk_in), .w3n_in(w3n_in),
         .nblk_out(nblk_in), .w3n_out(w3n_in), .nwo({RAW{1'b0}}),
         .yc(pyc), .xc(pxc), .ycm(pym), .xcm(pxm), .ibase(pib), .rbase(), .obank(), .obase()
     );
+    /* verilator lint_on PINCONNECTEMPTY */
 
     // ------------------------------------------------------------------ stage 1: bank addresses
     reg v1, last1, buf1;

@@ -5,6 +5,8 @@
 // bnn_lutram (one write, asynchronous read) -> LUT RAM.
 // Contents start at zero in simulation (also the FPGA's power-up value).
 `default_nettype none
+/* verilator lint_off DECLFILENAME */
+// A library of small blocks in one file: the file is not named after each module.
 
 // Simple dual-port RAM, synchronous read. OUTREG=1 adds the output register
 // (block RAM DOB_REG): read data then appears two cycles after the address.
@@ -154,6 +156,9 @@ module bnn_gearbox #(
 );
     localparam BW = OUT_W + IN_W;
     localparam NPOS = OUT_W / GRAN;  // possible fill levels: 0 .. NPOS-1 (x GRAN bits)
+    localparam integer CBA = CB_A / GRAN;
+    localparam integer CBB = CB_B / GRAN;
+    localparam integer INC = IN_W / GRAN;
     reg [BW-1:0] held;
     reg [FW-1:0] fill;
     wire [BW-1:0] base = in_first ? {BW{1'b0}} : held;
@@ -164,10 +169,10 @@ module bnn_gearbox #(
     always @* begin
         merged = base;
         for (i = 0; i < NPOS; i = i + 1)
-            if (f0 == i) merged = merged | (ext << (i * GRAN));
+            if (f0 == i[FW-1:0]) merged = merged | (ext << (i * GRAN));
     end
-    wire [FW-1:0] cb = sel_b ? CB_B / GRAN : CB_A / GRAN;
-    wire [FW-1:0] nf = f0 + IN_W / GRAN;
+    wire [FW-1:0] cb = sel_b ? CBB[FW-1:0] : CBA[FW-1:0];
+    wire [FW-1:0] nf = f0 + INC[FW-1:0];
     wire emit = in_valid && (nf >= cb);
     wire [BW-1:0] rest = sel_b ? (merged >> CB_B) : (merged >> CB_A);
     assign out_valid = emit || flush;
@@ -203,12 +208,12 @@ module bnn_rot9 #(
     integer ty, tx, by, bx;
     always @* begin
         for (ty = 0; ty < 3; ty = ty + 1) begin
-            by = (ty + 2 + ym) % 3;
+            by = (ty + 2 + {30'd0, ym}) % 3;
             for (bx = 0; bx < 3; bx = bx + 1)
                 rows[(ty * 3 + bx) * X +: X] = bank[(by * 3 + bx) * X +: X];
         end
         for (tx = 0; tx < 3; tx = tx + 1) begin
-            bx = (tx + 2 + xm) % 3;
+            bx = (tx + 2 + {30'd0, xm}) % 3;
             for (ty = 0; ty < 3; ty = ty + 1)
                 tap[(ty * 3 + tx) * X +: X] = rows[(ty * 3 + bx) * X +: X];
         end

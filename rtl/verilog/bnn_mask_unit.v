@@ -64,11 +64,9 @@ module bnn_mask_unit #(
     output wire [LINW-1:0] list_win,
     output wire [LOUTW-1:0] list_wout,
     output reg [PSW-1:0] list_cnt,
-    output reg [TW-1:0] n_tiles,
     output reg done,
     output wire fin,  // `done` is set at the end of this cycle
-    output wire [PSW-1:0] list_cnt_next,
-    output wire [TW-1:0] n_tiles_next
+    output wire [TW-1:0] n_tiles_next  // tiles per pass, including an entry appended this cycle
 );
     // ------------------------------------------------------------------ scan (issue stage)
     reg started, scanning;
@@ -170,18 +168,22 @@ module bnn_mask_unit #(
     reg [LINW-1:0] ein2;
     reg [LOUTW-1:0] eout2;
     reg [3:0] ntv;
+    reg [BAW+3:0] pcsum;
     integer m;
     always @* begin
         ntv = 4'd0;
-        for (m = 0; m < 9; m = m + 1) ntv = ntv + tv1[m];
+        pcsum = {(BAW + 4) {1'b0}};
+        for (m = 0; m < 9; m = m + 1) begin
+            ntv = ntv + {3'b000, tv1[m]};
+            pcsum = pcsum + {4'b0000, pc[m * BAW +: BAW]};
+        end
     end
     always @(posedge clk) begin
         v2 <= v1 && !layer_init;
         last2 <= last1;
         first2 <= first1;
         lastpos2 <= lastpos1;
-        pcs2 <= pc[0*BAW+:BAW] + pc[1*BAW+:BAW] + pc[2*BAW+:BAW] + pc[3*BAW+:BAW] + pc[4*BAW+:BAW]
-                + pc[5*BAW+:BAW] + pc[6*BAW+:BAW] + pc[7*BAW+:BAW] + pc[8*BAW+:BAW];
+        pcs2 <= pcsum;
         pm2 <= ntv * cvn1;
         ein2 <= ein1;
         eout2 <= eout1;
@@ -204,14 +206,16 @@ module bnn_mask_unit #(
 
     // ------------------------------------------------------------------ stage 3: list append
     wire active = v3 && last3 && (score >= thr_q);
+    localparam integer COLS_M1 = COLS - 1;
+    reg [TW-1:0] n_tiles;
     reg [TW-1:0] tsub;  // entries in the last tile, mod COLS
     assign list_we = active;
     assign list_waddr = list_cnt[LAW-1:0];
     assign list_win = ein3;
     assign list_wout = eout3;
     assign fin = v3 && lastpos3;
-    assign list_cnt_next = list_cnt + (active ? 1'b1 : 1'b0);
-    assign n_tiles_next = n_tiles + ((active && tsub == 0) ? 1'b1 : 1'b0);
+    wire [PSW-1:0] list_cnt_next = list_cnt + {{(PSW - 1) {1'b0}}, active};
+    assign n_tiles_next = n_tiles + {{(TW - 1) {1'b0}}, active && (tsub == 0)};
     always @(posedge clk) begin
         if (layer_init) begin
             list_cnt <= 0;
@@ -221,7 +225,7 @@ module bnn_mask_unit #(
         end else begin
             list_cnt <= list_cnt_next;
             n_tiles <= n_tiles_next;
-            if (active) tsub <= (tsub == COLS - 1) ? {TW{1'b0}} : tsub + 1'b1;
+            if (active) tsub <= (tsub == COLS_M1[TW-1:0]) ? {TW{1'b0}} : tsub + 1'b1;
             if (fin) done <= 1'b1;
         end
     end

@@ -16,6 +16,8 @@
 // t+3 decoded kernels -> t+4 values -> accumulator written at the end of t+4, so the
 // accumulators are final four cycles after the last step (lambda_compute = 4).
 `default_nettype none
+/* verilator lint_off DECLFILENAME */
+// Two modules: the PE array's sequencer and the array itself.
 module bnn_pe_ctl #(
     parameter MPW = 6,
     parameter UW = 16,
@@ -53,6 +55,9 @@ module bnn_pe_ctl #(
     output reg p2_last,
     output reg [UW-1:0] c_done
 );
+    localparam integer BA_M1 = BA - 1;
+    localparam integer M1_M1 = M1 - 1;
+    localparam integer M3_M1 = M3 - 1;
     reg [UW-1:0] u;
     reg busy;
     reg [SW-1:0] cnt;
@@ -67,7 +72,7 @@ module bnn_pe_ctl #(
         (loaded_cnt > {1'b0, rec_gp});
     wire issue = go || busy;
     wire last_step = (cnt == p_steps - 1'b1);
-    wire [MW-1:0] m_last = k3 ? M3 - 1 : M1 - 1;
+    wire [MW-1:0] m_last = k3 ? M3_M1[MW-1:0] : M1_M1[MW-1:0];
     assign w_raddr = {rec_gp[0], e};
     assign wb_rbuf = u[0];
     assign wb_rblk = cblk;
@@ -99,7 +104,7 @@ module bnn_pe_ctl #(
                 cnt <= cnt + 1'b1;
                 if ({1'b0, j} == p_k - 1'b1) begin
                     j <= 0;
-                    if (cbit == BA - 1) begin
+                    if (cbit == BA_M1[BIW-1:0]) begin
                         cbit <= 0;
                         cblk <= cblk + 1'b1;
                     end else cbit <= cbit + 1'b1;
@@ -134,7 +139,6 @@ module bnn_pe_array #(
     parameter ROWS = 16,
     parameter COLS = 16,
     parameter CLW = 4,
-    parameter G = 8,
     parameter GW = 3,
     parameter ACC_W = 16,
     parameter IB = 3,
@@ -151,7 +155,9 @@ module bnn_pe_array #(
     // stage t+2 inputs
     input wire p2_v,
     input wire [MW-1:0] p2_sub,
-    input wire [GW-1:0] p2_j,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input wire [GW-1:0] p2_j,  // the dense build's slot; a sparse build decodes it from the step
+    /* verilator lint_on UNUSEDSIGNAL */
     input wire p2_bank,
     input wire p2_first,
     input wire p2_last,
@@ -178,9 +184,9 @@ module bnn_pe_array #(
         st3 = {SB3{1'b0}};
         st1 = {SB1{1'b0}};
         for (i = 0; i < M3; i = i + 1)
-            if (p2_sub == i) st3 = wentry[i * SB3 +: SB3];
+            if (p2_sub == i[MW-1:0]) st3 = wentry[i * SB3 +: SB3];
         for (i = 0; i < M1; i = i + 1)
-            if (p2_sub == i) st1 = wentry[i * SB1 +: SB1];
+            if (p2_sub == i[MW-1:0]) st1 = wentry[i * SB1 +: SB1];
     end
     reg a_v, a_bank, a_first, a_last;
     reg [9*ROWS-1:0] a_kern;

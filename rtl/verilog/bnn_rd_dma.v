@@ -101,6 +101,9 @@ module bnn_rd_dma #(
     output wire [31:0] thr_data
 );
     localparam BEAT_BYTES = D / 8;
+    localparam integer BPR_M1 = BPR - 1;
+    localparam integer LANES_M1 = LANES - 1;
+    localparam [MPW:0] TWO = {{(MPW - 1) {1'b0}}, 2'd2};
 
     // ------------------------------------------------------------------ AR side
     reg [MPW:0] jr;  // job being requested
@@ -113,7 +116,7 @@ module bnn_rd_dma #(
     wire [BTW-1:0] jbeats = started ? rem : (is_load ? load_beats : ar_pbeats);
     wire [AXW-1:0] jaddr = started ? addr : (is_load ? load_addr : ar_paddr);
     // blob i = jr - 1 needs pass i - 2 = jr - 3 done: loaded and freed by its consumers
-    wire allowed = (jr < 3) || ((loaded_cnt >= jr - 2'd2) && (ep_done >= jr - 2'd2));
+    wire allowed = (jr <= TWO) || ((loaded_cnt >= jr - TWO) && (ep_done >= jr - TWO));
     wire [BTW-1:0] blen = (jbeats > BMAX) ? BMAX : jbeats;
     assign m_arvalid = (start || run) && (jr <= n_passes) && (started || allowed) && (outst < O_R);
     assign m_araddr = jaddr;
@@ -141,7 +144,7 @@ module bnn_rd_dma #(
                     addr <= jaddr + blen * BEAT_BYTES;
                 end
             end
-            outst <= outst + (ar_hs ? 1'b1 : 1'b0) - (r_burst_end ? 1'b1 : 1'b0);
+            outst <= outst + {{(ORW - 1) {1'b0}}, ar_hs} - {{(ORW - 1) {1'b0}}, r_burst_end};
         end
     end
 
@@ -193,9 +196,9 @@ module bnn_rd_dma #(
     always @* begin
         lword = lacc;
         for (i = 0; i < BPR; i = i + 1)
-            if (lbc == i) lword[i * D +: D] = s1_data;
+            if (lbc == i[BPRW-1:0]) lword[i * D +: D] = s1_data;
     end
-    wire lword_done = sl && (lbc == BPR - 1);
+    wire lword_done = sl && (lbc == BPR_M1[BPRW-1:0]);
     reg [RAW-1:0] lwc;  // residual word
     reg [RAW-1:0] lwp;  // word within the position
     reg [LW-1:0] llane;
@@ -203,12 +206,15 @@ module bnn_rd_dma #(
     wire [3:0] lobank;
     wire [AAW-1:0] lobase;
     wire lpos_adv = lword_done && (lwp == load_nwo - 1'b1);
+    /* verilator lint_off PINCONNECTEMPTY */
+    // only the output-side addresses of the position generator are needed for the LOAD
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_lpos (
         .clk(clk), .init(clr), .adv(lpos_adv), .s2(1'b0),
         .h_out(load_h), .w_out(load_w), .nblk_in(load_nblk), .w3n_in(load_w3n),
         .nblk_out(load_nblk), .w3n_out(load_w3n), .nwo(load_nwo),
         .yc(), .xc(), .ycm(), .xcm(), .ibase(), .rbase(), .obank(lobank), .obase(lobase)
     );
+    /* verilator lint_on PINCONNECTEMPTY */
     always @(posedge clk) begin
         if (clr) begin
             lacc <= 0;
@@ -219,7 +225,7 @@ module bnn_rd_dma #(
             lblk <= 0;
         end else if (sl) begin
             lacc <= lword;
-            lbc <= (lbc == BPR - 1) ? {BPRW{1'b0}} : lbc + 1'b1;
+            lbc <= (lbc == BPR_M1[BPRW-1:0]) ? {BPRW{1'b0}} : lbc + 1'b1;
             if (lword_done) begin
                 lwc <= lwc + 1'b1;
                 if (lpos_adv) begin
@@ -228,7 +234,7 @@ module bnn_rd_dma #(
                     lblk <= 0;
                 end else begin
                     lwp <= lwp + 1'b1;
-                    if (llane == LANES - 1) begin
+                    if (llane == LANES_M1[LW-1:0]) begin
                         llane <= 0;
                         lblk <= lblk + 1'b1;
                     end else llane <= llane + 1'b1;
@@ -266,7 +272,7 @@ module bnn_rd_dma #(
     );
     assign w_we = w_emit;
     assign w_addr = wflush ? {wflush_slot, wcnt[WAW-1:0]} : {s1_slot, wcnt_eff[WAW-1:0]};
-    wire [WAW:0] wcnt_next = wcnt_eff + ((w_in && w_emit) ? 1'b1 : 1'b0);
+    wire [WAW:0] wcnt_next = wcnt_eff + {{WAW{1'b0}}, w_in && w_emit};
     always @(posedge clk) begin
         if (clr) begin
             wcnt <= 0;
@@ -294,7 +300,7 @@ module bnn_rd_dma #(
     assign p_addr = {s1_slot, pcnt_eff[GW-1:0]};
     always @(posedge clk) begin
         if (clr) pcnt <= 0;
-        else if (p_in) pcnt <= pcnt_eff + (p_emit ? 1'b1 : 1'b0);
+        else if (p_in) pcnt <= pcnt_eff + {{GW{1'b0}}, p_emit};
     end
 
     // predictor: threshold beat, then one entry of 9 x BA bits per channel block
@@ -315,7 +321,7 @@ module bnn_rd_dma #(
             assign pr_addr = {s1_slot, prcnt_eff[NBW-1:0]};
             always @(posedge clk) begin
                 if (clr) prcnt <= 0;
-                else if (pr_in) prcnt <= prcnt_eff + (pr_emit ? 1'b1 : 1'b0);
+                else if (pr_in) prcnt <= prcnt_eff + {{NBW{1'b0}}, pr_emit};
             end
         end else begin : g_nopred
             assign pr_we = 1'b0;

@@ -76,7 +76,12 @@ module bnn_regs #(
     input wire cl_load,
     input wire [MLW-1:0] cl_idx,
     input wire cl_clear,
-    output reg [5:0] cur_flags,
+    output reg cur_k3,
+    output reg cur_s2,
+    output reg cur_resid,
+    output reg cur_mask_en,
+    output reg cur_copy,
+    output reg cur_swap,
     output reg [CW-1:0] cur_h_in,
     output reg [CW-1:0] cur_w_in,
     output reg [CW-1:0] cur_h_out,
@@ -87,7 +92,6 @@ module bnn_regs #(
     output reg [AAW-1:0] cur_w3n_out,
     output reg [RAW-1:0] cur_nwo,
     output reg [PSW-1:0] cur_positions,
-    output reg [UW-1:0] cur_tiles,
     output reg [BAW-1:0] cur_cv_last,
     output reg [5:0] cur_shift,
     output reg [MPW-1:0] cur_first_pass,
@@ -118,7 +122,10 @@ module bnn_regs #(
     input wire [MLW-1:0] log_idx,
     input wire [31:0] log_data
 );
+/* verilator lint_off UNUSEDPARAM */
+// The generated map defines every register; this module decodes all but a few.
 `include "bnn_regmap.vh"
+/* verilator lint_on UNUSEDPARAM */
 
     // ------------------------------------------------------------------ AXI4-Lite writes
     wire wr = s_awvalid && s_wvalid && !s_bvalid;
@@ -128,16 +135,15 @@ module bnn_regs #(
     wire [15:0] wa = s_awaddr;
     wire [31:0] wd = s_wdata;
     wire wr_low = wr && (wa[15:12] == 4'h0);
-    wire wr_layer = wr && ((wa & 16'hF000) == A_LAYER_BASE);
+    wire wr_layer = wr && (wa >= A_LAYER_BASE) && (wa < A_PASS_BASE);
     wire wr_pass = wr && (wa >= A_PASS_BASE) && (wa < A_LOG_BASE);
-    wire [15:0] lofs = wa - A_LAYER_BASE;
-    wire [15:0] pofs = wa - A_PASS_BASE;
-    wire [MLW-1:0] wl = lofs[LAYER_STRIDE_LOG2 +: MLW];
-    wire [MPW-1:0] wp = pofs[PASS_STRIDE_LOG2 +: MPW];
+    // the tables start on boundaries of their size (rtl/regmap.py), so an entry's index
+    // and field are plain bit fields of the address
+    wire [MLW-1:0] wl = wa[LAYER_STRIDE_LOG2 +: MLW];
+    wire [MPW-1:0] wp = wa[PASS_STRIDE_LOG2 +: MPW];
     wire [3:0] wf = wa[5:2];
-    wire [15:0] gofs = wa - A_GLOBAL_BASE;
     wire wr_glob = wr_low && (wa >= A_GLOBAL_BASE) && (wa < A_GLOBAL_BASE + 4 * N_GLOBAL);
-    wire [3:0] gi = gofs[5:2];
+    wire [3:0] gi = wa[5:2] - A_GLOBAL_BASE[5:2];
     always @(posedge clk) begin
         if (rst) begin
             s_bvalid <= 1'b0;
@@ -242,7 +248,12 @@ module bnn_regs #(
     assign nxt_mask_en = l_flags[FLAG_MASK_EN];
     always @(posedge clk) begin
         if (rst || cl_clear) begin
-            cur_flags <= 0;
+            cur_k3 <= 1'b0;
+            cur_s2 <= 1'b0;
+            cur_resid <= 1'b0;
+            cur_mask_en <= 1'b0;
+            cur_copy <= 1'b0;
+            cur_swap <= 1'b0;
             cur_h_in <= 0;
             cur_w_in <= 0;
             cur_h_out <= 0;
@@ -253,13 +264,17 @@ module bnn_regs #(
             cur_w3n_out <= 0;
             cur_nwo <= 0;
             cur_positions <= 0;
-            cur_tiles <= 0;
             cur_cv_last <= 0;
             cur_shift <= 0;
             cur_first_pass <= 0;
             cur_n_pass <= 0;
         end else if (cl_load) begin
-            cur_flags <= l_flags;
+            cur_k3 <= l_flags[FLAG_K3];
+            cur_s2 <= l_flags[FLAG_S2];
+            cur_resid <= l_flags[FLAG_RESIDUAL];
+            cur_mask_en <= l_flags[FLAG_MASK_EN];
+            cur_copy <= l_flags[FLAG_COPY];
+            cur_swap <= l_flags[FLAG_SWAP];
             cur_h_in <= l_h_in;
             cur_w_in <= l_w_in;
             cur_h_out <= l_h_out;
@@ -270,7 +285,6 @@ module bnn_regs #(
             cur_w3n_out <= l_w3n_out;
             cur_nwo <= l_nwo;
             cur_positions <= l_positions;
-            cur_tiles <= l_tiles;
             cur_cv_last <= l_cv_last;
             cur_shift <= l_shift;
             cur_first_pass <= l_first_pass;
@@ -327,11 +341,11 @@ module bnn_regs #(
     assign s_arready = !s_rvalid;
     assign s_rresp = 2'b00;
     wire [15:0] ra = s_araddr;
-    wire [15:0] hofs = ra - A_HW_BASE;
-    wire [15:0] rgofs = ra - A_GLOBAL_BASE;
+    wire [3:0] hidx = ra[5:2] - A_HW_BASE[5:2];
+    wire [3:0] ridx = ra[5:2] - A_GLOBAL_BASE[5:2];
     reg [31:0] hw_word, g_word, rd;
     always @* begin
-        case (hofs[5:2])
+        case (hidx)
             HW_ROWS: hw_word = ROWS;
             HW_COLS: hw_word = COLS;
             HW_ACC_DEPTH: hw_word = G;
@@ -347,7 +361,7 @@ module bnn_regs #(
             default: hw_word = 32'd0;
         endcase
         g_word = 32'd0;
-        case (rgofs[5:2])
+        case (ridx)
             G_N_LAYERS: g_word[MLW:0] = g_n_layers;
             G_N_PASSES: g_word[MPW:0] = g_n_passes;
             G_LOAD_ADDR: g_word[AXW-1:0] = g_load_addr;
@@ -367,7 +381,7 @@ module bnn_regs #(
         else if (ra == A_ID) rd = ID_MAGIC;
         else if (ra >= A_HW_BASE && ra < A_HW_BASE + 4 * N_HW) rd = hw_word;
         else if (ra >= A_GLOBAL_BASE && ra < A_GLOBAL_BASE + 4 * N_GLOBAL) rd = g_word;
-        else if ((ra & 16'hF000) == A_LOG_BASE) rd = log_q;
+        else if (ra >= A_LOG_BASE && ra < A_LOG_BASE + 4 * MAXL) rd = log_q;
         else rd = 32'd0;
     end
     always @(posedge clk) begin

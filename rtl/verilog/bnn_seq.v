@@ -62,7 +62,7 @@ module bnn_seq #(
     reg [UW-1:0] ep_bound;  // epilogue tiles after which the next pass is finished
     reg [UW-1:0] tpp;  // tiles per pass
     reg t_known;
-    wire [UW-1:0] e_after = e_done + (e_tile_end ? 1'b1 : 1'b0);
+    wire [UW-1:0] e_after = e_done + {{(UW - 1) {1'b0}}, e_tile_end};
     assign ep_done = {1'b0, cur_first_pass} + ep_cnt;
 
     assign layer_active = (st == S_LAYER);

@@ -54,7 +54,8 @@ module bnn_winbuf #(
             end
             wire [8:0] bits_bank;
             for (b = 0; b < 9; b = b + 1) begin : g_bank
-                assign bits_bank[b] = word1[b * BA + rbit1];
+                wire [BA-1:0] bw = word1[b * BA +: BA];
+                assign bits_bank[b] = bw[rbit1];
             end
             wire [8:0] bits_tap;
             bnn_rot9 #(.X(1)) u_rot (.bank(bits_bank), .ym(rot[3:2]), .xm(rot[1:0]), .tap(bits_tap));

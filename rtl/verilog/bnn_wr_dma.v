@@ -25,7 +25,6 @@ module bnn_wr_dma #(
     input wire [AXW-1:0] store_addr,
     input wire [BTW-1:0] store_beats,
     input wire [RAW:0] store_words,
-    output wire res_re,
     output wire [RAW-1:0] res_raddr,
     input wire [RESW-1:0] res_rdata,
     output wire m_awvalid,
@@ -42,6 +41,7 @@ module bnn_wr_dma #(
 );
     localparam FD = 4;  // FIFO depth in residual words
     localparam BEAT_BYTES = D / 8;
+    localparam integer BPR_M1 = BPR - 1;
 
     reg active;
     // reader
@@ -51,7 +51,7 @@ module bnn_wr_dma #(
     reg [1:0] f_wp, f_rp;
     reg [2:0] f_cnt;
     reg [BPRW-1:0] hb;  // beat within the head word
-    assign res_re = active && (rd_word < store_words) && (f_cnt + rd_inflight < FD);
+    wire res_re = active && (rd_word < store_words) && (f_cnt + {2'b00, rd_inflight} < FD);
     assign res_raddr = rd_word[RAW-1:0];
     wire f_has = (f_cnt != 0);
     wire [RESW-1:0] head = fifo[f_rp];
@@ -77,7 +77,7 @@ module bnn_wr_dma #(
     wire aw_hs = m_awvalid && m_awready;
     wire w_hs = m_wvalid && m_wready;
     wire b_hs = m_bvalid;
-    wire pop = w_hs && (hb == BPR - 1);
+    wire pop = w_hs && (hb == BPR_M1[BPRW-1:0]);
     assign fin = active && b_hs && (outst == 1) && (beats_left == 0) && !inb && !go && !aw_pend;
 
     integer i;
@@ -120,8 +120,8 @@ module bnn_wr_dma #(
                 fifo[f_wp] <= res_rdata;
                 f_wp <= f_wp + 1'b1;
             end
-            f_cnt <= f_cnt + (rd_inflight ? 1'b1 : 1'b0) - (pop ? 1'b1 : 1'b0);
-            if (w_hs) hb <= (hb == BPR - 1) ? {BPRW{1'b0}} : hb + 1'b1;
+            f_cnt <= f_cnt + {2'b00, rd_inflight} - {2'b00, pop};
+            if (w_hs) hb <= (hb == BPR_M1[BPRW-1:0]) ? {BPRW{1'b0}} : hb + 1'b1;
             if (pop) f_rp <= f_rp + 1'b1;
             // bursts
             if (go) begin
@@ -139,7 +139,7 @@ module bnn_wr_dma #(
                     wcnt <= wcnt + 1'b1;
                 end
             end else if (go) inb <= 1'b1;
-            outst <= outst + (go ? 1'b1 : 1'b0) - (b_hs ? 1'b1 : 1'b0);
+            outst <= outst + {{(OWW - 1) {1'b0}}, go} - {{(OWW - 1) {1'b0}}, b_hs};
             if (fin) active <= 1'b0;
         end
     end
