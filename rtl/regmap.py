@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archsim.errors import ConfigError
 from archsim.layout import DdrLayout
 from rtl.params import RtlParams
 
@@ -131,6 +132,29 @@ def max_passes_in_map() -> int:
     return (LOG_BASE - PASS_BASE) // PASS_STRIDE
 
 
+def field_widths(prm: RtlParams) -> dict[str, int]:
+    """Bits the hardware keeps of each field ("global.x", "layer.x", "pass.x"), from bnn_regs.v."""
+    v = prm.verilog()
+    cw, ncw, aaw, raw, mpw = v["CW"], v["NCW"], v["AAW"], v["RAW"], v["MPW"]
+    w = {
+        "global.n_layers": v["MLW"] + 1, "global.n_passes": mpw + 1, "global.load_addr": 32,
+        "global.load_beats": v["BTW"], "global.store_addr": 32, "global.store_beats": v["BTW"],
+        "global.load_h": cw, "global.load_w": cw, "global.load_nblk": ncw, "global.load_w3n": aaw,
+        "global.load_nwo": raw, "global.store_words": raw + 1,
+        "layer.flags": len(LAYER_FLAGS), "layer.h_in": cw, "layer.w_in": cw, "layer.h_out": cw, "layer.w_out": cw,
+        "layer.nblk_in": ncw, "layer.w3n_in": aaw, "layer.nblk_out": ncw, "layer.w3n_out": aaw, "layer.nwo": raw,
+        "layer.positions": v["PSW"], "layer.tiles": v["UW"], "layer.cv_last": v["BAW"], "layer.shift": 6,
+        "layer.first_pass": mpw, "layer.n_pass": mpw + 1,
+        "pass.addr": 32, "pass.beats": v["BTW"], "pass.weight_beats": v["BTW"], "pass.param_beats": v["BTW"],
+        "pass.pred_beats": v["BTW"], "pass.went": v["WAW"] + 1, "pass.k3": 1, "pass.k": v["GW"] + 1,
+        "pass.steps": v["SW"], "pass.g": v["GW"] + 1, "pass.woff": raw, "pass.wblk0": aaw, "pass.cpass": v["CPW"],
+    }
+    assert set(w) == {f"global.{f}" for f in GLOBAL_FIELDS} | {f"layer.{f}" for f in LAYER_FIELDS} | {
+        f"pass.{f}" for f in PASS_FIELDS
+    }
+    return w
+
+
 @dataclass(frozen=True)
 class Write:
     addr: int
@@ -142,11 +166,14 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
     """Register writes that programme `lay` (everything except CTRL.start) on hardware `prm`."""
     prm.check_layout(lay)
     steps_per_entry = prm.steps_per_entry
+    widths = field_widths(prm)
     out: list[Write] = []
 
     def put(addr: int, value: int, what: str) -> None:
-        if not 0 <= value < (1 << 32):
-            raise ValueError(f"register {what} = {value} does not fit 32 bits")
+        kind = what.split("[")[0].split(".")[0] + "." + what.rsplit(".", 1)[1]
+        bits = widths[kind]
+        if not 0 <= value < (1 << bits):
+            raise ConfigError(f"{prm.where}: field '{what}' = {value} does not fit the hardware's {bits}-bit field")
         out.append(Write(addr, int(value), what))
 
     glob = {

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from archsim.contract import burst_sizes
+from archsim.sim import simulate
 from tests.rtlsim.cases import BACKPRESSURE, CASES, case
 from tests.rtlsim.harness import Outcome, build, run
 
@@ -37,6 +38,9 @@ def check_exact(o: Outcome) -> None:
     assert o.done == s.total_cycles, f"{name}: RTL took {o.done} cycles, archsim.contract says {s.total_cycles}"
     assert o.cycles_reg == o.done, "CYCLES register disagrees with the cycles counted at the pins"
     assert o.layer_ends == [lt.end for lt in s.layers], f"{name}: layer ends {o.layer_ends}"
+    # and archsim's SimPy timing model (fast mode) agrees with both
+    sim = simulate(o.program, o.cfg, o.active, "fast")
+    assert (sim.total_cycles, [lt.end for lt in sim.layers]) == (o.done, o.layer_ends), f"{name}: SimPy model differs"
     # DMA: every burst in the cycle the contract puts it (docs/timing.md sections 3 and 5)
     ar, r_last = contract_bursts(o)
     assert [a[0] for a in o.result["ar"]] == ar, f"{name}: AR cycles differ from the contract"

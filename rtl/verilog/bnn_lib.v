@@ -25,11 +25,14 @@ module bnn_ram_sdp #(
 );
     reg [W-1:0] mem [0:DEPTH-1];
     reg [W-1:0] q;
+`ifndef SYNTHESIS
+    // simulation starts from zero like the FPGA's block RAM (synthesis: configuration zeroes it)
     integer i;
     initial begin
         for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
         q = {W{1'b0}};
     end
+`endif
     always @(posedge clk) begin
         if (we) mem[waddr] <= wdata;
     end
@@ -37,7 +40,9 @@ module bnn_ram_sdp #(
     generate
         if (OUTREG != 0) begin : g_oreg
             reg [W-1:0] q2;
+`ifndef SYNTHESIS
             initial q2 = {W{1'b0}};
+`endif
             always @(posedge clk) q2 <= q;
             assign rdata = q2;
         end else begin : g_noreg
@@ -64,12 +69,14 @@ module bnn_ram_tdp #(
     output reg [W-1:0] rdata_b
 );
     reg [W-1:0] mem [0:DEPTH-1];
+`ifndef SYNTHESIS
     integer i;
     initial begin
         for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
         rdata_a = {W{1'b0}};
         rdata_b = {W{1'b0}};
     end
+`endif
     always @(posedge clk) begin
         if (we_a) mem[addr_a] <= wdata_a;
         rdata_a <= mem[addr_a];
@@ -97,8 +104,10 @@ module bnn_lutram #(
     output wire [W-1:0] rdata
 );
     reg [W-1:0] mem [0:DEPTH-1];
+`ifndef SYNTHESIS
     integer i;
     initial for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
+`endif
     always @(posedge clk) begin
         if (we) mem[waddr] <= wdata;
     end
@@ -121,8 +130,10 @@ module bnn_lutram2 #(
     output wire [W-1:0] rdata_b
 );
     reg [W-1:0] mem [0:DEPTH-1];
+`ifndef SYNTHESIS
     integer i;
     initial for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
+`endif
     always @(posedge clk) begin
         if (we) mem[waddr] <= wdata;
     end
@@ -204,19 +215,25 @@ module bnn_rot9 #(
     input wire [1:0] xm,
     output reg [9*X-1:0] tap
 );
+    // Each output picks one of three inputs; every index below is a constant after
+    // unrolling, so this is a 3:1 multiplexer per bit, twice.
     reg [9*X-1:0] rows;  // rows rotated, columns still in bank order
-    integer ty, tx, by, bx;
+    integer ty, tx, bx, by;
     always @* begin
-        for (ty = 0; ty < 3; ty = ty + 1) begin
-            by = (ty + 2 + {30'd0, ym}) % 3;
+        for (ty = 0; ty < 3; ty = ty + 1)
             for (bx = 0; bx < 3; bx = bx + 1)
-                rows[(ty * 3 + bx) * X +: X] = bank[(by * 3 + bx) * X +: X];
-        end
-        for (tx = 0; tx < 3; tx = tx + 1) begin
-            bx = (tx + 2 + {30'd0, xm}) % 3;
-            for (ty = 0; ty < 3; ty = ty + 1)
-                tap[(ty * 3 + tx) * X +: X] = rows[(ty * 3 + bx) * X +: X];
-        end
+                case (ym)
+                    2'd0: rows[(ty * 3 + bx) * X +: X] = bank[(((ty + 2) % 3) * 3 + bx) * X +: X];
+                    2'd1: rows[(ty * 3 + bx) * X +: X] = bank[(((ty + 3) % 3) * 3 + bx) * X +: X];
+                    default: rows[(ty * 3 + bx) * X +: X] = bank[(((ty + 4) % 3) * 3 + bx) * X +: X];
+                endcase
+        for (tx = 0; tx < 3; tx = tx + 1)
+            for (by = 0; by < 3; by = by + 1)
+                case (xm)
+                    2'd0: tap[(by * 3 + tx) * X +: X] = rows[(by * 3 + (tx + 2) % 3) * X +: X];
+                    2'd1: tap[(by * 3 + tx) * X +: X] = rows[(by * 3 + (tx + 3) % 3) * X +: X];
+                    default: tap[(by * 3 + tx) * X +: X] = rows[(by * 3 + (tx + 4) % 3) * X +: X];
+                endcase
     end
 endmodule
 
@@ -310,10 +327,12 @@ module bnn_pos_gen #(
     assign ibase = irow + icol;
     assign obase = orow + ocol;
     assign obank = {2'b00, yom} * 4'd3 + {2'b00, xom};
+`ifndef SYNTHESIS
     initial begin
         yo = 0; xo = 0; yom = 0; xom = 0; yc = 0; xc = 0; ycm = 0; xcm = 0;
         irow = 0; icol = 0; orow = 0; ocol = 0; rbase = 0;
     end
+`endif
     always @(posedge clk) begin
         if (init || (adv && map_end)) begin
             yo <= 0; xo <= 0; yom <= 0; xom <= 0; yc <= 0; xc <= 0; ycm <= 0; xcm <= 0;

@@ -80,8 +80,10 @@ module bnn_wr_dma #(
     wire pop = w_hs && (hb == BPR_M1[BPRW-1:0]);
     assign fin = active && b_hs && (outst == 1) && (beats_left == 0) && !inb && !go && !aw_pend;
 
+`ifndef SYNTHESIS
     integer i;
     initial for (i = 0; i < FD; i = i + 1) fifo[i] = {RESW{1'b0}};
+`endif
     always @(posedge clk) begin
         if (rst) begin
             active <= 1'b0;

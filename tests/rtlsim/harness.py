@@ -113,6 +113,7 @@ class Outcome:
     masks: list[np.ndarray | None]
     result: dict
     cfg: HardwareConfig
+    active: list[np.ndarray | None]
 
 
 def run(built: Built, case: Case, work: Path) -> Outcome:
@@ -194,4 +195,5 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         masks=masks,
         result=res,
         cfg=cfg,
+        active=active,
     )
