@@ -135,6 +135,15 @@ class RtlParams:
         return 1 << max(1, clog2(need))
 
     @property
+    def acc_stored(self) -> int:
+        """Accumulator bits the PEs store: |dot| <= 9 x the largest C_in the window buffers hold.
+
+        A narrower store than acc_bits changes no result (the value always fits) and halves
+        the LUT RAM of the accumulators on the Ultra96v2 (14 bits fit one RAM32M16).
+        """
+        return max(8, min(self.cfg.pe_array.acc_bits, bitlen(9 * self.nblk_max * self.ba) + 1))
+
+    @property
     def pw(self) -> int:
         return self.rows * (self.cfg.epilogue.mult_bits + self.cfg.epilogue.bias_bits)
 
@@ -180,6 +189,7 @@ class RtlParams:
             "G": self.depth,
             "GW": max(1, clog2(self.depth)),
             "ACC_W": c.pe_array.acc_bits,
+            "ACC_S": self.acc_stored,
             "BA": self.ba,
             "BAW": bitlen(self.ba),
             "BIW": max(1, clog2(self.ba)),

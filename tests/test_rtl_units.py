@@ -68,7 +68,7 @@ def test_pe_array(sparse, tmp_path):
     rows, ib = 3, (2 if sparse else 0)
     sb3, sb1 = rows * (9 + ib), rows * (1 + ib)
     params = {
-        "ROWS": rows, "COLS": 2, "CLW": 1, "GW": 2, "ACC_W": 12, "IB": ib, "SPARSE": sparse,
+        "ROWS": rows, "COLS": 2, "CLW": 1, "GW": 2, "ACC_W": 12, "ACC_S": 10, "IB": ib, "SPARSE": sparse,
         "E_MEM": sb3, "MW": max(1, math.ceil(math.log2(sb3 // sb1))), "M1": sb3 // sb1, "M3": 1, "UW": 8,
     }
     _run("bnn_pe_array", [VERILOG_DIR / "bnn_lib.v", VERILOG_DIR / "bnn_pe_array.v"], params, "pe_array",

@@ -20,6 +20,7 @@ module bnn_core #(
     parameter G = 8,
     parameter GW = 3,
     parameter ACC_W = 16,
+    parameter ACC_S = 16,
     parameter BA = 64,
     parameter BAW = 7,
     parameter BIW = 6,
@@ -427,7 +428,7 @@ module bnn_core #(
     wire [CLW-1:0] e_col;
     wire [ROWS*ACC_W-1:0] e_dot;
     bnn_pe_array #(
-        .ROWS(ROWS), .COLS(COLS), .CLW(CLW), .GW(GW), .ACC_W(ACC_W), .IB(IB), .SPARSE(SPARSE),
+        .ROWS(ROWS), .COLS(COLS), .CLW(CLW), .GW(GW), .ACC_W(ACC_W), .ACC_S(ACC_S), .IB(IB), .SPARSE(SPARSE),
         .E_MEM(E_MEM), .MW(MW), .M1(M1), .M3(M3), .UW(UW)
     ) u_pe (
         .clk(clk), .layer_init(layer_init), .k3(f_k3), .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j),

@@ -165,43 +165,68 @@ module bnn_gearbox #(
     output wire out_valid,
     output wire [OUT_W-1:0] out_data
 );
-    localparam BW = OUT_W + IN_W;
-    localparam NPOS = OUT_W / GRAN;  // possible fill levels: 0 .. NPOS-1 (x GRAN bits)
     localparam integer CBA = CB_A / GRAN;
     localparam integer CBB = CB_B / GRAN;
     localparam integer INC = IN_W / GRAN;
-    reg [BW-1:0] held;
+    // An entry of a whole number of beats (both chunk sizes the entry width) needs no
+    // shifter: its beats are collected in a shift register.
+    localparam COLLECT = (CB_A == OUT_W) && (CB_B == OUT_W) && (OUT_W % IN_W == 0);
     reg [FW-1:0] fill;
-    wire [BW-1:0] base = in_first ? {BW{1'b0}} : held;
     wire [FW-1:0] f0 = in_first ? {FW{1'b0}} : fill;
-    wire [BW-1:0] ext = {{OUT_W{1'b0}}, in_data};
-    reg [BW-1:0] merged;
-    integer i;
-    always @* begin
-        merged = base;
-        for (i = 0; i < NPOS; i = i + 1)
-            if (f0 == i[FW-1:0]) merged = merged | (ext << (i * GRAN));
-    end
     wire [FW-1:0] cb = sel_b ? CBB[FW-1:0] : CBA[FW-1:0];
     wire [FW-1:0] nf = f0 + INC[FW-1:0];
     wire emit = in_valid && (nf >= cb);
-    wire [BW-1:0] rest = sel_b ? (merged >> CB_B) : (merged >> CB_A);
     assign out_valid = emit || flush;
-    assign out_data = flush ? held[OUT_W-1:0] : merged[OUT_W-1:0];
-    always @(posedge clk) begin
-        if (rst || flush) begin
-            held <= {BW{1'b0}};
-            fill <= {FW{1'b0}};
-        end else if (in_valid) begin
-            if (emit) begin
-                held <= rest;
-                fill <= nf - cb;
-            end else begin
-                held <= merged;
-                fill <= nf;
+    generate
+        if (COLLECT) begin : g_collect
+            reg [OUT_W-1:0] sr;
+            wire [OUT_W-1:0] sr_in;
+            if (OUT_W == IN_W) begin : g_one
+                assign sr_in = in_data;
+            end else begin : g_many
+                assign sr_in = {in_data, sr[OUT_W-1:IN_W]};
+            end
+            assign out_data = flush ? sr : sr_in;
+            always @(posedge clk) begin
+                if (rst || flush) begin
+                    sr <= {OUT_W{1'b0}};
+                    fill <= {FW{1'b0}};
+                end else if (in_valid) begin
+                    sr <= sr_in;
+                    fill <= emit ? {FW{1'b0}} : nf;
+                end
+            end
+        end else begin : g_shift
+            localparam BW = OUT_W + IN_W;
+            localparam NPOS = OUT_W / GRAN;  // possible fill levels: 0 .. NPOS-1 (x GRAN bits)
+            reg [BW-1:0] held;
+            wire [BW-1:0] base = in_first ? {BW{1'b0}} : held;
+            wire [BW-1:0] ext = {{OUT_W{1'b0}}, in_data};
+            reg [BW-1:0] merged;
+            integer i;
+            always @* begin
+                merged = base;
+                for (i = 0; i < NPOS; i = i + 1)
+                    if (f0 == i[FW-1:0]) merged = merged | (ext << (i * GRAN));
+            end
+            wire [BW-1:0] rest = sel_b ? (merged >> CB_B) : (merged >> CB_A);
+            assign out_data = flush ? held[OUT_W-1:0] : merged[OUT_W-1:0];
+            always @(posedge clk) begin
+                if (rst || flush) begin
+                    held <= {BW{1'b0}};
+                    fill <= {FW{1'b0}};
+                end else if (in_valid) begin
+                    if (emit) begin
+                        held <= rest;
+                        fill <= nf - cb;
+                    end else begin
+                        held <= merged;
+                        fill <= nf;
+                    end
+                end
             end
         end
-    end
+    endgenerate
 endmodule
 
 // Rotate nine items from bank order (bank = (y mod 3) * 3 + x mod 3) into tap order
@@ -398,6 +423,27 @@ module bnn_popcount #(
             cnt = cnt + {{(OW - 3) {1'b0}}, gc};
         end
     end
+endmodule
+
+// Population count of 9 bits as a full-adder tree in plain logic (no adder cells), so
+// synthesis can merge it with the XNOR and masking in front of it: the PE's counter.
+module bnn_pc9 (
+    input wire [8:0] v,
+    output wire [3:0] cnt
+);
+    wire s0 = v[0] ^ v[1] ^ v[2];
+    wire c0 = (v[0] & v[1]) | (v[0] & v[2]) | (v[1] & v[2]);
+    wire s1 = v[3] ^ v[4] ^ v[5];
+    wire c1 = (v[3] & v[4]) | (v[3] & v[5]) | (v[4] & v[5]);
+    wire s2 = v[6] ^ v[7] ^ v[8];
+    wire c2 = (v[6] & v[7]) | (v[6] & v[8]) | (v[7] & v[8]);
+    wire b0 = s0 ^ s1 ^ s2;  // weight 1
+    wire c3 = (s0 & s1) | (s0 & s2) | (s1 & s2);  // weight 2
+    wire s4 = c0 ^ c1 ^ c2;  // weight 2
+    wire c4 = (c0 & c1) | (c0 & c2) | (c1 & c2);  // weight 4
+    wire b1 = s4 ^ c3;
+    wire c5 = s4 & c3;  // weight 4
+    assign cnt = {c4 & c5, c4 ^ c5, b1, b0};
 endmodule
 
 `default_nettype wire

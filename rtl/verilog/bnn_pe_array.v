@@ -141,6 +141,7 @@ module bnn_pe_array #(
     parameter CLW = 4,
     parameter GW = 3,
     parameter ACC_W = 16,
+    parameter ACC_S = 16,  // bits stored: enough for |dot| <= 9 x the largest C_in (<= ACC_W)
     parameter IB = 3,
     parameter SPARSE = 1,
     parameter E_MEM = 192,
@@ -233,7 +234,7 @@ module bnn_pe_array #(
     wire [4*COLS-1:0] pm;  // popcount of each column's padding mask
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_pm
-            bnn_popcount #(.N(9), .OW(4)) u_pm (.v(a_msk[c * 9 +: 9]), .cnt(pm[c * 4 +: 4]));
+            bnn_pc9 u_pm (.v(a_msk[c * 9 +: 9]), .cnt(pm[c * 4 +: 4]));
         end
     endgenerate
 
@@ -255,27 +256,28 @@ module bnn_pe_array #(
                     vbit[r][waddr] <= 1'b1;
                 end
             end
-            wire [COLS*ACC_W-1:0] erow;
+            wire [COLS*ACC_S-1:0] erow;
             for (c = 0; c < COLS; c = c + 1) begin : g_pe
                 // value of this step: 2 popcount(XNOR(w, a) & m) - popcount(m), in -9..9
                 wire [8:0] x = ~(a_kern[r * 9 +: 9] ^ a_win[c * 9 +: 9]) & a_msk[c * 9 +: 9];
                 wire [3:0] pc;
-                bnn_popcount #(.N(9), .OW(4)) u_pc (.v(x), .cnt(pc));
+                bnn_pc9 u_pc (.v(x), .cnt(pc));
                 reg signed [5:0] val;
                 always @(posedge clk) val <= $signed({1'b0, pc, 1'b0}) - $signed({2'b00, pm[c * 4 +: 4]});
-                wire [ACC_W-1:0] old;
-                wire [ACC_W-1:0] eword;
-                wire [ACC_W-1:0] sum = (fresh ? {ACC_W{1'b0}} : old) + {{(ACC_W - 6) {val[5]}}, val};
-                bnn_lutram2 #(.W(ACC_W), .AW(GW + 1), .DEPTH(2 * NS)) u_acc (
+                wire [ACC_S-1:0] old;
+                wire [ACC_S-1:0] eword;
+                wire [ACC_S-1:0] sum = (fresh ? {ACC_S{1'b0}} : old) + {{(ACC_S - 6) {val[5]}}, val};
+                bnn_lutram2 #(.W(ACC_S), .AW(GW + 1), .DEPTH(2 * NS)) u_acc (
                     .clk(clk), .we(b_v), .waddr(waddr), .wdata(sum),
                     .raddr_a(waddr), .rdata_a(old), .raddr_b({e_bank, e_slot}), .rdata_b(eword)
                 );
-                assign erow[c * ACC_W +: ACC_W] = eword;
+                assign erow[c * ACC_S +: ACC_S] = eword;
             end
             // epilogue read: column e_col of this row; a slot not written in the tile is 0
             wire [GW:0] eaddr = {e_bank, e_slot};
+            wire [ACC_S-1:0] esel = erow[e_col * ACC_S +: ACC_S];
             always @(posedge clk)
-                e_dot[r * ACC_W +: ACC_W] <= vbit[r][eaddr] ? erow[e_col * ACC_W +: ACC_W] : {ACC_W{1'b0}};
+                e_dot[r * ACC_W +: ACC_W] <= vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
         end
     endgenerate
     always @(posedge clk) begin
