@@ -68,7 +68,8 @@ module bnn_ram_tdp #(
     input wire [W-1:0] wdata_b,
     output reg [W-1:0] rdata_b
 );
-    reg [W-1:0] mem [0:DEPTH-1];
+    // block RAM even where a build leaves one port unused (the dense baseline's mask port)
+    (* ram_style = "block" *) reg [W-1:0] mem [0:DEPTH-1];
 `ifndef SYNTHESIS
     integer i;
     initial begin
