@@ -16,6 +16,7 @@ from archsim.contract import burst_sizes
 from archsim.sim import simulate
 from tests.rtlsim.cases import BACKPRESSURE, CASES, case
 from tests.rtlsim.harness import Outcome, build, run
+from tests.rtlsim.models import random_x0
 
 pytestmark = pytest.mark.rtl
 
@@ -90,6 +91,24 @@ def test_mask_cases_are_what_they_claim(tmp_path):
             assert m.all()
         else:
             assert 0 < m.sum() < m.size
+
+
+def test_back_to_back_samples(tmp_path):
+    """Three inferences without reset or reprogramming: each exact, each cycle-exact."""
+    import dataclasses
+
+    spec = case("program")
+    c = spec.make()
+    rng = np.random.default_rng(99)
+    others = tuple(random_x0(rng, *c.x0.shape) for _ in range(2))
+    o = run(_built(spec), dataclasses.replace(c, more_x0=others), tmp_path)
+    check_exact(o)
+    assert len(o.more) == 2
+    for i, (exp, got, done, creg, ends, total) in enumerate(o.more):
+        assert np.array_equal(got, exp), f"sample {i + 1}: output differs"
+        assert done == creg == total, f"sample {i + 1}: {done} cycles, contract {total}"
+        assert len(ends) == len(o.program.layers) and ends[-1] < done
+    assert not np.array_equal(o.more[0][0], o.expected)  # really a different sample
 
 
 @pytest.mark.parametrize("mem_seed", [1, 2])

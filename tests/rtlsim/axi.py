@@ -63,6 +63,13 @@ class AxiMemory:
         self.bq: deque[int] = deque()  # due cycles of B responses
         self.stats = MemStats()
 
+    def new_run(self) -> None:
+        """Each run counts cycles from its start: forget the previous run's beat times."""
+        assert not self.reads and not self.aws and not self.bq and not self.w_pending, "AXI traffic left over"
+        self.last_r = -(10**9)
+        self.next_r = None
+        self.stats = MemStats()
+
     def write(self, addr: int, data: bytes) -> None:
         self.mem[addr : addr + len(data)] = data
 

@@ -96,6 +96,7 @@ class Case:
     mode: str = "sparse"
     backpressure: bool = False
     seed: int = 0
+    more_x0: tuple[np.ndarray, ...] = ()  # further samples, run back to back after x0
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Outcome:
     sim_total_s: float
     masks: list[np.ndarray | None]
     result: dict
+    more: list[tuple[np.ndarray, np.ndarray, int, int, list[int], int]]  # (expected, got, done, cycles_reg, ends, contract total)
     cfg: HardwareConfig
     active: list[np.ndarray | None]
 
@@ -156,7 +158,14 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         "store_addr": lay.store_addr,
         "store_bytes": lay.store.beats * cfg.beat_bytes,
         "out_file": str(work / "out.bin"),
+        "load_addr": lay.load_addr,
+        "more_loads": [
+            {"load_file": str(work / f"load{i}.bin"), "out_file": str(work / f"out{i}.bin")}
+            for i in range(len(case.more_x0))
+        ],
     }
+    for i, x in enumerate(case.more_x0):
+        (work / f"load{i}.bin").write_bytes(pack_map(x, cfg))
     (work / "case.json").write_text(json.dumps(case_json))
     res_file = work / "result.json"
     if res_file.exists():
@@ -181,6 +190,12 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         raise AssertionError(f"simulation of {case.name} produced no result; log tail:\n{tail}")
     res = json.loads(res_file.read_text())
     got = unpack_map((work / "out.bin").read_bytes(), prog.store_shape, cfg)
+    more = []
+    for i, (x, r) in enumerate(zip(case.more_x0, res["more"], strict=True)):
+        e, m = expected_run(case.model, x, case.mode, cfg)
+        act = [None if mm is None else np.flatnonzero(mm.reshape(-1)) for mm in m]
+        g = unpack_map((work / f"out{i}.bin").read_bytes(), prog.store_shape, cfg)
+        more.append((e, g, r["done"], r["cycles_reg"], r["layer_ends"], schedule(prog, cfg, act).total_cycles))
     return Outcome(
         case=case,
         program=prog,
@@ -194,6 +209,7 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         sim_total_s=total,
         masks=masks,
         result=res,
+        more=more,
         cfg=cfg,
         active=active,
     )
