@@ -92,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
     r.add_argument("--quiet", action="store_true", help="print only the summary, not the per-layer table")
 
+    w = sub.add_parser(
+        "sweep",
+        help="run a design-space sweep (cross product of hardware, model and workload parameters)",
+        description=(
+            "Run every point of SWEEP.yaml (docs/sweeps.md) as an 'archsim run', in parallel. Each finished point "
+            "is written at once to DIR/points/; a rerun skips finished points. DIR/results.csv holds one row per "
+            "point, in point order."
+        ),
+    )
+    w.add_argument("sweep", type=Path, help="sweep YAML file (docs/sweeps.md)")
+    w.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for points/, results.csv, sweep.json")
+    w.add_argument(
+        "--jobs", type=_positive, metavar="N", help="local worker processes (default: the number of CPU cores)"
+    )
+    w.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster instead (e.g. tcp://host:8786); needs dask.distributed",
+    )
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+
     s = sub.add_parser(
         "synth",
         help="generate a SYNTHETIC pruned ResNet-18 workload (random weights)",
@@ -190,6 +211,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if res.functional_pass else EXIT_CHECK_FAILED
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from archsim.sweep import load_sweep, run_sweep
+
+    t0 = time.perf_counter()
+    _check_out_dir(args.out, "--out")
+    sweep = load_sweep(args.sweep)
+    if args.jobs and args.scheduler:
+        raise ConfigError("options '--jobs' and '--scheduler' exclude one another")
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.jobs or os.cpu_count()} local processes"
+    print(f"sweep {sweep.spec.name}: {len(sweep.points)} points ({where}); results in {args.out}")
+    stats = run_sweep(sweep, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet)
+    finished = stats.skipped + stats.computed
+    print(
+        f"points            {stats.total}: {stats.computed} computed, {stats.skipped} already finished, "
+        f"{stats.invalid} invalid (recorded with their error), {len(stats.failed)} failed"
+    )
+    for index, msg in stats.failed[:10]:
+        print(f"FAILED point {index}: {msg}", file=sys.stderr)
+    print(f"results           {stats.table}")
+    print(f"wall time         {time.perf_counter() - t0:.1f} s")
+    if stats.interrupted:
+        print(f"archsim sweep: interrupted after {finished} of {stats.total} points; run again to resume", file=sys.stderr)
+        return 130
+    return EXIT_OK if not stats.failed else EXIT_CHECK_FAILED
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from archsim.config import load_config
     from archsim.synthetic import SynthSpec, write_synthetic
@@ -225,7 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a bad option (2, already reported on one line)
         return int(exc.code or 0)
     try:
-        return _cmd_run(args) if args.command == "run" else _cmd_synth(args)
+        commands = {"run": _cmd_run, "sweep": _cmd_sweep, "synth": _cmd_synth}
+        return commands[args.command](args)
     except ArchsimError as exc:
         print(f"archsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_text
 from archsim.runner import LayerResult, RunResult
 
@@ -45,6 +46,9 @@ EXTRA_COLUMNS = (
     "dense_kernels",
     "dense_pe_utilization",
     "dense_dma_bytes",
+    "dense_energy_uj",
+    "sparse_energy_uj",
+    "energy_ratio",
 )
 SYNTHETIC_BANNER = "*** SYNTHETIC workload: random weights and random inputs, not a trained network ***"
 
@@ -82,7 +86,15 @@ def layer_row(L: LayerResult, rows: int, cols: int) -> dict[str, Any]:
         "dense_kernels": L.dense_kernels,
         "dense_pe_utilization": L.dense_pe_utilization(rows, cols),
         "dense_dma_bytes": L.dense_dma_bytes,
+        "dense_energy_uj": None,
+        "sparse_energy_uj": None,
+        "energy_ratio": None,
     }
+    sparse_pj = L.sparse_energy_pj_mean
+    if L.dense_energy_pj is not None and sparse_pj is not None:
+        row["dense_energy_uj"] = L.dense_energy_pj * 1e-6
+        row["sparse_energy_uj"] = sparse_pj * 1e-6
+        row["energy_ratio"] = L.dense_energy_pj / sparse_pj
     assert tuple(row)[: len(LAYER_COLUMNS)] == LAYER_COLUMNS
     return row
 
@@ -108,6 +120,12 @@ def summary(res: RunResult) -> dict[str, Any]:
         "timing_mode": res.mode,
         "samples": list(res.samples),
         "clock_mhz": cfg.clock_mhz,
+        "hardware": {
+            "part": cfg.part,
+            "pe_rows": cfg.pe_array.rows,
+            "pe_cols": cfg.pe_array.cols,
+            "acc_depth": cfg.pe_array.acc_depth,
+        },
         "synthetic": wl.synthetic,
         "functional_check": "pass" if res.functional_pass else "fail",
         "functional": {
@@ -120,7 +138,7 @@ def summary(res: RunResult) -> dict[str, Any]:
         "dense": {
             "cycles": dense_c,
             "fps": res.fps(dense_c),
-            "energy_uj": None,
+            "energy_uj": res.dense_energy.total_uj if res.dense_energy else None,
             "latency_us": res.latency_us(dense_c),
             "load_cycles": res.dense.load_done,
             "store_cycles": res.dense.done - res.dense.store_start,
@@ -132,7 +150,12 @@ def summary(res: RunResult) -> dict[str, Any]:
             "cycles_max": max(res.sparse_cycles),
             "per_sample_cycles": {str(s): c for s, c in zip(res.samples, res.sparse_cycles, strict=True)},
             "fps": res.fps(sparse_c),
-            "energy_uj": None,
+            "energy_uj": res.sparse_energy_pj_mean * 1e-6 if res.has_energy else None,
+            "per_sample_energy_uj": {
+                str(s): e.total_uj for s, e in zip(res.samples, res.sparse_energy, strict=True)
+            }
+            if res.has_energy
+            else None,
             "latency_us": res.latency_us(sparse_c),
             "load_cycles": s0.load_done,
             "store_cycles": s0.done - s0.store_start,
@@ -148,7 +171,66 @@ def summary(res: RunResult) -> dict[str, Any]:
             "overhead_us": cfg.host.overhead_us,
             "macs_per_second": cfg.host.macs_per_second,
         },
+        "energy": energy_summary(res),
         "layers": layer_rows(res),
+    }
+
+
+def energy_summary(res: RunResult) -> dict[str, Any] | None:
+    """Energy per inference, its breakdown per block, efficiency (docs/energy.md). None without a table."""
+    if res.dense_energy is None:
+        return None
+    wl, cfg = res.workload, res.workload.config
+    sp = res.sparse_energy
+    n = len(sp)
+    f = cfg.clock_hz
+    dense_t = res.dense.done / f
+    sparse_t = res.sparse_cycles_mean / f
+    dense_j = res.dense_energy.total_pj * 1e-12
+    sparse_j = res.sparse_energy_pj_mean * 1e-12
+    d_ops, s_ops = res.dense_ops, res.sparse_ops
+    sparse_blocks = mean_blocks(sp)
+    dense_parts, sparse_parts = res.dense_energy.parts, [e.parts for e in sp]
+
+    def uj(pj: float) -> float:
+        return pj * 1e-6
+
+    return {
+        "table": wl.energy.name if wl.energy else None,
+        "table_file": str(wl.energy_path),
+        "note": "estimates from a table of published figures and stated scaling assumptions, not measurements; "
+        "low/high use the ends of every value's range",
+        "blocks": list(BLOCKS),
+        "ratio": dense_j / sparse_j,
+        "ops": {"dense": d_ops, "sparse_actual": s_ops},
+        "dense": {
+            "total_uj": uj(res.dense_energy.total_pj),
+            "low_uj": uj(res.dense_energy.total_low_pj),
+            "high_uj": uj(res.dense_energy.total_high_pj),
+            "blocks_uj": {b: uj(v) for b, v in res.dense_energy.blocks_pj.items()},
+            "load_uj": uj(dense_parts[0].total_pj),
+            "store_uj": uj(dense_parts[-1].total_pj),
+            "counts": res.dense_energy.counts(),
+            "average_power_w": dense_j / dense_t,
+            "inferences_per_joule": 1 / dense_j,
+            "gops": d_ops / dense_t * 1e-9,
+            "gops_per_watt": d_ops / dense_j * 1e-9,
+        },
+        "sparse": {
+            "total_uj": uj(res.sparse_energy_pj_mean),
+            "low_uj": uj(sum(e.total_low_pj for e in sp) / n),
+            "high_uj": uj(sum(e.total_high_pj for e in sp) / n),
+            "blocks_uj": {b: uj(v) for b, v in sparse_blocks.items()},
+            "load_uj": uj(sum(p[0].total_pj for p in sparse_parts) / n),
+            "store_uj": uj(sum(p[-1].total_pj for p in sparse_parts) / n),
+            "counts": {k: _num(sum(e.counts()[k] for e in sp) / n) for k in sp[0].counts()},
+            "average_power_w": sparse_j / sparse_t,
+            "inferences_per_joule": 1 / sparse_j,
+            "gops_effective": d_ops / sparse_t * 1e-9,
+            "gops_actual": s_ops / sparse_t * 1e-9,
+            "gops_per_watt_effective": d_ops / sparse_j * 1e-9,
+            "gops_per_watt_actual": s_ops / sparse_j * 1e-9,
+        },
     }
 
 
@@ -239,12 +321,38 @@ def format_report(res: RunResult) -> str:
         f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s",
         f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
         "(host time + accelerator)",
-        "energy            not modelled yet",
+        *_energy_lines(res),
         f"functional check  {_check_line(res)}",
     ]
     if wl.synthetic:
         lines += ["", SYNTHETIC_BANNER]
     return "\n".join(lines)
+
+
+def _energy_lines(res: RunResult) -> list[str]:
+    e = energy_summary(res)
+    if e is None:
+        return ["energy            not modelled: no energy table (name one with 'energy:' in the workload)"]
+    d, s = e["dense"], e["sparse"]
+    lines = [
+        f"energy            dense {d['total_uj']:,.1f} uJ   pruned {s['total_uj']:,.1f} uJ   ({e['ratio']:.2f}x less) "
+        f"per inference, ESTIMATES from {e['table_file']}",
+        f"  range           dense {d['low_uj']:,.0f}-{d['high_uj']:,.0f} uJ   pruned {s['low_uj']:,.0f}-{s['high_uj']:,.0f} uJ "
+        "(every table value at its low / high end)",
+        f"  {'block':<17}{'dense uJ':>10}{'pruned uJ':>11}",
+    ]
+    for b in e["blocks"]:
+        lines.append(f"  {b:<17}{d['blocks_uj'][b]:>10,.2f}{s['blocks_uj'][b]:>11,.2f}")
+    lines += [
+        f"efficiency        dense {d['inferences_per_joule']:,.0f} inf/J, {d['gops_per_watt']:,.0f} GOPS/W   "
+        f"pruned {s['inferences_per_joule']:,.0f} inf/J, {s['gops_per_watt_effective']:,.0f} GOPS/W effective, "
+        f"{s['gops_per_watt_actual']:,.0f} GOPS/W actual",
+        f"  ops             2 x K x K per kernel and position: dense {e['ops']['dense'] / 1e9:.3f} GOP, pruned "
+        f"{e['ops']['sparse_actual'] / 1e9:.3f} GOP performed; effective = dense GOP / pruned time",
+        f"power             dense {d['average_power_w']:.3f} W   pruned {s['average_power_w']:.3f} W   "
+        "(average while the accelerator runs; host not included)",
+    ]
+    return lines
 
 
 def _check_line(res: RunResult) -> str:

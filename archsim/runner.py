@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from archsim.contract import Schedule
+from archsim.energy import InferenceEnergy, binary_ops, inference_energy
 from archsim.functional import Mismatch, compare_with_trace, run_model
 from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
@@ -40,6 +41,8 @@ class LayerResult:
     dma_bytes: int  # pruned programme's blobs for this layer
     sparse_cycles: list[int] = field(default_factory=list)  # per sample
     active: list[int] = field(default_factory=list)  # active positions per sample
+    dense_energy_pj: float | None = None  # None: no energy table
+    sparse_energy_pj: list[float] = field(default_factory=list)  # per sample
 
     @property
     def positions(self) -> int:
@@ -75,6 +78,10 @@ class LayerResult:
     def dense_pe_utilization(self, rows: int, cols: int) -> float:
         return self.dense_kernels * self.positions / (rows * cols * self.dense_cycles)
 
+    @property
+    def sparse_energy_pj_mean(self) -> float | None:
+        return float(np.mean(self.sparse_energy_pj)) if self.sparse_energy_pj else None
+
 
 @dataclass
 class FunctionalCheck:
@@ -102,6 +109,26 @@ class RunResult:
     layers: list[LayerResult]
     stem_macs: int
     classifier_macs: int
+    dense_energy: InferenceEnergy | None = None  # None: the workload has no energy table
+    sparse_energy: list[InferenceEnergy] = field(default_factory=list)  # per sample
+
+    @property
+    def has_energy(self) -> bool:
+        return self.dense_energy is not None
+
+    @property
+    def sparse_energy_pj_mean(self) -> float:
+        return float(np.mean([e.total_pj for e in self.sparse_energy]))
+
+    @property
+    def dense_ops(self) -> float:
+        """Binary operations of the dense baseline (2 x K x K per kernel and position)."""
+        return sum(binary_ops(L.kernel, L.dense_kernels, L.positions) for L in self.layers)
+
+    @property
+    def sparse_ops(self) -> float:
+        """Binary operations the pruned model performs: kept kernels at active positions (sample mean)."""
+        return sum(binary_ops(L.kernel, L.kept_kernels, float(np.mean(L.active))) for L in self.layers)
 
     @property
     def functional_pass(self) -> bool:
@@ -201,6 +228,16 @@ def run_workload(
             L.active.append(lt.n_active)
     bar.close()
 
+    table = wl.energy
+    dense_energy = None
+    sparse_energy: list[InferenceEnergy] = []
+    if table is not None:
+        dense_energy = inference_energy(wl.baseline_program, dense, cfg, table)
+        sparse_energy = [inference_energy(wl.program, s, cfg, table) for s in sparse]
+        for i, L in enumerate(layers):
+            L.dense_energy_pj = dense_energy.layers[i].total_pj
+            L.sparse_energy_pj = [e.layers[i].total_pj for e in sparse_energy]
+
     c_img, h, w = wl.model.input_shape
     stem_macs = int(wl.model.stem.weight.shape[0]) * c_img * 9 * h * w
     classifier_macs = int(wl.model.classifier.weight.size)
@@ -215,4 +252,6 @@ def run_workload(
         layers=layers,
         stem_macs=stem_macs,
         classifier_macs=classifier_macs,
+        dense_energy=dense_energy,
+        sparse_energy=sparse_energy,
     )

@@ -371,7 +371,8 @@ def generate(spec: SynthSpec, cfg: HardwareConfig) -> Synthesis:
 # --------------------------------------------------------------------------- files
 
 
-def _trace(model: BnnModel, model_sum: str, inputs: np.ndarray, value_bits: int) -> Trace:
+def make_trace(model: BnnModel, model_sum: str, inputs: np.ndarray, value_bits: int) -> Trace:
+    """The trace of `model` on `inputs`: expected outputs from the functional model."""
     run = run_model(model, inputs, "sparse", value_bits)
     return Trace(
         model_checksum=model_sum,
@@ -419,7 +420,7 @@ def write_synthetic(spec: SynthSpec, cfg: HardwareConfig, config_path: Path, out
         mpath = models / f"{model.name}.npz"
         tpath = models / f"{model.name}.trace.npz"
         msum = save_model(mpath, model)
-        save_trace(tpath, _trace(model, msum, syn.inputs, vb))
+        save_trace(tpath, make_trace(model, msum, syn.inputs, vb))
         written += [mpath, tpath]
         rel[tag] = (f"models/{mpath.name}", f"models/{tpath.name}")
     hardware = Path(os.path.relpath(Path(config_path).resolve(), out_dir.resolve())).as_posix()

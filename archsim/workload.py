@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from archsim.config import HardwareConfig, load_config
+from archsim.energy import EnergyTable, check_table_for, default_table_path, load_energy_table
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
 from archsim.program import Program, compile_program
@@ -43,6 +44,7 @@ class WorkloadSpec(_Strict):
     trace: _Path
     samples: int | tuple[int, ...] | None = None
     baseline: BaselineSpec
+    energy: _Path | None = None  # energy table; default: energy/<hardware stem>.yaml beside the hardware config
 
     @field_validator("samples", mode="before")
     @classmethod
@@ -77,6 +79,8 @@ class Workload:
     baseline_trace: Trace | None
     program: Program  # the pruned model, sparse mode
     baseline_program: Program  # the dense model, dense mode (index decoder and mask unit bypassed)
+    energy_path: Path | None = None
+    energy: EnergyTable | None = None  # None: no table named and none beside the hardware config
 
     @property
     def synthetic(self) -> bool:
@@ -180,6 +184,7 @@ def load_workload(path: str | Path) -> Workload:
     except ArchsimError as exc:
         raise _wrap(wl, "hardware", exc) from None
 
+    energy_path, energy = find_energy_table(wl, spec.energy, cfg_path, cfg)
     return Workload(
         path=wl,
         name=spec.name,
@@ -197,4 +202,22 @@ def load_workload(path: str | Path) -> Workload:
         baseline_trace=base_trace,
         program=program,
         baseline_program=base_program,
+        energy_path=energy_path,
+        energy=energy,
     )
+
+
+def find_energy_table(
+    where: Path, named: str | None, cfg_path: Path, cfg: HardwareConfig, fld: str = "energy"
+) -> tuple[Path | None, EnergyTable | None]:
+    """The energy table `named` (relative to `where`'s folder), else the default beside the
+    hardware config, else none. A named table must exist; errors name `where` and `fld`."""
+    path = where.parent / named if named is not None else default_table_path(cfg_path)
+    if named is None and not path.exists():
+        return None, None
+    try:
+        table = load_energy_table(path)
+        check_table_for(table, cfg, str(path))
+    except ArchsimError as exc:
+        raise _wrap(where, fld, exc) from None
+    return path, table

@@ -1,0 +1,120 @@
+"""`python -m analysis all --results DIR [DIR ...] --out docs/figures`.
+
+Each DIR is an `archsim run --out` folder or an `archsim sweep --out` folder; the command
+makes every figure those results allow, the comparison table, and an index (README.md)
+that lists each file with the results it was made from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.compare import comparison
+from analysis.plots import is_density_grid, is_pe_sweep, plot_energy, plot_grid, plot_ideal, plot_layers, plot_pe
+from analysis.readers import (
+    ROOT,
+    ResultsError,
+    RunResults,
+    SweepResults,
+    load_published,
+    load_resources,
+    load_results,
+    show,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analysis", description="Figures and tables from archsim results files.")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("all", help="every figure the given results allow, and the comparison table")
+    a.add_argument("--results", type=Path, nargs="+", required=True, metavar="DIR", help="run or sweep result folders")
+    a.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for PNG, SVG and Markdown files")
+    a.add_argument(
+        "--resources",
+        type=Path,
+        default=ROOT / "docs/resources.json",
+        help="RTL resource report (JSON); optional, its absence is shown on the figures (default: docs/resources.json)",
+    )
+    a.add_argument(
+        "--published", type=Path, default=ROOT / "analysis/published.yaml", help="published figures with sources"
+    )
+    return p
+
+
+def make_all(results: list[Path], out: Path, resources_file: Path, published_file: Path) -> list[tuple[Path, str]]:
+    """Write every figure and the table; returns (file, what it was made from) pairs."""
+    loaded = [load_results(p) for p in results]
+    runs = [r for r in loaded if isinstance(r, RunResults)]
+    sweeps = [r for r in loaded if isinstance(r, SweepResults)]
+    published = load_published(published_file)
+    resources = load_resources(resources_file)
+    made: list[tuple[Path, str]] = []
+
+    def note(files: list[Path], src: str) -> None:
+        made.extend((f, src) for f in files)
+
+    for run in runs:
+        src = f"{show(run.path / 'summary.json')}, {show(run.path / 'layers.csv')}"
+        note(plot_layers(run, out)[0], src)
+        energy = plot_energy(run, out)
+        if energy is not None:
+            note(energy[0], show(run.path / "summary.json"))
+    device = published.get("device", {})
+    for sw in sweeps:
+        src = show(sw.path / "results.csv")
+        if is_density_grid(sw):
+            note(plot_grid(sw, out)[0], src)
+        if is_pe_sweep(sw):
+            note(
+                plot_pe(sw, out, resources, resources_file, device)[0],
+                src + (f", {show(resources_file)}" if resources else ""),
+            )
+    if runs or sweeps:
+        srcs = ", ".join(show(x.path) for x in loaded)
+        note(plot_ideal(runs, sweeps, published, out)[0], f"{srcs}, {show(published_file)}")
+    if runs:
+        _, text = comparison(runs, published, resources, resources_file)
+        table = out / "comparison.md"
+        table.parent.mkdir(parents=True, exist_ok=True)
+        table.write_text(text)
+        note([table], ", ".join(show(r.path / "summary.json") for r in runs) + f", {show(published_file)}")
+    return made
+
+
+def write_index(out: Path, made: list[tuple[Path, str]], argv: Sequence[str]) -> Path:
+    lines = [
+        "# Figures",
+        "",
+        "Generated from results files by",
+        "",
+        f"    python -m analysis {' '.join(argv)}",
+        "",
+        "| file | made from |",
+        "| --- | --- |",
+    ]
+    lines += [f"| [{f.name}]({f.name}) | {src} |" for f, src in made]
+    index = out / "README.md"
+    index.write_text("\n".join(lines) + "\n")
+    return index
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        made = make_all(args.results, args.out, args.resources, args.published)
+    except ResultsError as exc:
+        print(f"analysis: error: {exc}", file=sys.stderr)
+        return 2
+    index = write_index(args.out, made, argv)
+    for f, _ in made:
+        print(f)
+    print(index)
+    if not args.resources.exists():
+        print(
+            f"note: no RTL resource report at {show(args.resources)}: resources are shown as missing", file=sys.stderr
+        )
+    return 0

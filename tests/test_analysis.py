@@ -1,0 +1,182 @@
+"""analysis/: figures and the comparison table are drawn from the results files, value for value."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from analysis.cli import main as analysis_main
+from analysis.cli import make_all
+from analysis.compare import comparison
+from analysis.plots import energy_data, grid_data, layer_data, pe_data, plot_energy
+from analysis.readers import load_published, load_resources, load_results
+from archsim.cli import main as archsim_main
+from archsim.sweep import load_sweep, run_sweep
+from tests.synth_helpers import ROOT, make_workload
+
+PUBLISHED = ROOT / "analysis/published.yaml"
+TINY = {"width": 0.125, "input_shape": [3, 8, 8], "samples": 1, "seed": 2}
+
+
+def sweep_dir(tmp: Path, name: str, parameters: dict) -> Path:
+    path = tmp / f"{name}.yaml"
+    body = {"name": name, "hardware": str(ROOT / "configs/ultra96v2.yaml"), "synthetic": TINY, "parameters": parameters}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    out = tmp / name
+    run_sweep(load_sweep(path), out, jobs=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("an")
+    make_workload(tmp / "w")
+    run = tmp / "run"
+    assert archsim_main(["run", str(tmp / "w/small_pruned.yaml"), "--out", str(run), "--quiet"]) == 0
+    grid = sweep_dir(
+        tmp, "grid", {"synthetic.kernel_density": [0.25, 0.5, 1.0], "synthetic.spatial_budget": [0.5, 1.0]}
+    )
+    pe = sweep_dir(tmp, "pe", {"hardware.pe_array.rows": [16, 32], "hardware.pe_array.cols": [4, 16]})
+    return {"run": run, "grid": grid, "pe": pe, "tmp": tmp}
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_all_makes_every_figure_and_the_table(results, tmp_path, capsys):
+    out = tmp_path / "figs"
+    argv = ["all", "--results", str(results["run"]), str(results["grid"]), str(results["pe"]), "--out", str(out)]
+    argv += ["--resources", str(tmp_path / "none.json")]
+    assert analysis_main(argv) == 0
+    assert "no RTL resource report" in capsys.readouterr().err
+    for stem in ("layers_small_pruned", "energy_small_pruned", "density_grid_grid", "pe_array_pe", "achieved_vs_ideal"):
+        for ext in ("png", "svg"):
+            f = out / f"{stem}.{ext}"
+            assert f.stat().st_size > 10_000, f
+    index = (out / "README.md").read_text()
+    assert "density_grid_grid.png" in index and "results.csv" in index
+    table = (out / "comparison.md").read_text()
+    assert "SYNTHETIC" in table and "FracBNN" in table and "5.4x" in table
+    # Same results, same bytes.
+    again = plot_energy(load_results(results["run"]), tmp_path / "again")
+    assert again is not None
+    for f in again[0]:
+        assert f.read_bytes() == (out / f.name).read_bytes()
+
+
+def test_layer_plot_values_are_the_csv_values(results):
+    run = load_results(results["run"])
+    d = layer_data(run)
+    rows = csv_rows(results["run"] / "layers.csv")
+    assert d["layers"] == [r["layer"] for r in rows]
+    assert list(d["dense_cycles"]) == [float(r["dense_cycles"]) for r in rows]
+    assert list(d["sparse_cycles"]) == [float(r["sparse_cycles"]) for r in rows]
+    assert list(d["speedup"]) == [float(r["speedup"]) for r in rows]
+    ideal = [
+        float(r["dense_kernels"]) * float(r["positions"]) / (float(r["kept_kernels"]) * float(r["active_positions"]))
+        for r in rows
+    ]
+    assert list(d["ideal"]) == ideal
+
+
+def test_energy_plot_values_are_the_summary_values(results):
+    s = json.loads((results["run"] / "summary.json").read_text())
+    d = energy_data(load_results(results["run"]))
+    e = s["energy"]
+    assert d["blocks"] == e["blocks"]
+    assert list(d["dense_uj"]) == [e["dense"]["blocks_uj"][b] for b in e["blocks"]]
+    assert list(d["sparse_uj"]) == [e["sparse"]["blocks_uj"][b] for b in e["blocks"]]
+    assert d["dense_total_uj"] == s["dense"]["energy_uj"] and d["sparse_total_uj"] == s["sparse"]["energy_uj"]
+
+
+def test_heatmap_values_are_the_sweep_values(results):
+    d = grid_data(load_results(results["grid"]))
+    rows = csv_rows(results["grid"] / "results.csv")
+    assert d["kernel_density"] == [0.25, 0.5, 1.0] and d["spatial_budget"] == [0.5, 1.0]
+    for r in rows:
+        i = d["kernel_density"].index(float(r["synthetic.kernel_density"]))
+        j = d["spatial_budget"].index(float(r["synthetic.spatial_budget"]))
+        assert d["speedup"][j, i] == float(r["speedup"])
+        assert d["sparse_energy_uj"][j, i] == float(r["sparse_energy_uj"])
+
+
+def test_pe_values_and_resources_from_the_report(results, tmp_path):
+    report = tmp_path / "resources.json"
+    report.write_text(
+        json.dumps(
+            {"configs": [{"pe_array": {"rows": 16, "cols": 16}, "LUT": 30000, "FF": 40000, "BRAM36": 100, "DSP": 16}]}
+        )
+    )
+    res = load_resources(report)
+    sw = load_results(results["pe"])
+    d = pe_data(sw, res)
+    rows = csv_rows(results["pe"] / "results.csv")
+    assert d["labels"] == ["16x4", "32x4", "16x16", "32x16"]
+    for k, (r_, c_) in enumerate(d["shapes"]):
+        row = next(r for r in rows if int(r["pe_rows"]) == r_ and int(r["pe_cols"]) == c_)
+        assert d["speedup"][k] == float(row["speedup"]) and d["sparse_fps"][k] == float(row["sparse_fps"])
+    lut = d["resources"]["lut"]
+    assert lut[2] == 30000 and np.isnan(lut[[0, 1, 3]]).all()  # only 16x16 is in the report
+    assert load_resources(tmp_path / "absent.json") is None
+
+
+def test_comparison_numbers_are_the_summary_numbers(results, tmp_path):
+    s = json.loads((results["run"] / "summary.json").read_text())
+    run = load_results(results["run"])
+    rows, text = comparison([run], load_published(PUBLISHED), None, tmp_path / "none.json")
+    dense, pruned = rows[0], rows[1]
+    e = s["energy"]
+    assert dense["fps"] == s["dense"]["fps"] and pruned["fps"] == s["sparse"]["fps"]
+    assert pruned["latency_us"] == pytest.approx(s["sparse"]["cycles"] / s["clock_mhz"])
+    assert pruned["latency_with_host_us"] == s["sparse"]["latency_us"]
+    assert pruned["speedup"] == s["speedup"] and dense["speedup"] == 1.0
+    assert dense["power_w"] == e["dense"]["average_power_w"]
+    assert pruned["inferences_per_joule"] == e["sparse"]["inferences_per_joule"]
+    assert pruned["gops_per_watt"] == e["sparse"]["gops_per_watt_effective"]
+    assert pruned["gops_per_watt_actual"] == e["sparse"]["gops_per_watt_actual"]
+    assert "SYNTHETIC" in pruned["system"]
+    for v in (
+        f"{s['sparse']['fps']:,.0f}",
+        f"{s['speedup']:.2f}x (paper: 5.4x)",
+        f"{e['sparse']['inferences_per_joule']:,.0f} inf/J",
+    ):
+        assert v in text
+    published = next(r for r in rows[2:] if r["system"] == "FracBNN")
+    assert published["fps"] == 1419 and "FPGA 2021" in published["source"]
+
+
+def test_analysis_reads_files_only():
+    """analysis never imports archsim (or torch): it cannot recompute a figure."""
+    for py in (ROOT / "analysis").glob("*.py"):
+        tree = ast.parse(py.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in names if m.split(".")[0] in ("archsim", "torch", "trainer")], py
+    code = "import sys, analysis.cli; print(sorted(m for m in sys.modules if m.startswith('archsim')))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_bad_results_folder_is_one_line(tmp_path, capsys):
+    assert analysis_main(["all", "--results", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: neither a run folder" in err and len(err.splitlines()) == 1
+    (tmp_path / "summary.json").write_text("{not json")
+    assert analysis_main(["all", "--results", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "summary.json: not readable JSON" in capsys.readouterr().err
+
+
+def test_make_all_without_energy_or_sweeps(results, tmp_path):
+    made = make_all([results["run"]], tmp_path / "f", tmp_path / "none.json", PUBLISHED)
+    names = {f.name for f, _ in made}
+    assert "layers_small_pruned.png" in names and "comparison.md" in names and "density_grid_grid.png" not in names
