@@ -193,3 +193,18 @@ def test_ultra96_parameters():
     assert p["E_MEM"] == 192 and p["M3"] == 1 and p["M1"] == 3  # one 3x3 step or three 1x1 steps per entry
     assert re.match(r"^\d+$", str(p["WAW"]))
     assert RtlParams(tiny(), sparse=False).verilog()["IB"] == 0
+
+
+def test_resource_json_is_what_analysis_reads(tmp_path):
+    """The JSON entries carry the keys analysis.readers.load_resources looks for."""
+    from analysis.readers import load_resources
+    from rtl.resources import _entry, with_shape
+
+    u = parse_stat(STAT)
+    cfg = ultra96()
+    entries = [_entry("sparse", cfg, u, 1.0), _entry("sparse", with_shape(cfg, 8, 16), u, 2.0)]
+    f = tmp_path / "resources.json"
+    f.write_text(json.dumps({"kind": "bnn-rtl-resources", "builds": entries}))
+    got = load_resources(f)
+    assert [(e.rows, e.cols) for e in got] == [(16, 16), (8, 16)]
+    assert got[0].values == {"lut": u.lut, "ff": u.ff, "bram36": u.bram36, "dsp": u.dsp}
