@@ -1,0 +1,348 @@
+"""DDR images of one inference (docs/formats.md section 4), in pure numpy.
+
+The accelerator reads the stem output (LOAD) and one blob per pass, and writes the
+last map (STORE). This module packs and unpacks those images bit for bit, places
+them at burst-aligned addresses, and derives the per-layer and per-pass geometry a
+hardware descriptor needs (shapes, derived counts, DDR addresses, section sizes).
+It knows nothing of any register map: `rtl/regmap.py` turns these descriptors into
+register writes.
+
+Bit order: an image is a little-endian bitstream cut into D-bit beats; bit i is bit
+(i mod D) of beat floor(i / D). Bytes are stored little-endian, so bit i of an image
+is bit (i mod 8) of byte floor(i / 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.errors import ConfigError
+from archsim.format import BinaryConv, BnnModel
+from archsim.program import LayerPlan, PassPlan, Program, ceil_div, structured_indices
+
+# --------------------------------------------------------------------------- bit helpers
+
+
+def int_fields(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement fields: int array [...] -> bool [..., bits], bit 0 first."""
+    v = np.asarray(values, dtype=np.int64)
+    lim = 1 << (bits - 1) if bits < 64 else None
+    if lim is not None and v.size and (v.min() < -lim or v.max() >= (1 << bits)):
+        raise ValueError(f"value out of range for a {bits}-bit field")
+    u = v.astype(np.uint64) if bits == 64 else (v & ((1 << bits) - 1)).astype(np.uint64)
+    return ((u[..., None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+
+
+def fields_int(bits: np.ndarray, signed: bool) -> np.ndarray:
+    """Inverse of int_fields: bool [..., n] -> int64 [...]."""
+    n = bits.shape[-1]
+    u = (bits.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=-1)
+    if signed:
+        u = np.where(u >= (1 << (n - 1)), u - (1 << n), u)
+    return u
+
+
+def bits_to_bytes(bits: np.ndarray, beat_bits: int) -> bytes:
+    """A bool bitstream -> bytes, zero-padded to a whole beat."""
+    bits = np.asarray(bits, dtype=bool).reshape(-1)
+    pad = -bits.size % beat_bits
+    if pad:
+        bits = np.concatenate([bits, np.zeros(pad, dtype=bool)])
+    return np.packbits(bits, bitorder="little").tobytes()
+
+
+def bytes_to_bits(data: bytes | np.ndarray) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8), bitorder="little").astype(bool)
+
+
+# --------------------------------------------------------------------------- activation maps
+
+
+@dataclass(frozen=True)
+class MapGeometry:
+    """An activation map as the accelerator stores it (residual buffer, DDR, bit banks)."""
+
+    c: int
+    h: int
+    w: int
+    nblk: int  # activation-bit words per position: ceil(c / act_word_bits)
+    w3n: int  # bank words per bank row: ceil(w / 3) * nblk
+    nwo: int  # residual words per position: ceil(c / rows)
+    words: int  # residual words of the map: h * w * nwo
+    beats: int  # DDR beats of the map image
+
+    @property
+    def positions(self) -> int:
+        return self.h * self.w
+
+
+def map_geometry(c: int, h: int, w: int, cfg: HardwareConfig) -> MapGeometry:
+    rows = cfg.pe_array.rows
+    nblk = ceil_div(c, cfg.buffers.act_word_bits)
+    nwo = ceil_div(c, rows)
+    words = h * w * nwo
+    return MapGeometry(
+        c=c,
+        h=h,
+        w=w,
+        nblk=nblk,
+        w3n=ceil_div(w, 3) * nblk,
+        nwo=nwo,
+        words=words,
+        beats=ceil_div(words * cfg.res_word_bits, cfg.axi.data_bits),
+    )
+
+
+def pack_map(x: np.ndarray, cfg: HardwareConfig) -> bytes:
+    """int16 map [C, H, W] -> DDR image: position-major, `rows` channels per word (formats.md 4.1)."""
+    if x.ndim != 3:
+        raise ValueError(f"activation map must be [C, H, W], got shape {x.shape}")
+    c, h, w = x.shape
+    rows, vb = cfg.pe_array.rows, cfg.epilogue.value_bits
+    nwo = ceil_div(c, rows)
+    vals = np.zeros((h * w, nwo * rows), dtype=np.int64)
+    vals[:, :c] = np.asarray(x, dtype=np.int64).reshape(c, h * w).T
+    return bits_to_bytes(int_fields(vals, vb), cfg.axi.data_bits)
+
+
+def unpack_map(data: bytes | np.ndarray, shape: tuple[int, int, int], cfg: HardwareConfig) -> np.ndarray:
+    """DDR image -> int16 map [C, H, W] (inverse of pack_map; padding channels are dropped)."""
+    c, h, w = shape
+    rows, vb = cfg.pe_array.rows, cfg.epilogue.value_bits
+    nwo = ceil_div(c, rows)
+    n = h * w * nwo * rows * vb
+    bits = bytes_to_bits(data)
+    if bits.size < n:
+        raise ValueError(f"map image holds {bits.size} bits, a {c}x{h}x{w} map needs {n}")
+    vals = fields_int(bits[:n].reshape(h * w, nwo * rows, vb), signed=True)
+    return np.ascontiguousarray(vals[:, :c].T.reshape(c, h, w)).astype(np.int16)
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+def step_kernels(layer: BinaryConv, plan: PassPlan, idx: np.ndarray | None, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernels and slots of every step of a pass.
+
+    Returns kern bool [c_in, k, rows, K*K] (tap n = ky K + kx) and slot int [c_in, k, rows]:
+    step c k + j, row r holds the kernel of output channel c_lo + slot * rows + r
+    (zeros for phantom channels). `idx` is the pass's structured index array (sparse
+    mode) or None (dense mode: slot = j).
+    """
+    kk = layer.kernel * layer.kernel
+    k = plan.k
+    if idx is None:
+        slot = np.broadcast_to(np.arange(k)[None, :, None], (layer.c_in, k, rows)).astype(np.int64)
+    else:
+        slot = idx.astype(np.int64)
+    o = plan.c_lo + slot * rows + np.arange(rows)[None, None, :]
+    real = o < plan.c_hi
+    w = layer.weight.reshape(layer.c_out, layer.c_in, kk)
+    c = np.broadcast_to(np.arange(layer.c_in)[:, None, None], o.shape)
+    kern = np.where(real[..., None], w[np.minimum(o, layer.c_out - 1), c], False)
+    return kern, slot
+
+
+def pack_blob(
+    layer: BinaryConv, lplan: LayerPlan, plan: PassPlan, idx: np.ndarray | None, cfg: HardwareConfig, sparse: bool
+) -> bytes:
+    """The blob of one pass: steps, parameters, predictor (formats.md 4.2), each section beat-aligned."""
+    rows, d = cfg.pe_array.rows, cfg.axi.data_bits
+    ep = cfg.epilogue
+    kern, slot = step_kernels(layer, plan, idx, rows)
+    parts = [kern]
+    if sparse:
+        parts.append(int_fields(slot, cfg.index_bits) if cfg.index_bits else np.zeros((*slot.shape, 0), bool))
+    steps = np.concatenate(parts, axis=-1)  # [c_in, k, rows, K*K + IB]
+    out = [bits_to_bytes(steps, d)]
+
+    ch = plan.c_lo + np.arange(plan.g)[:, None] * rows + np.arange(rows)[None, :]  # [g, rows]
+    real = ch < plan.c_hi
+    chc = np.minimum(ch, layer.c_out - 1)
+    mult = np.where(real, layer.mult.astype(np.int64)[chc], 0)
+    bias = np.where(real, layer.bias.astype(np.int64)[chc], 0)
+    params = np.concatenate([int_fields(mult, ep.mult_bits), int_fields(bias, ep.bias_bits)], axis=-1)
+    out.append(bits_to_bytes(params, d))
+
+    if plan.predictor_beats:
+        pred = layer.predictor
+        assert pred is not None
+        out.append(bits_to_bytes(int_fields(np.array([pred.threshold]), 32), d))
+        u = np.zeros((lplan.nblk * cfg.buffers.act_word_bits, 9), dtype=bool)
+        u[: layer.c_in] = pred.weight.reshape(layer.c_in, 9)
+        out.append(bits_to_bytes(u, d))
+    blob = b"".join(out)
+    if len(blob) * 8 != plan.blob_beats * d:
+        raise AssertionError(f"blob of {layer.name} pass {plan.index}: {len(blob) * 8} bits, plan says {plan.blob_beats} beats")
+    return blob
+
+
+def unpack_steps(blob: bytes, layer: BinaryConv, plan: PassPlan, cfg: HardwareConfig, sparse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Read the steps section back: kern bool [c_in, k, rows, K*K] and slot int [c_in, k, rows]."""
+    rows, kk = cfg.pe_array.rows, layer.kernel * layer.kernel
+    ib = cfg.index_bits if sparse else 0
+    n = layer.c_in * plan.k * rows * (kk + ib)
+    f = bytes_to_bits(blob)[:n].reshape(layer.c_in, plan.k, rows, kk + ib)
+    slot = fields_int(f[..., kk:], signed=False) if ib else np.broadcast_to(np.arange(plan.k)[None, :, None], f.shape[:3])
+    return f[..., :kk], slot
+
+
+# --------------------------------------------------------------------------- descriptors and placement
+
+
+@dataclass(frozen=True)
+class PassDesc:
+    """One pass's blob in DDR and what the units need to run it."""
+
+    layer: int
+    index: int  # pass index within the layer
+    addr: int  # byte address of the blob
+    weight_beats: int
+    param_beats: int
+    predictor_beats: int
+    c_lo: int
+    c_hi: int
+    g: int
+    k: int
+    steps: int  # c_in * k: PE-array steps per tile
+    kernel: int
+
+    @property
+    def blob_beats(self) -> int:
+        return self.weight_beats + self.param_beats + self.predictor_beats
+
+
+@dataclass(frozen=True)
+class LayerDesc:
+    """Geometry of one layer, with every derived count the hardware would otherwise divide for."""
+
+    index: int
+    name: str
+    kernel: int
+    stride: int
+    residual: bool
+    mask_enabled: bool
+    copy_masked: bool
+    swap: bool  # main layer: the activation sets swap afterwards
+    c_in: int
+    c_out: int
+    inp: MapGeometry
+    out: MapGeometry
+    cv_last: int  # valid channels in the last input activation word
+    tiles: int  # tiles per pass when every position is active: ceil(positions / cols)
+    shift: int
+    first_pass: int  # global index of the layer's first pass
+    n_passes: int
+
+    @property
+    def positions(self) -> int:
+        return self.out.positions
+
+
+@dataclass(frozen=True)
+class DdrLayout:
+    """Where everything of one programme lives in DDR, and the blob bytes."""
+
+    mode: str
+    load_addr: int
+    store_addr: int
+    blob_base: int
+    end: int  # first byte after the last image
+    load: MapGeometry
+    store: MapGeometry
+    layers: tuple[LayerDesc, ...]
+    passes: tuple[PassDesc, ...]
+    blobs: tuple[bytes, ...]  # one per pass, global order
+
+    def blob_image(self) -> tuple[int, bytes]:
+        """(base address, bytes) of the contiguous blob region, alignment gaps zero-filled."""
+        buf = bytearray(self.end - self.blob_base)
+        for p, b in zip(self.passes, self.blobs, strict=True):
+            buf[p.addr - self.blob_base : p.addr - self.blob_base + len(b)] = b
+        return self.blob_base, bytes(buf)
+
+
+def align(addr: int, cfg: HardwareConfig) -> int:
+    a = cfg.burst_bytes
+    return ceil_div(addr, a) * a
+
+
+def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0) -> DdrLayout:
+    """Pack every blob of `program` and place LOAD, STORE and the blobs from `base` on.
+
+    Order: the LOAD map, the STORE map, then the blobs in (layer, pass) order, each
+    image starting at a multiple of `burst_bytes` so no burst crosses 4 KiB.
+    """
+    if base % cfg.burst_bytes:
+        raise ConfigError(f"DDR base address {base:#x} is not a multiple of the burst size {cfg.burst_bytes} bytes")
+    sparse = program.mode == "sparse"
+    beat = cfg.beat_bytes
+    load = map_geometry(*program.load_shape, cfg)
+    store = map_geometry(*program.store_shape, cfg)
+    if load.beats != program.load_beats or store.beats != program.store_beats:
+        raise AssertionError("map image sizes disagree with the programme")
+    load_addr = base
+    store_addr = align(load_addr + load.beats * beat, cfg)
+    addr = blob_base = align(store_addr + store.beats * beat, cfg)
+    layers, passes, blobs = [], [], []
+    for L, lp in zip(model.layers, program.layers, strict=True):
+        idx = structured_indices(L, cfg) if sparse else [None] * len(lp.passes)
+        first = len(passes)
+        for pp, ix in zip(lp.passes, idx, strict=True):
+            blob = pack_blob(L, lp, pp, ix, cfg, sparse)
+            passes.append(
+                PassDesc(
+                    layer=lp.index,
+                    index=pp.index,
+                    addr=addr,
+                    weight_beats=pp.weight_beats,
+                    param_beats=pp.param_beats,
+                    predictor_beats=pp.predictor_beats,
+                    c_lo=pp.c_lo,
+                    c_hi=pp.c_hi,
+                    g=pp.g,
+                    k=pp.k,
+                    steps=L.c_in * pp.k,
+                    kernel=L.kernel,
+                )
+            )
+            blobs.append(blob)
+            addr = align(addr + len(blob), cfg)
+        inp = map_geometry(L.c_in, L.h_in, L.w_in, cfg)
+        out = map_geometry(L.c_out, L.h_out, L.w_out, cfg)
+        layers.append(
+            LayerDesc(
+                index=lp.index,
+                name=lp.name,
+                kernel=lp.kernel,
+                stride=lp.stride,
+                residual=lp.residual,
+                mask_enabled=lp.mask_enabled,
+                copy_masked=lp.copy_masked,
+                swap=lp.role == "main",
+                c_in=L.c_in,
+                c_out=L.c_out,
+                inp=inp,
+                out=out,
+                cv_last=L.c_in - (inp.nblk - 1) * cfg.buffers.act_word_bits,
+                tiles=ceil_div(out.positions, cfg.pe_array.cols),
+                shift=L.shift,
+                first_pass=first,
+                n_passes=len(lp.passes),
+            )
+        )
+    return DdrLayout(
+        mode=program.mode,
+        load_addr=load_addr,
+        store_addr=store_addr,
+        blob_base=blob_base,
+        end=addr,
+        load=load,
+        store=store,
+        layers=tuple(layers),
+        passes=tuple(passes),
+        blobs=tuple(blobs),
+    )

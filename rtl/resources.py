@@ -1,0 +1,251 @@
+"""Resource estimate of the generated RTL with Yosys (`synth_xilinx -family xcup`).
+
+    python -m rtl.resources [--config configs/ultra96v2.yaml] [--out docs/resources.md] [--legacy-abc]
+                            [--shapes 8x8,16x32]
+
+synthesizes the sparse and the dense design (`synth_xilinx -family xcup -flatten -abc9`;
+--legacy-abc drops -abc9, whose LUT mapping packs the PE datapath far worse: wide
+MUXF7/F8 structures), counts LUTs (logic and LUT RAM), flip-flops,
+block RAM (RAMB36 = 1, RAMB18 = 0.5) and DSP slices from Yosys' `stat`, and writes a
+Markdown table against the xczu3eg's totals, and the same numbers as JSON beside it
+(docs/resources.json, the file `analysis` reads: entries with pe_rows, pe_cols, lut, ff,
+bram36, dsp; the sparse design first). --shapes adds sparse builds of the same
+configuration with other PE array sizes (rows x cols) to the JSON. Yosys estimates; Vivado's numbers after
+place and route will differ (typically fewer LUTs: Yosys does no cross-boundary
+retiming and maps some LUT RAM conservatively).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __name__ == "__main__" and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from archsim.config import HardwareConfig, load_config  # noqa: E402
+from archsim.errors import ArchsimError, ConfigError  # noqa: E402
+from archsim.fileio import atomic_write_text  # noqa: E402
+
+# xczu3eg (Ultra96v2) totals
+DEVICE = {"part": "xczu3eg", "LUT": 70_560, "FF": 141_120, "BRAM36": 216, "DSP": 360}
+BUDGET = 0.80  # the sparse design must fit in 80 % of LUTs and BRAM
+
+# LUTs per LUT-RAM / shift-register primitive (UltraScale+ CLB)
+LUTRAM_LUTS = {
+    "RAM16X1D": 2,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM32M16": 8,
+    "RAM64M8": 8,
+    "SRL16E": 1,
+    "SRLC32E": 1,
+}
+FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
+
+
+@dataclass
+class Usage:
+    lut_logic: int
+    lut_ram: int
+    ff: int
+    bram36: float
+    dsp: int
+    cells: dict[str, int]
+
+    @property
+    def lut(self) -> int:
+        return self.lut_logic + self.lut_ram
+
+
+def parse_stat(text: str) -> Usage:
+    """Cell counts from the last `stat` report in a Yosys log."""
+    idx = text.rfind("Number of cells:")
+    if idx < 0:
+        raise ValueError("no 'Number of cells' in the Yosys log")
+    cells: dict[str, int] = {}
+    for line in text[idx:].splitlines()[1:]:
+        m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
+        if m:
+            cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
+        elif line.strip() and cells:
+            break
+    lut_logic = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6](_2)?", c))
+    lut_ram = sum(LUTRAM_LUTS[c] * n for c, n in cells.items() if c in LUTRAM_LUTS)
+    ff = sum(cells.get(c, 0) for c in FF_CELLS)
+    bram = cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0)
+    dsp = cells.get("DSP48E2", 0)
+    return Usage(lut_logic, lut_ram, ff, bram, dsp, cells)
+
+
+def synthesize(cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, **prm_kw) -> tuple[Usage, float, str]:
+    """Run Yosys on the generated design; returns (usage, seconds, log tail)."""
+    from rtl.gen import TOP, write_verilog
+    from rtl.params import RtlParams
+
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        raise ConfigError("yosys: executable not found (Debian package 'yosys')")
+    vdir = work / ("sparse" if sparse else "dense")
+    files = write_verilog(RtlParams(cfg, sparse=sparse, **prm_kw), vdir)
+    log = vdir / "yosys.log"
+    script = (
+        f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
+        f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    text = log.read_text() if log.exists() else ""
+    if proc.returncode != 0:
+        raise ConfigError(f"yosys failed on {cfg.name}: {(proc.stderr or text)[-800:]}")
+    return parse_stat(text), secs, text[-400:]
+
+
+def table(rows: list[tuple[str, Usage]]) -> str:
+    d = DEVICE
+    out = [
+        f"| design | LUT (of {d['LUT']:,}) | of which LUT RAM | FF (of {d['FF']:,}) | BRAM36 (of {d['BRAM36']}) | DSP (of {d['DSP']}) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, u in rows:
+        out.append(
+            f"| {name} | {u.lut:,} ({100 * u.lut / d['LUT']:.1f} %) | {u.lut_ram:,} | {u.ff:,} ({100 * u.ff / d['FF']:.1f} %) "
+            f"| {u.bram36:g} ({100 * u.bram36 / d['BRAM36']:.1f} %) | {u.dsp} ({100 * u.dsp / d['DSP']:.1f} %) |"
+        )
+    return "\n".join(out)
+
+
+def _entry(design: str, cfg: HardwareConfig, u: Usage, secs: float) -> dict:
+    return {
+        "design": design,
+        "config": cfg.name,
+        "pe_rows": cfg.pe_array.rows,
+        "pe_cols": cfg.pe_array.cols,
+        "acc_depth": cfg.pe_array.acc_depth,
+        "res_depth": cfg.buffers.res_depth,
+        "lut": u.lut,
+        "lut_ram": u.lut_ram,
+        "ff": u.ff,
+        "bram36": u.bram36,
+        "dsp": u.dsp,
+        "synth_s": round(secs, 1),
+    }
+
+
+def with_shape(cfg: HardwareConfig, rows: int, cols: int) -> HardwareConfig:
+    d = cfg.model_dump()
+    d["pe_array"].update(rows=rows, cols=cols)
+    d["name"] = f"{cfg.name}-{rows}x{cols}"
+    return HardwareConfig.model_validate(d)
+
+
+def run_both(
+    cfg: HardwareConfig,
+    config_path: str | Path,
+    out: Path,
+    prm_args: dict | None = None,
+    abc9: bool = True,
+    shapes: list[tuple[int, int]] | None = None,
+) -> str:
+    """Synthesize sparse and dense (and sparse `shapes`), write `out` (Markdown) and its JSON; return the table."""
+    prm_args = prm_args or {}
+    rows, secs, entries = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:
+        for sparse in (True, False):
+            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, **prm_args)
+            rows.append((("sparse" if sparse else "dense baseline") + f" ({cfg.name})", u))
+            secs.append(s)
+            entries.append(_entry("sparse" if sparse else "dense", cfg, u, s))
+        for r, c in shapes or []:
+            scfg = with_shape(cfg, r, c)
+            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, **prm_args)
+            rows.append((f"sparse, {r} x {c} PEs", u))
+            entries.append(_entry("sparse", scfg, u, s))
+    tab = table(rows)
+    sp = rows[0][1]
+    fits = sp.lut <= BUDGET * DEVICE["LUT"] and sp.bram36 <= BUDGET * DEVICE["BRAM36"]
+    rel = Path(config_path).resolve()
+    try:
+        rel = rel.relative_to(ROOT)
+    except ValueError:
+        rel = Path(rel.name)
+    cmd = f"python -m rtl.resources --config {rel}" + ("" if abc9 else " --legacy-abc")
+    if shapes:
+        cmd += " --shapes " + ",".join(f"{r}x{c}" for r, c in shapes)
+    text = f"""# Resources of the generated accelerator
+
+Generated by `{cmd}` (also `python rtl/gen.py --resources`; JSON for `analysis`: {out.with_suffix(".json").name});
+do not edit. Yosys {yosys_version()} `synth_xilinx -family xcup -flatten{" -abc9" if abc9 else ""}`, then `stat`; LUT counts
+logic LUTs plus the LUTs of LUT-RAM and shift-register primitives; BRAM36 counts a RAMB18 as half.
+Synthesis took {secs[0]:.0f} s (sparse) and {secs[1]:.0f} s (dense).
+
+{tab}
+
+Target: the sparse design within {int(BUDGET * 100)} % of the LUTs and block RAM of the {DEVICE['part']}:
+{"met" if fits else "NOT met"} ({100 * sp.lut / DEVICE['LUT']:.1f} % of LUTs, {100 * sp.bram36 / DEVICE['BRAM36']:.1f} % of BRAM).
+These are Yosys estimates before place and route; Vivado's will differ.
+
+Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
+{cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
+Yosys does no timing analysis).
+"""
+    atomic_write_text(out, text)
+    flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
+    report = {"kind": "bnn-rtl-resources", "generated_by": cmd,
+              "flow": flow, "device": DEVICE, "builds": entries}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
+    return tab
+
+
+def yosys_version() -> str:
+    try:
+        v = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
+        m = re.search(r"Yosys (\S+)", v)
+        return m.group(1) if m else v
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(ROOT / "configs" / "ultra96v2.yaml"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "resources.md"))
+    ap.add_argument("--legacy-abc", action="store_true", help="Yosys' default LUT mapper instead of -abc9")
+    ap.add_argument("--shapes", default="", help="extra sparse PE array sizes for the JSON, e.g. 8x8,16x32")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        try:
+            shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",") if s.strip()]
+            if any(len(s) != 2 for s in shapes):
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"option '--shapes': expected ROWSxCOLS[,ROWSxCOLS...], got {args.shapes!r}") from None
+        print(run_both(cfg, args.config, Path(args.out), abc9=not args.legacy_abc, shapes=shapes))
+        print(f"wrote {args.out}")
+        return 0
+    except ArchsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

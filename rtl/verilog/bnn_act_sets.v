@@ -1,0 +1,74 @@
+// Activation bits: two sets (input and output of the running layer) of nine banks.
+// A bank word holds BA channels of one position; the bank of input position (y, x)
+// is (y mod 3) * 3 + (x mod 3), so every 3x3 window (stride 1 or 2) touches each bank
+// exactly once and the gather reads a whole window's channel block per cycle.
+// Words are split into LANES lanes of ROWS bits (one epilogue write), each lane a
+// true-dual-port block RAM:
+//   port A: window gather reads the input set / epilogue or LOAD writes one lane;
+//   port B: spatial mask unit reads the input set / centre-bit copy writes a word.
+`default_nettype none
+module bnn_act_sets #(
+    parameter BA = 64,
+    parameter ROWS = 16,
+    parameter LANES = 4,
+    parameter LW = 2,
+    parameter AAW = 8,
+    parameter ADEPTH = 256
+) (
+    input wire clk,
+    input wire in_set,
+    // port A
+    input wire [9*AAW-1:0] ga_addr,
+    output wire [9*BA-1:0] ga_data,
+    input wire wa_en,
+    input wire wa_set,
+    input wire [3:0] wa_bank,
+    input wire [AAW-1:0] wa_addr,
+    input wire [LW-1:0] wa_lane,
+    input wire [ROWS-1:0] wa_data,
+    // port B
+    input wire [9*AAW-1:0] mb_addr,
+    output wire [9*BA-1:0] mb_data,
+    input wire wb_en,
+    input wire [3:0] wb_bank,
+    input wire [AAW-1:0] wb_addr,
+    input wire [BA-1:0] wb_data
+);
+    wire [9*BA-1:0] qa0, qa1, qb0, qb1;
+    genvar s, b, l;
+    generate
+        for (s = 0; s < 2; s = s + 1) begin : g_set
+            for (b = 0; b < 9; b = b + 1) begin : g_bank
+                wire wsel_a = wa_en && (wa_set == s) && (wa_bank == b);
+                wire wsel_b = wb_en && (in_set != s) && (wb_bank == b);
+                wire [AAW-1:0] adr_a = wsel_a ? wa_addr : ga_addr[b * AAW +: AAW];
+                wire [AAW-1:0] adr_b = wsel_b ? wb_addr : mb_addr[b * AAW +: AAW];
+                for (l = 0; l < LANES; l = l + 1) begin : g_lane
+                    wire [ROWS-1:0] ra, rb;
+                    bnn_ram_tdp #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
+                        .clk(clk),
+                        .we_a(wsel_a && (wa_lane == l)),
+                        .addr_a(adr_a),
+                        .wdata_a(wa_data),
+                        .rdata_a(ra),
+                        .we_b(wsel_b),
+                        .addr_b(adr_b),
+                        .wdata_b(wb_data[l * ROWS +: ROWS]),
+                        .rdata_b(rb)
+                    );
+                    if (s == 0) begin : g_s0
+                        assign qa0[b * BA + l * ROWS +: ROWS] = ra;
+                        assign qb0[b * BA + l * ROWS +: ROWS] = rb;
+                    end else begin : g_s1
+                        assign qa1[b * BA + l * ROWS +: ROWS] = ra;
+                        assign qb1[b * BA + l * ROWS +: ROWS] = rb;
+                    end
+                end
+            end
+        end
+    endgenerate
+    // The input set does not change while a layer reads it.
+    assign ga_data = in_set ? qa1 : qa0;
+    assign mb_data = in_set ? qb1 : qb0;
+endmodule
+`default_nettype wire

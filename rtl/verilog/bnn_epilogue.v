@@ -1,0 +1,259 @@
+// Epilogue (docs/architecture.md section 3, docs/timing.md 4.2 "Epilogue").
+// One position and one channel slot (ROWS channels) per cycle:
+//     y = (dot * mult + bias) >>> shift,   z = sat(y + r) or sat(y),   bit = z >= 0
+// r is read from the residual buffer (read-modify-write), z written back, the sign
+// bits written to the output activation set (one lane of the position's bank word).
+// Channels beyond C_out (phantom rows of the last slot) write 0.
+// It starts tile u when idle and the PE array's accumulators of tile u are final.
+// Pipeline: issue t (accumulator, parameter and list reads) -> t+1 multiply, residual
+// read -> t+2 add bias -> t+3 shift, residual add, saturate -> written at the end of
+// t+4: outputs visible four cycles after the last epilogue cycle (lambda_epilogue = 4).
+`default_nettype none
+module bnn_epilogue #(
+    parameter ROWS = 16,
+    parameter CLW = 4,
+    parameter GW = 3,
+    parameter ACC_W = 16,
+    parameter MB = 16,
+    parameter BB = 32,
+    parameter VB = 16,
+    parameter RAW = 12,
+    parameter AAW = 8,
+    parameter CW = 8,
+    parameter NCW = 4,
+    parameter LANES = 4,
+    parameter LW = 2,
+    parameter LAW = 10,
+    parameter MPW = 6,
+    parameter UW = 16,
+    parameter LOUTW = 24,
+    parameter CPW = 8  // bits of a channel count within a pass
+) (
+    input wire clk,
+    input wire layer_init,
+    input wire layer_active,
+    input wire mask_en,
+    input wire resid,
+    input wire [5:0] shift,
+    input wire [CW-1:0] h_out,
+    input wire [CW-1:0] w_out,
+    input wire [NCW-1:0] nblk_out,
+    input wire [AAW-1:0] w3n_out,
+    input wire [RAW-1:0] nwo,
+    input wire [UW-1:0] c_ready,
+    output wire [2:0] rec_idx,
+    input wire [MPW-1:0] rec_gp,
+    input wire [LAW-1:0] rec_tb,
+    input wire [CLW:0] rec_nt,
+    output wire [MPW-1:0] pidx,
+    input wire [GW:0] p_g,
+    input wire [RAW-1:0] p_woff,
+    input wire [AAW-1:0] p_wblk0,
+    input wire [CPW-1:0] p_cpass,
+    output wire e_bank,
+    output wire [GW-1:0] e_slot,
+    output wire [CLW-1:0] e_col,
+    input wire [ROWS*ACC_W-1:0] e_dot,
+    output wire [GW:0] prm_raddr,
+    input wire [ROWS*(MB+BB)-1:0] prm_rdata,
+    output wire [LAW-1:0] list_raddr,
+    input wire [LOUTW-1:0] list_rdata,
+    output wire [RAW-1:0] res_raddr,
+    input wire [ROWS*VB-1:0] res_rdata,
+    output reg res_we,
+    output reg [RAW-1:0] res_waddr,
+    output reg [ROWS*VB-1:0] res_wdata,
+    output reg act_we,
+    output reg [3:0] act_bank,
+    output reg [AAW-1:0] act_addr,
+    output reg [LW-1:0] act_lane,
+    output reg [ROWS-1:0] act_data,
+    output reg [UW-1:0] e_done,  // tiles whose epilogue cycles are over
+    output reg [UW-1:0] e_out,  // tiles whose outputs are written
+    output wire tile_end
+);
+    localparam PRODW = ACC_W + MB;
+    localparam SUMW = (PRODW > BB ? PRODW : BB) + 1;
+    localparam TOTW = SUMW + 1;
+    localparam PWR = MB + BB;
+    localparam integer LANES_M1 = LANES - 1;
+
+    // ------------------------------------------------------------------ issue
+    reg [UW-1:0] u;
+    reg busy;
+    reg [CLW-1:0] n;
+    reg [GW-1:0] s;
+    reg [LW-1:0] slane;
+    reg [AAW-1:0] sblk;
+    reg [CPW-1:0] srow;  // s * ROWS
+    assign rec_idx = u[2:0];
+    assign pidx = rec_gp;
+    wire go = layer_active && !busy && (c_ready > u);
+    wire issue = go || busy;
+    wire last_s = ({1'b0, s} == p_g - 1'b1);
+    wire last_n = ({1'b0, n} == rec_nt - 1'b1);
+    wire tile_last = issue && last_s && last_n;
+    assign tile_end = tile_last;
+    assign e_bank = u[0];
+    assign e_slot = s;
+    assign e_col = n;
+    assign prm_raddr = {rec_gp[0], s};
+    assign list_raddr = rec_tb + {{(LAW - CLW) {1'b0}}, n};
+    always @(posedge clk) begin
+        if (layer_init) begin
+            u <= 0;
+            busy <= 1'b0;
+            n <= 0;
+            s <= 0;
+            slane <= 0;
+            sblk <= 0;
+            srow <= 0;
+            e_done <= 0;
+        end else if (issue) begin
+            busy <= !tile_last;
+            if (last_s) begin
+                s <= 0;
+                slane <= 0;
+                sblk <= 0;
+                srow <= 0;
+                n <= last_n ? {CLW{1'b0}} : n + 1'b1;
+            end else begin
+                s <= s + 1'b1;
+                srow <= srow + ROWS;
+                if (slane == LANES_M1[LW-1:0]) begin
+                    slane <= 0;
+                    sblk <= sblk + 1'b1;
+                end else slane <= slane + 1'b1;
+            end
+            if (tile_last) begin
+                u <= u + 1'b1;
+                e_done <= e_done + 1'b1;
+            end
+        end
+    end
+    // raster positions for layers without a predictor
+    wire [RAW-1:0] prb;
+    wire [3:0] pob;
+    wire [AAW-1:0] pobase;
+    /* verilator lint_off PINCONNECTEMPTY */
+    // the input-window outputs of the shared position generator are not needed here
+    bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
+        .clk(clk), .init(layer_init), .adv(issue && last_s && !mask_en), .s2(1'b0),
+        .h_out(h_out), .w_out(w_out), .nblk_in(nblk_out), .w3n_in(w3n_out),
+        .nblk_out(nblk_out), .w3n_out(w3n_out), .nwo(nwo),
+        .yc(), .xc(), .ycm(), .xcm(), .ibase(), .rbase(prb), .obank(pob), .obase(pobase)
+    );
+    /* verilator lint_on PINCONNECTEMPTY */
+
+    // ------------------------------------------------------------------ stage 1: multiply, residual read
+    reg v1, last1;
+    reg [GW-1:0] s1;
+    reg [LW-1:0] lane1;
+    reg [AAW-1:0] blk1;
+    reg [ROWS-1:0] rv1;  // row holds a real channel
+    reg [LOUTW-1:0] pos1;
+    reg [RAW-1:0] woff1;
+    reg [AAW-1:0] wblk01;
+    reg [ROWS*PWR-1:0] prm1;
+    integer r;
+    always @(posedge clk) begin
+        v1 <= issue && !layer_init;
+        last1 <= tile_last;
+        s1 <= s;
+        lane1 <= slane;
+        blk1 <= sblk;
+        for (r = 0; r < ROWS; r = r + 1) rv1[r] <= ({1'b0, srow} + r[CPW:0]) < {1'b0, p_cpass};
+        pos1 <= {prb, pob, pobase};
+        woff1 <= p_woff;
+        wblk01 <= p_wblk0;
+        prm1 <= prm_rdata;
+    end
+    wire [LOUTW-1:0] ent = mask_en ? list_rdata : pos1;
+    wire [RAW-1:0] erb = ent[LOUTW-1 -: RAW];
+    wire [3:0] eob = ent[AAW+3 -: 4];
+    wire [AAW-1:0] eobase = ent[AAW-1:0];
+    assign res_raddr = erb + woff1 + {{(RAW - GW) {1'b0}}, s1};
+
+    reg v2, last2;
+    reg [ROWS-1:0] rv2;
+    reg [RAW-1:0] ra2;
+    reg [3:0] bank2;
+    reg [AAW-1:0] aa2;
+    reg [LW-1:0] lane2;
+    reg signed [PRODW-1:0] prod2 [0:ROWS-1];
+    reg signed [BB-1:0] bias2 [0:ROWS-1];
+    always @(posedge clk) begin
+        v2 <= v1 && !layer_init;
+        last2 <= last1;
+        rv2 <= rv1;
+        ra2 <= res_raddr;
+        bank2 <= eob;
+        aa2 <= eobase + wblk01 + blk1;
+        lane2 <= lane1;
+        for (r = 0; r < ROWS; r = r + 1) begin
+            prod2[r] <= $signed(e_dot[r * ACC_W +: ACC_W]) * $signed(prm1[r * PWR +: MB]);
+            bias2[r] <= $signed(prm1[r * PWR + MB +: BB]);
+        end
+    end
+
+    // ------------------------------------------------------------------ stage 2: bias; residual arrives
+    reg v3, last3;
+    reg [ROWS-1:0] rv3;
+    reg [RAW-1:0] ra3;
+    reg [3:0] bank3;
+    reg [AAW-1:0] aa3;
+    reg [LW-1:0] lane3;
+    reg [ROWS*SUMW-1:0] sum3;
+    reg [ROWS*VB-1:0] res3;
+    always @(posedge clk) begin
+        v3 <= v2 && !layer_init;
+        last3 <= last2;
+        rv3 <= rv2;
+        ra3 <= ra2;
+        bank3 <= bank2;
+        aa3 <= aa2;
+        lane3 <= lane2;
+        res3 <= res_rdata;
+        for (r = 0; r < ROWS; r = r + 1)
+            sum3[r * SUMW +: SUMW] <= $signed({{(SUMW - PRODW) {prod2[r][PRODW-1]}}, prod2[r]}) +
+                $signed({{(SUMW - BB) {bias2[r][BB-1]}}, bias2[r]});
+    end
+
+    // ------------------------------------------------------------------ stage 3: shift, residual, saturate
+    reg signed [SUMW-1:0] y;
+    reg signed [TOTW-1:0] t;
+    reg [VB-1:0] z;
+    reg [ROWS*VB-1:0] zrow;
+    reg [ROWS-1:0] brow;
+    always @* begin
+        for (r = 0; r < ROWS; r = r + 1) begin
+            y = $signed(sum3[r * SUMW +: SUMW]) >>> shift;
+            t = $signed({y[SUMW-1], y});
+            if (resid) t = t + $signed({{(TOTW - VB) {res3[r * VB + VB - 1]}}, res3[r * VB +: VB]});
+            if (t[TOTW-1:VB-1] == {(TOTW - VB + 1) {1'b0}} || t[TOTW-1:VB-1] == {(TOTW - VB + 1) {1'b1}})
+                z = t[VB-1:0];
+            else z = t[TOTW-1] ? {1'b1, {(VB - 1) {1'b0}}} : {1'b0, {(VB - 1) {1'b1}}};
+            if (!rv3[r]) z = {VB{1'b0}};
+            zrow[r * VB +: VB] = z;
+            brow[r] = !z[VB-1];
+        end
+    end
+    reg v4, last4;
+    always @(posedge clk) begin
+        v4 <= v3 && !layer_init;
+        last4 <= last3;
+        res_we <= v3 && !layer_init;
+        res_waddr <= ra3;
+        res_wdata <= zrow;
+        act_we <= v3 && !layer_init;
+        act_bank <= bank3;
+        act_addr <= aa3;
+        act_lane <= lane3;
+        act_data <= brow;
+    end
+    always @(posedge clk) begin
+        if (layer_init) e_out <= 0;
+        else if (v4 && last4) e_out <= e_out + 1'b1;
+    end
+endmodule
+`default_nettype wire

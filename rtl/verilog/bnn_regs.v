@@ -1,0 +1,397 @@
+// AXI4-Lite control/status registers and the descriptor store of the layer programme.
+// The map (bnn_regmap.vh, generated from rtl/regmap.py): CTRL, STATUS, CYCLES, ID,
+// read-only hardware parameters, programme-wide fields, the layer table and the pass
+// table (one 32-bit word per field; each field is stored only as wide as the hardware
+// uses it, in its own LUT RAM, so tables are write-only), and the layer-end log.
+// The sequencer loads one layer's fields into the `cur_*` registers at each layer
+// start; the DMA, PE array and epilogue each read the pass fields they need.
+`default_nettype none
+module bnn_regs #(
+    parameter ROWS = 16,
+    parameter COLS = 16,
+    parameter G = 8,
+    parameter BA = 64,
+    parameter D = 128,
+    parameter BMAX = 16,
+    parameter SPARSE = 1,
+    parameter IB = 3,
+    parameter VB = 16,
+    parameter E_MEM = 192,
+    parameter MAXL = 32,
+    parameter MLW = 5,
+    parameter MAXP = 64,
+    parameter MPW = 6,
+    parameter AXW = 32,
+    parameter BTW = 24,
+    parameter CW = 8,
+    parameter NCW = 4,
+    parameter AAW = 8,
+    parameter RAW = 12,
+    parameter PSW = 12,
+    parameter UW = 16,
+    parameter BAW = 7,
+    parameter WAW = 12,
+    parameter GW = 3,
+    parameter SW = 13,
+    parameter CPW = 8
+) (
+    input wire clk,
+    input wire rst,
+    // AXI4-Lite slave
+    input wire s_awvalid,
+    output wire s_awready,
+    input wire [15:0] s_awaddr,
+    input wire s_wvalid,
+    output wire s_wready,
+    input wire [31:0] s_wdata,
+    output reg s_bvalid,
+    input wire s_bready,
+    output wire [1:0] s_bresp,
+    input wire s_arvalid,
+    output wire s_arready,
+    input wire [15:0] s_araddr,
+    output reg s_rvalid,
+    input wire s_rready,
+    output reg [31:0] s_rdata,
+    output wire [1:0] s_rresp,
+    // control and status
+    output reg start_pulse,
+    input wire done,
+    input wire busy,
+    input wire [31:0] cycles,
+    // programme-wide fields
+    output reg [MLW:0] g_n_layers,
+    output reg [MPW:0] g_n_passes,
+    output reg [AXW-1:0] g_load_addr,
+    output reg [BTW-1:0] g_load_beats,
+    output reg [AXW-1:0] g_store_addr,
+    output reg [BTW-1:0] g_store_beats,
+    output reg [CW-1:0] g_load_h,
+    output reg [CW-1:0] g_load_w,
+    output reg [NCW-1:0] g_load_nblk,
+    output reg [AAW-1:0] g_load_w3n,
+    output reg [RAW-1:0] g_load_nwo,
+    output reg [RAW:0] g_store_words,
+    // the current layer
+    input wire cl_load,
+    input wire [MLW-1:0] cl_idx,
+    input wire cl_clear,
+    output reg cur_k3,
+    output reg cur_s2,
+    output reg cur_resid,
+    output reg cur_mask_en,
+    output reg cur_copy,
+    output reg cur_swap,
+    output reg [CW-1:0] cur_h_in,
+    output reg [CW-1:0] cur_w_in,
+    output reg [CW-1:0] cur_h_out,
+    output reg [CW-1:0] cur_w_out,
+    output reg [NCW-1:0] cur_nblk_in,
+    output reg [AAW-1:0] cur_w3n_in,
+    output reg [NCW-1:0] cur_nblk_out,
+    output reg [AAW-1:0] cur_w3n_out,
+    output reg [RAW-1:0] cur_nwo,
+    output reg [PSW-1:0] cur_positions,
+    output reg [BAW-1:0] cur_cv_last,
+    output reg [5:0] cur_shift,
+    output reg [MPW-1:0] cur_first_pass,
+    output reg [MPW:0] cur_n_pass,
+    // the next layer's tile count and mask flag (for the sequencer's pass bookkeeping)
+    output wire [UW-1:0] nxt_tiles,
+    output wire nxt_mask_en,
+    // pass table readers
+    input wire [MPW-1:0] ar_idx,
+    output wire [AXW-1:0] pt_addr,
+    output wire [BTW-1:0] pt_beats,
+    input wire [MPW-1:0] r_idx,
+    output wire [BTW-1:0] pt_wbeats,
+    output wire [BTW-1:0] pt_pbeats,
+    output wire [BTW-1:0] pt_prbeats,
+    output wire [WAW:0] pt_went,
+    output wire pt_k3,
+    input wire [MPW-1:0] pe_idx,
+    output wire [GW:0] pt_k,
+    output wire [SW-1:0] pt_steps,
+    input wire [MPW-1:0] ep_idx,
+    output wire [GW:0] pt_g,
+    output wire [RAW-1:0] pt_woff,
+    output wire [AAW-1:0] pt_wblk0,
+    output wire [CPW-1:0] pt_cpass,
+    // layer-end log
+    input wire log_we,
+    input wire [MLW-1:0] log_idx,
+    input wire [31:0] log_data
+);
+/* verilator lint_off UNUSEDPARAM */
+// The generated map defines every register; this module decodes all but a few.
+`include "bnn_regmap.vh"
+/* verilator lint_on UNUSEDPARAM */
+
+    // ------------------------------------------------------------------ AXI4-Lite writes
+    wire wr = s_awvalid && s_wvalid && !s_bvalid;
+    assign s_awready = wr;
+    assign s_wready = wr;
+    assign s_bresp = 2'b00;
+    wire [15:0] wa = s_awaddr;
+    wire [31:0] wd = s_wdata;
+    wire wr_low = wr && (wa[15:12] == 4'h0);
+    wire wr_layer = wr && (wa >= A_LAYER_BASE) && (wa < A_PASS_BASE);
+    wire wr_pass = wr && (wa >= A_PASS_BASE) && (wa < A_LOG_BASE);
+    // the tables start on boundaries of their size (rtl/regmap.py), so an entry's index
+    // and field are plain bit fields of the address
+    wire [MLW-1:0] wl = wa[LAYER_STRIDE_LOG2 +: MLW];
+    wire [MPW-1:0] wp = wa[PASS_STRIDE_LOG2 +: MPW];
+    wire [3:0] wf = wa[5:2];
+    wire wr_glob = wr_low && (wa >= A_GLOBAL_BASE) && (wa < A_GLOBAL_BASE + 4 * N_GLOBAL);
+    wire [3:0] gi = wa[5:2] - A_GLOBAL_BASE[5:2];
+    always @(posedge clk) begin
+        if (rst) begin
+            s_bvalid <= 1'b0;
+            start_pulse <= 1'b0;
+            g_n_layers <= 0;
+            g_n_passes <= 0;
+            g_load_addr <= 0;
+            g_load_beats <= 0;
+            g_store_addr <= 0;
+            g_store_beats <= 0;
+            g_load_h <= 0;
+            g_load_w <= 0;
+            g_load_nblk <= 0;
+            g_load_w3n <= 0;
+            g_load_nwo <= 0;
+            g_store_words <= 0;
+        end else begin
+            if (wr) s_bvalid <= 1'b1;
+            else if (s_bready) s_bvalid <= 1'b0;
+            start_pulse <= wr_low && (wa == A_CTRL) && wd[0] && !busy;
+            if (wr_glob) begin
+                case (gi)
+                    G_N_LAYERS: g_n_layers <= wd[MLW:0];
+                    G_N_PASSES: g_n_passes <= wd[MPW:0];
+                    G_LOAD_ADDR: g_load_addr <= wd[AXW-1:0];
+                    G_LOAD_BEATS: g_load_beats <= wd[BTW-1:0];
+                    G_STORE_ADDR: g_store_addr <= wd[AXW-1:0];
+                    G_STORE_BEATS: g_store_beats <= wd[BTW-1:0];
+                    G_LOAD_H: g_load_h <= wd[CW-1:0];
+                    G_LOAD_W: g_load_w <= wd[CW-1:0];
+                    G_LOAD_NBLK: g_load_nblk <= wd[NCW-1:0];
+                    G_LOAD_W3N: g_load_w3n <= wd[AAW-1:0];
+                    G_LOAD_NWO: g_load_nwo <= wd[RAW-1:0];
+                    G_STORE_WORDS: g_store_words <= wd[RAW:0];
+                    default: ;
+                endcase
+            end
+        end
+    end
+
+    // ------------------------------------------------------------------ layer table
+    wire [5:0] l_flags;
+    wire [CW-1:0] l_h_in, l_w_in, l_h_out, l_w_out;
+    wire [NCW-1:0] l_nblk_in, l_nblk_out;
+    wire [AAW-1:0] l_w3n_in, l_w3n_out;
+    wire [RAW-1:0] l_nwo;
+    wire [PSW-1:0] l_positions;
+    wire [UW-1:0] l_tiles;
+    wire [BAW-1:0] l_cv_last;
+    wire [5:0] l_shift;
+    wire [MPW-1:0] l_first_pass;
+    wire [MPW:0] l_n_pass;
+    bnn_lutram #(.W(6), .AW(MLW), .DEPTH(MAXL)) u_l_flags (
+        .clk(clk), .we(wr_layer && (wf == LF_FLAGS)), .waddr(wl), .wdata(wd[6-1:0]), .raddr(cl_idx), .rdata(l_flags)
+    );
+    bnn_lutram #(.W(CW), .AW(MLW), .DEPTH(MAXL)) u_l_h_in (
+        .clk(clk), .we(wr_layer && (wf == LF_H_IN)), .waddr(wl), .wdata(wd[CW-1:0]), .raddr(cl_idx), .rdata(l_h_in)
+    );
+    bnn_lutram #(.W(CW), .AW(MLW), .DEPTH(MAXL)) u_l_w_in (
+        .clk(clk), .we(wr_layer && (wf == LF_W_IN)), .waddr(wl), .wdata(wd[CW-1:0]), .raddr(cl_idx), .rdata(l_w_in)
+    );
+    bnn_lutram #(.W(CW), .AW(MLW), .DEPTH(MAXL)) u_l_h_out (
+        .clk(clk), .we(wr_layer && (wf == LF_H_OUT)), .waddr(wl), .wdata(wd[CW-1:0]), .raddr(cl_idx), .rdata(l_h_out)
+    );
+    bnn_lutram #(.W(CW), .AW(MLW), .DEPTH(MAXL)) u_l_w_out (
+        .clk(clk), .we(wr_layer && (wf == LF_W_OUT)), .waddr(wl), .wdata(wd[CW-1:0]), .raddr(cl_idx), .rdata(l_w_out)
+    );
+    bnn_lutram #(.W(NCW), .AW(MLW), .DEPTH(MAXL)) u_l_nblk_in (
+        .clk(clk), .we(wr_layer && (wf == LF_NBLK_IN)), .waddr(wl), .wdata(wd[NCW-1:0]), .raddr(cl_idx), .rdata(l_nblk_in)
+    );
+    bnn_lutram #(.W(AAW), .AW(MLW), .DEPTH(MAXL)) u_l_w3n_in (
+        .clk(clk), .we(wr_layer && (wf == LF_W3N_IN)), .waddr(wl), .wdata(wd[AAW-1:0]), .raddr(cl_idx), .rdata(l_w3n_in)
+    );
+    bnn_lutram #(.W(NCW), .AW(MLW), .DEPTH(MAXL)) u_l_nblk_out (
+        .clk(clk), .we(wr_layer && (wf == LF_NBLK_OUT)), .waddr(wl), .wdata(wd[NCW-1:0]), .raddr(cl_idx), .rdata(l_nblk_out)
+    );
+    bnn_lutram #(.W(AAW), .AW(MLW), .DEPTH(MAXL)) u_l_w3n_out (
+        .clk(clk), .we(wr_layer && (wf == LF_W3N_OUT)), .waddr(wl), .wdata(wd[AAW-1:0]), .raddr(cl_idx), .rdata(l_w3n_out)
+    );
+    bnn_lutram #(.W(RAW), .AW(MLW), .DEPTH(MAXL)) u_l_nwo (
+        .clk(clk), .we(wr_layer && (wf == LF_NWO)), .waddr(wl), .wdata(wd[RAW-1:0]), .raddr(cl_idx), .rdata(l_nwo)
+    );
+    bnn_lutram #(.W(PSW), .AW(MLW), .DEPTH(MAXL)) u_l_positions (
+        .clk(clk), .we(wr_layer && (wf == LF_POSITIONS)), .waddr(wl), .wdata(wd[PSW-1:0]), .raddr(cl_idx), .rdata(l_positions)
+    );
+    bnn_lutram #(.W(UW), .AW(MLW), .DEPTH(MAXL)) u_l_tiles (
+        .clk(clk), .we(wr_layer && (wf == LF_TILES)), .waddr(wl), .wdata(wd[UW-1:0]), .raddr(cl_idx), .rdata(l_tiles)
+    );
+    bnn_lutram #(.W(BAW), .AW(MLW), .DEPTH(MAXL)) u_l_cv_last (
+        .clk(clk), .we(wr_layer && (wf == LF_CV_LAST)), .waddr(wl), .wdata(wd[BAW-1:0]), .raddr(cl_idx), .rdata(l_cv_last)
+    );
+    bnn_lutram #(.W(6), .AW(MLW), .DEPTH(MAXL)) u_l_shift (
+        .clk(clk), .we(wr_layer && (wf == LF_SHIFT)), .waddr(wl), .wdata(wd[6-1:0]), .raddr(cl_idx), .rdata(l_shift)
+    );
+    bnn_lutram #(.W(MPW), .AW(MLW), .DEPTH(MAXL)) u_l_first_pass (
+        .clk(clk), .we(wr_layer && (wf == LF_FIRST_PASS)), .waddr(wl), .wdata(wd[MPW-1:0]), .raddr(cl_idx), .rdata(l_first_pass)
+    );
+    bnn_lutram #(.W(MPW + 1), .AW(MLW), .DEPTH(MAXL)) u_l_n_pass (
+        .clk(clk), .we(wr_layer && (wf == LF_N_PASS)), .waddr(wl), .wdata(wd[MPW + 1-1:0]), .raddr(cl_idx), .rdata(l_n_pass)
+    );
+    assign nxt_tiles = l_tiles;
+    assign nxt_mask_en = l_flags[FLAG_MASK_EN];
+    always @(posedge clk) begin
+        if (rst || cl_clear) begin
+            cur_k3 <= 1'b0;
+            cur_s2 <= 1'b0;
+            cur_resid <= 1'b0;
+            cur_mask_en <= 1'b0;
+            cur_copy <= 1'b0;
+            cur_swap <= 1'b0;
+            cur_h_in <= 0;
+            cur_w_in <= 0;
+            cur_h_out <= 0;
+            cur_w_out <= 0;
+            cur_nblk_in <= 0;
+            cur_w3n_in <= 0;
+            cur_nblk_out <= 0;
+            cur_w3n_out <= 0;
+            cur_nwo <= 0;
+            cur_positions <= 0;
+            cur_cv_last <= 0;
+            cur_shift <= 0;
+            cur_first_pass <= 0;
+            cur_n_pass <= 0;
+        end else if (cl_load) begin
+            cur_k3 <= l_flags[FLAG_K3];
+            cur_s2 <= l_flags[FLAG_S2];
+            cur_resid <= l_flags[FLAG_RESIDUAL];
+            cur_mask_en <= l_flags[FLAG_MASK_EN];
+            cur_copy <= l_flags[FLAG_COPY];
+            cur_swap <= l_flags[FLAG_SWAP];
+            cur_h_in <= l_h_in;
+            cur_w_in <= l_w_in;
+            cur_h_out <= l_h_out;
+            cur_w_out <= l_w_out;
+            cur_nblk_in <= l_nblk_in;
+            cur_w3n_in <= l_w3n_in;
+            cur_nblk_out <= l_nblk_out;
+            cur_w3n_out <= l_w3n_out;
+            cur_nwo <= l_nwo;
+            cur_positions <= l_positions;
+            cur_cv_last <= l_cv_last;
+            cur_shift <= l_shift;
+            cur_first_pass <= l_first_pass;
+            cur_n_pass <= l_n_pass;
+        end
+    end
+
+    // ------------------------------------------------------------------ pass table
+    bnn_lutram #(.W(AXW), .AW(MPW), .DEPTH(MAXP)) u_p_addr (
+        .clk(clk), .we(wr_pass && (wf == PF_ADDR)), .waddr(wp), .wdata(wd[AXW-1:0]), .raddr(ar_idx), .rdata(pt_addr)
+    );
+    bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_beats (
+        .clk(clk), .we(wr_pass && (wf == PF_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(ar_idx), .rdata(pt_beats)
+    );
+    bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_wbeats (
+        .clk(clk), .we(wr_pass && (wf == PF_WEIGHT_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(r_idx), .rdata(pt_wbeats)
+    );
+    bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_pbeats (
+        .clk(clk), .we(wr_pass && (wf == PF_PARAM_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(r_idx), .rdata(pt_pbeats)
+    );
+    bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_prbeats (
+        .clk(clk), .we(wr_pass && (wf == PF_PRED_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(r_idx), .rdata(pt_prbeats)
+    );
+    bnn_lutram #(.W(WAW + 1), .AW(MPW), .DEPTH(MAXP)) u_p_went (
+        .clk(clk), .we(wr_pass && (wf == PF_WENT)), .waddr(wp), .wdata(wd[WAW + 1-1:0]), .raddr(r_idx), .rdata(pt_went)
+    );
+    bnn_lutram #(.W(1), .AW(MPW), .DEPTH(MAXP)) u_p_k3 (
+        .clk(clk), .we(wr_pass && (wf == PF_K3)), .waddr(wp), .wdata(wd[1-1:0]), .raddr(r_idx), .rdata(pt_k3)
+    );
+    bnn_lutram #(.W(GW + 1), .AW(MPW), .DEPTH(MAXP)) u_p_k (
+        .clk(clk), .we(wr_pass && (wf == PF_K)), .waddr(wp), .wdata(wd[GW + 1-1:0]), .raddr(pe_idx), .rdata(pt_k)
+    );
+    bnn_lutram #(.W(SW), .AW(MPW), .DEPTH(MAXP)) u_p_steps (
+        .clk(clk), .we(wr_pass && (wf == PF_STEPS)), .waddr(wp), .wdata(wd[SW-1:0]), .raddr(pe_idx), .rdata(pt_steps)
+    );
+    bnn_lutram #(.W(GW + 1), .AW(MPW), .DEPTH(MAXP)) u_p_g (
+        .clk(clk), .we(wr_pass && (wf == PF_G)), .waddr(wp), .wdata(wd[GW + 1-1:0]), .raddr(ep_idx), .rdata(pt_g)
+    );
+    bnn_lutram #(.W(RAW), .AW(MPW), .DEPTH(MAXP)) u_p_woff (
+        .clk(clk), .we(wr_pass && (wf == PF_WOFF)), .waddr(wp), .wdata(wd[RAW-1:0]), .raddr(ep_idx), .rdata(pt_woff)
+    );
+    bnn_lutram #(.W(AAW), .AW(MPW), .DEPTH(MAXP)) u_p_wblk0 (
+        .clk(clk), .we(wr_pass && (wf == PF_WBLK0)), .waddr(wp), .wdata(wd[AAW-1:0]), .raddr(ep_idx), .rdata(pt_wblk0)
+    );
+    bnn_lutram #(.W(CPW), .AW(MPW), .DEPTH(MAXP)) u_p_cpass (
+        .clk(clk), .we(wr_pass && (wf == PF_CPASS)), .waddr(wp), .wdata(wd[CPW-1:0]), .raddr(ep_idx), .rdata(pt_cpass)
+    );
+
+    // ------------------------------------------------------------------ reads
+    wire [31:0] log_q;
+    bnn_lutram #(.W(32), .AW(MLW), .DEPTH(MAXL)) u_log (
+        .clk(clk), .we(log_we), .waddr(log_idx), .wdata(log_data), .raddr(s_araddr[2 +: MLW]), .rdata(log_q)
+    );
+    assign s_arready = !s_rvalid;
+    assign s_rresp = 2'b00;
+    wire [15:0] ra = s_araddr;
+    wire [3:0] hidx = ra[5:2] - A_HW_BASE[5:2];
+    wire [3:0] ridx = ra[5:2] - A_GLOBAL_BASE[5:2];
+    reg [31:0] hw_word, g_word, rd;
+    always @* begin
+        case (hidx)
+            HW_ROWS: hw_word = ROWS;
+            HW_COLS: hw_word = COLS;
+            HW_ACC_DEPTH: hw_word = G;
+            HW_ACT_WORD_BITS: hw_word = BA;
+            HW_DATA_BITS: hw_word = D;
+            HW_MAX_BURST_BEATS: hw_word = BMAX;
+            HW_SPARSE: hw_word = SPARSE;
+            HW_INDEX_BITS: hw_word = IB;
+            HW_MAX_LAYERS: hw_word = MAXL;
+            HW_MAX_PASSES: hw_word = MAXP;
+            HW_VALUE_BITS: hw_word = VB;
+            HW_WEIGHT_ENTRY_BITS: hw_word = E_MEM;
+            default: hw_word = 32'd0;
+        endcase
+        g_word = 32'd0;
+        case (ridx)
+            G_N_LAYERS: g_word[MLW:0] = g_n_layers;
+            G_N_PASSES: g_word[MPW:0] = g_n_passes;
+            G_LOAD_ADDR: g_word[AXW-1:0] = g_load_addr;
+            G_LOAD_BEATS: g_word[BTW-1:0] = g_load_beats;
+            G_STORE_ADDR: g_word[AXW-1:0] = g_store_addr;
+            G_STORE_BEATS: g_word[BTW-1:0] = g_store_beats;
+            G_LOAD_H: g_word[CW-1:0] = g_load_h;
+            G_LOAD_W: g_word[CW-1:0] = g_load_w;
+            G_LOAD_NBLK: g_word[NCW-1:0] = g_load_nblk;
+            G_LOAD_W3N: g_word[AAW-1:0] = g_load_w3n;
+            G_LOAD_NWO: g_word[RAW-1:0] = g_load_nwo;
+            G_STORE_WORDS: g_word[RAW:0] = g_store_words;
+            default: ;
+        endcase
+        if (ra == A_STATUS) rd = {30'd0, busy, done};
+        else if (ra == A_CYCLES) rd = cycles;
+        else if (ra == A_ID) rd = ID_MAGIC;
+        else if (ra >= A_HW_BASE && ra < A_HW_BASE + 4 * N_HW) rd = hw_word;
+        else if (ra >= A_GLOBAL_BASE && ra < A_GLOBAL_BASE + 4 * N_GLOBAL) rd = g_word;
+        else if (ra >= A_LOG_BASE && ra < A_LOG_BASE + 4 * MAXL) rd = log_q;
+        else rd = 32'd0;
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            s_rvalid <= 1'b0;
+            s_rdata <= 32'd0;
+        end else if (s_arvalid && s_arready) begin
+            s_rvalid <= 1'b1;
+            s_rdata <= rd;
+        end else if (s_rready) s_rvalid <= 1'b0;
+    end
+endmodule
+`default_nettype wire

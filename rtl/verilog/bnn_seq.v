@@ -1,0 +1,143 @@
+// Programme sequencer: LOAD, the layers one after the other, STORE (docs/timing.md 2-5).
+// States: idle -> LOAD (the read DMA streams the input map) -> LAYER l -> ... -> STORE
+// -> idle with `done`. A layer ends when its mask scan is over, the epilogue has written
+// every tile of every pass (the epilogue's last outputs visible), and every blob of the
+// layer is loaded; the next layer starts the following cycle (lambda_layer = 1).
+// In the cycle a layer ends (`layer_init`), every unit resets its per-layer counters
+// and the layer's fields are loaded, so they all see the new layer together.
+// It also keeps the slot bookkeeping the read DMA needs: how many passes are finished
+// (their epilogue and mask scan over), counting per pass once the number of tiles per
+// pass is known (at once without a predictor, at the end of the scan with one).
+`default_nettype none
+module bnn_seq #(
+    parameter MLW = 5,
+    parameter MPW = 6,
+    parameter UW = 16
+) (
+    input wire clk,
+    input wire rst,
+    input wire start,
+    input wire [MLW:0] n_layers,
+    input wire load_fin,
+    input wire [MPW:0] loaded_cnt,
+    input wire wr_fin,
+    // current layer fields
+    input wire cur_mask_en,
+    input wire cur_swap,
+    input wire [UW-1:0] nxt_tiles,
+    input wire nxt_mask_en,
+    input wire [MPW-1:0] cur_first_pass,
+    input wire [MPW:0] cur_n_pass,
+    // unit status
+    input wire mask_done,
+    input wire mask_fin,
+    input wire [UW-1:0] mask_tiles_next,
+    input wire e_tile_end,
+    input wire [UW-1:0] e_done,
+    input wire [UW-1:0] e_out,
+    // control
+    output reg busy,
+    output reg done,
+    output wire layer_active,
+    output wire layer_init,
+    output wire [MLW-1:0] cl_idx,
+    output wire cl_clear,
+    output wire store_init,
+    output reg in_set,
+    output wire [MPW:0] ep_done,  // passes whose slot may be refilled (epilogue and scan over)
+    output wire run_end,
+    output reg [31:0] cycles,  // cycles of the last run
+    output wire log_we,
+    output wire [MLW-1:0] log_idx,
+    output wire [31:0] log_data
+);
+    localparam S_IDLE = 2'd0, S_LOAD = 2'd1, S_LAYER = 2'd2, S_STORE = 2'd3;
+    reg [1:0] st;
+    reg [MLW-1:0] l;
+    reg [31:0] cyc;
+    wire [31:0] now = start ? 32'd0 : cyc;
+
+    // ------------------------------------------------------------------ pass bookkeeping
+    reg [MPW:0] ep_cnt;  // passes of the current layer finished
+    reg [UW-1:0] ep_bound;  // epilogue tiles after which the next pass is finished
+    reg [UW-1:0] tpp;  // tiles per pass
+    reg t_known;
+    wire [UW-1:0] e_after = e_done + {{(UW - 1) {1'b0}}, e_tile_end};
+    assign ep_done = {1'b0, cur_first_pass} + ep_cnt;
+
+    assign layer_active = (st == S_LAYER);
+    wire layer_end = layer_active && (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) &&
+        (e_out == e_done) && (loaded_cnt >= {1'b0, cur_first_pass} + cur_n_pass);
+    wire last_layer = ({1'b0, l} == n_layers - 1'b1);
+    assign layer_init = (st == S_LOAD && load_fin) || (layer_end && !last_layer);
+    assign cl_idx = (st == S_LOAD) ? {MLW{1'b0}} : l + 1'b1;
+    assign store_init = layer_end && last_layer;
+    assign run_end = (st == S_STORE) && wr_fin;
+    assign cl_clear = run_end;
+    assign log_we = layer_end;
+    assign log_idx = l;
+    assign log_data = now + 1'b1;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            st <= S_IDLE;
+            busy <= 1'b0;
+            done <= 1'b0;
+            l <= 0;
+            cyc <= 0;
+            cycles <= 0;
+            in_set <= 1'b0;
+        end else begin
+            if (start || busy) cyc <= now + 1'b1;
+            case (st)
+                S_IDLE:
+                if (start) begin
+                    st <= S_LOAD;
+                    busy <= 1'b1;
+                    done <= 1'b0;
+                    in_set <= 1'b0;
+                    l <= 0;
+                end
+                S_LOAD:
+                if (load_fin) st <= S_LAYER;
+                S_LAYER:
+                if (layer_end) begin
+                    if (cur_swap) in_set <= !in_set;
+                    if (last_layer) st <= S_STORE;
+                    else l <= l + 1'b1;
+                end
+                default:
+                if (wr_fin) begin
+                    st <= S_IDLE;
+                    busy <= 1'b0;
+                    done <= 1'b1;
+                    cycles <= now + 1'b1;
+                end
+            endcase
+        end
+    end
+
+    always @(posedge clk) begin
+        if (rst || layer_init || run_end) begin
+            ep_cnt <= 0;
+            t_known <= !nxt_mask_en;
+            tpp <= nxt_tiles;
+            ep_bound <= nxt_tiles;
+        end else if (layer_active) begin
+            if (!t_known && mask_fin) begin
+                // the scan has ended: tiles per pass are known now
+                t_known <= 1'b1;
+                tpp <= mask_tiles_next;
+                if (mask_tiles_next == 0) ep_cnt <= cur_n_pass;
+                else if (e_after >= mask_tiles_next) begin
+                    ep_cnt <= 1;
+                    ep_bound <= mask_tiles_next + mask_tiles_next;
+                end else ep_bound <= mask_tiles_next;
+            end else if (t_known && e_tile_end && (e_after == ep_bound)) begin
+                ep_cnt <= ep_cnt + 1'b1;
+                ep_bound <= ep_bound + tpp;
+            end
+        end
+    end
+endmodule
+`default_nettype wire

@@ -1,0 +1,120 @@
+"""The cross-check cases: small seeded models on small configurations.
+
+Shared by tests/test_rtl_layers.py (asserts) and bench/rtl_crosscheck.py (prints the
+table of archsim vs RTL cycles). Predictor thresholds are chosen from the scores the
+layer actually sees, so "sparse" really is about half the positions, "empty" none,
+"all" every one (the mask unit still runs), "few" the top scores only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from tests.rtlsim.configs import tiny
+from tests.rtlsim.harness import Case
+from tests.rtlsim.models import LayerSpec, make_model, random_x0, with_thresholds
+from tests.rtlsim.reference import layer_inputs, predictor_score
+
+
+def choose_thresholds(model, x0: np.ndarray, kinds: dict[int, str]):
+    """Set the thresholds of the layers in `kinds` one after the other (earlier ones shape later inputs)."""
+    for i in sorted(kinds):
+        bits = layer_inputs(model, x0, "sparse")[i]
+        s = predictor_score(model.layers[i], bits)
+        t = {
+            "sparse": int(np.median(s)),
+            "empty": int(s.max()) + 1,
+            "all": int(s.min()),
+            "few": int(np.sort(s.reshape(-1))[-3]),
+        }[kinds[i]]
+        model = with_thresholds(model, {i: t})
+    return model
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    name: str
+    what: str
+    cfg_over: dict = field(default_factory=dict)
+    c0: int = 8
+    h: int = 6
+    w: int = 6
+    layers: tuple[LayerSpec, ...] = ()
+    thresholds: dict = field(default_factory=dict)
+    seed: int = 0
+    mode: str = "sparse"
+
+    def config(self) -> HardwareConfig:
+        return tiny(**self.cfg_over)
+
+    def make(self, backpressure: bool = False, mem_seed: int = 0) -> Case:
+        cfg = self.config()
+        layers = list(self.layers)
+        if self.mode == "dense":
+            layers = [LayerSpec(**{**s.__dict__, "k": None}) for s in layers]
+        model = make_model(cfg, self.c0, self.h, self.w, layers, self.seed, name=self.name)
+        x0 = random_x0(np.random.default_rng([self.seed, 7]), self.c0, self.h, self.w)
+        if self.thresholds:
+            model = choose_thresholds(model, x0, self.thresholds)
+        return Case(self.name, model, x0, self.mode, backpressure, mem_seed)
+
+
+SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
+G4 = {"pe_array": {"acc_depth": 4}, "buffers": {"act_word_bits": 16}}
+
+CASES: tuple[CaseSpec, ...] = (
+    CaseSpec("c3_s1", "3x3 stride 1, half the kernels kept, every position (no predictor)",
+             layers=(LayerSpec("conv", 8, k=1),), seed=1),
+    CaseSpec("pair_s2", "1x1 stride-2 shortcut + 3x3 stride-2 main, 8 -> 12 channels (not a multiple of a pass)",
+             c0=8, h=7, w=7, layers=(LayerSpec("sc", 12, k=1, **SC), LayerSpec("main", 12, stride=2, k=1)), seed=2),
+    CaseSpec("odd_ch", "10 -> 6 channels (multiples of neither rows nor words), 5x7 map, no residual",
+             c0=10, h=5, w=7, layers=(LayerSpec("conv", 6, k=2, residual=False),), seed=3),
+    CaseSpec("dens_1of4", "kernel density 1/4 (k=1 of 4 slots), 2 activation words per position",
+             cfg_over=G4, c0=20, h=4, w=5, layers=(LayerSpec("conv", 20, k=1),), seed=4),
+    CaseSpec("dens_3of4", "kernel density 3/4 (k=3 of 4 slots), 3 passes",
+             cfg_over=G4, c0=12, h=4, w=4, layers=(LayerSpec("conv", 36, k=3, residual=False),), seed=5),
+    CaseSpec("mask_sparse", "3x3 stride 1 with a predictor, about half the positions active (centre-bit copies)",
+             c0=8, h=7, w=6, layers=(LayerSpec("conv", 8, k=1, predictor="p"),), thresholds={0: "sparse"}, seed=6),
+    CaseSpec("mask_empty", "predictor threshold above every score: no active position at all",
+             layers=(LayerSpec("conv", 8, k=1, predictor="p"),), thresholds={0: "empty"}, seed=7),
+    CaseSpec("mask_all", "predictor below every score: all active, mask unit still running",
+             c0=16, h=5, w=5, layers=(LayerSpec("conv", 16, k=2, predictor="p"),), thresholds={0: "all"}, seed=8),
+    CaseSpec("mask_s2", "shortcut + stride-2 main with a predictor: skipped positions keep the shortcut",
+             c0=8, h=8, w=8, layers=(LayerSpec("sc", 16, k=1, **SC), LayerSpec("main", 16, stride=2, k=1, predictor="p")),
+             thresholds={1: "sparse"}, seed=9),
+    CaseSpec("mask_sc_s1", "stride-1 shortcut (8 -> 12) + predicted stride-1 main: no centre copy after a shortcut",
+             c0=8, h=5, w=6, layers=(LayerSpec("sc", 12, k=1, role="shortcut", residual=False, kernel=1, stride=1),
+                                     LayerSpec("main", 12, k=1, predictor="p")),
+             thresholds={1: "sparse"}, seed=14),
+    CaseSpec("program", "multi-layer programme: 3x3, predicted 3x3, shortcut pair with predictor, 3x3",
+             c0=8, h=8, w=8,
+             layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p"), LayerSpec("sc", 16, k=1, **SC),
+                     LayerSpec("c3", 16, stride=2, k=1, predictor="p"), LayerSpec("c4", 16, k=1, predictor="p")),
+             thresholds={1: "sparse", 3: "few", 4: "sparse"}, seed=10),
+    CaseSpec("odd_array", "3 PE columns, 3 slots per row, 4-channel words; predictor",
+             cfg_over={"pe_array": {"cols": 3, "acc_depth": 3}, "buffers": {"act_word_bits": 4}},
+             c0=6, h=5, w=5, layers=(LayerSpec("conv", 14, k=2, residual=False), LayerSpec("c2", 14, k=1, predictor="p")),
+             thresholds={1: "sparse"}, seed=11),
+    CaseSpec("slow_mem", "slow memory: 2 cycles per beat, 1 outstanding burst each way, 2-beat bursts, 64-bit bus",
+             cfg_over={"axi": {"data_bits": 64, "max_burst_beats": 2, "read_beat_cycles": 2, "read_latency": 9,
+                               "write_latency": 7, "max_outstanding_reads": 1, "max_outstanding_writes": 1}},
+             c0=8, h=6, w=6, layers=(LayerSpec("c1", 8, k=1, predictor="p"), LayerSpec("c2", 8, k=2)),
+             thresholds={0: "sparse"}, seed=12),
+    CaseSpec("saturate", "large multipliers and biases: the epilogue saturates both ways",
+             c0=8, h=5, w=5, layers=(LayerSpec("c1", 8, k=1, mult_range=32767, shift=2),
+                                     LayerSpec("c2", 8, k=2, mult_range=32767, shift=0)), seed=13),
+    CaseSpec("dense_prog", "dense baseline (index decoder and mask unit bypassed) running the programme unpruned",
+             c0=8, h=8, w=8,
+             layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p"), LayerSpec("sc", 16, k=1, **SC),
+                     LayerSpec("c3", 16, stride=2, k=1, predictor="p")),
+             thresholds={1: "sparse", 3: "sparse"}, seed=10, mode="dense"),
+)
+
+BACKPRESSURE = "program"  # the case also run with random AXI back-pressure
+
+
+def case(name: str) -> CaseSpec:
+    return next(c for c in CASES if c.name == name)

@@ -1,0 +1,40 @@
+"""Hardware configurations for tests: the Ultra96v2 file and small variants of it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from archsim.config import HardwareConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+ULTRA96 = ROOT / "configs" / "ultra96v2.yaml"
+
+
+def ultra96() -> HardwareConfig:
+    return load_config(ULTRA96)
+
+
+def tiny_dict(**over: dict) -> dict:
+    """A 4x4 PE array with 2-slot accumulators and 8-channel activation words."""
+    d = yaml.safe_load(ULTRA96.read_text())
+    d = copy.deepcopy(d)
+    d["name"] = "tiny"
+    d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
+    d["buffers"].update(act_word_bits=8, act_bank_depth=64, res_depth=512, weight_depth=256, list_depth=128)
+    d["axi"].update(data_bits=32, max_burst_beats=4, read_latency=5, write_latency=3,
+                    max_outstanding_reads=2, max_outstanding_writes=2, read_beat_cycles=1)
+    for sect, vals in over.items():
+        d[sect].update(vals)
+    return d
+
+
+def tiny(**over: dict) -> HardwareConfig:
+    return HardwareConfig.model_validate(tiny_dict(**over))
+
+
+def write_config(cfg: HardwareConfig, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    return path

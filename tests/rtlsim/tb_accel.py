@@ -1,0 +1,176 @@
+"""cocotb testbench of the whole accelerator (bnn_accel): programme, run, read back.
+
+The case to run is described by the JSON file named in $BNN_CASE (written by
+tests/rtlsim/harness.py): the DDR image, the register writes, the memory timing. The
+testbench writes the registers over AXI-Lite, pulses `start` for one cycle (cycle 0),
+runs the AXI memory model until `done`, reads CYCLES and the layer-end log over
+AXI-Lite and the output map from memory, and writes everything to $BNN_RESULT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly
+
+from tests.rtlsim.axi import AxiMemory, MemTiming
+
+MAX_CYCLES = int(os.environ.get("BNN_MAX_CYCLES", "2000000"))
+
+
+class Lite:
+    """AXI4-Lite master, one transaction at a time, cycle by cycle."""
+
+    def __init__(self, dut):
+        self.d = dut
+
+    async def write(self, addr: int, value: int) -> None:
+        d = self.d
+        await FallingEdge(d.aclk)
+        d.s_axil_awaddr.value = addr
+        d.s_axil_wdata.value = value
+        d.s_axil_awvalid.value = 1
+        d.s_axil_wvalid.value = 1
+        while True:
+            await ReadOnly()
+            done = int(d.s_axil_awready.value)
+            await FallingEdge(d.aclk)
+            if done:
+                break
+        d.s_axil_awvalid.value = 0
+        d.s_axil_wvalid.value = 0
+        while True:
+            await ReadOnly()
+            if int(d.s_axil_bvalid.value):
+                break
+            await FallingEdge(d.aclk)
+
+    async def read(self, addr: int) -> int:
+        d = self.d
+        await FallingEdge(d.aclk)
+        d.s_axil_araddr.value = addr
+        d.s_axil_arvalid.value = 1
+        while True:
+            await ReadOnly()
+            done = int(d.s_axil_arready.value)
+            await FallingEdge(d.aclk)
+            if done:
+                break
+        d.s_axil_arvalid.value = 0
+        while True:
+            await ReadOnly()
+            if int(d.s_axil_rvalid.value):
+                return int(d.s_axil_rdata.value)
+            await FallingEdge(d.aclk)
+
+
+async def run_accel(dut, mem: AxiMemory, start_cycle_hook=None) -> int:
+    """Pulse start and serve the AXI master until done; returns DONE (cycles from start)."""
+    d = dut
+    h = {
+        n: getattr(d, f"m_axi_{n}")
+        for n in ("arvalid", "araddr", "arlen", "rready", "awvalid", "awaddr", "awlen", "wvalid", "wdata", "wlast", "bready")
+    }
+    o = {n: getattr(d, f"m_axi_{n}") for n in ("arready", "rvalid", "rdata", "rlast", "awready", "wready", "bvalid")}
+    done_h = d.done
+    last = {}
+    t = 0
+    while t < MAX_CYCLES:
+        await FallingEdge(d.aclk)
+        d.start.value = 1 if t == 0 else 0
+        out = mem.drive(t)
+        for k in ("arready", "rvalid", "rlast", "awready", "wready", "bvalid"):
+            if last.get(k) != out[k]:
+                o[k].value = out[k]
+                last[k] = out[k]
+        if out["rdata"] is not None:
+            o["rdata"].value = out["rdata"]
+        await ReadOnly()
+        if t > 0 and int(done_h.value):
+            return t
+        s = {k: int(v.value) for k, v in h.items() if k not in ("araddr", "arlen", "awaddr", "awlen", "wdata")}
+        out["arvalid_hs"] = s["arvalid"] and out["arready"]
+        out["awvalid_hs"] = s["awvalid"] and out["awready"]
+        if out["arvalid_hs"]:
+            s["araddr"] = int(h["araddr"].value)
+            s["arlen"] = int(h["arlen"].value)
+        if out["awvalid_hs"]:
+            s["awaddr"] = int(h["awaddr"].value)
+            s["awlen"] = int(h["awlen"].value)
+        if s["wvalid"] and out["wready"]:
+            s["wdata"] = int(h["wdata"].value)
+        mem.sample(t, out, s)
+        t += 1
+    raise AssertionError(f"no done within {MAX_CYCLES} cycles")
+
+
+@cocotb.test()
+async def run_case(dut):
+    case = json.loads(Path(os.environ["BNN_CASE"]).read_text())
+    ddr = Path(case["ddr_file"]).read_bytes()
+    timing = MemTiming(**case["timing"])
+    mem = AxiMemory(max(len(ddr), case["ddr_size"]), timing)
+    mem.write(0, ddr)
+
+    cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
+    for sig in ("start", "s_axil_awvalid", "s_axil_wvalid", "s_axil_arvalid", "m_axi_rvalid", "m_axi_bvalid",
+                "m_axi_arready", "m_axi_awready", "m_axi_wready", "m_axi_rlast"):
+        getattr(dut, sig).value = 0
+    dut.s_axil_bready.value = 1
+    dut.s_axil_rready.value = 1
+    dut.s_axil_wstrb.value = 0xF
+    dut.s_axil_awaddr.value = 0
+    dut.s_axil_wdata.value = 0
+    dut.s_axil_araddr.value = 0
+    dut.m_axi_rdata.value = 0
+    dut.m_axi_rresp.value = 0
+    dut.m_axi_bresp.value = 0
+    dut.aresetn.value = 0
+    for _ in range(3):
+        await FallingEdge(dut.aclk)
+    dut.aresetn.value = 1
+    lite = Lite(dut)
+    ident = await lite.read(case["id_addr"])
+    assert ident == case["id_magic"], f"ID register reads {ident:#x}"
+    for addr, value in case["writes"]:
+        await lite.write(addr, value)
+    for addr, value in case.get("readback", []):
+        got = await lite.read(addr)
+        assert got == value, f"register {addr:#06x} reads {got:#x}, wrote {value:#x}"
+
+    t0 = time.perf_counter()
+    done = await run_accel(dut, mem)
+    wall = time.perf_counter() - t0
+    cycles_reg = await lite.read(case["cycles_addr"])
+    status = await lite.read(case["status_addr"])
+    ends = [await lite.read(a) for a in case["log_addrs"]]
+    out = mem.read(case["store_addr"], case["store_bytes"])
+    first_stats = mem.stats
+    more = []
+    for extra in case.get("more_loads", []):
+        # the next sample: a new input map, start again without reset or reprogramming
+        mem.write(case["load_addr"], Path(extra["load_file"]).read_bytes())
+        mem.new_run()
+        d2 = await run_accel(dut, mem)
+        Path(extra["out_file"]).write_bytes(mem.read(case["store_addr"], case["store_bytes"]))
+        more.append({"done": d2, "cycles_reg": await lite.read(case["cycles_addr"]),
+                     "layer_ends": [await lite.read(a) for a in case["log_addrs"]]})
+    result = {
+        "more": more,
+        "done": done,
+        "cycles_reg": cycles_reg,
+        "status": status,
+        "layer_ends": ends,
+        "wall_s": wall,
+        "ar": first_stats.ar,
+        "r_last": first_stats.r_last,
+        "w_first": first_stats.w_first,
+        "b": first_stats.b,
+    }
+    Path(case["out_file"]).write_bytes(out)
+    Path(os.environ["BNN_RESULT"]).write_text(json.dumps(result))

@@ -1,0 +1,210 @@
+"""rtl/gen.py, the register map and the resource-report parser."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from archsim.errors import ConfigError
+from archsim.format import save_model
+from archsim.layout import build_layout
+from archsim.program import compile_program
+from rtl import regmap
+from rtl.gen import VERILOG_DIR
+from rtl.params import RtlParams
+from rtl.resources import parse_stat, table
+from tests.rtlsim.cases import case
+from tests.rtlsim.configs import ROOT, tiny, tiny_dict, ultra96, write_config
+
+
+def gen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "rtl" / "gen.py"), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_gen_writes_verilog_params_and_images(tmp_path):
+    spec = case("program")
+    cfg = spec.config()
+    cfg_file = write_config(cfg, tmp_path / "tiny.yaml")
+    c = spec.make()
+    save_model(tmp_path / "m.npz", c.model)
+    p = gen("--config", str(cfg_file), "--model", str(tmp_path / "m.npz"), "--out", str(tmp_path / "out"))
+    assert p.returncode == 0, p.stderr
+    v = tmp_path / "out" / "verilog"
+    assert (v / "bnn_accel.v").exists() and (v / "bnn_regmap.vh").exists() and (v / "bnn_core.v").exists()
+    top = (v / "bnn_accel.v").read_text()
+    assert ".ROWS(4)" in top and ".COLS(4)" in top and ".SPARSE(1)" in top
+    params = json.loads((tmp_path / "out" / "params.json").read_text())
+    assert params["verilog_parameters"]["E_MEM"] == RtlParams(cfg).e_mem
+    regs = json.loads((tmp_path / "out" / "mem" / "regs.json").read_text())
+    lay = build_layout(c.model, compile_program(c.model, cfg, "sparse"), cfg)
+    want = regmap.program_writes(lay, RtlParams(cfg))
+    assert [(r["addr"], r["value"]) for r in regs] == [(w.addr, w.value) for w in want]
+    base, blob = lay.blob_image()
+    assert (tmp_path / "out" / "mem" / "ddr.bin").read_bytes() == blob
+    assert json.loads((tmp_path / "out" / "mem" / "layout.json").read_text())["blob_base"] == base
+
+
+def test_gen_dense_sets_the_switch(tmp_path):
+    p = gen("--dense", "--out", str(tmp_path / "d"))
+    assert p.returncode == 0, p.stderr
+    assert ".SPARSE(0)" in (tmp_path / "d" / "verilog" / "bnn_accel.v").read_text()
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"axi": {"data_bits": 128}}, "axi.data_bits"),  # does not divide a 64-bit residual word
+        ({"pe_array": {"acc_bits": 8}, "epilogue": {"value_bits": 16}}, None),  # fine
+    ],
+)
+def test_gen_rejects_what_the_rtl_cannot_build(over, field, tmp_path):
+    import yaml
+
+    d = tiny_dict(**over)
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump(d))
+    p = gen("--config", str(f), "--out", str(tmp_path / "o"))
+    if field is None:
+        assert p.returncode == 0, p.stderr
+        return
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(f) in lines[0] and field in lines[0] and "Traceback" not in p.stderr
+
+
+def test_gen_missing_config_is_one_line(tmp_path):
+    p = gen("--config", str(tmp_path / "nope.yaml"))
+    assert p.returncode == 2 and "file not found" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_register_map_header_matches_the_verilog():
+    hdr = regmap.verilog_header()
+    regs_v = (VERILOG_DIR / "bnn_regs.v").read_text()
+    for f in regmap.LAYER_FIELDS:
+        assert f"LF_{f.upper()} = {regmap.LAYER_FIELDS.index(f)};" in hdr
+        assert f"LF_{f.upper()}" in regs_v, f"layer field {f} not decoded by bnn_regs.v"
+    for f in regmap.PASS_FIELDS:
+        assert f"PF_{f.upper()}" in regs_v, f"pass field {f} not decoded by bnn_regs.v"
+    for f in regmap.GLOBAL_FIELDS:
+        assert f"G_{f.upper()}" in regs_v
+    for f in regmap.HW_FIELDS:
+        assert f"HW_{f.upper()}" in regs_v
+    # the readme documents every field
+    readme = (ROOT / "rtl" / "README.md").read_text()
+    for f in (*regmap.LAYER_FIELDS, *regmap.PASS_FIELDS, *regmap.GLOBAL_FIELDS, *regmap.HW_FIELDS):
+        assert f in readme, f"rtl/README.md does not mention field {f}"
+    # regions do not overlap and hold the maximum counts
+    assert regmap.LAYER_BASE + regmap.max_layers_in_map() * regmap.LAYER_STRIDE <= regmap.PASS_BASE
+    assert regmap.PASS_BASE + regmap.max_passes_in_map() * regmap.PASS_STRIDE <= regmap.LOG_BASE
+
+
+def test_program_writes_refuse_values_the_hardware_would_truncate():
+    spec = case("c3_s1")
+    cfg = spec.config()
+    c = spec.make()
+    lay = build_layout(c.model, compile_program(c.model, cfg, "sparse"), cfg)
+    prm = RtlParams(cfg, max_passes=4)
+    writes = regmap.program_writes(lay, prm)
+    assert len({w.addr for w in writes}) == len(writes)
+    widths = regmap.field_widths(prm)
+    assert all(w.value < (1 << 32) for w in writes)
+    assert widths["pass.addr"] == 32
+    import dataclasses
+
+    bad = dataclasses.replace(lay, layers=(dataclasses.replace(lay.layers[0], shift=70),))
+    with pytest.raises(ConfigError, match="shift"):
+        regmap.program_writes(bad, prm)
+
+
+def test_rtl_params_reject_a_dense_programme_on_the_sparse_build():
+    spec = case("dense_prog")
+    cfg = spec.config()
+    c = spec.make()
+    lay = build_layout(c.model, compile_program(c.model, cfg, "dense"), cfg)
+    with pytest.raises(ConfigError, match="dense-mode programme"):
+        regmap.program_writes(lay, RtlParams(cfg, sparse=True))
+
+
+STAT = """
+=== bnn_accel ===
+
+   Number of wires:              10
+   Number of cells:             123
+     CARRY8                         4
+     DSP48E2                       16
+     FDRE                         900
+     FDSE                          12
+     LUT1                          10
+     LUT2                          20
+     LUT6                         300
+     LUT6_2                         5
+     MUXF7                         40
+     RAM32M                         3
+     RAM64X1D                       2
+     RAMB18E2                       3
+     RAMB36E2                       7
+
+"""
+
+
+def test_parse_stat_counts_luts_ffs_bram_dsp():
+    u = parse_stat("junk\n" + STAT)
+    assert u.lut_logic == 10 + 20 + 300 + 5
+    assert u.lut_ram == 3 * 4 + 2 * 2
+    assert u.ff == 912 and u.dsp == 16 and u.bram36 == 8.5
+    t = table([("x", u)])
+    assert "351 (0.5 %)" in t and "8.5 (3.9 %)" in t
+    with pytest.raises(ValueError):
+        parse_stat("no statistics here")
+
+
+@pytest.mark.slow
+def test_yosys_on_a_small_config(tmp_path):
+    """The real flow on the smallest configuration: Yosys runs and its report parses."""
+    from rtl.resources import synthesize
+
+    d = tiny_dict(pe_array={"cols": 2, "acc_depth": 2}, buffers={"act_bank_depth": 16, "res_depth": 64,
+                                                                   "weight_depth": 32, "list_depth": 32})
+    from archsim.config import HardwareConfig
+
+    cfg = HardwareConfig.model_validate(d)
+    u, secs, _ = synthesize(cfg, True, tmp_path)
+    assert u.lut > 0 and u.ff > 0 and u.dsp == cfg.pe_array.rows  # one DSP multiplier per PE row
+    assert secs < 600
+
+
+def test_latencies_are_the_rtls():
+    from archsim.contract import LATENCIES
+    from rtl.params import RTL_LATENCIES, check_latencies
+
+    assert RTL_LATENCIES == LATENCIES
+    check_latencies()
+    with pytest.raises(ConfigError):
+        check_latencies(type(LATENCIES)(load=3))
+
+
+def test_ultra96_parameters():
+    p = RtlParams(ultra96()).verilog()
+    assert (p["ROWS"], p["COLS"], p["G"], p["BA"], p["D"], p["IB"]) == (16, 16, 8, 64, 128, 3)
+    assert p["E_MEM"] == 192 and p["M3"] == 1 and p["M1"] == 3  # one 3x3 step or three 1x1 steps per entry
+    assert re.match(r"^\d+$", str(p["WAW"]))
+    assert RtlParams(tiny(), sparse=False).verilog()["IB"] == 0
+
+
+def test_resource_json_is_what_analysis_reads(tmp_path):
+    """The JSON entries carry the keys analysis.readers.load_resources looks for."""
+    from analysis.readers import load_resources
+    from rtl.resources import _entry, with_shape
+
+    u = parse_stat(STAT)
+    cfg = ultra96()
+    entries = [_entry("sparse", cfg, u, 1.0), _entry("sparse", with_shape(cfg, 8, 16), u, 2.0)]
+    f = tmp_path / "resources.json"
+    f.write_text(json.dumps({"kind": "bnn-rtl-resources", "builds": entries}))
+    got = load_resources(f)
+    assert [(e.rows, e.cols) for e in got] == [(16, 16), (8, 16)]
+    assert got[0].values == {"lut": u.lut, "ff": u.ff, "bram36": u.bram36, "dsp": u.dsp}
