@@ -27,10 +27,9 @@ from archsim.errors import ConfigError
 from archsim.fileio import atomic_write_text
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem, Trace, save_model, save_trace
 from archsim.functional import BitSets, layer_dot, predictor_score, run_model, stem_conv, stem_output
+from archsim.network import LayerShape, resnet18_layers
 from archsim.program import compile_program, pass_geometry, real_rows
 
-STAGE_CHANNELS = (64, 128, 256, 512)
-BLOCKS_PER_STAGE = 2
 GENERATOR = "archsim synth"
 
 
@@ -101,39 +100,9 @@ class SynthSpec:
         return " ".join(parts)
 
 
-@dataclass(frozen=True)
-class LayerShape:
-    name: str
-    role: str
-    stage: int
-    kernel: int
-    stride: int
-    c_in: int
-    c_out: int
-    h_in: int
-    w_in: int
-    residual: bool
-
-
-def _ch(base: int, width: float) -> int:
-    return max(1, round(base * width))
-
-
 def skeleton(width: float, input_shape: tuple[int, int, int]) -> list[LayerShape]:
     """The binary layers of the CIFAR ResNet-18 (docs/architecture.md section 1), in run order."""
-    _, h, w = input_shape
-    c = _ch(STAGE_CHANNELS[0], width)
-    out = []
-    for s, base in enumerate(STAGE_CHANNELS, start=1):
-        co = _ch(base, width)
-        for b in range(1, BLOCKS_PER_STAGE + 1):
-            for j in (1, 2):
-                stride = 2 if s > 1 and b == 1 and j == 1 else 1
-                if stride == 2:
-                    out.append(LayerShape(f"s{s}.b{b}.shortcut", "shortcut", s, 1, 2, c, co, h, w, False))
-                out.append(LayerShape(f"s{s}.b{b}.conv{j}", "main", s, 3, stride, c, co, h, w, True))
-                h, w, c = (h - 1) // stride + 1, (w - 1) // stride + 1, co
-    return out
+    return resnet18_layers(width, input_shape[1], input_shape[2])
 
 
 # --------------------------------------------------------------------------- random parts

@@ -8,63 +8,23 @@ output; `mask` is 1 except where a spatial predictor switches a position off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from archsim.network import LayerShape, resnet18_layers
 from trainer.binary import BinaryConv2d, SpatialPredictor, sign_ste
 
-BASE_CHANNELS = (64, 128, 256, 512)
+# Layer names of the trained models (their checkpoints' module keys): s1b1c1, s2b1sc, ...
+LayerSpec = LayerShape
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    name: str
-    role: str  # "main" or "shortcut"
-    kernel: int
-    stride: int
-    c_in: int
-    c_out: int
-    h_in: int
-    w_in: int
-    residual: bool
-    stage: int  # 1..4
-
-    @property
-    def h_out(self) -> int:
-        pad = (self.kernel - 1) // 2
-        return (self.h_in + 2 * pad - self.kernel) // self.stride + 1
-
-    @property
-    def w_out(self) -> int:
-        pad = (self.kernel - 1) // 2
-        return (self.w_in + 2 * pad - self.kernel) // self.stride + 1
-
-    @property
-    def positions(self) -> int:
-        return self.h_out * self.w_out
-
-
-def stage_channels(width: float) -> tuple[int, ...]:
-    return tuple(max(1, round(c * width)) for c in BASE_CHANNELS)
+def compact_name(stage: int, block: int, conv: int) -> str:
+    return f"s{stage}b{block}sc" if conv == 0 else f"s{stage}b{block}c{conv}"
 
 
 def layer_specs(width: float, size: int = 32) -> list[LayerSpec]:
-    chans = stage_channels(width)
-    specs: list[LayerSpec] = []
-    c, h = chans[0], size
-    for s, c_out in enumerate(chans, start=1):
-        for blk in (1, 2):
-            for conv in (1, 2):
-                stride = 2 if (s > 1 and blk == 1 and conv == 1) else 1
-                if stride == 2:
-                    specs.append(LayerSpec(f"s{s}b{blk}sc", "shortcut", 1, 2, c, c_out, h, h, False, s))
-                spec = LayerSpec(f"s{s}b{blk}c{conv}", "main", 3, stride, c, c_out, h, h, True, s)
-                specs.append(spec)
-                c, h = c_out, spec.h_out
-    return specs
+    return resnet18_layers(width, size, size, name=compact_name)
 
 
 def fake_quant_int8(w: Tensor) -> tuple[Tensor, Tensor]:
