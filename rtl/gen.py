@@ -6,6 +6,10 @@
 writes, into DIR (default build/rtl/<config name>[-dense]):
   verilog/       the hand-written modules (rtl/verilog/*.v), the register-map header
                  bnn_regmap.vh and the top level bnn_accel.v with every parameter set
+                 bnn_accel_axi.v: the top level with Vivado's AXI interface names (rtl/board.py)
+  vivado/        the Ultra96v2 Vivado build: build.tcl, config.tcl (this configuration's part,
+                 clock, HP-port width, register window, sources), bnn_accel.xdc; see
+                 rtl/vivado/README.md (skipped, with a note, when the configuration names no part)
   params.json    the RTL parameters and the register map
   report.md      parameters, memories and the resource estimate (with --resources)
   mem/           with --model: the DDR image of the model's blobs (ddr.bin, from
@@ -205,6 +209,14 @@ def main(argv: list[str] | None = None) -> int:
             write_images(prm, Path(args.model), out / "mem")
         report = [f"# RTL for '{cfg.name}' ({'sparse' if prm.sparse else 'dense'})", ""]
         report += [f"- {f.name}" for f in files]
+        if cfg.part:
+            from rtl.board import write_vivado
+
+            board = write_vivado(prm, out, files)
+            report += ["", "Vivado build (rtl/vivado/README.md):", ""]
+            report += [f"- {f.relative_to(out)}" for f in board]
+        else:
+            report += ["", f"No Vivado files: the configuration names no part ({args.config}, field 'part')."]
         if args.resources:
             from rtl import resources
 

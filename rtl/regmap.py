@@ -32,6 +32,11 @@ PASS_BASE = 0x2000  # W: pass p field f at PASS_BASE + p * PASS_STRIDE + 4 f
 PASS_STRIDE = 0x40
 LOG_BASE = 0x4000  # R: word l = cycle (from start) at which layer l ended
 ADDR_BITS = 16
+SIZE = 1 << ADDR_BITS  # bytes of address space the slave decodes (its AXI-Lite range)
+
+CTRL_START_BIT = 0  # CTRL: writing 1 starts an inference (ignored while busy)
+STATUS_DONE_BIT = 0  # STATUS: set at done, cleared by the next start
+STATUS_BUSY_BIT = 1  # STATUS: an inference is running
 
 HW_FIELDS = (
     "rows",
@@ -102,6 +107,53 @@ PASS_FIELDS = (
 )
 
 assert 4 * len(LAYER_FIELDS) <= LAYER_STRIDE and 4 * len(PASS_FIELDS) <= PASS_STRIDE
+
+
+@dataclass(frozen=True)
+class Region:
+    """A run of registers: `count` entries of `stride` bytes, each with `fields` words."""
+
+    name: str
+    base: int
+    access: str  # "R", "W" or "RW", as the hardware implements it
+    fields: tuple[str, ...] = ("value",)
+    count: int = 1
+    stride: int = 4
+
+
+def regions() -> tuple[Region, ...]:
+    """Every register the hardware decodes, with its access (the README table, machine-readable)."""
+    return (
+        Region("CTRL", CTRL, "W"),
+        Region("STATUS", STATUS, "R"),
+        Region("CYCLES", CYCLES, "R"),
+        Region("ID", ID, "R"),
+        Region("HW", HW_BASE, "R", HW_FIELDS, stride=4 * len(HW_FIELDS)),
+        Region("GLOBAL", GLOBAL_BASE, "RW", GLOBAL_FIELDS, stride=4 * len(GLOBAL_FIELDS)),
+        Region("LAYER", LAYER_BASE, "W", LAYER_FIELDS, max_layers_in_map(), LAYER_STRIDE),
+        Region("PASS", PASS_BASE, "W", PASS_FIELDS, max_passes_in_map(), PASS_STRIDE),
+        Region("LOG", LOG_BASE, "R", count=max_layers_in_map()),
+    )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    region: Region
+    entry: int
+    field: str
+
+
+def decode(addr: int) -> Decoded | None:
+    """The register at byte address `addr`, or None where the map has none."""
+    if addr % 4 or not 0 <= addr < SIZE:
+        return None
+    for r in regions():
+        off = addr - r.base
+        if 0 <= off < r.count * r.stride:
+            entry, word = divmod(off, r.stride)
+            if word // 4 < len(r.fields):
+                return Decoded(r, entry, r.fields[word // 4])
+    return None
 
 
 def global_addr(name: str) -> int:
@@ -259,6 +311,9 @@ def verilog_header() -> str:
         f"localparam A_LOG_BASE = 16'h{LOG_BASE:04X};",
         f"localparam LAYER_STRIDE_LOG2 = {LAYER_STRIDE.bit_length() - 1};",
         f"localparam PASS_STRIDE_LOG2 = {PASS_STRIDE.bit_length() - 1};",
+        f"localparam CTRL_START_BIT = {CTRL_START_BIT};",
+        f"localparam STATUS_DONE_BIT = {STATUS_DONE_BIT};",
+        f"localparam STATUS_BUSY_BIT = {STATUS_BUSY_BIT};",
         f"localparam N_HW = {len(HW_FIELDS)};",
         f"localparam N_GLOBAL = {len(GLOBAL_FIELDS)};",
     ]

@@ -9,6 +9,7 @@ command -v iverilog >/dev/null || need_apt+=(iverilog)
 command -v yosys >/dev/null || need_apt+=(yosys)
 command -v g++ >/dev/null || need_apt+=(g++)   # Verilator compiles its model with the C++ compiler
 command -v make >/dev/null || need_apt+=(make)
+command -v tclsh >/dev/null || need_apt+=(tcl)   # runs rtl/vivado/build.tcl against stub Vivado commands
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -163,7 +163,7 @@ module bnn_regs #(
         end else begin
             if (wr) s_bvalid <= 1'b1;
             else if (s_bready) s_bvalid <= 1'b0;
-            start_pulse <= wr_low && (wa == A_CTRL) && wd[0] && !busy;
+            start_pulse <= wr_low && (wa == A_CTRL) && wd[CTRL_START_BIT] && !busy;
             if (wr_glob) begin
                 case (gi)
                     G_N_LAYERS: g_n_layers <= wd[MLW:0];
@@ -376,8 +376,11 @@ module bnn_regs #(
             G_STORE_WORDS: g_word[RAW:0] = g_store_words;
             default: ;
         endcase
-        if (ra == A_STATUS) rd = {30'd0, busy, done};
-        else if (ra == A_CYCLES) rd = cycles;
+        rd = 32'd0;
+        if (ra == A_STATUS) begin
+            rd[STATUS_DONE_BIT] = done;
+            rd[STATUS_BUSY_BIT] = busy;
+        end else if (ra == A_CYCLES) rd = cycles;
         else if (ra == A_ID) rd = ID_MAGIC;
         else if (ra >= A_HW_BASE && ra < A_HW_BASE + 4 * N_HW) rd = hw_word;
         else if (ra >= A_GLOBAL_BASE && ra < A_GLOBAL_BASE + 4 * N_GLOBAL) rd = g_word;

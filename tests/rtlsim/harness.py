@@ -118,9 +118,35 @@ class Outcome:
     active: list[np.ndarray | None]
 
 
-def run(built: Built, case: Case, work: Path) -> Outcome:
+def run_testbench(built: Built, module: str, work: Path, env: dict[str, str], result: Path, what: str) -> float:
+    """Run the cocotb test module `module` on the built accelerator in `work`; it must write
+    `result` (a failing test writes none: the log's tail is raised). Returns the wall time."""
     from cocotb_tools.runner import get_runner
 
+    runner = get_runner(built.sim)
+    if built.sim == "verilator":
+        _verilator_env()
+    if result.exists():
+        result.unlink()
+    t0 = time.perf_counter()
+    runner.test(
+        test_module=module,
+        hdl_toplevel_lang="verilog",
+        hdl_toplevel=TOP,
+        build_dir=built.build_dir,
+        test_dir=work,
+        extra_env={**env, "PYTHONPATH": str(ROOT)},
+        results_xml=str(work / "results.xml"),
+        log_file=str(work / "sim.log"),
+    )
+    total = time.perf_counter() - t0
+    if not result.exists():
+        tail = (work / "sim.log").read_text()[-3000:] if (work / "sim.log").exists() else ""
+        raise AssertionError(f"simulation of {what} produced no result; log tail:\n{tail}")
+    return total
+
+
+def run(built: Built, case: Case, work: Path) -> Outcome:
     cfg = built.prm.cfg
     prog = compile_program(case.model, cfg, case.mode)
     lay = build_layout(case.model, prog, cfg)
@@ -168,26 +194,8 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         (work / f"load{i}.bin").write_bytes(pack_map(x, cfg))
     (work / "case.json").write_text(json.dumps(case_json))
     res_file = work / "result.json"
-    if res_file.exists():
-        res_file.unlink()
-    runner = get_runner(built.sim)
-    if built.sim == "verilator":
-        _verilator_env()
-    t0 = time.perf_counter()
-    runner.test(
-        test_module="tests.rtlsim.tb_accel",
-        hdl_toplevel_lang="verilog",
-        hdl_toplevel=TOP,
-        build_dir=built.build_dir,
-        test_dir=work,
-        extra_env={"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file), "PYTHONPATH": str(ROOT)},
-        results_xml=str(work / "results.xml"),
-        log_file=str(work / "sim.log"),
-    )
-    total = time.perf_counter() - t0
-    if not res_file.exists():
-        tail = (work / "sim.log").read_text()[-3000:] if (work / "sim.log").exists() else ""
-        raise AssertionError(f"simulation of {case.name} produced no result; log tail:\n{tail}")
+    total = run_testbench(built, "tests.rtlsim.tb_accel", work,
+                          {"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file)}, res_file, case.name)
     res = json.loads(res_file.read_text())
     got = unpack_map((work / "out.bin").read_bytes(), prog.store_shape, cfg)
     more = []

@@ -69,30 +69,32 @@ class Lite:
             await FallingEdge(d.aclk)
 
 
-async def run_accel(dut, mem: AxiMemory, start_cycle_hook=None) -> int:
-    """Pulse start and serve the AXI master until done; returns DONE (cycles from start)."""
-    d = dut
-    h = {
-        n: getattr(d, f"m_axi_{n}")
-        for n in ("arvalid", "araddr", "arlen", "rready", "awvalid", "awaddr", "awlen", "wvalid", "wdata", "wlast", "bready")
-    }
-    o = {n: getattr(d, f"m_axi_{n}") for n in ("arready", "rvalid", "rdata", "rlast", "awready", "wready", "bvalid")}
-    done_h = d.done
-    last = {}
-    t = 0
-    while t < MAX_CYCLES:
-        await FallingEdge(d.aclk)
-        d.start.value = 1 if t == 0 else 0
-        out = mem.drive(t)
+class MemPort:
+    """The DUT's AXI4 master pins served by an AxiMemory, one cycle at a time:
+    `drive(t)` after the falling edge, `sample(t)` in the ReadOnly phase after it."""
+
+    def __init__(self, dut, mem: AxiMemory):
+        self.mem = mem
+        self.h = {
+            n: getattr(dut, f"m_axi_{n}")
+            for n in ("arvalid", "araddr", "arlen", "rready", "awvalid", "awaddr", "awlen", "wvalid", "wdata", "wlast", "bready")
+        }
+        self.o = {n: getattr(dut, f"m_axi_{n}") for n in ("arready", "rvalid", "rdata", "rlast", "awready", "wready", "bvalid")}
+        self.last: dict[str, int] = {}
+        self.out: dict = {}
+
+    def drive(self, t: int) -> None:
+        out = self.mem.drive(t)
         for k in ("arready", "rvalid", "rlast", "awready", "wready", "bvalid"):
-            if last.get(k) != out[k]:
-                o[k].value = out[k]
-                last[k] = out[k]
+            if self.last.get(k) != out[k]:
+                self.o[k].value = out[k]
+                self.last[k] = out[k]
         if out["rdata"] is not None:
-            o["rdata"].value = out["rdata"]
-        await ReadOnly()
-        if t > 0 and int(done_h.value):
-            return t
+            self.o["rdata"].value = out["rdata"]
+        self.out = out
+
+    def sample(self, t: int) -> None:
+        h, out = self.h, self.out
         s = {k: int(v.value) for k, v in h.items() if k not in ("araddr", "arlen", "awaddr", "awlen", "wdata")}
         out["arvalid_hs"] = s["arvalid"] and out["arready"]
         out["awvalid_hs"] = s["awvalid"] and out["awready"]
@@ -104,19 +106,39 @@ async def run_accel(dut, mem: AxiMemory, start_cycle_hook=None) -> int:
             s["awlen"] = int(h["awlen"].value)
         if s["wvalid"] and out["wready"]:
             s["wdata"] = int(h["wdata"].value)
-        mem.sample(t, out, s)
+        self.mem.sample(t, out, s)
+
+
+async def run_accel(dut, mem: AxiMemory) -> int:
+    """Pulse start and serve the AXI master until done; returns DONE (cycles from start)."""
+    port = MemPort(dut, mem)
+    t = 0
+    while t < MAX_CYCLES:
+        await FallingEdge(dut.aclk)
+        dut.start.value = 1 if t == 0 else 0
+        port.drive(t)
+        await ReadOnly()
+        if t > 0 and int(dut.done.value):
+            return t
+        port.sample(t)
         t += 1
     raise AssertionError(f"no done within {MAX_CYCLES} cycles")
 
 
-@cocotb.test()
-async def run_case(dut):
-    case = json.loads(Path(os.environ["BNN_CASE"]).read_text())
-    ddr = Path(case["ddr_file"]).read_bytes()
-    timing = MemTiming(**case["timing"])
-    mem = AxiMemory(max(len(ddr), case["ddr_size"]), timing)
-    mem.write(0, ddr)
+async def serve_memory(dut, mem: AxiMemory) -> None:
+    """Serve the AXI master every cycle, for ever (for runs started over AXI-Lite, CTRL.start)."""
+    port = MemPort(dut, mem)
+    t = 0
+    while True:
+        await FallingEdge(dut.aclk)
+        port.drive(t)
+        await ReadOnly()
+        port.sample(t)
+        t += 1
 
+
+async def reset(dut) -> None:
+    """Start the clock, set every input idle, hold aresetn low for three cycles."""
     cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
     for sig in ("start", "s_axil_awvalid", "s_axil_wvalid", "s_axil_arvalid", "m_axi_rvalid", "m_axi_bvalid",
                 "m_axi_arready", "m_axi_awready", "m_axi_wready", "m_axi_rlast"):
@@ -134,6 +156,17 @@ async def run_case(dut):
     for _ in range(3):
         await FallingEdge(dut.aclk)
     dut.aresetn.value = 1
+
+
+@cocotb.test()
+async def run_case(dut):
+    case = json.loads(Path(os.environ["BNN_CASE"]).read_text())
+    ddr = Path(case["ddr_file"]).read_bytes()
+    timing = MemTiming(**case["timing"])
+    mem = AxiMemory(max(len(ddr), case["ddr_size"]), timing)
+    mem.write(0, ddr)
+
+    await reset(dut)
     lite = Lite(dut)
     ident = await lite.read(case["id_addr"])
     assert ident == case["id_magic"], f"ID register reads {ident:#x}"

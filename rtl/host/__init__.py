@@ -1,0 +1,1 @@
+"""Host side of the accelerator: the board driver (rtl.host.driver)."""
