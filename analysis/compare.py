@@ -24,13 +24,13 @@ def _resources(res: dict[str, float] | None) -> str:
     return ", ".join(parts)
 
 
-def _our_resources(run: RunResults, resources: list[ResourceEntry] | None) -> dict[str, float] | None:
+def _our_resources(run: RunResults, resources: list[ResourceEntry] | None, design: str) -> dict[str, float] | None:
+    """The build of the run's PE array: the dense baseline's own build for the dense row."""
     if not resources:
         return None
     hw = run.summary.get("hardware", {})
-    shape = (hw.get("pe_rows"), hw.get("pe_cols"))
     for e in resources:
-        if (e.rows, e.cols) == shape:
+        if e.matches(hw.get("pe_rows"), hw.get("pe_cols"), design):
             return e.values
     only = [e for e in resources if e.rows is None and e.cols is None]
     return only[0].values if len(only) == 1 else None
@@ -40,12 +40,12 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
     """Two rows (dense baseline, pruned) with the raw numbers read from the run's summary.json."""
     s = run.summary
     e = s.get("energy") or {}
-    res = _our_resources(run, resources)
     tag = " [SYNTHETIC workload: random weights]" if run.synthetic else ""
     rows = []
     for mode, label in (("dense", "dense baseline"), ("sparse", "pruned")):
         m = s[mode]
         em = e.get(mode, {})
+        res = _our_resources(run, resources, mode)
         rows.append(
             {
                 "system": f"this design, {label} (archsim, workload {run.name}){tag}",

@@ -254,7 +254,8 @@ def pe_data(sw: SweepResults, resources: list[ResourceEntry] | None) -> dict[str
         )
     res: dict[str, np.ndarray] = {}
     if resources:
-        by_shape = {(e.rows, e.cols): e.values for e in resources}
+        # the sweep varies the sparse design; a report's dense baseline builds are not its points
+        by_shape = {(e.rows, e.cols): e.values for e in reversed(resources) if e.design != "dense"}
         for kind in ("lut", "ff", "bram36", "dsp"):
             res[kind] = np.array([by_shape.get(s, {}).get(kind, np.nan) for s in shapes])
     out["resources"] = res

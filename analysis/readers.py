@@ -136,6 +136,10 @@ class ResourceEntry:
     rows: int | None
     cols: int | None
     values: dict[str, float]  # lut, ff, bram36, dsp (those the report gives)
+    design: str | None = None  # "sparse" or "dense" (the dense baseline build); None: not given
+
+    def matches(self, rows: int | None, cols: int | None, design: str) -> bool:
+        return (self.rows, self.cols) == (rows, cols) and self.design in (None, design)
 
 
 def _pick(d: dict[str, Any], what: str) -> Any:
@@ -152,7 +156,8 @@ def _pick(d: dict[str, Any], what: str) -> Any:
 def load_resources(path: Path) -> list[ResourceEntry] | None:
     """The RTL resource report, if it exists (None otherwise). Accepted: a JSON list of entries,
     or an object with a list under 'configs', 'builds' or 'results', or one entry; an entry has
-    lut/ff/bram36/dsp (aliases accepted) and pe_rows/pe_cols (or pe_array: {rows, cols})."""
+    lut/ff/bram36/dsp (aliases accepted), pe_rows/pe_cols (or pe_array: {rows, cols}) and
+    optionally design ('sparse' or 'dense': the dense baseline build of the same array)."""
     if not path.exists():
         return None
     data = _json(path) if path.suffix == ".json" else yaml.safe_load(path.read_text())
@@ -172,7 +177,12 @@ def load_resources(path: Path) -> list[ResourceEntry] | None:
         vals = {k: float(v) for k in ("lut", "ff", "bram36", "dsp") if (v := _pick(d, k)) is not None}
         if vals:
             r, c = _pick(d, "rows"), _pick(d, "cols")
-            out.append(ResourceEntry(int(r) if r is not None else None, int(c) if c is not None else None, vals))
+            design = d.get("design")
+            if design not in (None, "sparse", "dense"):
+                raise ResultsError(f"{path}: entry {i}: design must be 'sparse' or 'dense', not {design!r}")
+            out.append(
+                ResourceEntry(int(r) if r is not None else None, int(c) if c is not None else None, vals, design)
+            )
     return out
 
 

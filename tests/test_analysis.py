@@ -17,7 +17,7 @@ from analysis.cli import main as analysis_main
 from analysis.cli import make_all
 from analysis.compare import comparison
 from analysis.plots import energy_data, grid_data, layer_data, pe_data, plot_energy
-from analysis.readers import load_published, load_resources, load_results
+from analysis.readers import ResultsError, load_published, load_resources, load_results
 from archsim.cli import main as archsim_main
 from archsim.sweep import load_sweep, run_sweep
 from tests.synth_helpers import ROOT, make_workload
@@ -153,6 +153,27 @@ def test_comparison_numbers_are_the_summary_numbers(results, tmp_path):
         assert v in text
     published = next(r for r in rows[2:] if r["system"] == "FracBNN")
     assert published["fps"] == 1419 and "FPGA 2021" in published["source"]
+
+
+def test_sparse_and_dense_builds_of_one_array_are_kept_apart(results, tmp_path):
+    """A report with both builds of the run's PE array (as rtl.resources writes it): the dense
+    row shows the dense build, the pruned row and the PE plot the sparse one."""
+    hw = json.loads((results["run"] / "summary.json").read_text())["hardware"]
+    shape = {"pe_rows": hw["pe_rows"], "pe_cols": hw["pe_cols"]}
+    report = tmp_path / "resources.json"
+    builds = [{"design": "sparse", **shape, "lut": 111, "ff": 1, "bram36": 1, "dsp": 1},
+              {"design": "dense", **shape, "lut": 222, "ff": 2, "bram36": 2, "dsp": 2}]
+    report.write_text(json.dumps({"builds": builds}))
+    res = load_resources(report)
+    rows, _ = comparison([load_results(results["run"])], load_published(PUBLISHED), res, report)
+    assert rows[0]["resources"]["lut"] == 222 and rows[1]["resources"]["lut"] == 111
+    d = pe_data(load_results(results["pe"]), res)
+    k = d["shapes"].index((hw["pe_rows"], hw["pe_cols"]))
+    assert d["resources"]["lut"][k] == 111
+    builds[1]["design"] = "both"
+    report.write_text(json.dumps({"builds": builds}))
+    with pytest.raises(ResultsError, match="entry 1: design"):
+        load_resources(report)
 
 
 def test_analysis_reads_files_only():
