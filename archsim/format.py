@@ -26,6 +26,7 @@ import numpy as np
 
 from archsim.errors import FormatError
 from archsim.fileio import atomic_write_bytes
+from archsim.network import ConvGeometry
 
 FORMAT_VERSION = 1
 MODEL_KIND = "archsim-bnn-model"
@@ -59,7 +60,7 @@ class Predictor:
 
 
 @dataclass(frozen=True, eq=False)
-class BinaryConv:
+class BinaryConv(ConvGeometry):
     """One binary conv run on the accelerator, with its fixed-point epilogue.
 
     role "main": reads the current bit map, adds the residual buffer (if `residual`),
@@ -83,18 +84,6 @@ class BinaryConv:
     shift: int
     residual: bool
     predictor: Predictor | None = None
-
-    @property
-    def pad(self) -> int:
-        return (self.kernel - 1) // 2
-
-    @property
-    def h_out(self) -> int:
-        return (self.h_in + 2 * self.pad - self.kernel) // self.stride + 1
-
-    @property
-    def w_out(self) -> int:
-        return (self.w_in + 2 * self.pad - self.kernel) // self.stride + 1
 
     @property
     def kernel_density(self) -> float:

@@ -13,18 +13,14 @@ STAGE_CHANNELS = (64, 128, 256, 512)
 BLOCKS_PER_STAGE = 2
 
 
-@dataclass(frozen=True)
-class LayerShape:
-    name: str
-    role: str  # "main" or "shortcut"
-    stage: int  # 1..4
+class ConvGeometry:
+    """Output geometry of a conv from its kernel, stride and input size ("same" padding).
+    A mixin for the dataclasses that carry these four fields."""
+
     kernel: int
     stride: int
-    c_in: int
-    c_out: int
     h_in: int
     w_in: int
-    residual: bool
 
     @property
     def pad(self) -> int:
@@ -41,6 +37,20 @@ class LayerShape:
     @property
     def positions(self) -> int:
         return self.h_out * self.w_out
+
+
+@dataclass(frozen=True)
+class LayerShape(ConvGeometry):
+    name: str
+    role: str  # "main" or "shortcut"
+    stage: int  # 1..4
+    kernel: int
+    stride: int
+    c_in: int
+    c_out: int
+    h_in: int
+    w_in: int
+    residual: bool
 
 
 def stage_channels(width: float) -> tuple[int, ...]:
