@@ -232,7 +232,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"results           {stats.table}")
     print(f"wall time         {time.perf_counter() - t0:.1f} s")
     if stats.interrupted:
-        print(f"archsim sweep: interrupted after {finished} of {stats.total} points; run again to resume", file=sys.stderr)
+        print(
+            f"archsim sweep: interrupted after {finished} of {stats.total} points; run again to resume", file=sys.stderr
+        )
         return 130
     return EXIT_OK if not stats.failed else EXIT_CHECK_FAILED
 

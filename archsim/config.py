@@ -94,8 +94,7 @@ class HardwareConfig(_Strict):
         rw, d = self.res_word_bits, self.axi.data_bits
         if rw % d and d % rw:
             raise ValueError(
-                f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) "
-                "must divide one another"
+                f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another"
             )
         return self
 

@@ -176,7 +176,9 @@ class ReadEngine:
         job.loaded = self.last_beat + lat.load
 
 
-def store_schedule(start: int, beats: int, cfg: HardwareConfig, lat: Latencies) -> tuple[int, list[tuple[int, int, int]]]:
+def store_schedule(
+    start: int, beats: int, cfg: HardwareConfig, lat: Latencies
+) -> tuple[int, list[tuple[int, int, int]]]:
     """AXI write DMA: returns (done cycle, bursts). docs/timing.md, "Write DMA"."""
     ax = cfg.axi
     bursts: list[tuple[int, int, int]] = []

@@ -386,7 +386,9 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
         if L.stride not in (1, 2):
             raise fail(f"{f}.stride", f"must be 1 or 2, got {L.stride}")
         if (L.c_in, L.h_in, L.w_in) != (c, hh, ww):
-            raise fail(f"{f}.c_in", f"input shape {(L.c_in, L.h_in, L.w_in)} does not follow the previous map {(c, hh, ww)}")
+            raise fail(
+                f"{f}.c_in", f"input shape {(L.c_in, L.h_in, L.w_in)} does not follow the previous map {(c, hh, ww)}"
+            )
         if L.c_out < 1 or L.h_out < 1 or L.w_out < 1:
             raise fail(f"{f}.c_out", "empty output")
         for name, arr, shape in (
@@ -504,4 +506,6 @@ def check_trace_matches(trace: Trace, model: BnnModel, model_sum: str, path: Pat
         raise FormatError(f"{path}: field 'layer_shapes': {len(trace.layer_out)} layers, model has {len(model.layers)}")
     for i, (out, L) in enumerate(zip(trace.layer_out, model.layers, strict=True)):
         if out.shape[1:] != (L.c_out, L.h_out, L.w_out):
-            raise FormatError(f"{path}: field 'L{i}.out': shape {out.shape[1:]}, layer {L.name} outputs {(L.c_out, L.h_out, L.w_out)}")
+            raise FormatError(
+                f"{path}: field 'L{i}.out': shape {out.shape[1:]}, layer {L.name} outputs {(L.c_out, L.h_out, L.w_out)}"
+            )

@@ -176,17 +176,23 @@ def pack_blob(
         out.append(bits_to_bytes(u, d))
     blob = b"".join(out)
     if len(blob) * 8 != plan.blob_beats * d:
-        raise AssertionError(f"blob of {layer.name} pass {plan.index}: {len(blob) * 8} bits, plan says {plan.blob_beats} beats")
+        raise AssertionError(
+            f"blob of {layer.name} pass {plan.index}: {len(blob) * 8} bits, plan says {plan.blob_beats} beats"
+        )
     return blob
 
 
-def unpack_steps(blob: bytes, layer: BinaryConv, plan: PassPlan, cfg: HardwareConfig, sparse: bool) -> tuple[np.ndarray, np.ndarray]:
+def unpack_steps(
+    blob: bytes, layer: BinaryConv, plan: PassPlan, cfg: HardwareConfig, sparse: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Read the steps section back: kern bool [c_in, k, rows, K*K] and slot int [c_in, k, rows]."""
     rows, kk = cfg.pe_array.rows, layer.kernel * layer.kernel
     ib = cfg.index_bits if sparse else 0
     n = layer.c_in * plan.k * rows * (kk + ib)
     f = bytes_to_bits(blob)[:n].reshape(layer.c_in, plan.k, rows, kk + ib)
-    slot = fields_int(f[..., kk:], signed=False) if ib else np.broadcast_to(np.arange(plan.k)[None, :, None], f.shape[:3])
+    slot = (
+        fields_int(f[..., kk:], signed=False) if ib else np.broadcast_to(np.arange(plan.k)[None, :, None], f.shape[:3])
+    )
     return f[..., :kk], slot
 
 

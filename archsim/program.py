@@ -195,16 +195,34 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         maps.append((L.c_out, L.h_out, L.w_out))
         for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), ((L.c_out, L.h_out, L.w_out), "output")):
             need = _act_words(c, h, w, cfg)
-            limit(need <= b.act_bank_depth, f"{name}: {what} bit map needs {need} words per activation bank, buffers.act_bank_depth is {b.act_bank_depth}")
+            limit(
+                need <= b.act_bank_depth,
+                f"{name}: {what} bit map needs {need} words per activation bank, buffers.act_bank_depth is {b.act_bank_depth}",
+            )
         need = _res_words(L.c_out, L.h_out, L.w_out, cfg)
-        limit(need <= b.res_depth, f"{name}: output needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}")
+        limit(
+            need <= b.res_depth,
+            f"{name}: output needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}",
+        )
         dot_max = L.c_in * L.kernel * L.kernel
-        limit(dot_max < (1 << (cfg.pe_array.acc_bits - 1)), f"{name}: |dot| can reach {dot_max}, which overflows pe_array.acc_bits={cfg.pe_array.acc_bits}")
-        limit(_fits(L.mult, cfg.epilogue.mult_bits), f"{name}: mult does not fit epilogue.mult_bits={cfg.epilogue.mult_bits}")
-        limit(_fits(L.bias, cfg.epilogue.bias_bits), f"{name}: bias does not fit epilogue.bias_bits={cfg.epilogue.bias_bits}")
+        limit(
+            dot_max < (1 << (cfg.pe_array.acc_bits - 1)),
+            f"{name}: |dot| can reach {dot_max}, which overflows pe_array.acc_bits={cfg.pe_array.acc_bits}",
+        )
+        limit(
+            _fits(L.mult, cfg.epilogue.mult_bits),
+            f"{name}: mult does not fit epilogue.mult_bits={cfg.epilogue.mult_bits}",
+        )
+        limit(
+            _fits(L.bias, cfg.epilogue.bias_bits),
+            f"{name}: bias does not fit epilogue.bias_bits={cfg.epilogue.bias_bits}",
+        )
         masked = sparse and L.predictor is not None
         if masked:
-            limit(L.h_out * L.w_out <= b.list_depth, f"{name}: {L.h_out * L.w_out} positions exceed buffers.list_depth={b.list_depth}")
+            limit(
+                L.h_out * L.w_out <= b.list_depth,
+                f"{name}: {L.h_out * L.w_out} positions exceed buffers.list_depth={b.list_depth}",
+            )
             limit(_fits(np.array([L.predictor.threshold]), 32), f"{name}: predictor threshold does not fit 32 bits")
         if sparse:
             k_l = layer_k(L, cfg, str(where))
@@ -215,7 +233,10 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         passes = []
         for q, (lo, hi, g) in enumerate(pass_geometry(L.c_out, rows, depth)):
             k = min(k_l, g)
-            limit(L.c_in * k <= b.weight_depth, f"{name}: pass {q} needs {L.c_in * k} weight steps, buffers.weight_depth is {b.weight_depth}")
+            limit(
+                L.c_in * k <= b.weight_depth,
+                f"{name}: pass {q} needs {L.c_in * k} weight steps, buffers.weight_depth is {b.weight_depth}",
+            )
             pred = 0
             if masked and q == 0:
                 pred = 1 + ceil_div(nblk * b.act_word_bits * 9, d)
@@ -258,7 +279,10 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         after_shortcut = L.role == "shortcut"
     for c, h, w in (maps[0], maps[-1]):
         need = _res_words(c, h, w, cfg)
-        limit(need <= b.res_depth, f"a {c}x{h}x{w} map needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}")
+        limit(
+            need <= b.res_depth,
+            f"a {c}x{h}x{w} map needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}",
+        )
         limit(_act_words(c, h, w, cfg) <= b.act_bank_depth, f"a {c}x{h}x{w} bit map exceeds buffers.act_bank_depth")
 
     def map_beats(c: int, h: int, w: int) -> int:
@@ -277,4 +301,3 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
 def act_bank_of(y: int, x: int) -> int:
     """Activation bank of input position (y, x): any 3x3 window touches all nine once."""
     return (y % 3) * 3 + (x % 3)
-

@@ -151,9 +151,7 @@ def summary(res: RunResult) -> dict[str, Any]:
             "per_sample_cycles": {str(s): c for s, c in zip(res.samples, res.sparse_cycles, strict=True)},
             "fps": res.fps(sparse_c),
             "energy_uj": res.sparse_energy_pj_mean * 1e-6 if res.has_energy else None,
-            "per_sample_energy_uj": {
-                str(s): e.total_uj for s, e in zip(res.samples, res.sparse_energy, strict=True)
-            }
+            "per_sample_energy_uj": {str(s): e.total_uj for s, e in zip(res.samples, res.sparse_energy, strict=True)}
             if res.has_energy
             else None,
             "latency_us": res.latency_us(sparse_c),

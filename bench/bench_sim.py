@@ -39,7 +39,8 @@ def workload(seed: int, k: int = 4) -> tuple[Program, Active]:
     rng = np.random.default_rng(seed)
     program = compile_program(resnet18(ULTRA96, rng, k=k), ULTRA96, "sparse")
     active: Active = [
-        random_active(rng, p.positions, float(rng.uniform(0.3, 0.8))) if p.mask_enabled else None for p in program.layers
+        random_active(rng, p.positions, float(rng.uniform(0.3, 0.8))) if p.mask_enabled else None
+        for p in program.layers
     ]
     return program, active
 
@@ -116,7 +117,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
         assert_same_schedule(simulate(program, ULTRA96, active, "cycle"), want)
         figures["cycle_network_s"] = time.perf_counter() - t0
-        print(f"cycle mode, whole network ({want.done} cycles): {figures['cycle_network_s']:.2f} s (1 run); matches contract.schedule")
+        print(
+            f"cycle mode, whole network ({want.done} cycles): {figures['cycle_network_s']:.2f} s (1 run); matches contract.schedule"
+        )
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(f"process peak RSS (everything above, numpy and SimPy included): {rss:.0f} MiB")

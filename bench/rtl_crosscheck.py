@@ -80,10 +80,23 @@ def main() -> int:
             key = (spec.config().model_dump_json(), spec.mode)
             if key not in built_cache:
                 built_cache[key] = build(spec.config(), sparse=spec.mode == "sparse")
-            print(row(spec.name, f"{spec.config().pe_array.rows}x{spec.config().pe_array.cols} icarus", built_cache[key], spec.make(), args.runs, work), flush=True)
+            print(
+                row(
+                    spec.name,
+                    f"{spec.config().pe_array.rows}x{spec.config().pe_array.cols} icarus",
+                    built_cache[key],
+                    spec.make(),
+                    args.runs,
+                    work,
+                ),
+                flush=True,
+            )
         spec = case(BACKPRESSURE)
         key = (spec.config().model_dump_json(), spec.mode)
-        print(row(spec.name, "4x4 icarus", built_cache[key], spec.make(backpressure=True, mem_seed=1), 1, work, bp=True), flush=True)
+        print(
+            row(spec.name, "4x4 icarus", built_cache[key], spec.make(backpressure=True, mem_seed=1), 1, work, bp=True),
+            flush=True,
+        )
         if not args.no_fullsize:
             b = build(ultra96(), sparse=True, sim="verilator")
             print(row("resnet18_s3b1", "ultra96v2 16x16 verilator", b, stage3_case(), args.runs, work), flush=True)

@@ -37,8 +37,25 @@ HP_PORT = "S_AXI_HP0_FPD"  # PS slave for the DMA: HP0 (SAXIGP2), not cache-cohe
 CTRL_PORT = "M_AXI_HPM0_FPD"  # PS master for the registers (MAXIGP0)
 
 # AXI signals Vivado's aximm interface knows, by the suffix after the interface prefix
-_LITE = {"awvalid", "awready", "awaddr", "wvalid", "wready", "wdata", "wstrb", "bvalid", "bready", "bresp",
-         "arvalid", "arready", "araddr", "rvalid", "rready", "rdata", "rresp"}
+_LITE = {
+    "awvalid",
+    "awready",
+    "awaddr",
+    "wvalid",
+    "wready",
+    "wdata",
+    "wstrb",
+    "bvalid",
+    "bready",
+    "bresp",
+    "arvalid",
+    "arready",
+    "araddr",
+    "rvalid",
+    "rready",
+    "rdata",
+    "rresp",
+}
 _FULL = _LITE | {"arlen", "arsize", "arburst", "rlast", "awlen", "awsize", "awburst", "wlast"}
 
 
@@ -99,11 +116,15 @@ def axi_wrapper(prm: RtlParams, top_text: str) -> str:
         attrs = []
         if name == "aclk":
             # no FREQ_HZ: the block design propagates pl_clk0's actual frequency
-            attrs = ['X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 aclk CLK"',
-                     'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF s_axi:m_axi, ASSOCIATED_RESET aresetn"']
+            attrs = [
+                'X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 aclk CLK"',
+                'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF s_axi:m_axi, ASSOCIATED_RESET aresetn"',
+            ]
         elif name == "aresetn":
-            attrs = ['X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 aresetn RST"',
-                     'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW"']
+            attrs = [
+                'X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 aresetn RST"',
+                'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW"',
+            ]
         elif (itf := _interface(name)) is not None:
             bus, sig = itf
             attrs = [f'X_INTERFACE_INFO = "xilinx.com:interface:aximm:1.0 {bus} {sig}"']

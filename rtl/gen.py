@@ -241,7 +241,9 @@ def _prm_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
-def make_params(cfg: HardwareConfig, sparse: bool, args: argparse.Namespace | None = None, where: str = "<config>") -> RtlParams:
+def make_params(
+    cfg: HardwareConfig, sparse: bool, args: argparse.Namespace | None = None, where: str = "<config>"
+) -> RtlParams:
     kw = _prm_kwargs(args) if args is not None else {}
     return RtlParams(cfg, sparse=sparse, where=str(where), **kw)
 
@@ -275,7 +277,9 @@ def write_images(prm: RtlParams, model_path: Path, outdir: Path) -> None:
                 "store_shape": list(prog.store_shape),
                 "blob_base": base,
                 "blob_bytes": len(blob),
-                "passes": [{"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes],
+                "passes": [
+                    {"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes
+                ],
             },
             indent=1,
         )

@@ -251,7 +251,9 @@ class RtlParams:
             return ConfigError(f"{self.where}: field '{field}': {msg} (a limit of the RTL generator)")
 
         if self.resw % self.d:
-            raise bad("axi.data_bits", f"must divide rows x value_bits = {self.resw}: a beat holds part of one residual word")
+            raise bad(
+                "axi.data_bits", f"must divide rows x value_bits = {self.resw}: a beat holds part of one residual word"
+            )
         if self.pw < self.d:
             raise bad("axi.data_bits", f"must not exceed rows x (mult_bits + bias_bits) = {self.pw}")
         if self.sparse and self.prw < self.d:
@@ -271,12 +273,13 @@ class RtlParams:
         if self.uw > 31:
             raise ConfigError(f"{self.where}: too many tiles per layer for the tile counters")
 
-
     def check_layout(self, lay: DdrLayout) -> None:
         """The programme fits this hardware's descriptor store and buffers (beyond compile_program's checks)."""
         where = self.where
         if lay.mode != ("sparse" if self.sparse else "dense"):
-            raise ConfigError(f"{where}: a {lay.mode}-mode programme cannot run on the {'sparse' if self.sparse else 'dense'} RTL")
+            raise ConfigError(
+                f"{where}: a {lay.mode}-mode programme cannot run on the {'sparse' if self.sparse else 'dense'} RTL"
+            )
         if len(lay.layers) > self.max_layers:
             raise ConfigError(f"{where}: {len(lay.layers)} layers exceed the RTL's max_layers={self.max_layers}")
         if len(lay.passes) > self.max_passes:

@@ -199,8 +199,8 @@ Synthesis took {secs[0]:.0f} s (sparse) and {secs[1]:.0f} s (dense).
 
 {tab}
 
-Target: the sparse design within {int(BUDGET * 100)} % of the LUTs and block RAM of the {DEVICE['part']}:
-{"met" if fits else "NOT met"} ({100 * sp.lut / DEVICE['LUT']:.1f} % of LUTs, {100 * sp.bram36 / DEVICE['BRAM36']:.1f} % of BRAM).
+Target: the sparse design within {int(BUDGET * 100)} % of the LUTs and block RAM of the {DEVICE["part"]}:
+{"met" if fits else "NOT met"} ({100 * sp.lut / DEVICE["LUT"]:.1f} % of LUTs, {100 * sp.bram36 / DEVICE["BRAM36"]:.1f} % of BRAM).
 These are Yosys estimates before place and route; Vivado's will differ.
 
 Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
@@ -209,8 +209,7 @@ Yosys does no timing analysis).
 """
     atomic_write_text(out, text)
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
-    report = {"kind": "bnn-rtl-resources", "generated_by": cmd,
-              "flow": flow, "device": DEVICE, "builds": entries}
+    report = {"kind": "bnn-rtl-resources", "generated_by": cmd, "flow": flow, "device": DEVICE, "builds": entries}
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     return tab
 

@@ -161,8 +161,10 @@ def test_sparse_and_dense_builds_of_one_array_are_kept_apart(results, tmp_path):
     hw = json.loads((results["run"] / "summary.json").read_text())["hardware"]
     shape = {"pe_rows": hw["pe_rows"], "pe_cols": hw["pe_cols"]}
     report = tmp_path / "resources.json"
-    builds = [{"design": "sparse", **shape, "lut": 111, "ff": 1, "bram36": 1, "dsp": 1},
-              {"design": "dense", **shape, "lut": 222, "ff": 2, "bram36": 2, "dsp": 2}]
+    builds = [
+        {"design": "sparse", **shape, "lut": 111, "ff": 1, "bram36": 1, "dsp": 1},
+        {"design": "dense", **shape, "lut": 222, "ff": 2, "bram36": 2, "dsp": 2},
+    ]
     report.write_text(json.dumps({"builds": builds}))
     res = load_resources(report)
     rows, _ = comparison([load_results(results["run"])], load_published(PUBLISHED), res, report)

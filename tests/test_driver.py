@@ -61,15 +61,27 @@ def test_driver_takes_every_number_from_the_register_map():
             if isinstance(c, ast.Constant) and type(c.value) is int:
                 assert c.value in (0, 1), f"integer literal {c.value} in {node.name} (line {c.lineno})"
     # every regmap and board name it uses exists
-    used = {(n.value.id, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    used = {
+        (n.value.id, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+    }
     for mod, obj in (("regmap", regmap), ("board", board)):
         names = {a for m, a in used if m == mod}
         assert names, f"the driver uses nothing from {mod}"
         missing = [a for a in names if not hasattr(obj, a)]
         assert not missing, f"{mod} has no {missing}"
     regnames = {a for m, a in used if m == "regmap"}
-    assert {"CTRL", "STATUS", "CYCLES", "ID", "CTRL_START_BIT", "STATUS_DONE_BIT", "STATUS_BUSY_BIT", "program_writes",
-            "hw_addr", "log_addr"} <= regnames
+    assert {
+        "CTRL",
+        "STATUS",
+        "CYCLES",
+        "ID",
+        "CTRL_START_BIT",
+        "STATUS_DONE_BIT",
+        "STATUS_BUSY_BIT",
+        "program_writes",
+        "hw_addr",
+        "log_addr",
+    } <= regnames
 
 
 def test_register_map_regions_are_consistent():
@@ -108,10 +120,20 @@ def small_model(cfg: HardwareConfig, seed_images: int = 5) -> tuple[BnnModel, np
 def hw_registers(prm: RtlParams) -> dict[int, int]:
     """ID and HW registers as the RTL built from `prm` reads them (bnn_regs.v)."""
     c = prm.cfg
-    hw = {"rows": prm.rows, "cols": prm.cols, "acc_depth": prm.depth, "act_word_bits": prm.ba, "data_bits": prm.d,
-          "max_burst_beats": c.axi.max_burst_beats, "sparse": int(prm.sparse), "index_bits": prm.ib,
-          "max_layers": prm.max_layers, "max_passes": prm.max_passes, "value_bits": c.epilogue.value_bits,
-          "weight_entry_bits": prm.e_mem}
+    hw = {
+        "rows": prm.rows,
+        "cols": prm.cols,
+        "acc_depth": prm.depth,
+        "act_word_bits": prm.ba,
+        "data_bits": prm.d,
+        "max_burst_beats": c.axi.max_burst_beats,
+        "sparse": int(prm.sparse),
+        "index_bits": prm.ib,
+        "max_layers": prm.max_layers,
+        "max_passes": prm.max_passes,
+        "value_bits": c.epilogue.value_bits,
+        "weight_entry_bits": prm.e_mem,
+    }
     return {regmap.ID: regmap.ID_MAGIC, **{regmap.hw_addr(k): v for k, v in hw.items()}}
 
 
@@ -201,7 +223,9 @@ def test_every_register_access_is_one_the_map_allows(tiny_setup):
         d = regmap.decode(addr)
         assert d is not None, f"{kind} of {addr:#06x}: no register there"
         need = "W" if kind == "w" else "R"
-        assert need in d.region.access, f"{'write to' if kind == 'w' else 'read of'} {d.region.name}.{d.field} ({d.region.access})"
+        assert need in d.region.access, (
+            f"{'write to' if kind == 'w' else 'read of'} {d.region.name}.{d.field} ({d.region.access})"
+        )
         if d.region.name == "CTRL":
             assert value == 1 << regmap.CTRL_START_BIT  # only defined bits
         kinds.add(d.region.name)
@@ -307,11 +331,14 @@ def test_busy_hardware_is_not_started_again(tiny_setup):
     assert not [a for k, a, _ in b.log if k == "w" and a == regmap.CTRL]
 
 
-@pytest.mark.parametrize(("image", "msg"), [
-    (np.zeros((1, 8, 8), np.int16), r"expected uint8 \[1, 8, 8\], got int16 \[1, 8, 8\]"),
-    (np.zeros((3, 8, 8), np.uint8), r"expected uint8 \[1, 8, 8\], got uint8 \[3, 8, 8\]"),
-    (np.zeros((8, 8), np.uint8), r"got uint8 \[8, 8\]"),
-])
+@pytest.mark.parametrize(
+    ("image", "msg"),
+    [
+        (np.zeros((1, 8, 8), np.int16), r"expected uint8 \[1, 8, 8\], got int16 \[1, 8, 8\]"),
+        (np.zeros((3, 8, 8), np.uint8), r"expected uint8 \[1, 8, 8\], got uint8 \[3, 8, 8\]"),
+        (np.zeros((8, 8), np.uint8), r"got uint8 \[8, 8\]"),
+    ],
+)
 def test_bad_images_are_named(tiny_setup, image, msg):
     cfg, model, _, path = tiny_setup
     b, _ = memory_board(model, cfg)
@@ -425,16 +452,26 @@ def test_driver_on_the_rtl(tmp_path):
         "images": str(tmp_path / "images.npy"),
         "base": base,
         "mem_size": 1 << 20,
-        "timing": {"read_latency": ax.read_latency, "write_latency": ax.write_latency,
-                   "beat_cycles": ax.read_beat_cycles, "data_bits": ax.data_bits},
+        "timing": {
+            "read_latency": ax.read_latency,
+            "write_latency": ax.write_latency,
+            "beat_cycles": ax.read_beat_cycles,
+            "data_bits": ax.data_bits,
+        },
         "timeout_s": 120.0,
         "result": str(tmp_path / "driver.json"),
         "outputs": str(tmp_path / "outputs.npy"),
     }
     (tmp_path / "case.json").write_text(json.dumps(spec))
     built = build(cfg, sparse=True, sim="icarus")
-    run_testbench(built, "tests.rtlsim.tb_driver", tmp_path, {"BNN_DRIVER_CASE": str(tmp_path / "case.json")},
-                  Path(spec["result"]), "the driver case")
+    run_testbench(
+        built,
+        "tests.rtlsim.tb_driver",
+        tmp_path,
+        {"BNN_DRIVER_CASE": str(tmp_path / "case.json")},
+        Path(spec["result"]),
+        "the driver case",
+    )
     res = json.loads(Path(spec["result"]).read_text())
     outputs = np.load(spec["outputs"])
 
@@ -448,7 +485,9 @@ def test_driver_on_the_rtl(tmp_path):
         assert np.array_equal(outputs[k], ref.layer_out[-1][i]), f"run {k}: output map differs"
         active = [None if m is None else np.flatnonzero(m[i].reshape(-1)) for m in ref.masks]
         sched = schedule(prog, cfg, active)
-        assert res["cycles"][k] == sched.total_cycles, f"run {k}: CYCLES {res['cycles'][k]}, contract {sched.total_cycles}"
+        assert res["cycles"][k] == sched.total_cycles, (
+            f"run {k}: CYCLES {res['cycles'][k]}, contract {sched.total_cycles}"
+        )
         assert res["layer_ends"][k] == [lt.end for lt in sched.layers]
     assert res["logits"][0] != res["logits"][2] and res["cycles"][0] != res["cycles"][2]
     assert res["syncs"] == ["to_device"] + ["to_device", "from_device"] * 3

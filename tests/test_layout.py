@@ -76,7 +76,11 @@ def test_blob_sizes_equal_pass_plan(mode):
     assert len(lay.passes) == len(flat)
     for pd, blob, pp in zip(lay.passes, lay.blobs, flat, strict=True):
         assert len(blob) == pp.blob_beats * cfg.beat_bytes
-        assert (pd.weight_beats, pd.param_beats, pd.predictor_beats) == (pp.weight_beats, pp.param_beats, pp.predictor_beats)
+        assert (pd.weight_beats, pd.param_beats, pd.predictor_beats) == (
+            pp.weight_beats,
+            pp.param_beats,
+            pp.predictor_beats,
+        )
         assert pd.addr % cfg.burst_bytes == 0
     # images do not overlap and come in order
     ends = [lay.load_addr + lay.load.beats * cfg.beat_bytes, lay.store_addr + lay.store.beats * cfg.beat_bytes]

@@ -22,7 +22,9 @@ from tests.rtlsim.configs import ROOT, tiny, tiny_dict, ultra96, write_config
 
 
 def gen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "rtl" / "gen.py"), *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "rtl" / "gen.py"), *args], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def test_gen_writes_verilog_params_and_images(tmp_path):
@@ -167,8 +169,10 @@ def test_yosys_on_a_small_config(tmp_path):
     """The real flow on the smallest configuration: Yosys runs and its report parses."""
     from rtl.resources import synthesize
 
-    d = tiny_dict(pe_array={"cols": 2, "acc_depth": 2}, buffers={"act_bank_depth": 16, "res_depth": 64,
-                                                                   "weight_depth": 32, "list_depth": 32})
+    d = tiny_dict(
+        pe_array={"cols": 2, "acc_depth": 2},
+        buffers={"act_bank_depth": 16, "res_depth": 64, "weight_depth": 32, "list_depth": 32},
+    )
     from archsim.config import HardwareConfig
 
     cfg = HardwareConfig.model_validate(d)

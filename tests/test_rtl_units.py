@@ -22,7 +22,9 @@ def _run(top: str, sources: list, params: dict, testcase: str, unit: dict, tmp_p
 
     runner = get_runner("icarus")
     bdir = CACHE / "units" / f"{top}-{abs(hash(json.dumps(params, sort_keys=True)))}"
-    runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, parameters=params, timescale=("1ns", "1ps"), always=True)
+    runner.build(
+        sources=sources, hdl_toplevel=top, build_dir=bdir, parameters=params, timescale=("1ns", "1ps"), always=True
+    )
     res = runner.test(
         test_module="tests.rtlsim.tb_units",
         hdl_toplevel=top,
@@ -48,7 +50,14 @@ def _run(top: str, sources: list, params: dict, testcase: str, unit: dict, tmp_p
 def test_gearbox(in_w, sb, out_w, tmp_path):
     cb = tuple((out_w // s) * s for s in sb)
     gran = math.gcd(in_w, *cb)
-    params = {"IN_W": in_w, "OUT_W": out_w, "GRAN": gran, "CB_A": cb[0], "CB_B": cb[1], "FW": ((out_w + in_w) // gran).bit_length()}
+    params = {
+        "IN_W": in_w,
+        "OUT_W": out_w,
+        "GRAN": gran,
+        "CB_A": cb[0],
+        "CB_B": cb[1],
+        "FW": ((out_w + in_w) // gran).bit_length(),
+    }
     unit = {**params, "SB": list(sb), "seed": in_w}
     _run("bnn_gearbox", [VERILOG_DIR / "bnn_lib.v"], params, "gearbox", unit, tmp_path)
 
@@ -56,7 +65,14 @@ def test_gearbox(in_w, sb, out_w, tmp_path):
 def test_posgen_and_window_addresses(tmp_path):
     params = {"CW": 8, "AAW": 10, "RAW": 12, "NCW": 4}
     maps = [[7, 5, 1, 3], [8, 8, 2, 3], [9, 7, 2, 1], [4, 4, 1, 1], [1, 1, 1, 3], [5, 2, 2, 3]]
-    _run("tb_posgen", [VERILOG_DIR / "bnn_lib.v", HDL / "tb_posgen.v"], params, "posgen", {**params, "maps": maps}, tmp_path)
+    _run(
+        "tb_posgen",
+        [VERILOG_DIR / "bnn_lib.v", HDL / "tb_posgen.v"],
+        params,
+        "posgen",
+        {**params, "maps": maps},
+        tmp_path,
+    )
 
 
 def test_popcount_and_rotation(tmp_path):
@@ -68,8 +84,25 @@ def test_pe_array(sparse, tmp_path):
     rows, ib = 3, (2 if sparse else 0)
     sb3, sb1 = rows * (9 + ib), rows * (1 + ib)
     params = {
-        "ROWS": rows, "COLS": 2, "CLW": 1, "GW": 2, "ACC_W": 12, "ACC_S": 10, "IB": ib, "SPARSE": sparse,
-        "E_MEM": sb3, "MW": max(1, math.ceil(math.log2(sb3 // sb1))), "M1": sb3 // sb1, "M3": 1, "UW": 8,
+        "ROWS": rows,
+        "COLS": 2,
+        "CLW": 1,
+        "GW": 2,
+        "ACC_W": 12,
+        "ACC_S": 10,
+        "IB": ib,
+        "SPARSE": sparse,
+        "E_MEM": sb3,
+        "MW": max(1, math.ceil(math.log2(sb3 // sb1))),
+        "M1": sb3 // sb1,
+        "M3": 1,
+        "UW": 8,
     }
-    _run("bnn_pe_array", [VERILOG_DIR / "bnn_lib.v", VERILOG_DIR / "bnn_pe_array.v"], params, "pe_array",
-         {**params, "G": 4, "seed": sparse}, tmp_path)
+    _run(
+        "bnn_pe_array",
+        [VERILOG_DIR / "bnn_lib.v", VERILOG_DIR / "bnn_pe_array.v"],
+        params,
+        "pe_array",
+        {**params, "G": 4, "seed": sparse},
+        tmp_path,
+    )

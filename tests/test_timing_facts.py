@@ -75,7 +75,9 @@ def test_empty_mask_costs_scan_and_latencies(mode: str) -> None:
     so it costs exactly the scan (64 positions x 1 channel block) plus lambda_mask and lambda_layer."""
     cfg = ULTRA96
     rng = np.random.default_rng(3)
-    program = compile_program(make_model(cfg, 64, (8, 8), [Spec(64, k=2), Spec(64, k=2, predictor=True)], rng), cfg, "sparse")
+    program = compile_program(
+        make_model(cfg, 64, (8, 8), [Spec(64, k=2), Spec(64, k=2, predictor=True)], rng), cfg, "sparse"
+    )
     s = run(program, cfg, [None, np.zeros(0, dtype=np.int64)], mode)
     L = s.layers[1]
     assert s.jobs[2].loaded <= L.start  # precondition: blob prefetched (it may load from cycle 0)
@@ -89,7 +91,9 @@ def test_pe_bound_layer_is_a_filled_pipeline(mode: str) -> None:
     """Unmasked 64-channel layer, 8x8: 4 tiles of 16 positions, each 64 x 4 = 256 PE cycles, longer
     than its gather (16) and epilogue (16 x 4), so after the first gather the PE array never waits."""
     cfg = ULTRA96
-    program = compile_program(make_model(cfg, 64, (8, 8), [Spec(64), Spec(64)], np.random.default_rng(4)), cfg, "sparse")
+    program = compile_program(
+        make_model(cfg, 64, (8, 8), [Spec(64), Spec(64)], np.random.default_rng(4)), cfg, "sparse"
+    )
     s = run(program, cfg, [None, None], mode)
     L = s.layers[1]
     assert s.jobs[2].loaded <= L.start + 16 + LAT.gather  # precondition: weights wait for nobody
@@ -114,10 +118,10 @@ def test_store(mode: str, outstanding: int, extra: int) -> None:
 def _activity_case(mode: str) -> SimSchedule:
     """small config: rows 4, cols 4, acc_depth 4, B_A 8, 64-bit AXI. Layer 3x3, 10 -> 10 channels,
     5x5, k = 2, predictor; 7 active positions -> tiles of 4 and 3."""
-    cfg = make_config(
-        "small", {"rows": 4, "cols": 4, "acc_depth": 4}, {"data_bits": 64, "max_burst_beats": 4}, 8
+    cfg = make_config("small", {"rows": 4, "cols": 4, "acc_depth": 4}, {"data_bits": 64, "max_burst_beats": 4}, 8)
+    program = compile_program(
+        make_model(cfg, 10, (5, 5), [Spec(10, k=2, predictor=True)], np.random.default_rng(6)), cfg, "sparse"
     )
-    program = compile_program(make_model(cfg, 10, (5, 5), [Spec(10, k=2, predictor=True)], np.random.default_rng(6)), cfg, "sparse")
     return simulate(program, cfg, [np.array([0, 3, 4, 7, 8, 12, 24])], mode)
 
 
@@ -173,13 +177,18 @@ def test_deterministic() -> None:
     program = compile_program(make_model(cfg, 16, (6, 6), [Spec(16, k=3, predictor=True)], rng), cfg, "sparse")
     active = [np.flatnonzero(rng.random(36) < 0.5)]
     for mode in ("fast", "cycle"):
-        a, b = simulate(program, cfg, active, mode, keep_tiles=True), simulate(program, cfg, active, mode, keep_tiles=True)
+        a, b = (
+            simulate(program, cfg, active, mode, keep_tiles=True),
+            simulate(program, cfg, active, mode, keep_tiles=True),
+        )
         assert a == b
 
 
 @pytest.fixture(scope="module")
 def masked_program() -> Program:
-    return compile_program(make_model(ULTRA96, 16, (4, 4), [Spec(16, k=1, predictor=True)], np.random.default_rng(1)), ULTRA96, "sparse")
+    return compile_program(
+        make_model(ULTRA96, 16, (4, 4), [Spec(16, k=1, predictor=True)], np.random.default_rng(1)), ULTRA96, "sparse"
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,7 +216,9 @@ def test_a_stuck_model_raises_instead_of_hanging(monkeypatch: pytest.MonkeyPatch
     cfg = ULTRA96
     program = compile_program(make_model(cfg, 16, (4, 4), [Spec(16, k=1)] * 3, np.random.default_rng(2)), cfg, "sparse")
     if mode == "fast":
-        monkeypatch.setattr(FastWeightSlots, "permit", lambda self, blob: done_event(self.env) if blob < 2 else self.env.event())
+        monkeypatch.setattr(
+            FastWeightSlots, "permit", lambda self, blob: done_event(self.env) if blob < 2 else self.env.event()
+        )
     else:
         monkeypatch.setattr(CycleWeightSlots, "writable", lambda self, blob, now: blob < 2)
     with pytest.raises(DeadlockError):

@@ -55,7 +55,13 @@ CASES: dict[str, tuple[int, tuple[int, int], list[Spec], ActiveFn, str]] = {
     "3x3-s2-multipass": (12, (7, 7), [Spec(37, stride=2, k=2)], _all, "sparse"),
     "1x1-s1": (24, (4, 4), [Spec(40, kernel=1, k=3)], _all, "sparse"),
     "1x1-s2-dense-kernels": (16, (6, 5), [Spec(32, kernel=1, stride=2)], _all, "sparse"),
-    "shortcut-s2-mask": (8, (6, 6), [Spec(24, kernel=1, stride=2, k=1, role="shortcut"), Spec(24, stride=2, k=2, predictor=True)], _some(0.6), "sparse"),
+    "shortcut-s2-mask": (
+        8,
+        (6, 6),
+        [Spec(24, kernel=1, stride=2, k=1, role="shortcut"), Spec(24, stride=2, k=2, predictor=True)],
+        _some(0.6),
+        "sparse",
+    ),
     "3x3-s1-dense-mode": (16, (5, 5), [Spec(16, predictor=True)], _some(0.5), "dense"),
 }
 
@@ -87,7 +93,9 @@ def test_single_layer_all_modes_agree(case: str, config: str) -> None:
     program, active = build(case, cfg)
     got = check_all_modes(program, cfg, active)["cycle"]
     for L, act, plan in zip(got.layers, got.layer_activity(), program.layers, strict=True):
-        assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cfg.pe_array.cols)
+        assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(
+            plan, L.n_active, cfg.pe_array.cols
+        )
         assert act.ddr_read_beats == L.dma_beats == plan.blob_beats
 
 

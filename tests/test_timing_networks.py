@@ -36,7 +36,8 @@ SMALL_NET = [
 
 def _active(program: Program, rng: np.random.Generator, fractions: tuple[float, ...]) -> list[np.ndarray | None]:
     return [
-        random_active(rng, p.positions, float(rng.choice(fractions))) if p.mask_enabled else None for p in program.layers
+        random_active(rng, p.positions, float(rng.choice(fractions))) if p.mask_enabled else None
+        for p in program.layers
     ]
 
 
@@ -95,7 +96,10 @@ def _random_specs(rng: np.random.Generator, c: int, depth: int) -> list[Spec]:
         if kind == 0:
             specs.append(Spec(c, k=k, predictor=True))
         elif kind == 1:
-            specs += [Spec(c_out, kernel=1, stride=2, k=k, role="shortcut"), Spec(c_out, stride=2, k=k, predictor=bool(rng.random() < 0.7))]
+            specs += [
+                Spec(c_out, kernel=1, stride=2, k=k, role="shortcut"),
+                Spec(c_out, stride=2, k=k, predictor=bool(rng.random() < 0.7)),
+            ]
             c = c_out
         elif kind == 2:
             specs.append(Spec(c_out, kernel=int(rng.choice([1, 3])), stride=int(rng.choice([1, 2])), k=k))

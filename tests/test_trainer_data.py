@@ -67,7 +67,18 @@ def test_corrupt_idx_file_names_the_file(tmp_path):
 
 
 def test_train_cli_missing_cifar_is_one_line(tmp_path, capsys):
-    rc = trainer_main(["train", "--run-dir", str(tmp_path / "r"), "--dataset", "cifar10", "--data-dir", str(tmp_path), "--no-progress"])
+    rc = trainer_main(
+        [
+            "train",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--dataset",
+            "cifar10",
+            "--data-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "CIFAR-10 batch not found" in err
     assert not (tmp_path / "r").exists()
@@ -75,7 +86,10 @@ def test_train_cli_missing_cifar_is_one_line(tmp_path, capsys):
 
 def test_bad_hardware_or_argument_writes_nothing(tmp_path, capsys):
     run = tmp_path / "r"
-    assert trainer_main(["train", "--run-dir", str(run), "--dataset", "digits", "--hardware", str(tmp_path / "none.yaml")]) == 2
+    assert (
+        trainer_main(["train", "--run-dir", str(run), "--dataset", "digits", "--hardware", str(tmp_path / "none.yaml")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.yaml" in err
     assert not run.exists()  # a typo does not pin the run directory to a configuration

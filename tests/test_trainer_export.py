@@ -25,20 +25,64 @@ def exported(tmp_path_factory):
     # The dense baseline only has to run in the workload; the pruned model must learn.
     train(tiny_config(hw, kernel_density=(1.0,) * 4, spatial_budget=None, epochs=1), tmp / "dense", opts)
     # The pruned model through the command line, so its provenance records the command.
-    assert trainer_main([
-        "train", "--run-dir", str(tmp / "pruned"), "--dataset", "digits", "--epochs", "4", "--batch-size", "32",
-        "--lr", "0.01", "--width", "0.125", "--kernel-density", "0.5,0.5,0.25,0.25", "--prune-start", "0",
-        "--prune-end", "0.5", "--prune-every", "5", "--spatial-budget", "0.6", "--hardware", str(hw), "--seed", "1",
-        "--threads", "1", "--no-progress",
-    ]) == 0
+    assert (
+        trainer_main(
+            [
+                "train",
+                "--run-dir",
+                str(tmp / "pruned"),
+                "--dataset",
+                "digits",
+                "--epochs",
+                "4",
+                "--batch-size",
+                "32",
+                "--lr",
+                "0.01",
+                "--width",
+                "0.125",
+                "--kernel-density",
+                "0.5,0.5,0.25,0.25",
+                "--prune-start",
+                "0",
+                "--prune-end",
+                "0.5",
+                "--prune-every",
+                "5",
+                "--spatial-budget",
+                "0.6",
+                "--hardware",
+                str(hw),
+                "--seed",
+                "1",
+                "--threads",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = tmp / "wl"
     common = ["--out", str(out), "--samples", "3", "--threads", "1"]
     assert trainer_main(["export", "--run-dir", str(tmp / "dense"), "--name", "tiny_dense", *common]) == 0
     base = out / "models" / "tiny_dense.npz"
-    assert trainer_main([
-        "export", "--run-dir", str(tmp / "pruned"), "--name", "tiny_pruned", *common,
-        "--baseline", str(base), "--baseline-trace", str(out / "models" / "tiny_dense.trace.npz"),
-    ]) == 0
+    assert (
+        trainer_main(
+            [
+                "export",
+                "--run-dir",
+                str(tmp / "pruned"),
+                "--name",
+                "tiny_pruned",
+                *common,
+                "--baseline",
+                str(base),
+                "--baseline-trace",
+                str(out / "models" / "tiny_dense.trace.npz"),
+            ]
+        )
+        == 0
+    )
     return {"out": out, "hw": hw, "seconds": time.monotonic() - t0, "tmp": tmp}
 
 
@@ -81,7 +125,12 @@ def test_exported_model_is_pruned_balanced_and_documented(exported):
 def test_table_from_provenance(exported, tmp_path):
     out = exported["out"]
     md = tmp_path / "acc.md"
-    assert trainer_main(["table", str(out / "models" / "tiny_dense.npz"), str(out / "models" / "tiny_pruned.npz"), "--out", str(md)]) == 0
+    assert (
+        trainer_main(
+            ["table", str(out / "models" / "tiny_dense.npz"), str(out / "models" / "tiny_pruned.npz"), "--out", str(md)]
+        )
+        == 0
+    )
     text = md.read_text()
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[2].startswith("| dense BNN |") and lines[3].startswith("| kernel + spatial pruning |")
@@ -90,7 +139,9 @@ def test_table_from_provenance(exported, tmp_path):
 
 
 def test_export_refuses_pruned_model_without_baseline(exported, capsys):
-    rc = trainer_main(["export", "--run-dir", str(exported["tmp"] / "pruned"), "--name", "x", "--out", str(exported["tmp"] / "x")])
+    rc = trainer_main(
+        ["export", "--run-dir", str(exported["tmp"] / "pruned"), "--name", "x", "--out", str(exported["tmp"] / "x")]
+    )
     assert rc == 2
     assert "--baseline" in capsys.readouterr().err
     assert not (exported["tmp"] / "x").exists()

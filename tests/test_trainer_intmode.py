@@ -35,8 +35,14 @@ def test_fixed_point_respects_bias_width():
 def _random_net(hw_path, seed: int) -> BiRealResNet18:
     """An untrained net with random BN statistics, balanced masks and predictors: stresses folding."""
     torch.manual_seed(seed)
-    net = BiRealResNet18(1, 10, width=0.125, input_offset=40, input_scale=80.0,
-                         predict_layers=("s1b1c1", "s1b2c2", "s2b1c1", "s2b2c1", "s3b1c1", "s3b2c2"))
+    net = BiRealResNet18(
+        1,
+        10,
+        width=0.125,
+        input_offset=40,
+        input_scale=80.0,
+        predict_layers=("s1b1c1", "s1b2c2", "s2b1c1", "s2b2c1", "s3b1c1", "s3b2c2"),
+    )
     hw = load_config(hw_path)
     rows, depth = hw.pe_array.rows, hw.pe_array.acc_depth
     g = torch.Generator().manual_seed(seed)
@@ -64,7 +70,12 @@ def test_integer_mode_equals_archsim_functional_model(tmp_path, seed, frac_bits)
     net = _random_net(hw_path, seed)
     model = fold(net, load_config(hw_path), frac_bits, "t", (4, 4), {"synthetic": True})
     ds = load_digits()
-    x = torch.cat([ds.test_x[:6], torch.randint(0, 256, (2, 1, 32, 32), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)])
+    x = torch.cat(
+        [
+            ds.test_x[:6],
+            torch.randint(0, 256, (2, 1, 32, 32), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8),
+        ]
+    )
     mine = IntModel(model).run(x)
     ref = run_model(model, x.numpy(), "sparse")
     assert np.array_equal(mine.stem_out.numpy(), ref.stem_out)

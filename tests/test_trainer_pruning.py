@@ -19,7 +19,13 @@ def _cfg(rows: int, depth: int) -> HardwareConfig:
             "name": "t",
             "clock_mhz": 100,
             "pe_array": {"rows": rows, "cols": 4, "acc_depth": depth, "acc_bits": 16},
-            "buffers": {"act_word_bits": word, "act_bank_depth": 64, "res_depth": 64, "weight_depth": 64, "list_depth": 64},
+            "buffers": {
+                "act_word_bits": word,
+                "act_bank_depth": 64,
+                "res_depth": 64,
+                "weight_depth": 64,
+                "list_depth": 64,
+            },
             "epilogue": {"value_bits": 16, "mult_bits": 16, "bias_bits": 32},
             "axi": {
                 "data_bits": 128,
@@ -40,9 +46,20 @@ def _layer(keep: torch.Tensor) -> BinaryConv:
 
     c_out, c_in = keep.shape
     return BinaryConv(
-        name="L", role="main", kernel=3, stride=1, c_in=c_in, c_out=c_out, h_in=4, w_in=4,
-        weight=np.ones((c_out, c_in, 3, 3), bool), keep=keep.bool().numpy(),
-        mult=np.ones(c_out, np.int32), bias=np.zeros(c_out, np.int64), shift=0, residual=True,
+        name="L",
+        role="main",
+        kernel=3,
+        stride=1,
+        c_in=c_in,
+        c_out=c_out,
+        h_in=4,
+        w_in=4,
+        weight=np.ones((c_out, c_in, 3, 3), bool),
+        keep=keep.bool().numpy(),
+        mult=np.ones(c_out, np.int32),
+        bias=np.zeros(c_out, np.int64),
+        shift=0,
+        residual=True,
     )
 
 
@@ -57,7 +74,9 @@ def test_balanced_keep_passes_archsim_layer_k(rows, depth, c_out, c_in, density)
     keep = balanced_keep(imp, k, rows, depth)
     assert layer_k(_layer(keep), _cfg(rows, depth), "test") == k
     # Every (pass, row, input channel) keeps exactly min(k, real channels of that row).
-    for (lo, hi, g), cnt in zip(pass_geometry(c_out, rows, depth), kept_counts(keep.bool().numpy(), rows, depth), strict=True):
+    for (lo, hi, g), cnt in zip(
+        pass_geometry(c_out, rows, depth), kept_counts(keep.bool().numpy(), rows, depth), strict=True
+    ):
         want = torch.minimum(torch.tensor(k), torch.from_numpy(real_rows(hi - lo, rows, g)))
         assert (torch.from_numpy(cnt) == want[:, None]).all()
 

@@ -75,8 +75,14 @@ def run_build(gen_out: Path, *tclargs: str, **knobs: str) -> Run:
     env = {**os.environ, "STUB_LOG": str(viv / "calls.jsonl"), "STUB_RESULT": str(viv / "result.json")}
     env.setdefault("STUB_BOARD_PARTS", "avnet.com:ultra96v2:part0:1.2")
     env.update({f"STUB_{k.upper()}": v for k, v in knobs.items()})
-    p = subprocess.run([TCLSH, str(STUB), str(viv / "build.tcl"), *tclargs], capture_output=True, text=True,
-                       cwd=viv, env=env, timeout=60)
+    p = subprocess.run(
+        [TCLSH, str(STUB), str(viv / "build.tcl"), *tclargs],
+        capture_output=True,
+        text=True,
+        cwd=viv,
+        env=env,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     calls = [json.loads(ln) for ln in (viv / "calls.jsonl").read_text().splitlines()]
     return Run(calls, json.loads((viv / "result.json").read_text()), p.stdout, viv / "output")
@@ -148,8 +154,13 @@ def test_build_tcl_asks_vivado_for_the_configured_design(u96):
     runs = r.named("launch_runs")
     assert runs[0][0] == "synth_1" and runs[1][:3] == ["impl_1", "-to_step", "write_bitstream"]
     assert r.props["sources_1"]["top"] == f"{board.BD_NAME}_wrapper"
-    for name in (f"{board.OUTPUT_NAME}.bit", f"{board.OUTPUT_NAME}.hwh", f"{board.OUTPUT_NAME}.xsa",
-                 "utilization.rpt", "timing_summary.rpt"):
+    for name in (
+        f"{board.OUTPUT_NAME}.bit",
+        f"{board.OUTPUT_NAME}.hwh",
+        f"{board.OUTPUT_NAME}.xsa",
+        "utilization.rpt",
+        "timing_summary.rpt",
+    ):
         assert (r.out / name).is_file(), name
 
 
@@ -198,9 +209,14 @@ def test_build_tcl_warns_when_the_ps_cannot_reach_the_clock(u96):
 
 
 @needs_tclsh
-@pytest.mark.parametrize(("args", "msg"), [(("-jbos", "4"), "unknown or incomplete option"),
-                                           (("-to", "routing"), "-to must be"),
-                                           (("-config", "nope.tcl"), "run python rtl/gen.py first")])
+@pytest.mark.parametrize(
+    ("args", "msg"),
+    [
+        (("-jbos", "4"), "unknown or incomplete option"),
+        (("-to", "routing"), "-to must be"),
+        (("-config", "nope.tcl"), "run python rtl/gen.py first"),
+    ],
+)
 def test_build_tcl_rejects_bad_arguments(u96, args, msg):
     r = run_build(u96, *args)
     assert not r.ok and msg in r.error
@@ -256,7 +272,13 @@ def test_wrapper_maps_every_port_one_to_one(u96):
     for f, a in conns:
         assert top[f] == wrap[a], f"{f} -> {a}: {top[f]} vs {wrap[a]}"
     # Vivado's names: aclk, aresetn, s_axi_*, m_axi_*, plus the start/done/busy pins
-    assert set(wrap) - {n for n in wrap if n.startswith(("s_axi_", "m_axi_"))} == {"aclk", "aresetn", "start", "done", "busy"}
+    assert set(wrap) - {n for n in wrap if n.startswith(("s_axi_", "m_axi_"))} == {
+        "aclk",
+        "aresetn",
+        "start",
+        "done",
+        "busy",
+    }
     assert top["m_axi_rdata"][1] == ultra96().axi.data_bits and wrap["s_axi_awaddr"][1] == regmap.ADDR_BITS
 
 
@@ -298,10 +320,24 @@ def test_wrapper_lints_clean(which, tmp_path):
     cfg = ultra96() if which == "ultra96v2" else tiny()
     out = generate(cfg, tmp_path / "out")
     v = out / "verilog"
-    files = [v / Path(f).name for f in tcl_list((out / "vivado" / "config.tcl").read_text().split("set bnn(sources) [list")[1].split("]")[0].replace("\\", ""))]
+    files = [
+        v / Path(f).name
+        for f in tcl_list(
+            (out / "vivado" / "config.tcl")
+            .read_text()
+            .split("set bnn(sources) [list")[1]
+            .split("]")[0]
+            .replace("\\", "")
+        )
+    ]
     assert files[-1].name == f"{board.WRAPPER}.v"
     exe, env = verilator()
-    p = subprocess.run([exe, "--lint-only", "-Wall", "--top-module", board.WRAPPER, f"-I{v}", *map(str, files)],
-                       capture_output=True, text=True, env=env, timeout=300)
+    p = subprocess.run(
+        [exe, "--lint-only", "-Wall", "--top-module", board.WRAPPER, f"-I{v}", *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     warnings = [ln for ln in p.stderr.splitlines() if ln.startswith("%")]
     assert p.returncode == 0 and not warnings, "\n".join(warnings[:40])

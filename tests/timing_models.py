@@ -44,22 +44,43 @@ CONFIGS: dict[str, HardwareConfig] = {
     "small": make_config(
         "small",
         {"rows": 4, "cols": 4, "acc_depth": 4},
-        {"data_bits": 64, "max_burst_beats": 4, "read_latency": 5, "write_latency": 3, "max_outstanding_reads": 2,
-         "max_outstanding_writes": 1, "read_beat_cycles": 1},
+        {
+            "data_bits": 64,
+            "max_burst_beats": 4,
+            "read_latency": 5,
+            "write_latency": 3,
+            "max_outstanding_reads": 2,
+            "max_outstanding_writes": 1,
+            "read_beat_cycles": 1,
+        },
         8,
     ),
     "tiny": make_config(
         "tiny",
         {"rows": 2, "cols": 3, "acc_depth": 2},
-        {"data_bits": 32, "max_burst_beats": 2, "read_latency": 1, "write_latency": 1, "max_outstanding_reads": 1,
-         "max_outstanding_writes": 2, "read_beat_cycles": 3},
+        {
+            "data_bits": 32,
+            "max_burst_beats": 2,
+            "read_latency": 1,
+            "write_latency": 1,
+            "max_outstanding_reads": 1,
+            "max_outstanding_writes": 2,
+            "read_beat_cycles": 3,
+        },
         4,
     ),
     "wide": make_config(
         "wide",
         {"rows": 8, "cols": 5, "acc_depth": 4},
-        {"data_bits": 128, "max_burst_beats": 8, "read_latency": 20, "write_latency": 9, "max_outstanding_reads": 3,
-         "max_outstanding_writes": 4, "read_beat_cycles": 2},
+        {
+            "data_bits": 128,
+            "max_burst_beats": 8,
+            "read_latency": 20,
+            "write_latency": 9,
+            "max_outstanding_reads": 3,
+            "max_outstanding_writes": 4,
+            "read_beat_cycles": 2,
+        },
         16,
     ),
 }
@@ -95,7 +116,9 @@ class Spec:
     role: str = "main"
 
 
-def make_model(cfg: HardwareConfig, c0: int, hw: tuple[int, int], specs: list[Spec], rng: np.random.Generator) -> BnnModel:
+def make_model(
+    cfg: HardwareConfig, c0: int, hw: tuple[int, int], specs: list[Spec], rng: np.random.Generator
+) -> BnnModel:
     """A valid BnnModel (archsim.format.validate_model) with random weights, balanced for `cfg`."""
     rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
     c, (h, w) = c0, hw
@@ -167,12 +190,26 @@ def schedule_fields(s: Schedule) -> dict[str, Any]:
         "load_done": s.load_done,
         "store_start": s.store_start,
         "layers": [
-            (L.index, L.start, L.end, L.mask_start, L.mask_end, L.n_active, L.tiles, L.pe_busy, L.gather_busy,
-             L.epilogue_busy, L.mask_busy, L.dma_beats)
+            (
+                L.index,
+                L.start,
+                L.end,
+                L.mask_start,
+                L.mask_end,
+                L.n_active,
+                L.tiles,
+                L.pe_busy,
+                L.gather_busy,
+                L.epilogue_busy,
+                L.mask_busy,
+                L.dma_beats,
+            )
             for L in s.layers
         ],
         "tiles": [[tuple(vars(t).values()) for t in L.tile_events] for L in s.layers],
-        "jobs": [(j.kind, j.layer, j.pass_index, j.beats, j.allowed, j.first_ar, j.last_beat, j.loaded) for j in s.jobs],
+        "jobs": [
+            (j.kind, j.layer, j.pass_index, j.beats, j.allowed, j.first_ar, j.last_beat, j.loaded) for j in s.jobs
+        ],
         "store_bursts": [tuple(b) for b in s.store_bursts],
     }
 
@@ -183,7 +220,9 @@ def assert_same_schedule(got: Schedule, want: Schedule) -> None:
         assert g[key] == w[key], f"{key} differs:\n got  {g[key]}\n want {w[key]}"
 
 
-def check_all_modes(program: Program, cfg: HardwareConfig, active: Sequence[np.ndarray | None]) -> dict[str, SimSchedule]:
+def check_all_modes(
+    program: Program, cfg: HardwareConfig, active: Sequence[np.ndarray | None]
+) -> dict[str, SimSchedule]:
     """All three implementations agree on the schedule; both SimPy modes on every activity counter."""
     active = list(active)
     want = schedule(program, cfg, active, keep_tiles=True)

@@ -13,7 +13,9 @@ def small_hw(tmp: Path, rows: int = 4, acc_depth: int = 4, cols: int = 16) -> Pa
     """The Ultra96v2 configuration with a small PE array, so a tiny model gets pruned."""
     text = (ROOT / "configs/ultra96v2.yaml").read_text()
     text = text.replace("rows: 16", f"rows: {rows}").replace("cols: 16", f"cols: {cols}")
-    text = text.replace("acc_depth: 8", f"acc_depth: {acc_depth}").replace("act_word_bits: 64", f"act_word_bits: {rows * acc_depth}")
+    text = text.replace("acc_depth: 8", f"acc_depth: {acc_depth}").replace(
+        "act_word_bits: 64", f"act_word_bits: {rows * acc_depth}"
+    )
     path = tmp / "small_hw.yaml"
     path.write_text(text)
     return path

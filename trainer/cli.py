@@ -55,13 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=5e-6)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0 = 64/128/256/512 channels)")
-    t.add_argument("--kernel-density", type=_densities, default=(1.0, 1.0, 1.0, 1.0), help="kept-kernel fraction, one value or four per stage")
+    t.add_argument(
+        "--kernel-density",
+        type=_densities,
+        default=(1.0, 1.0, 1.0, 1.0),
+        help="kept-kernel fraction, one value or four per stage",
+    )
     t.add_argument("--prune-start", type=float, default=0.05)
     t.add_argument("--prune-end", type=float, default=0.6)
     t.add_argument("--prune-every", type=int, default=50)
-    t.add_argument("--spatial-budget", type=_budget, default=None, help="target active fraction for dynamic spatial pruning, or 'none'")
+    t.add_argument(
+        "--spatial-budget",
+        type=_budget,
+        default=None,
+        help="target active fraction for dynamic spatial pruning, or 'none'",
+    )
     t.add_argument("--budget-weight", type=float, default=10.0)
-    t.add_argument("--hardware", default="configs/ultra96v2.yaml", help="hardware config giving pe_array.rows/acc_depth/cols")
+    t.add_argument(
+        "--hardware", default="configs/ultra96v2.yaml", help="hardware config giving pe_array.rows/acc_depth/cols"
+    )
     t.add_argument("--ste", choices=STE_KINDS, default="clipped")
     t.add_argument("--no-bf16", dest="bf16", action="store_false", help="run training convs in float32")
     t.add_argument("--threads", type=int, default=2)
@@ -77,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--baseline", type=Path, default=None, help="dense baseline model (.npz) for the workload")
     e.add_argument("--baseline-trace", type=Path, default=None)
     e.add_argument("--hardware", type=Path, default=None, help="hardware config for the workload (default: the run's)")
-    e.add_argument("--frac-bits", type=int, default=None, help="fractional bits of the residual stream (default: calibrated)")
+    e.add_argument(
+        "--frac-bits", type=int, default=None, help="fractional bits of the residual stream (default: calibrated)"
+    )
     e.add_argument("--threads", type=int, default=2)
 
     tb = sub.add_parser("table", help="accuracy table (markdown) from exported models' provenance")
@@ -112,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 ste=args.ste,
                 bf16=args.bf16,
             )
-            opts = RunOptions(threads=args.threads, ckpt_minutes=args.ckpt_minutes, ckpt_every=args.ckpt_every, progress=args.progress)
+            opts = RunOptions(
+                threads=args.threads, ckpt_minutes=args.ckpt_minutes, ckpt_every=args.ckpt_every, progress=args.progress
+            )
             train(cfg, args.run_dir, opts, command=command_line(sys.argv[1:] if argv is None else argv))
         elif args.cmd == "export":
             from trainer.export import export_run

@@ -52,7 +52,9 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        raise DataError(f"{path}: Fashion-MNIST file not found (install the Debian package dataset-fashion-mnist or pass --data-dir)") from None
+        raise DataError(
+            f"{path}: Fashion-MNIST file not found (install the Debian package dataset-fashion-mnist or pass --data-dir)"
+        ) from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable gzip idx file ({exc})") from None
     magic = int.from_bytes(data[:4], "big")
@@ -80,7 +82,9 @@ def load_fashion_mnist(data_dir: Path | None = None) -> Dataset:
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
-        raise DataError(f"{path}: CIFAR-10 batch not found (pass --data-dir with the python-pickle batches 'data_batch_1..5', 'test_batch'; nothing is downloaded)")
+        raise DataError(
+            f"{path}: CIFAR-10 batch not found (pass --data-dir with the python-pickle batches 'data_batch_1..5', 'test_batch'; nothing is downloaded)"
+        )
     try:
         with open(path, "rb") as f:
             d = pickle.load(f, encoding="bytes")

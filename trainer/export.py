@@ -79,12 +79,16 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     st = load_checkpoint(args.run_dir)
     if not st["done"]:
-        raise RunError(f"{args.run_dir / 'checkpoint.pt'}: field 'epoch': training stopped after {st['epoch']} of {st['config']['epochs']} epochs; rerun the train command to finish it")
+        raise RunError(
+            f"{args.run_dir / 'checkpoint.pt'}: field 'epoch': training stopped after {st['epoch']} of {st['config']['epochs']} epochs; rerun the train command to finish it"
+        )
     cfg_d = dict(st["config"])
     cfg_d["kernel_density"] = tuple(cfg_d["kernel_density"])
     cfg = TrainConfig(**cfg_d)
     if args.baseline is None and (any(d < 1.0 for d in cfg.kernel_density) or cfg.spatial_budget is not None):
-        raise RunError("--baseline: a pruned model's workload needs its dense baseline model (export the dense run first, then pass its .npz)")
+        raise RunError(
+            "--baseline: a pruned model's workload needs its dense baseline model (export the dense run first, then pass its .npz)"
+        )
     for p in (args.baseline, args.baseline_trace):
         if p is not None and not Path(p).exists():
             raise RunError(f"{p}: baseline file not found")
@@ -102,7 +106,11 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     ds = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.train_subset, cfg.seed)
 
     # frac_bits: calibrated on (the first 2000) training images, never on the test set.
-    frac_bits = args.frac_bits if args.frac_bits is not None else calibrate_frac_bits(net, ds.train_x[:2000], hw.epilogue.value_bits)
+    frac_bits = (
+        args.frac_bits
+        if args.frac_bits is not None
+        else calibrate_frac_bits(net, ds.train_x[:2000], hw.epilogue.value_bits)
+    )
     pruned_kernels = any(d < 1.0 for d in cfg.kernel_density)
     balance = (hw.pe_array.rows, hw.pe_array.acc_depth) if pruned_kernels else None
     model = fold(net, hw, frac_bits, args.name, balance, {})
@@ -134,7 +142,9 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
         "pruned_work": pruned_w,
         "ideal_speedup": dense_w / pruned_w,
         "frac_bits": frac_bits,
-        "frac_bits_source": "given" if args.frac_bits is not None else "calibrated on 2000 training images, 2x headroom",
+        "frac_bits_source": "given"
+        if args.frac_bits is not None
+        else "calibrated on 2000 training images, 2x headroom",
         "epoch_seconds": [h["epoch_seconds"] for h in st["history"]],
         "history": [{k: v for k, v in h.items() if not k.endswith("per_layer")} for h in st["history"]],
     }
@@ -145,7 +155,13 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     trace_path = out / "models" / f"{args.name}.trace.npz"
     checksum = save_model(model_path, model)
     n = min(args.samples, len(ds.test_y))
-    trace = make_trace(model, checksum, ds.test_x[:n], ds.test_y[:n], {"synthetic": False, "source": f"first {n} {cfg.dataset} test images"})
+    trace = make_trace(
+        model,
+        checksum,
+        ds.test_x[:n],
+        ds.test_y[:n],
+        {"synthetic": False, "source": f"first {n} {cfg.dataset} test images"},
+    )
     save_trace(trace_path, trace)
 
     workload: dict[str, Any] = {
@@ -169,6 +185,14 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     atomic_write_text(out / f"{args.name}.yaml", yaml.safe_dump(workload, sort_keys=False, width=120))
     # Check the written file reads back (checksum, structure) before reporting success.
     load_model(model_path)
-    summary = {k: prov[k] for k in ("float_accuracy", "int_accuracy", "kernel_density", "spatial_density", "ideal_speedup", "frac_bits")}
-    print(json.dumps({"model": str(model_path), "trace": str(trace_path), "workload": str(out / f"{args.name}.yaml"), **summary}, indent=2))
+    summary = {
+        k: prov[k]
+        for k in ("float_accuracy", "int_accuracy", "kernel_density", "spatial_density", "ideal_speedup", "frac_bits")
+    }
+    print(
+        json.dumps(
+            {"model": str(model_path), "trace": str(trace_path), "workload": str(out / f"{args.name}.yaml"), **summary},
+            indent=2,
+        )
+    )
     return prov

@@ -237,7 +237,9 @@ def _param_groups(model: BiRealResNet18, wd: float) -> list[dict[str, Any]]:
     ]
 
 
-def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, command: str | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, command: str | None = None
+) -> dict[str, Any]:
     """Train (or resume) the run in `run_dir`; returns the final checkpoint state."""
     opts = opts or RunOptions()
     torch.set_num_threads(opts.threads)
@@ -255,7 +257,9 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
         diff = [k for k, v in cfg.to_json().items() if old.get(k) != v]
         if diff:
             k = diff[0]
-            raise RunError(f"{cfg_path}: field '{k}': this run directory holds a run with {k}={old.get(k)!r}, the command asks for {cfg.to_json()[k]!r} (use a new --run-dir)")
+            raise RunError(
+                f"{cfg_path}: field '{k}': this run directory holds a run with {k}={old.get(k)!r}, the command asks for {cfg.to_json()[k]!r} (use a new --run-dir)"
+            )
     else:
         atomic_write_text(cfg_path, json.dumps(cfg.to_json(), indent=2) + "\n")
 
@@ -276,7 +280,10 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
         if st["done"]:
             print(f"{run_dir}: already finished ({cfg.epochs} epochs); nothing to do", file=sys.stderr)
             return st
-        print(f"{run_dir}: resuming at epoch {st['epoch'] + 1}, step {st['step_in_epoch']}/{steps_per_epoch}", file=sys.stderr)
+        print(
+            f"{run_dir}: resuming at epoch {st['epoch'] + 1}, step {st['step_in_epoch']}/{steps_per_epoch}",
+            file=sys.stderr,
+        )
     else:
         st = {
             "config": cfg.to_json(),
@@ -311,7 +318,11 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
         model.train()
         for i in bar:
             gs = st["global_step"]
-            if pruning and start_step <= gs <= end_step and ((gs - start_step) % cfg.prune_every == 0 or gs == end_step):
+            if (
+                pruning
+                and start_step <= gs <= end_step
+                and ((gs - start_step) % cfg.prune_every == 0 or gs == end_step)
+            ):
                 _update_masks(model, cfg, (gs - start_step) / max(1, end_step - start_step), rows, depth)
             progress = gs / total
             lr = 0.5 * cfg.lr * (1 + math.cos(math.pi * progress))
@@ -342,7 +353,9 @@ def train(cfg: TrainConfig, run_dir: Path, opts: RunOptions | None = None, comma
                 a["active"] += float(sum(m.detach().mean() for m in masks.values()) / len(masks)) * len(yb)
             st["step_in_epoch"], st["global_step"] = i + 1, gs + 1
             if a["seen"]:
-                bar.set_postfix(loss=f"{a['loss'] / a['seen']:.3f}", acc=f"{a['correct'] / a['seen']:.3f}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{a['loss'] / a['seen']:.3f}", acc=f"{a['correct'] / a['seen']:.3f}", refresh=False
+                )
             now = time.monotonic()
             due = opts.ckpt_every and st["global_step"] % opts.ckpt_every == 0
             if (due or now - last_ckpt > 60 * opts.ckpt_minutes) and i + 1 < steps_per_epoch:

@@ -106,7 +106,9 @@ class FastAccelerator:
         self.read_dma = FastReadDma(env, cfg, lat, self.memory, self.jobs)
         self.mask = FastMaskUnit(env, lat, self.slots, cols)
         self.gather = FastGather(env, lat)
-        self.pe = FastPeArray(env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse"))
+        self.pe = FastPeArray(
+            env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse")
+        )
         self.epilogue = FastEpilogue(env, lat, self.pe, self.slots)
         self.write_dma = FastWriteDma(
             env, cfg, lat, self.memory, program.store_beats, _map_words(program.store_shape, cfg), self.store_activity
@@ -151,7 +153,11 @@ class FastAccelerator:
 
     def result(self, keep_tiles: bool) -> SimSchedule:
         for L in self.layers:
-            L.timing.n_active, L.timing.tiles, L.timing.dma_beats = L.work.n_active, len(L.sizes), L.work.plan.blob_beats
+            L.timing.n_active, L.timing.tiles, L.timing.dma_beats = (
+                L.work.n_active,
+                len(L.sizes),
+                L.work.plan.blob_beats,
+            )
             if keep_tiles:
                 L.timing.tile_events = [TileEvents(t.q, t.t, t.n, *t.times) for t in L.tiles]
         return _result(
@@ -184,7 +190,9 @@ class CycleAccelerator(Clocked):
         self.program, self.lat, self.works = program, lat, works
         cols = cfg.pe_array.cols
         self.load_activity, self.store_activity = Activity(), Activity()
-        load = ReadJob(Job("load", -1, 0, program.load_beats), -1, self.load_activity, words=_map_words(program.load_shape, cfg))
+        load = ReadJob(
+            Job("load", -1, 0, program.load_beats), -1, self.load_activity, words=_map_words(program.load_shape, cfg)
+        )
         self.layers: list[CycleLayer] = []
         for li, w in enumerate(works):
             start = load.loaded_flag if li == 0 else Flag()  # start_1 = loaded(LOAD)
@@ -263,7 +271,8 @@ class CycleAccelerator(Clocked):
             t.dma_beats = plan.blob_beats
             if keep_tiles:
                 t.tile_events = [
-                    TileEvents(q, u - q * t.tiles, n, *ev) for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
+                    TileEvents(q, u - q * t.tiles, n, *ev)
+                    for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
                 ]
         for run in self.jobs[3:]:
             run.job.allowed = self.slots.freed_at(run.blob - 2)

@@ -106,7 +106,9 @@ class FastWriteDma:
         self.env, self.memory, self.lat = env, memory, lat
         self.beats, self.words, self.activity = beats, words, activity
         self.max_burst = cfg.axi.max_burst_beats
-        self.credits = simpy.Container(env, capacity=cfg.axi.max_outstanding_writes, init=cfg.axi.max_outstanding_writes)
+        self.credits = simpy.Container(
+            env, capacity=cfg.axi.max_outstanding_writes, init=cfg.axi.max_outstanding_writes
+        )
         self.start = env.event()
         self.done = env.event()
         self.done_at = 0

@@ -28,7 +28,8 @@ class FastWeightSlots:
         self.loaded = [env.event() for _ in owners]
         self.pass_done = [env.event() for _ in owners]
         self.freed = [
-            simpy.AllOf(env, [self.loaded[i], self.pass_done[i], mask_end[layer]]) for i, (layer, _) in enumerate(owners)
+            simpy.AllOf(env, [self.loaded[i], self.pass_done[i], mask_end[layer]])
+            for i, (layer, _) in enumerate(owners)
         ]
 
     def permit(self, blob: int) -> simpy.Event:

@@ -137,7 +137,9 @@ class PynqBackend:
         base = int(info["phys_addr"]) if info else board.LITE_BASE
         span = int(info.get("addr_range", board.LITE_RANGE)) if info else board.LITE_RANGE
         if span < regmap.SIZE:
-            raise DriverError(f"overlay: '{ip_name}' has a {span}-byte register window, the register map needs {regmap.SIZE}")
+            raise DriverError(
+                f"overlay: '{ip_name}' has a {span}-byte register window, the register map needs {regmap.SIZE}"
+            )
         self.overlay = overlay
         self.mmio: Mmio = PynqMmio(pynq.MMIO(base, span))
         self._pynq = pynq
@@ -275,8 +277,12 @@ class Accelerator:
         self.mode = "sparse" if self.hw["sparse"] else "dense"
         try:
             self.prm = RtlParams(
-                self.cfg, sparse=self.mode == "sparse", max_layers=self.hw["max_layers"],
-                max_passes=self.hw["max_passes"], max_cin=max_cin, where=self.where,
+                self.cfg,
+                sparse=self.mode == "sparse",
+                max_layers=self.hw["max_layers"],
+                max_passes=self.hw["max_passes"],
+                max_cin=max_cin,
+                where=self.where,
             )
         except ConfigError as exc:  # table sizes no generator build has: not this hardware
             raise DriverError(f"HW registers {self.hw} do not describe a build of {self.where}: {exc}") from exc
@@ -292,14 +298,24 @@ class Accelerator:
         """The bitstream must have been generated from this configuration."""
         p, c = self.prm, self.cfg
         want = {
-            "rows": p.rows, "cols": p.cols, "acc_depth": p.depth, "act_word_bits": p.ba, "data_bits": p.d,
-            "max_burst_beats": c.axi.max_burst_beats, "sparse": int(p.sparse), "index_bits": p.ib,
-            "max_layers": p.max_layers, "max_passes": p.max_passes, "value_bits": c.epilogue.value_bits,
+            "rows": p.rows,
+            "cols": p.cols,
+            "acc_depth": p.depth,
+            "act_word_bits": p.ba,
+            "data_bits": p.d,
+            "max_burst_beats": c.axi.max_burst_beats,
+            "sparse": int(p.sparse),
+            "index_bits": p.ib,
+            "max_layers": p.max_layers,
+            "max_passes": p.max_passes,
+            "value_bits": c.epilogue.value_bits,
             "weight_entry_bits": p.e_mem,
         }
         bad = [f"{k}={self.hw[k]} (configuration: {v})" for k, v in want.items() if self.hw[k] != v]
         if bad:
-            raise DriverError(f"{self.where}: the hardware was built from another configuration: HW registers {', '.join(bad)}")
+            raise DriverError(
+                f"{self.where}: the hardware was built from another configuration: HW registers {', '.join(bad)}"
+            )
 
     # ------------------------------------------------------------------ model
     def load_model(self, model_path: str | Path) -> None:
@@ -311,7 +327,9 @@ class Accelerator:
         lay0 = build_layout(model, prog, self.cfg)  # at address 0: offsets into the buffer
         self.buffer = buf = self.backend.allocate(lay0.end)
         if buf.physical_address % self.cfg.burst_bytes:
-            raise DriverError(f"DDR buffer at {buf.physical_address:#x} is not aligned to a burst ({self.cfg.burst_bytes} bytes)")
+            raise DriverError(
+                f"DDR buffer at {buf.physical_address:#x} is not aligned to a burst ({self.cfg.burst_bytes} bytes)"
+            )
         lay = relocate(lay0, buf.physical_address)
         writes = regmap.program_writes(lay, self.prm)  # refuses values the hardware would truncate
         base, blob = lay0.blob_image()
@@ -432,7 +450,9 @@ class Accelerator:
             if started and done and not busy:
                 return
             if time.monotonic() > deadline:
-                what = "the run never started (done still set from the previous run)" if not started else "still running"
+                what = (
+                    "the run never started (done still set from the previous run)" if not started else "still running"
+                )
                 raise AcceleratorTimeout(
                     f"no STATUS.done within {self.timeout_s:g} s after CTRL.start ({polls} polls, "
                     f"last STATUS = {status:#x}: {what}); check the clock, reset and bitstream, "

@@ -24,8 +24,15 @@ def tiny_dict(**over: dict) -> dict:
     d["name"] = "tiny"
     d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
     d["buffers"].update(act_word_bits=8, act_bank_depth=64, res_depth=512, weight_depth=256, list_depth=128)
-    d["axi"].update(data_bits=32, max_burst_beats=4, read_latency=5, write_latency=3,
-                    max_outstanding_reads=2, max_outstanding_writes=2, read_beat_cycles=1)
+    d["axi"].update(
+        data_bits=32,
+        max_burst_beats=4,
+        read_latency=5,
+        write_latency=3,
+        max_outstanding_reads=2,
+        max_outstanding_writes=2,
+        read_beat_cycles=1,
+    )
     for sect, vals in over.items():
         d[sect].update(vals)
     return d

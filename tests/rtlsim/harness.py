@@ -113,7 +113,9 @@ class Outcome:
     sim_total_s: float
     masks: list[np.ndarray | None]
     result: dict
-    more: list[tuple[np.ndarray, np.ndarray, int, int, list[int], int]]  # (expected, got, done, cycles_reg, ends, contract total)
+    more: list[
+        tuple[np.ndarray, np.ndarray, int, int, list[int], int]
+    ]  # (expected, got, done, cycles_reg, ends, contract total)
     cfg: HardwareConfig
     active: list[np.ndarray | None]
 
@@ -175,7 +177,10 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
             "seed": case.seed,
         },
         "writes": [[w.addr, w.value] for w in writes],
-        "readback": [[regmap.global_addr(n), v.value] for n, v in zip(regmap.GLOBAL_FIELDS, writes[: len(regmap.GLOBAL_FIELDS)], strict=True)],
+        "readback": [
+            [regmap.global_addr(n), v.value]
+            for n, v in zip(regmap.GLOBAL_FIELDS, writes[: len(regmap.GLOBAL_FIELDS)], strict=True)
+        ],
         "id_addr": regmap.ID,
         "id_magic": regmap.ID_MAGIC,
         "cycles_addr": regmap.CYCLES,
@@ -194,8 +199,14 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         (work / f"load{i}.bin").write_bytes(pack_map(x, cfg))
     (work / "case.json").write_text(json.dumps(case_json))
     res_file = work / "result.json"
-    total = run_testbench(built, "tests.rtlsim.tb_accel", work,
-                          {"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file)}, res_file, case.name)
+    total = run_testbench(
+        built,
+        "tests.rtlsim.tb_accel",
+        work,
+        {"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file)},
+        res_file,
+        case.name,
+    )
     res = json.loads(res_file.read_text())
     got = unpack_map((work / "out.bin").read_bytes(), prog.store_shape, cfg)
     more = []

@@ -44,14 +44,10 @@ class LayerSpec:
     shift: int = 8
 
 
-def make_layer(
-    rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c_in: int, h: int, w: int
-) -> BinaryConv:
+def make_layer(rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c_in: int, h: int, w: int) -> BinaryConv:
     k = spec.kernel
     keep = (
-        np.ones((spec.c_out, c_in), dtype=bool)
-        if spec.k is None
-        else balanced_keep(rng, spec.c_out, c_in, spec.k, cfg)
+        np.ones((spec.c_out, c_in), dtype=bool) if spec.k is None else balanced_keep(rng, spec.c_out, c_in, spec.k, cfg)
     )
     weight = rng.random((spec.c_out, c_in, k, k)) < 0.5
     mult = rng.integers(-spec.mult_range, spec.mult_range + 1, spec.c_out).astype(np.int32)

@@ -77,9 +77,24 @@ class MemPort:
         self.mem = mem
         self.h = {
             n: getattr(dut, f"m_axi_{n}")
-            for n in ("arvalid", "araddr", "arlen", "rready", "awvalid", "awaddr", "awlen", "wvalid", "wdata", "wlast", "bready")
+            for n in (
+                "arvalid",
+                "araddr",
+                "arlen",
+                "rready",
+                "awvalid",
+                "awaddr",
+                "awlen",
+                "wvalid",
+                "wdata",
+                "wlast",
+                "bready",
+            )
         }
-        self.o = {n: getattr(dut, f"m_axi_{n}") for n in ("arready", "rvalid", "rdata", "rlast", "awready", "wready", "bvalid")}
+        self.o = {
+            n: getattr(dut, f"m_axi_{n}")
+            for n in ("arready", "rvalid", "rdata", "rlast", "awready", "wready", "bvalid")
+        }
         self.last: dict[str, int] = {}
         self.out: dict = {}
 
@@ -140,8 +155,18 @@ async def serve_memory(dut, mem: AxiMemory) -> None:
 async def reset(dut) -> None:
     """Start the clock, set every input idle, hold aresetn low for three cycles."""
     cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-    for sig in ("start", "s_axil_awvalid", "s_axil_wvalid", "s_axil_arvalid", "m_axi_rvalid", "m_axi_bvalid",
-                "m_axi_arready", "m_axi_awready", "m_axi_wready", "m_axi_rlast"):
+    for sig in (
+        "start",
+        "s_axil_awvalid",
+        "s_axil_wvalid",
+        "s_axil_arvalid",
+        "m_axi_rvalid",
+        "m_axi_bvalid",
+        "m_axi_arready",
+        "m_axi_awready",
+        "m_axi_wready",
+        "m_axi_rlast",
+    ):
         getattr(dut, sig).value = 0
     dut.s_axil_bready.value = 1
     dut.s_axil_rready.value = 1
@@ -191,8 +216,13 @@ async def run_case(dut):
         mem.new_run()
         d2 = await run_accel(dut, mem)
         Path(extra["out_file"]).write_bytes(mem.read(case["store_addr"], case["store_bytes"]))
-        more.append({"done": d2, "cycles_reg": await lite.read(case["cycles_addr"]),
-                     "layer_ends": [await lite.read(a) for a in case["log_addrs"]]})
+        more.append(
+            {
+                "done": d2,
+                "cycles_reg": await lite.read(case["cycles_addr"]),
+                "layer_ends": [await lite.read(a) for a in case["log_addrs"]],
+            }
+        )
     result = {
         "more": more,
         "done": done,

@@ -103,8 +103,19 @@ async def posgen(dut):
         nblk_in, nblk_out, nwo = rng.randrange(1, 4), rng.randrange(1, 4), rng.randrange(1, 5)
         w3n_in = -(-w_in // 3) * nblk_in
         w3n_out = -(-w_out // 3) * nblk_out
-        vals = dict(s2=int(s == 2), k3=int(k == 3), h_in=h_in, w_in=w_in, h_out=h_out, w_out=w_out,
-                    nblk_in=nblk_in, w3n_in=w3n_in, nblk_out=nblk_out, w3n_out=w3n_out, nwo=nwo)
+        vals = dict(
+            s2=int(s == 2),
+            k3=int(k == 3),
+            h_in=h_in,
+            w_in=w_in,
+            h_out=h_out,
+            w_out=w_out,
+            nblk_in=nblk_in,
+            w3n_in=w3n_in,
+            nblk_out=nblk_out,
+            w3n_out=w3n_out,
+            nwo=nwo,
+        )
         await FallingEdge(dut.clk)
         for n, v in vals.items():
             getattr(dut, n).value = v
@@ -178,7 +189,21 @@ async def pe_array(dut):
     rng = np.random.default_rng(p.get("seed", 0))
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.layer_init.value = 1
-    for s in ("p2_v", "p2_sub", "p2_j", "p2_bank", "p2_first", "p2_last", "wentry", "win", "msk", "e_bank", "e_slot", "e_col", "k3"):
+    for s in (
+        "p2_v",
+        "p2_sub",
+        "p2_j",
+        "p2_bank",
+        "p2_first",
+        "p2_last",
+        "wentry",
+        "win",
+        "msk",
+        "e_bank",
+        "e_slot",
+        "e_col",
+        "k3",
+    ):
         getattr(dut, s).value = 0
     await FallingEdge(dut.clk)
     dut.layer_init.value = 0
