@@ -17,7 +17,7 @@ from typing import Any
 
 from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_text
-from archsim.runner import LayerResult, RunResult
+from archsim.runner import UNITS, LayerResult, RunResult
 
 LAYER_COLUMNS = (
     "layer",
@@ -49,6 +49,9 @@ EXTRA_COLUMNS = (
     "dense_energy_uj",
     "sparse_energy_uj",
     "energy_ratio",
+    "bound",
+    "bound_share",
+    *(f"{u}_share" for u in UNITS),
 )
 SYNTHETIC_BANNER = "*** SYNTHETIC workload: random weights and random inputs, not a trained network ***"
 
@@ -89,6 +92,9 @@ def layer_row(L: LayerResult, rows: int, cols: int) -> dict[str, Any]:
         "dense_energy_uj": None,
         "sparse_energy_uj": None,
         "energy_ratio": None,
+        "bound": L.bound[0],
+        "bound_share": L.bound[1],
+        **{f"{u}_share": v for u, v in L.busy_shares().items()},
     }
     sparse_pj = L.sparse_energy_pj_mean
     if L.dense_energy_pj is not None and sparse_pj is not None:
@@ -280,7 +286,18 @@ def format_report(res: RunResult) -> str:
     lines.append(f"samples   {n} ({shown})" + ("; sparse cycles are the mean over samples" if n > 1 else ""))
     lines.append("")
 
-    head = ("layer", "shape", "kernel", "spatial", "dense cyc", "sparse cyc", "speedup", "PE util", "DMA bytes")
+    head = (
+        "layer",
+        "shape",
+        "kernel",
+        "spatial",
+        "dense cyc",
+        "sparse cyc",
+        "speedup",
+        "PE util",
+        "DMA bytes",
+        "bound",
+    )
     rows = []
     for L in res.layers:
         shape = f"{L.c_in}->{L.c_out} {L.h_out}x{L.w_out} s{L.stride}" + (" 1x1" if L.kernel == 1 else "")
@@ -295,6 +312,7 @@ def format_report(res: RunResult) -> str:
                 f"{L.speedup:.2f}x",
                 _pct(L.pe_utilization(pe.rows, pe.cols)),
                 f"{L.dma_bytes:,}",
+                f"{L.bound[0]} {_pct(L.bound[1])}",
             )
         )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
@@ -302,6 +320,10 @@ def format_report(res: RunResult) -> str:
     lines.append(fmt.format(*head))
     lines.append("  ".join("-" * w for w in widths))
     lines += [fmt.format(*r) for r in rows]
+    lines.append(
+        "bound: the busiest unit of the pruned run and its busy cycles / layer cycles (pe array, dma = the "
+        "layer's weight stream, gather, epilogue, mask unit; dma above 100% was partly prefetched)"
+    )
     lines.append("")
 
     dense_c, sparse_c = res.dense.done, res.sparse_cycles_mean

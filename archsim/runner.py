@@ -16,11 +16,27 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from archsim.contract import Schedule
+from archsim.contract import LayerTiming, Schedule
 from archsim.energy import InferenceEnergy, binary_ops, inference_energy
 from archsim.functional import Mismatch, compare_with_trace, run_model
 from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
+
+# The units whose busy time bounds a layer, in the order the table names them.
+UNITS = ("pe", "dma", "gather", "epilogue", "mask")
+
+
+def unit_busy(lt: LayerTiming, read_beat_cycles: int) -> dict[str, int]:
+    """Busy cycles of each unit for one layer of one schedule. The DMA's is the layer's blob
+    streamed at the read port's rate (beta, docs/timing.md section 3), wherever it was loaded: above the
+    layer's cycles when part of it came in during the layer before (double-buffered slots)."""
+    return {
+        "pe": lt.pe_busy,
+        "dma": lt.dma_beats * read_beat_cycles,
+        "gather": lt.gather_busy,
+        "epilogue": lt.epilogue_busy,
+        "mask": lt.mask_busy,
+    }
 
 
 @dataclass
@@ -43,6 +59,7 @@ class LayerResult:
     active: list[int] = field(default_factory=list)  # active positions per sample
     dense_energy_pj: float | None = None  # None: no energy table
     sparse_energy_pj: list[float] = field(default_factory=list)  # per sample
+    busy: list[dict[str, int]] = field(default_factory=list)  # per sample: unit_busy of the sparse run
 
     @property
     def positions(self) -> int:
@@ -74,6 +91,19 @@ class LayerResult:
                 ]
             )
         )
+
+    def busy_shares(self) -> dict[str, float]:
+        """Each unit's busy cycles / the layer's cycles (sample mean): what the layer waits on."""
+        return {
+            u: float(np.mean([b[u] / c for b, c in zip(self.busy, self.sparse_cycles, strict=True)])) for u in UNITS
+        }
+
+    @property
+    def bound(self) -> tuple[str, float]:
+        """The busiest unit and its share of the layer's cycles."""
+        shares = self.busy_shares()
+        unit = max(UNITS, key=lambda u: shares[u])  # ties: the first in UNITS
+        return unit, shares[unit]
 
     def dense_pe_utilization(self, rows: int, cols: int) -> float:
         return self.dense_kernels * self.positions / (rows * cols * self.dense_cycles)
@@ -226,6 +256,7 @@ def run_workload(
         for L, lt in zip(layers, sched.layers, strict=True):
             L.sparse_cycles.append(lt.cycles)
             L.active.append(lt.n_active)
+            L.busy.append(unit_busy(lt, cfg.axi.read_beat_cycles))
     bar.close()
 
     table = wl.energy

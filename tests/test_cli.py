@@ -17,8 +17,12 @@ import pytest
 
 from archsim import format as fmt
 from archsim.cli import main
+from archsim.contract import schedule
 from archsim.format import Trace, load_trace, save_trace
+from archsim.functional import run_model
 from archsim.results import LAYER_COLUMNS
+from archsim.runner import UNITS, run_workload
+from archsim.workload import load_workload
 from tests.synth_helpers import ROOT, SMALL, make_workload, small_config
 
 
@@ -88,7 +92,7 @@ def test_run_prints_table_and_writes_consistent_results(wdir, tmp_path, capsys):
     assert len(summary["layers"]) == len(rows) == 19
 
     # Cycles add up: DONE = LOAD + every layer (each starts when the previous ends) + STORE.
-    num = {k: [float(r[k]) for r in rows] for k in rows[0] if k not in ("layer", "kind")}
+    num = {k: [float(r[k]) for r in rows] for k in rows[0] if k not in ("layer", "kind", "bound")}
     assert dense["cycles"] == dense["load_cycles"] + sum(num["dense_cycles"]) + dense["store_cycles"]
     assert sparse["cycles"] == pytest.approx(sparse["load_cycles"] + sum(num["sparse_cycles"]) + sparse["store_cycles"])
     # Ideal speedup from the per-layer work.
@@ -117,7 +121,8 @@ def test_run_prints_table_and_writes_consistent_results(wdir, tmp_path, capsys):
     for r in rows:
         cells = printed[r["layer"]].split()
         nums = [c for c in cells if re.fullmatch(r"[\d,.]+[x%]?", c)]
-        kd, sd, dc, sc, sp, pe, dma = nums[-7:]
+        kd, sd, dc, sc, sp, pe, dma, share = nums[-8:]
+        assert cells[-2] == r["bound"] and float(share[:-1]) == pytest.approx(100 * float(r["bound_share"]), abs=0.06)
         assert float(kd) == pytest.approx(float(r["kernel_density"]), abs=6e-4)
         assert float(sd) == pytest.approx(float(r["spatial_density"]), abs=6e-4)
         assert int(dc.replace(",", "")) == int(r["dense_cycles"])
@@ -154,6 +159,26 @@ def test_cycle_mode_reports_the_same_cycles(wdir, tmp_path, capsys):
     c = json.loads((tmp_path / "c/summary.json").read_text())
     assert c["timing_mode"] == "cycle"
     assert c["sparse"]["per_sample_cycles"] == f["sparse"]["per_sample_cycles"] and c["dense"] == f["dense"]
+    shares = [f"{u}_share" for u in UNITS]
+    assert [[L[k] for k in ("bound", *shares)] for L in c["layers"]] == [
+        [L[k] for k in ("bound", *shares)] for L in f["layers"]
+    ]  # the units' busy cycles agree between the modes, not only the totals
+
+
+def test_bound_is_the_busiest_unit_of_the_schedule(wdir, tmp_path, capsys):
+    """`bound` and the *_share columns are the timing schedule's busy counters / layer cycles."""
+    wl = load_workload(wdir / "small_pruned.yaml")
+    res = run_workload(wl, samples=[1], progress=False)
+    run = run_model(wl.model, wl.trace.inputs[1:2], "sparse", wl.config.epilogue.value_bits)
+    active = [np.flatnonzero(run.masks[i][0]) if p.mask_enabled else None for i, p in enumerate(wl.program.layers)]
+    sched = schedule(wl.program, wl.config, active)
+    for L, lt in zip(res.layers, sched.layers, strict=True):
+        sh = L.busy_shares()
+        assert sh["pe"] == lt.pe_busy / lt.cycles and sh["gather"] == lt.gather_busy / lt.cycles
+        assert sh["epilogue"] == lt.epilogue_busy / lt.cycles and sh["mask"] == lt.mask_busy / lt.cycles
+        assert sh["dma"] == lt.dma_beats * wl.config.axi.read_beat_cycles / lt.cycles
+        assert max(sh["pe"], sh["gather"], sh["epilogue"]) <= 1  # one unit cannot be busier than the layer
+        assert L.bound == max(sh.items(), key=lambda kv: kv[1])
 
 
 def test_dense_workload_runs_near_speedup_one(wdir, capsys):
