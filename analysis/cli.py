@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.compare import comparison
-from analysis.plots import is_density_grid, is_pe_sweep, plot_energy, plot_grid, plot_ideal, plot_layers, plot_pe
+from analysis.plots import (
+    is_density_grid,
+    is_pe_sweep,
+    plot_accounting,
+    plot_energy,
+    plot_grid,
+    plot_ideal,
+    plot_layers,
+    plot_pe,
+)
 from analysis.readers import (
     ROOT,
     ResultsError,
@@ -59,6 +68,9 @@ def make_all(results: list[Path], out: Path, resources_file: Path, published_fil
     for run in runs:
         src = f"{show(run.path / 'summary.json')}, {show(run.path / 'layers.csv')}"
         note(plot_layers(run, out)[0], src)
+        cycles = plot_accounting(run, out)
+        if cycles is not None:
+            note(cycles[0], show(run.path / "summary.json"))
         energy = plot_energy(run, out)
         if energy is not None:
             note(energy[0], show(run.path / "summary.json"))

@@ -56,6 +56,8 @@ def layer_data(run: RunResults) -> dict[str, Any]:
         "speedup": np.array(run.column("speedup")),
         "ideal": np.array([d * p / (k * a) for d, p, k, a in zip(dense_k, pos, kept, act, strict=True)]),
         "total_speedup": float(run.summary["speedup"]),
+        # the unit each pruned layer waits on (absent in results written before archsim reported it)
+        "bound": [r["bound"] for r in run.layers] if "bound" in run.layers[0] else None,
     }
 
 
@@ -67,8 +69,10 @@ def plot_layers(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     a1.bar(x - w / 2, d["dense_cycles"] / 1e3, w, color=DENSE, label="dense baseline")
     a1.bar(x + w / 2, d["sparse_cycles"] / 1e3, w, color=PRUNED, label="pruned (mean over samples)")
     a1.set_ylabel("cycles per layer (thousands)")
+    for xi, (c, b) in enumerate(zip(d["sparse_cycles"], d["bound"] or [], strict=False)):
+        a1.text(xi + w / 2, c / 1e3, f" {b}", rotation=90, ha="center", va="bottom", fontsize=7)
     a1.set_ylim(0, 1.3 * max(d["dense_cycles"].max(), d["sparse_cycles"].max()) / 1e3)
-    a1.legend(loc="upper left", ncol=2)
+    a1.legend(loc="upper left", ncol=2, title="label on a pruned bar: the unit it waits on" if d["bound"] else None)
     s = run.summary
     a1.set_title(
         _title(
@@ -96,6 +100,60 @@ def plot_layers(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     a2.set_xlabel("layer (run order)")
     fig.tight_layout()
     return save(fig, out, f"layers_{run.name}"), d
+
+
+# --------------------------------------------------------------------------- cycle accounting
+
+ACCOUNTS = {  # summary.json cycle_accounting keys, their labels and colours
+    "useful": ("useful PE work", "#2ca02c"),
+    "partial": ("partial tiles (PEs idle within a step)", "#bcbd22"),
+    "waiting": ("PE waiting (weights, mask, gather, epilogue, fill)", "#ff7f0e"),
+    "load_store": ("LOAD + STORE of the maps", "#9467bd"),
+}
+
+
+def accounting_data(run: RunResults) -> dict[str, Any] | None:
+    """Where the cycles go, dense and pruned (summary.json cycle_accounting); None in results
+    files written before archsim reported it."""
+    acc = run.summary.get("cycle_accounting")
+    if not acc:
+        return None
+    return {
+        "accounts": list(ACCOUNTS),
+        "dense": np.array([float(acc["dense"][a]) for a in ACCOUNTS]),
+        "sparse": np.array([float(acc["sparse"][a]) for a in ACCOUNTS]),
+        "speedup": float(run.summary["speedup"]),
+        "ideal_speedup": float(run.summary["ideal_speedup"]),
+    }
+
+
+def plot_accounting(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]] | None:
+    d = accounting_data(run)
+    if d is None:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.4), width_ratios=[1.6, 1], sharey=True)
+    rows = [("dense baseline", d["dense"]), ("pruned", d["sparse"])]
+    for ax, scale, unit in ((a1, 1e3, "cycles per inference (thousands)"), (a2, None, "share of the run's cycles (%)")):
+        for y, (_, vals) in enumerate(rows):
+            v = vals / scale if scale else 100 * vals / vals.sum()
+            left = 0.0
+            for k, a in enumerate(d["accounts"]):
+                label, color = ACCOUNTS[a]
+                ax.barh(y, v[k], left=left, color=color, label=label if y == 0 else None)
+                left += v[k]
+        ax.set_xlabel(unit)
+    a1.set_yticks(range(len(rows)), [r[0] for r in rows])
+    a1.invert_yaxis()  # shared: dense on top in both
+    a1.set_title(
+        _title(
+            f"{run.name}: where the cycles go; achieved {d['speedup']:.2f}x of ideal {d['ideal_speedup']:.2f}x",
+            run.synthetic,
+        )
+    )
+    a2.set_title("achieved / ideal = useful share pruned / useful share dense")
+    a1.legend(loc="upper center", bbox_to_anchor=(0.8, -0.3), ncol=2, fontsize=8)
+    fig.tight_layout()
+    return save(fig, out, f"cycles_{run.name}"), d
 
 
 # --------------------------------------------------------------------------- energy breakdown

@@ -17,7 +17,7 @@ from typing import Any
 
 from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_text
-from archsim.runner import UNITS, LayerResult, RunResult
+from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
 
 LAYER_COLUMNS = (
     "layer",
@@ -168,6 +168,10 @@ def summary(res: RunResult) -> dict[str, Any]:
         },
         "speedup": res.speedup,
         "ideal_speedup": res.ideal_speedup,
+        "cycle_accounting": {
+            "dense": {a: _num(v) for a, v in res.dense_accounting.items()},
+            "sparse": {a: _num(v) for a, v in res.sparse_accounting.items()},
+        },
         "host": {
             "time_us": res.host_time_us,
             "stem_macs": res.stem_macs,
@@ -178,6 +182,31 @@ def summary(res: RunResult) -> dict[str, Any]:
         "energy": energy_summary(res),
         "layers": layer_rows(res),
     }
+
+
+_ACCOUNT_LABELS = {
+    "useful": "useful PE work",  # kept kernels x active positions / PEs
+    "partial": "partial tiles",
+    "waiting": "PE waiting",
+    "load_store": "LOAD + STORE",
+}
+
+
+def _accounting_lines(res: RunResult) -> list[str]:
+    """Where the cycles go, dense vs pruned, and how it explains achieved / ideal speedup."""
+    d, s = res.dense_accounting, res.sparse_accounting
+    lines = ["cycle accounting         dense       pruned"]
+    for a in ACCOUNTS:
+        lines.append(
+            f"  {_ACCOUNT_LABELS[a]:<18} {_cyc(d[a]):>11}  {_cyc(s[a]):>11}   "
+            f"({100 * d[a] / res.dense.done:4.1f}% / {100 * s[a] / res.sparse_cycles_mean:4.1f}%)"
+        )
+    u_d, u_s = d["useful"] / res.dense.done, s["useful"] / res.sparse_cycles_mean
+    lines.append(
+        f"  achieved / ideal = {res.speedup / res.ideal_speedup:.3f} = pruned useful share {u_s:.3f} / "
+        f"dense useful share {u_d:.3f}"
+    )
+    return lines
 
 
 def energy_summary(res: RunResult) -> dict[str, Any] | None:
@@ -335,6 +364,7 @@ def format_report(res: RunResult) -> str:
         f"total cycles      dense {_cyc(dense_c)}   pruned {_cyc(sparse_c)}{spread}",
         f"speedup           {res.speedup:.2f}x   (ideal {res.ideal_speedup:.2f}x = dense work / pruned work, "
         "work = kept kernels x active positions)",
+        *_accounting_lines(res),
         f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
         f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
         f"host time         {res.host_time_us:,.2f} us = {host.overhead_us:g} us + "

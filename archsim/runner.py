@@ -22,6 +22,11 @@ from archsim.functional import Mismatch, compare_with_trace, run_model
 from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
 
+# Where an inference's cycles go (docs/usage.md, "Cycle accounting"): the PE array doing kept work at
+# active positions, the array issuing steps with some PEs idle (partly filled tiles or rows), the array
+# waiting inside layers (weights, mask unit, gather, epilogue, pipeline fill), and LOAD + STORE.
+ACCOUNTS = ("useful", "partial", "waiting", "load_store")
+
 # The units whose busy time bounds a layer, in the order the table names them.
 UNITS = ("pe", "dma", "gather", "epilogue", "mask")
 
@@ -189,6 +194,30 @@ class RunResult:
     @property
     def ideal_speedup(self) -> float:
         return self.dense_work / float(np.mean(self.sparse_work))
+
+    def accounting(self, sched: Schedule, kernels: list[int]) -> dict[str, float]:
+        """ACCOUNTS of one schedule; `kernels` are each layer's kernels in that programme. The four
+        add up to the schedule's cycles (each layer starts when the one before it ends)."""
+        pes = self.workload.config.pe_array.rows * self.workload.config.pe_array.cols
+        useful = sum(k * lt.n_active for k, lt in zip(kernels, sched.layers, strict=True)) / pes
+        pe_busy = sum(lt.pe_busy for lt in sched.layers)
+        in_layers = sum(lt.cycles for lt in sched.layers)
+        return {
+            "useful": useful,
+            "partial": pe_busy - useful,
+            "waiting": in_layers - pe_busy,
+            "load_store": sched.done - in_layers,
+        }
+
+    @property
+    def dense_accounting(self) -> dict[str, float]:
+        return self.accounting(self.dense, [L.dense_kernels for L in self.layers])
+
+    @property
+    def sparse_accounting(self) -> dict[str, float]:
+        """Sample mean. achieved / ideal speedup = (useful / cycles) pruned / (useful / cycles) dense."""
+        per = [self.accounting(s, [L.kept_kernels for L in self.layers]) for s in self.sparse]
+        return {a: float(np.mean([p[a] for p in per])) for a in ACCOUNTS}
 
     @property
     def host_time_us(self) -> float:

@@ -16,7 +16,7 @@ import yaml
 from analysis.cli import main as analysis_main
 from analysis.cli import make_all
 from analysis.compare import comparison
-from analysis.plots import energy_data, grid_data, layer_data, pe_data, plot_energy
+from analysis.plots import energy_data, grid_data, layer_data, pe_data, plot_accounting, plot_energy
 from analysis.readers import ResultsError, load_published, load_resources, load_results
 from archsim.cli import main as archsim_main
 from archsim.sweep import load_sweep, run_sweep
@@ -59,7 +59,8 @@ def test_all_makes_every_figure_and_the_table(results, tmp_path, capsys):
     argv += ["--resources", str(tmp_path / "none.json")]
     assert analysis_main(argv) == 0
     assert "no RTL resource report" in capsys.readouterr().err
-    for stem in ("layers_small_pruned", "energy_small_pruned", "density_grid_grid", "pe_array_pe", "achieved_vs_ideal"):
+    stems = ("layers_small_pruned", "cycles_small_pruned", "energy_small_pruned", "density_grid_grid", "pe_array_pe")
+    for stem in (*stems, "achieved_vs_ideal"):
         for ext in ("png", "svg"):
             f = out / f"{stem}.{ext}"
             assert f.stat().st_size > 10_000, f
@@ -87,6 +88,22 @@ def test_layer_plot_values_are_the_csv_values(results):
         for r in rows
     ]
     assert list(d["ideal"]) == ideal
+    assert d["bound"] == [r["bound"] for r in rows]
+
+
+def test_cycle_accounting_plot_values_are_the_summary_values(results, tmp_path):
+    s = json.loads((results["run"] / "summary.json").read_text())
+    run = load_results(results["run"])
+    made = plot_accounting(run, tmp_path)
+    assert made is not None
+    files, d = made
+    for mode in ("dense", "sparse"):
+        assert list(d[mode]) == [s["cycle_accounting"][mode][a] for a in d["accounts"]]
+        assert d[mode].sum() == pytest.approx(s[mode]["cycles"])
+    assert d["speedup"] == s["speedup"] and [f.suffix for f in files] == [".png", ".svg"]
+    # results written before archsim reported the accounting: no figure, no error
+    run.summary = {k: v for k, v in s.items() if k != "cycle_accounting"}
+    assert plot_accounting(run, tmp_path / "old") is None
 
 
 def test_energy_plot_values_are_the_summary_values(results):

@@ -165,6 +165,26 @@ def test_cycle_mode_reports_the_same_cycles(wdir, tmp_path, capsys):
     ]  # the units' busy cycles agree between the modes, not only the totals
 
 
+def test_cycle_accounting_adds_up_and_explains_achieved_over_ideal(wdir, tmp_path, capsys):
+    rc, stdout, _ = run_cli(["run", wdir / "small_pruned.yaml", "--out", tmp_path / "r"], capsys)
+    assert rc == 0
+    s = json.loads((tmp_path / "r/summary.json").read_text())
+    acc, pes = s["cycle_accounting"], 16 * 16
+    for mode in ("dense", "sparse"):
+        a = acc[mode]
+        assert set(a) == {"useful", "partial", "waiting", "load_store"} and min(a.values()) >= 0
+        assert sum(a.values()) == pytest.approx(s[mode]["cycles"])
+        assert a["useful"] == pytest.approx(s[mode]["work"] / pes)
+        assert a["load_store"] == s[mode]["load_cycles"] + s[mode]["store_cycles"]
+    share = {m: acc[m]["useful"] / s[m]["cycles"] for m in ("dense", "sparse")}
+    assert s["speedup"] / s["ideal_speedup"] == pytest.approx(share["sparse"] / share["dense"])
+    m = re.search(r"achieved / ideal = ([\d.]+) = pruned useful share ([\d.]+) / dense useful share ([\d.]+)", stdout)
+    assert float(m.group(1)) == pytest.approx(s["speedup"] / s["ideal_speedup"], abs=6e-4)
+    assert float(m.group(2)) == pytest.approx(share["sparse"], abs=6e-4)
+    m = re.search(r"LOAD \+ STORE\s+([\d,]+)\s+([\d,]+)", stdout)
+    assert int(m.group(1).replace(",", "")) == acc["dense"]["load_store"]
+
+
 def test_bound_is_the_busiest_unit_of_the_schedule(wdir, tmp_path, capsys):
     """`bound` and the *_share columns are the timing schedule's busy counters / layer cycles."""
     wl = load_workload(wdir / "small_pruned.yaml")
