@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Trains and exports the shipped models: the full-width dense and pruned ResNet-18s on
 # Fashion-MNIST (8 epochs), the half-width ablations (4 epochs: dense, kernel pruning only,
-# spatial pruning only, both), then writes workloads/*.yaml, workloads/models/ and
-# docs/accuracy.md. Every step resumes: after an interruption, rerun the same command.
+# spatial pruning only, both), then writes workloads/*.yaml, workloads/models/,
+# docs/accuracy.md and the figures of docs/figures/ made from the shipped run. Every step
+# resumes: after an interruption, rerun the same command.
 #
 # Usage: scripts/train_models.sh [RUNS_DIR]     (default: runs/, ignored by git)
 #        PRINT=1 scripts/train_models.sh        (print the commands, run nothing)
@@ -57,4 +58,7 @@ export_model fm_kernel_w05 resnet18_half_kernel --samples 2 "${HB[@]}"
 export_model fm_spatial_w05 resnet18_half_spatial --samples 2 "${HB[@]}"
 step "$PY" -m trainer table $M/resnet18_dense.npz $M/resnet18_pruned.npz $M/resnet18_half_dense.npz \
   $M/resnet18_half_kernel.npz $M/resnet18_half_spatial.npz $M/resnet18_half_both.npz --out docs/accuracy.md
-step "$PY" -m archsim run workloads/resnet18_pruned.yaml
+# the shipped run's results and every figure made from them (the sweeps stay synthetic)
+step "$PY" -m archsim run workloads/resnet18_pruned.yaml --out docs/figures/data/resnet18_pruned
+step "$PY" -m analysis all --results docs/figures/data/resnet18_pruned docs/figures/data/density_grid \
+  docs/figures/data/pe_array --out docs/figures

@@ -39,7 +39,9 @@ def test_every_trainer_command_parses_and_the_recipes_match():
         assert args[dense]["kernel_density"] == (1.0,) * 4 and args[dense]["spatial_budget"] is None
         assert args[pruned]["kernel_density"] < (1.0,) * 4 and args[pruned]["spatial_budget"] == 0.5
     assert args["fm_dense_w1"]["width"] == 1.0 and args["fm_dense_w1"]["epochs"] >= 1
-    assert cmds[-1][-2:] == ["run", "workloads/resnet18_pruned.yaml"]
+    run = next(c for c in cmds if c[1:4] == ["-m", "archsim", "run"])
+    assert run[4] == "workloads/resnet18_pruned.yaml" and run[-2:] == ["--out", "docs/figures/data/resnet18_pruned"]
+    assert cmds[-1][1:4] == ["-m", "analysis", "all"] and "docs/figures/data/resnet18_pruned" in cmds[-1]
 
 
 def test_the_script_stops_on_a_failed_step(tmp_path):
