@@ -67,6 +67,11 @@ METRICS = (
     "dense_gops_per_w",
     "sparse_gops_per_w_effective",
     "sparse_gops_per_w_actual",
+    "dense_useful_share",
+    "sparse_useful_share",  # one per archsim.runner.ACCOUNTS
+    "sparse_partial_share",
+    "sparse_waiting_share",
+    "sparse_load_store_share",
     "functional_check",
 )
 
@@ -527,6 +532,9 @@ def _metrics(res: Any) -> dict[str, Any]:
         "dense_gops_per_w": d.get("gops_per_watt"),
         "sparse_gops_per_w_effective": s.get("gops_per_watt_effective"),
         "sparse_gops_per_w_actual": s.get("gops_per_watt_actual"),
+        # cycle accounting as shares of each run's cycles: achieved / ideal = sparse / dense useful share
+        "dense_useful_share": res.dense_accounting["useful"] / dense_c,
+        **{f"sparse_{a}_share": v / sparse_c for a, v in res.sparse_accounting.items()},
         "functional_check": "pass" if res.functional_pass else "fail",
         "energy_blocks_uj": {"dense": d.get("blocks_uj"), "sparse": s.get("blocks_uj")} if e else None,
     }

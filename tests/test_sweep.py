@@ -16,7 +16,7 @@ import yaml
 
 from archsim.cli import main
 from archsim.errors import ConfigError
-from archsim.runner import run_workload
+from archsim.runner import ACCOUNTS, run_workload
 from archsim.sweep import load_sweep, point_file, run_sweep
 from archsim.workload import load_workload
 from tests.synth_helpers import ROOT, make_workload
@@ -191,6 +191,13 @@ def test_workload_sweep_matches_archsim_run(tmp_path, capsys):
     assert float(r["speedup"]) == res.speedup and float(r["sparse_cycles"]) == res.sparse_cycles_mean
     assert float(r["sparse_energy_uj"]) == res.sparse_energy_pj_mean * 1e-6
     assert float(r["dense_energy_uj"]) == res.dense_energy.total_uj
+    # the cycle accounting as shares: the run's, summing to 1, and explaining achieved / ideal
+    acc = res.sparse_accounting
+    assert [float(r[f"sparse_{a}_share"]) for a in ACCOUNTS] == [acc[a] / res.sparse_cycles_mean for a in ACCOUNTS]
+    assert sum(float(r[f"sparse_{a}_share"]) for a in ACCOUNTS) == pytest.approx(1)
+    assert float(r["sparse_useful_share"]) / float(r["dense_useful_share"]) == pytest.approx(
+        res.speedup / res.ideal_speedup
+    )
     assert float(rows[2]["speedup"]) == 1.0 or rows[2]["workload"] == "small_dense"
 
 
