@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         "--frac-bits", type=int, default=None, help="fractional bits of the residual stream (default: calibrated)"
     )
     e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--no-progress", dest="progress", action="store_false")
 
     tb = sub.add_parser("table", help="accuracy table (markdown) from exported models' provenance")
     tb.add_argument("models", nargs="+", type=Path)

@@ -26,6 +26,7 @@ from trainer.intmode import IntModel, calibrate_frac_bits, fold
 from trainer.train import (
     RunError,
     TrainConfig,
+    batches,
     build_model,
     evaluate,
     hw_geometry,
@@ -40,12 +41,14 @@ def _rel(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
 
 
-def int_accuracy(model: BnnModel, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, float]]:
+def int_accuracy(
+    model: BnnModel, x: torch.Tensor, y: torch.Tensor, progress: bool = False
+) -> tuple[float, dict[str, float]]:
     """Integer-mode accuracy and per-layer active fraction on (x, y)."""
     im = IntModel(model)
     correct = 0
     active = {L.name: 0.0 for L in model.layers if L.predictor is not None}
-    for i in range(0, len(y), BATCH):
+    for i in batches(len(y), BATCH, "integer mode", progress):
         run = im.run(x[i : i + BATCH])
         correct += int((run.logits.argmax(1) == y[i : i + BATCH]).sum())
         for L, m in zip(model.layers, run.masks, strict=True):
@@ -116,8 +119,8 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     model = fold(net, hw, frac_bits, args.name, balance, {})
 
     print(f"{args.run_dir}: evaluating float and integer mode on {len(ds.test_y)} test images", file=sys.stderr)
-    fl = evaluate(net, ds.test_x, ds.test_y)
-    acc_int, active = int_accuracy(model, ds.test_x, ds.test_y)
+    fl = evaluate(net, ds.test_x, ds.test_y, progress=args.progress)
+    acc_int, active = int_accuracy(model, ds.test_x, ds.test_y, progress=args.progress)
     dense_w, pruned_w = work(model, active)
     positions = {L.name: L.h_out * L.w_out for L in model.layers}
     spatial = sum(active[n] * positions[n] for n in active) / sum(positions[n] for n in active) if active else None

@@ -16,6 +16,7 @@ import math
 import shlex
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,11 +146,22 @@ def spatial_summary(model: BiRealResNet18, active: dict[str, float]) -> float | 
 
 
 @torch.no_grad()
-def evaluate(model: BiRealResNet18, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> dict[str, Any]:
+def batches(n: int, batch: int, desc: str, progress: bool) -> Iterable[int]:
+    """Start indices of the batches of n items, with a progress bar on stderr when asked."""
+    starts = range(0, n, batch)
+    if not progress:
+        return starts
+    tty = sys.stderr.isatty()
+    return tqdm(starts, desc=desc, unit="batch", mininterval=1.0 if tty else 60.0, dynamic_ncols=True)
+
+
+def evaluate(
+    model: BiRealResNet18, x: torch.Tensor, y: torch.Tensor, batch: int = 500, progress: bool = False
+) -> dict[str, Any]:
     """Float-model test accuracy (hard masks, float32) and per-layer active fractions."""
     model.eval()
     correct, sums = 0, {n: 0.0 for n in model.predictors}
-    for i in range(0, len(y), batch):
+    for i in batches(len(y), batch, "float model", progress):
         logits, masks = model(x[i : i + batch].float())
         correct += int((logits.argmax(1) == y[i : i + batch]).sum())
         for n, m in masks.items():
