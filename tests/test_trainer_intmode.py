@@ -11,6 +11,7 @@ from trainer.data import load_digits
 from trainer.intmode import IntModel, fixed_point, fold
 from trainer.model import BiRealResNet18
 from trainer.pruning import balanced_keep, k_for_density
+from trainer.train import evaluate
 
 
 def test_fixed_point_rounds_to_nearest():
@@ -102,3 +103,15 @@ def test_integer_mode_tracks_the_float_model(tmp_path):
     got = IntModel(model).run(x).logits
     agree = float((fl.argmax(1) == got.argmax(1)).double().mean())
     assert agree >= 0.9
+
+
+def test_evaluation_runs_without_autograd(monkeypatch):
+    """The float evaluation (every epoch, and export on the whole test set) must not record an
+    autograd graph: with one, a full-width export needs several times the memory."""
+    net = BiRealResNet18(1, 10, width=0.125, predict_layers=("s1b1c1",))
+    seen: list[bool] = []
+    forward = net.forward
+    monkeypatch.setattr(net, "forward", lambda x: (seen.append(torch.is_grad_enabled()), forward(x))[1])
+    x = torch.randint(0, 255, (6, 1, 32, 32), dtype=torch.uint8)
+    out = evaluate(net, x, torch.zeros(6, dtype=torch.long), batch=4, progress=True)
+    assert seen == [False, False] and 0 <= out["accuracy"] <= 1

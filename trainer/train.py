@@ -145,7 +145,6 @@ def spatial_summary(model: BiRealResNet18, active: dict[str, float]) -> float | 
     return sum(active[n] * pos[n] for n in active) / sum(pos[n] for n in active)
 
 
-@torch.no_grad()
 def batches(n: int, batch: int, desc: str, progress: bool) -> Iterable[int]:
     """Start indices of the batches of n items, with a progress bar on stderr when asked."""
     starts = range(0, n, batch)
@@ -155,6 +154,7 @@ def batches(n: int, batch: int, desc: str, progress: bool) -> Iterable[int]:
     return tqdm(starts, desc=desc, unit="batch", mininterval=1.0 if tty else 60.0, dynamic_ncols=True)
 
 
+@torch.no_grad()
 def evaluate(
     model: BiRealResNet18, x: torch.Tensor, y: torch.Tensor, batch: int = 500, progress: bool = False
 ) -> dict[str, Any]:
