@@ -11,7 +11,7 @@ from archsim.cli import main as archsim_main
 from archsim.config import load_config
 from archsim.format import load_model, load_trace
 from archsim.program import compile_program
-from tests.trainer_helpers import small_hw, tiny_config
+from tests.trainer_helpers import small_hw, tiny_config, tiny_train_argv
 from trainer.cli import main as trainer_main
 from trainer.train import RunOptions, train
 
@@ -25,43 +25,8 @@ def exported(tmp_path_factory):
     # The dense baseline only has to run in the workload; the pruned model must learn.
     train(tiny_config(hw, kernel_density=(1.0,) * 4, spatial_budget=None, epochs=1), tmp / "dense", opts)
     # The pruned model through the command line, so its provenance records the command.
-    assert (
-        trainer_main(
-            [
-                "train",
-                "--run-dir",
-                str(tmp / "pruned"),
-                "--dataset",
-                "digits",
-                "--epochs",
-                "4",
-                "--batch-size",
-                "32",
-                "--lr",
-                "0.01",
-                "--width",
-                "0.125",
-                "--kernel-density",
-                "0.5,0.5,0.25,0.25",
-                "--prune-start",
-                "0",
-                "--prune-end",
-                "0.5",
-                "--prune-every",
-                "5",
-                "--spatial-budget",
-                "0.6",
-                "--hardware",
-                str(hw),
-                "--seed",
-                "1",
-                "--threads",
-                "1",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    argv = tiny_train_argv(tmp / "pruned", hw, "--threads", "1", "--no-progress", epochs=4, batch_size=32, lr=0.01)
+    assert trainer_main(argv) == 0
     out = tmp / "wl"
     common = ["--out", str(out), "--samples", "3", "--threads", "1"]
     assert trainer_main(["export", "--run-dir", str(tmp / "dense"), "--name", "tiny_dense", *common]) == 0

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from tests.trainer_helpers import ROOT, small_hw, tiny_config
+from tests.trainer_helpers import ROOT, small_hw, tiny_config, tiny_train_argv
 from trainer.train import RunError, RunOptions, load_checkpoint, train
 
 
@@ -61,43 +61,8 @@ def test_kill_9_mid_epoch_then_rerun_same_command(tmp_path):
     cfg = tiny_config(hw)
     ref = train(cfg, tmp_path / "ref", RunOptions(threads=1, progress=False))
     run = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "trainer",
-        "train",
-        "--run-dir",
-        str(run),
-        "--dataset",
-        "digits",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "64",
-        "--lr",
-        "5e-3",
-        "--width",
-        "0.125",
-        "--kernel-density",
-        "0.5,0.5,0.25,0.25",
-        "--prune-start",
-        "0",
-        "--prune-end",
-        "0.5",
-        "--prune-every",
-        "5",
-        "--spatial-budget",
-        "0.6",
-        "--hardware",
-        str(hw),
-        "--seed",
-        "1",
-        "--threads",
-        "1",
-        "--ckpt-every",
-        "3",
-        "--no-progress",
-    ]
+    argv = tiny_train_argv(run, hw, "--threads", "1", "--ckpt-every", "3", "--no-progress")
+    cmd = [sys.executable, "-m", "trainer", *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = run / "checkpoint.pt"

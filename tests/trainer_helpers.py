@@ -38,3 +38,24 @@ def tiny_config(hw: Path, **kw) -> TrainConfig:
     }
     base.update(kw)
     return TrainConfig(**base)
+
+
+def tiny_train_argv(run_dir: Path, hw: Path, *extra: str, **kw) -> list[str]:
+    """`python -m trainer train` arguments for tiny_config(hw, **kw), so a run started from the
+    command line trains exactly what the in-process reference does."""
+    c = tiny_config(hw, **kw)
+    flags = {
+        "--dataset": c.dataset,
+        "--epochs": c.epochs,
+        "--batch-size": c.batch_size,
+        "--lr": c.lr,
+        "--width": c.width,
+        "--kernel-density": ",".join(map(str, c.kernel_density)),
+        "--prune-start": c.prune_start,
+        "--prune-end": c.prune_end,
+        "--prune-every": c.prune_every,
+        "--spatial-budget": "none" if c.spatial_budget is None else c.spatial_budget,
+        "--hardware": c.hardware,
+        "--seed": c.seed,
+    }
+    return ["train", "--run-dir", str(run_dir), *(x for kv in flags.items() for x in map(str, kv)), *extra]
