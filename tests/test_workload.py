@@ -95,3 +95,19 @@ def test_shipped_files_come_from_the_documented_command(tmp_path, capsys):
     assert main(argv) == 0
     for name in ("resnet18_pruned.npz", "resnet18_pruned.trace.npz", "resnet18_dense.npz", "resnet18_dense.trace.npz"):
         assert (tmp_path / "models" / name).read_bytes() == (ROOT / "workloads/models" / name).read_bytes(), name
+
+
+def test_readme_figures_are_the_shipped_run():
+    """The README quotes the shipped run; its numbers must be the results file's, not typed-in ones."""
+    s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    for quoted in (
+        f"dense baseline {s['dense']['cycles']:,} cycles",
+        f"pruned {round(s['sparse']['cycles']):,}",
+        f"**{s['speedup']:.2f}x**",
+        f"ideal (work-ratio) {s['ideal_speedup']:.2f}x",
+    ):
+        assert quoted in readme, quoted
+    wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
+    res = run_workload(wl, progress=False)
+    assert (res.dense.done, res.sparse_cycles_mean) == (s["dense"]["cycles"], s["sparse"]["cycles"])
