@@ -10,6 +10,8 @@ from archsim.errors import FormatError
 from archsim.fileio import atomic_write_text
 from archsim.format import load_model
 
+WIDTH_NAMES = {1.0: "full (1.0)", 0.5: "half (0.5)", 0.25: "quarter (0.25)"}
+
 
 def variant(prov: dict[str, Any]) -> str:
     cfg = prov["train_config"]
@@ -47,7 +49,7 @@ def render(table: list[dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
-        width = "full (1.0)" if r["width"] == 1.0 else ("half (0.5)" if r["width"] == 0.5 else str(r["width"]))
+        width = WIDTH_NAMES.get(r["width"], str(r["width"]))
         sd = "-" if r["spatial_density"] is None else f"{r['spatial_density']:.3f}"
         name = r["variant"] + (" (SYNTHETIC)" if r["synthetic"] else "")
         lines.append(
