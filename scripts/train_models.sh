@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains and exports the shipped models: the full-width dense and pruned ResNet-18s on
-# Fashion-MNIST (8 epochs), the quarter-width ablations (4 epochs: dense, kernel pruning only,
+# Fashion-MNIST (8 epochs), the half-width ablations (2 epochs: dense, kernel pruning only,
 # spatial pruning only, both), then writes workloads/*.yaml, workloads/models/,
 # docs/accuracy.md and the figures of docs/figures/ made from the shipped run. Every step
 # resumes: after an interruption, rerun the same command.
@@ -8,14 +8,14 @@
 # Usage: scripts/train_models.sh [RUNS_DIR]     (default: runs/, ignored by git)
 #        PRINT=1 scripts/train_models.sh        (print the commands, run nothing)
 # Two runs train at a time with one thread each (this is a 2-core machine's best use); a full-width
-# epoch takes about 30-50 minutes per run, a quarter-width one about 5-7.
+# epoch takes about 30-50 minutes per run, a half-width one about 12-18.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs}
 PY=${PYTHON:-.venv/bin/python}
 KD=0.5,0.25,0.25,0.125  # per stage; with the 0.5 spatial budget on stages 1-3: ideal speedup about 6x
 FULL=(--dataset fashion-mnist --epochs 8 --seed 0 --threads 1 --width 1.0)
-QUARTER=(--dataset fashion-mnist --epochs 4 --seed 0 --threads 1 --width 0.25)
+HALF=(--dataset fashion-mnist --epochs 2 --seed 0 --threads 1 --width 0.5)
 PRUNE=(--kernel-density $KD --spatial-budget 0.5)
 
 step() {  # runs (or prints) one command; a failure stops the script
@@ -40,24 +40,24 @@ mkdir -p "$RUNS"
 bg fm_dense_w1 "${FULL[@]}"
 bg fm_pruned_w1 "${FULL[@]}" "${PRUNE[@]}"
 join
-bg fm_dense_w025 "${QUARTER[@]}"
-bg fm_both_w025 "${QUARTER[@]}" "${PRUNE[@]}"
+bg fm_dense_w05 "${HALF[@]}"
+bg fm_both_w05 "${HALF[@]}" "${PRUNE[@]}"
 join
-bg fm_kernel_w025 "${QUARTER[@]}" --kernel-density $KD
-bg fm_spatial_w025 "${QUARTER[@]}" --spatial-budget 0.5
+bg fm_kernel_w05 "${HALF[@]}" --kernel-density $KD
+bg fm_spatial_w05 "${HALF[@]}" --spatial-budget 0.5
 join
 
 M=workloads/models
 export_model fm_dense_w1 resnet18_dense --samples 4
 export_model fm_pruned_w1 resnet18_pruned --samples 4 --baseline $M/resnet18_dense.npz \
   --baseline-trace $M/resnet18_dense.trace.npz
-QB=(--baseline $M/resnet18_quarter_dense.npz --baseline-trace $M/resnet18_quarter_dense.trace.npz)
-export_model fm_dense_w025 resnet18_quarter_dense --samples 2
-export_model fm_both_w025 resnet18_quarter_both --samples 2 "${QB[@]}"
-export_model fm_kernel_w025 resnet18_quarter_kernel --samples 2 "${QB[@]}"
-export_model fm_spatial_w025 resnet18_quarter_spatial --samples 2 "${QB[@]}"
-step "$PY" -m trainer table $M/resnet18_dense.npz $M/resnet18_pruned.npz $M/resnet18_quarter_dense.npz \
-  $M/resnet18_quarter_kernel.npz $M/resnet18_quarter_spatial.npz $M/resnet18_quarter_both.npz --out docs/accuracy.md
+HB=(--baseline $M/resnet18_half_dense.npz --baseline-trace $M/resnet18_half_dense.trace.npz)
+export_model fm_dense_w05 resnet18_half_dense --samples 2
+export_model fm_both_w05 resnet18_half_both --samples 2 "${HB[@]}"
+export_model fm_kernel_w05 resnet18_half_kernel --samples 2 "${HB[@]}"
+export_model fm_spatial_w05 resnet18_half_spatial --samples 2 "${HB[@]}"
+step "$PY" -m trainer table $M/resnet18_dense.npz $M/resnet18_pruned.npz $M/resnet18_half_dense.npz \
+  $M/resnet18_half_kernel.npz $M/resnet18_half_spatial.npz $M/resnet18_half_both.npz --out docs/accuracy.md
 # the shipped run's results and every figure made from them (the sweeps stay synthetic)
 step "$PY" -m archsim run workloads/resnet18_pruned.yaml --out docs/figures/data/resnet18_pruned
 step "$PY" -m analysis all --results docs/figures/data/resnet18_pruned docs/figures/data/density_grid \

@@ -34,7 +34,7 @@ def test_every_trainer_command_parses_and_the_recipes_match():
             assert str(a.run_dir).startswith("some/runs/")
             args[a.run_dir.name] = vars(a)
     recipe = ("dataset", "epochs", "seed", "batch_size", "lr", "weight_decay", "width", "ste", "bf16")
-    for dense, pruned in (("fm_dense_w1", "fm_pruned_w1"), ("fm_dense_w025", "fm_both_w025")):
+    for dense, pruned in (("fm_dense_w1", "fm_pruned_w1"), ("fm_dense_w05", "fm_both_w05")):
         assert {k: args[dense][k] for k in recipe} == {k: args[pruned][k] for k in recipe}
         assert args[dense]["kernel_density"] == (1.0,) * 4 and args[dense]["spatial_budget"] is None
         assert args[pruned]["kernel_density"] < (1.0,) * 4 and args[pruned]["spatial_budget"] == 0.5
