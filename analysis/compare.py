@@ -36,6 +36,19 @@ def _our_resources(run: RunResults, resources: list[ResourceEntry] | None, desig
     return only[0].values if len(only) == 1 else None
 
 
+DATASETS = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "digits": "digits"}
+
+
+def _accuracy(run: RunResults, role: str) -> str:
+    """The trainer's integer-mode test accuracy, as the run's summary.json recorded it."""
+    if run.synthetic:
+        return "n/a (random weights)"
+    a = (run.summary.get("trained_accuracy") or {}).get(role)
+    if not a:
+        return "-"
+    return f"{DATASETS.get(a['dataset'], a['dataset'])} {100 * a['int_accuracy']:.2f} % (integer mode)"
+
+
 def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_file: Path) -> list[dict[str, Any]]:
     """Two rows (dense baseline, pruned) with the raw numbers read from the run's summary.json."""
     s = run.summary
@@ -60,7 +73,7 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
                 "inferences_per_joule": em.get("inferences_per_joule"),
                 "gops_per_watt": em.get("gops_per_watt") if mode == "dense" else em.get("gops_per_watt_effective"),
                 "gops_per_watt_actual": em.get("gops_per_watt_actual"),
-                "accuracy": "n/a (random weights)" if run.synthetic else "-",
+                "accuracy": _accuracy(run, "model" if mode == "sparse" else "baseline"),
                 "speedup": 1.0 if mode == "dense" else s["speedup"],
                 "source": f"{show(run.path / 'summary.json')}; energy: ESTIMATES ({e.get('table_file', 'no table')})",
             }

@@ -18,6 +18,7 @@ from typing import Any
 from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_text
 from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
+from archsim.workload import Workload
 
 LAYER_COLUMNS = (
     "layer",
@@ -180,8 +181,35 @@ def summary(res: RunResult) -> dict[str, Any]:
             "macs_per_second": cfg.host.macs_per_second,
         },
         "energy": energy_summary(res),
+        "trained_accuracy": trained_accuracy(res.workload),
         "layers": layer_rows(res),
     }
+
+
+def trained_accuracy(wl: Workload) -> dict[str, Any] | None:
+    """Test accuracy the trainer recorded in the model's and the baseline's provenance (measured at
+    export on the whole test set, not by this run). None when neither model carries one."""
+    out = {}
+    for role, model in (("model", wl.model), ("baseline", wl.baseline)):
+        prov = model.meta.get("provenance")
+        if not isinstance(prov, dict) or not isinstance(prov.get("int_accuracy"), float):
+            continue
+        out[role] = {k: prov.get(k) for k in ("dataset", "test_images", "int_accuracy", "float_accuracy")}
+    return out or None
+
+
+def _accuracy_line(wl: Workload) -> list[str]:
+    acc = trained_accuracy(wl)
+    if acc is None:
+        return []
+    parts = [f"{role} {100 * a['int_accuracy']:.2f} %" for role, a in acc.items()]
+    a = next(iter(acc.values()))
+    n = a["test_images"]
+    return [
+        f"accuracy          {', '.join(parts)} integer-mode test accuracy ({a['dataset']}"
+        + (f", {n:,} images" if isinstance(n, int) else "")
+        + "; recorded at export, not measured by this run)"
+    ]
 
 
 _ACCOUNT_LABELS = {
@@ -372,6 +400,7 @@ def format_report(res: RunResult) -> str:
         f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
         "(host time + accelerator)",
         *_energy_lines(res),
+        *_accuracy_line(wl),
         f"functional check  {_check_line(res)}",
     ]
     if wl.synthetic:

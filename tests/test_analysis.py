@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,26 @@ def test_comparison_numbers_are_the_summary_numbers(results, tmp_path):
         assert v in text
     published = next(r for r in rows[2:] if r["system"] == "FracBNN")
     assert published["fps"] == 1419 and "FPGA 2021" in published["source"]
+
+
+def test_comparison_accuracy_is_the_trained_models(results, tmp_path):
+    """A trained run's rows carry the provenance accuracies its summary.json recorded; a synthetic one's none."""
+    run = load_results(results["run"])
+    rows, _ = comparison([run], load_published(PUBLISHED), None, tmp_path / "none.json")
+    assert rows[0]["accuracy"] == rows[1]["accuracy"] == "n/a (random weights)"
+    trained = tmp_path / "trained"
+    shutil.copytree(results["run"], trained)
+    s = json.loads((trained / "summary.json").read_text())
+    s["synthetic"] = False
+    s["trained_accuracy"] = {
+        "model": {"dataset": "fashion-mnist", "test_images": 10000, "int_accuracy": 0.9122, "float_accuracy": 0.9131},
+        "baseline": {"dataset": "fashion-mnist", "test_images": 10000, "int_accuracy": 0.9203, "float_accuracy": 0.92},
+    }
+    (trained / "summary.json").write_text(json.dumps(s))
+    rows, text = comparison([load_results(trained)], load_published(PUBLISHED), None, tmp_path / "none.json")
+    assert rows[0]["accuracy"] == "Fashion-MNIST 92.03 % (integer mode)"
+    assert rows[1]["accuracy"] == "Fashion-MNIST 91.22 % (integer mode)"
+    assert "| Fashion-MNIST 91.22 % (integer mode) |" in text
 
 
 def test_sparse_and_dense_builds_of_one_array_are_kept_apart(results, tmp_path):

@@ -371,3 +371,18 @@ def test_docs_table_matches_the_shipped_table():
             cells = [c.strip() for c in row.split("|")[2:4]]
             assert float(cells[0]) == e.value, name
             assert [float(v) for v in cells[1].split("-")] == [e.low, e.high], name
+
+
+def test_docs_reference_figures_are_the_shipped_run():
+    """docs/energy.md's per-block table is the shipped run's summary.json, block for block."""
+    doc = (ROOT / "docs/energy.md").read_text()
+    e = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())["energy"]
+    for b in e["blocks"]:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| {b} |"))
+        assert row == f"| {b} | {e['dense']['blocks_uj'][b]:.2f} | {e['sparse']['blocks_uj'][b]:.2f} |", b
+    total = f"| **total** | **{e['dense']['total_uj']:,.1f}** (range {e['dense']['low_uj']:,.0f}-{e['dense']['high_uj']:,.0f}) | "
+    assert (
+        total
+        + f"**{e['sparse']['total_uj']:,.1f}** (range {e['sparse']['low_uj']:,.0f}-{e['sparse']['high_uj']:,.0f}) |"
+        in doc
+    )

@@ -48,3 +48,19 @@ def test_shipped_pruned_workload_runs_bit_exact():
     assert not wl.synthetic
     res = run_workload(wl, progress=False)
     assert res.functional_pass
+
+
+def test_readme_quotes_the_shipped_models():
+    """The README's accuracy sentence is the models' provenance, not typed-in numbers."""
+    p = _trained("resnet18_pruned").meta["provenance"]
+    d = _trained("resnet18_dense").meta["provenance"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    pa, da = 100 * p["int_accuracy"], 100 * d["int_accuracy"]
+    for quoted in (
+        f"Fashion-MNIST ({p['epochs']} epochs, seed {p['seed']})",
+        f"integer-mode test accuracy {pa:.2f} % against {da:.2f} % ({round(da, 2) - round(pa, 2):.2f} points apart)",
+        f"kernel density {p['kernel_density']:.3f}",
+        f"{100 * p['spatial_density']:.0f} % of the positions of stages 1-3 active",
+        f"ideal speedup {p['ideal_speedup']:.2f}x over the test set",
+    ):
+        assert quoted in readme, quoted

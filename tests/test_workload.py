@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 
 import pytest
 
@@ -77,30 +76,10 @@ def test_shipped_pruned_workload(capsys):
     assert 1 < res.speedup < res.ideal_speedup
 
 
-def test_shipped_files_come_from_the_documented_command(tmp_path, capsys):
-    """A synthetic shipped workload records the `archsim synth` command that made it; rerunning it
-    gives the same bytes. (A trained one records its provenance: tests/test_trainer_shipped.py.)"""
-    wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
-    if not wl.synthetic:
-        pytest.skip("the shipped workload is trained, not synthetic")
-    line = next(
-        x for x in (ROOT / "workloads/resnet18_pruned.yaml").read_text().splitlines() if x.startswith("# Made by: ")
-    )
-    argv = shlex.split(line.removeprefix("# Made by: "))
-    assert argv[:2] == ["archsim", "synth"]
-    argv = argv[1:]
-    argv[argv.index("--out") + 1] = str(tmp_path)
-    cfg = argv.index("--config") + 1
-    argv[cfg] = str(ROOT / argv[cfg])
-    assert main(argv) == 0
-    for name in ("resnet18_pruned.npz", "resnet18_pruned.trace.npz", "resnet18_dense.npz", "resnet18_dense.trace.npz"):
-        assert (tmp_path / "models" / name).read_bytes() == (ROOT / "workloads/models" / name).read_bytes(), name
-
-
 def test_readme_figures_are_the_shipped_run():
     """The README quotes the shipped run; its numbers must be the results file's, not typed-in ones."""
     s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())  # line breaks are not part of a quote
     for quoted in (
         f"dense baseline {s['dense']['cycles']:,} cycles",
         f"pruned {round(s['sparse']['cycles']):,}",
