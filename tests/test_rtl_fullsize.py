@@ -5,7 +5,8 @@ the 1x1 stride-2 shortcut 128 -> 256, the 3x3 stride-2 conv 128 -> 256 and the 3
 conv 256 -> 256, a quarter of the kernels kept, both convs with a spatial predictor
 (about half the positions active). Checked exactly like the small cases: bit-exact
 output, DONE and every layer end equal to archsim.contract.schedule().
-Verilator build about a minute, simulation a few seconds.
+Then the whole shipped trained ResNet-18 on each of its trace images.
+Verilator build about a minute, simulation a few seconds per case.
 """
 
 from __future__ import annotations
@@ -42,3 +43,26 @@ def test_ultra96_stage3_block_verilator(tmp_path):
     check_exact(o)
     active = [int(m.sum()) for m in o.masks if m is not None]
     assert all(0 < a < 64 for a in active), active  # the predictors really prune
+
+
+@pytest.mark.parametrize("sample", range(4))
+def test_shipped_trained_resnet18_verilator(sample, tmp_path):
+    """The whole shipped trained network (19 layers, its own kernel masks and predictors) on the full-size
+    RTL: the output map equals the trainer's integer-mode output recorded in the trace (PyTorch), and
+    every layer end equals archsim's schedule and its SimPy model; archsim's masks equal the trainer's.
+    The validation ladder on a real model, end to end."""
+    from archsim.format import load_model, load_trace
+    from tests.trainer_helpers import ROOT
+
+    model = load_model(ROOT / "workloads/models/resnet18_pruned.npz")
+    if model.synthetic:
+        pytest.skip("the shipped workload is synthetic")
+    trace = load_trace(ROOT / "workloads/models/resnet18_pruned.trace.npz")
+    built = build(ultra96(), sparse=True, sim="verilator")
+    assert sample < trace.n_samples
+    o = run(built, Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample]), tmp_path)
+    check_exact(o)
+    assert np.array_equal(o.got, trace.layer_out[-1][sample]), "RTL output differs from the trainer's integer mode"
+    for got, want in zip(o.masks, trace.masks, strict=True):
+        assert (got is None) == (want is None)
+        assert got is None or np.array_equal(got.reshape(want[sample].shape), want[sample])
