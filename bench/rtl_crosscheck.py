@@ -3,7 +3,8 @@
     python bench/rtl_crosscheck.py [--no-fullsize] [--runs 3]
 
 Runs every case of tests/rtlsim/cases.py (Icarus, small configurations), the
-back-pressure case, and the full-size Ultra96v2 ResNet-18 stage-3 block (Verilator),
+back-pressure case, the full-size Ultra96v2 ResNet-18 stage-3 block and the shipped trained
+ResNet-18 on each of its 4 trace images (Verilator),
 and prints one Markdown row per case: archsim.contract.schedule() and the SimPy model
 (fast mode) cycles, the RTL's cycles from start to done, whether every layer end and
 the output map agree, and the wall times (RTL: the simulation loop only, median of
@@ -29,7 +30,7 @@ from archsim.sim import simulate  # noqa: E402
 from tests.rtlsim.cases import BACKPRESSURE, CASES, case  # noqa: E402
 from tests.rtlsim.configs import ultra96  # noqa: E402
 from tests.rtlsim.harness import build, run  # noqa: E402
-from tests.test_rtl_fullsize import stage3_case  # noqa: E402
+from tests.test_rtl_fullsize import stage3_case, trained_case  # noqa: E402
 
 
 def _median_time(fn, n: int = 5) -> float:
@@ -100,6 +101,10 @@ def main() -> int:
         if not args.no_fullsize:
             b = build(ultra96(), sparse=True, sim="verilator")
             print(row("resnet18_s3b1", "ultra96v2 16x16 verilator", b, stage3_case(), args.runs, work), flush=True)
+            for sample in range(4):  # the shipped trained ResNet-18, whole network, one row per trace image
+                c = trained_case(sample)
+                if c is not None:
+                    print(row(c.name, "ultra96v2 16x16 verilator", b, c, 1, work), flush=True)
     print("\nRTL cycles with back-pressure are not expected to equal the contract's (docs/timing.md section 8).")
     return 0
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from archsim.format import load_model, load_trace
 from tests.rtlsim.cases import choose_thresholds
 from tests.rtlsim.configs import ultra96
 from tests.rtlsim.harness import Case, build, run
 from tests.rtlsim.models import LayerSpec, make_model, random_x0
+from tests.synth_helpers import ROOT
 from tests.test_rtl_layers import check_exact
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
@@ -45,22 +47,30 @@ def test_ultra96_stage3_block_verilator(tmp_path):
     assert all(0 < a < 64 for a in active), active  # the predictors really prune
 
 
+SHIPPED = ROOT / "workloads/models/resnet18_pruned"
+
+
+def trained_case(sample: int) -> Case | None:
+    """The shipped trained model on trace image `sample` (None while the shipped model is synthetic)."""
+    model = load_model(SHIPPED.with_suffix(".npz"))
+    if model.synthetic:
+        return None
+    trace = load_trace(SHIPPED.with_suffix(".trace.npz"))
+    return Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample])
+
+
 @pytest.mark.parametrize("sample", range(4))
 def test_shipped_trained_resnet18_verilator(sample, tmp_path):
     """The whole shipped trained network (19 layers, its own kernel masks and predictors) on the full-size
     RTL: the output map equals the trainer's integer-mode output recorded in the trace (PyTorch), and
     every layer end equals archsim's schedule and its SimPy model; archsim's masks equal the trainer's.
     The validation ladder on a real model, end to end."""
-    from archsim.format import load_model, load_trace
-    from tests.trainer_helpers import ROOT
-
-    model = load_model(ROOT / "workloads/models/resnet18_pruned.npz")
-    if model.synthetic:
+    c = trained_case(sample)
+    if c is None:
         pytest.skip("the shipped workload is synthetic")
-    trace = load_trace(ROOT / "workloads/models/resnet18_pruned.trace.npz")
-    built = build(ultra96(), sparse=True, sim="verilator")
+    trace = load_trace(SHIPPED.with_suffix(".trace.npz"))
     assert sample < trace.n_samples
-    o = run(built, Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample]), tmp_path)
+    o = run(build(ultra96(), sparse=True, sim="verilator"), c, tmp_path)
     check_exact(o)
     assert np.array_equal(o.got, trace.layer_out[-1][sample]), "RTL output differs from the trainer's integer mode"
     for got, want in zip(o.masks, trace.masks, strict=True):
