@@ -109,6 +109,11 @@ def test_table_from_provenance(exported, tmp_path):
     assert lines[2].startswith("| dense BNN |") and lines[3].startswith("| kernel + spatial pruning |")
     prov = load_model(out / "models" / "tiny_pruned.npz").meta["provenance"]
     assert f"{100 * prov['int_accuracy']:.2f}" in lines[3]
+    dense = load_model(out / "models" / "tiny_dense.npz").meta["provenance"]
+    if (dense["epochs"], dense["width"]) == (prov["epochs"], prov["width"]):
+        assert f"| {100 * (prov['int_accuracy'] - dense['int_accuracy']):+.2f} |" in lines[3]
+    else:  # different recipes: no difference is shown
+        assert lines[3].split(" | ")[6] == "-"
 
 
 def test_export_refuses_pruned_model_without_baseline(exported, capsys):

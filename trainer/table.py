@@ -43,10 +43,24 @@ def rows(paths: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
+def _recipe(r: dict[str, Any]) -> tuple[Any, ...]:
+    """Rows with the same recipe differ only in their pruning settings."""
+    return (r["width"], r["dataset"], r["epochs"], r["seed"])
+
+
+def _vs_dense(r: dict[str, Any], table: list[dict[str, Any]]) -> str:
+    """Integer accuracy minus that of the dense BNN trained with the same recipe (points)."""
+    dense = [d for d in table if d["variant"] == "dense BNN" and _recipe(d) == _recipe(r)]
+    if r["variant"] == "dense BNN" or len(dense) != 1:
+        return "-"
+    return f"{100 * (r['int_accuracy'] - dense[0]['int_accuracy']):+.2f}"
+
+
 def render(table: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | width | dataset | epochs | float acc. (%) | integer acc. (%) | kernel density | spatial density | ideal speedup | file |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | width | dataset | epochs | float acc. (%) | integer acc. (%) | vs dense (points) | kernel density "
+        "| spatial density | ideal speedup | file |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
         width = WIDTH_NAMES.get(r["width"], str(r["width"]))
@@ -54,7 +68,7 @@ def render(table: list[dict[str, Any]]) -> str:
         name = r["variant"] + (" (SYNTHETIC)" if r["synthetic"] else "")
         lines.append(
             f"| {name} | {width} | {r['dataset']} | {r['epochs']} | {_pct(r['float_accuracy'])} | {_pct(r['int_accuracy'])} | "
-            f"{r['kernel_density']:.3f} | {sd} | {r['ideal_speedup']:.2f}x | `{r['file']}` |"
+            f"{_vs_dense(r, table)} | {r['kernel_density']:.3f} | {sd} | {r['ideal_speedup']:.2f}x | `{r['file']}` |"
         )
     return "\n".join(lines) + "\n"
 
@@ -68,7 +82,8 @@ def write_table(paths: list[Path], out: Path | None) -> None:
         + "` from each model's provenance "
         "(integer-mode accuracy, kernel and spatial densities measured at export on the whole test set; "
         "ideal speedup = dense work / pruned work, work = kept kernels x active positions over all binary layers). "
-        "Compare rows of the same width only.\n\n" + render(table)
+        "Compare rows of the same width only: 'vs dense' is the integer accuracy minus that of the dense BNN "
+        "of the same width, dataset, epochs and seed.\n\n" + render(table)
     )
     if out is None:
         sys.stdout.write(text)
