@@ -11,10 +11,12 @@ Verilator build about a minute, simulation a few seconds per case.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
-from archsim.format import load_model, load_trace
+from archsim.format import BnnModel, Trace, load_model, load_trace
 from tests.rtlsim.cases import choose_thresholds
 from tests.rtlsim.configs import ultra96
 from tests.rtlsim.harness import Case, build, run
@@ -50,12 +52,16 @@ def test_ultra96_stage3_block_verilator(tmp_path):
 SHIPPED = ROOT / "workloads/models/resnet18_pruned"
 
 
+@functools.cache
+def _shipped() -> tuple[BnnModel, Trace]:
+    return load_model(SHIPPED.with_suffix(".npz")), load_trace(SHIPPED.with_suffix(".trace.npz"))
+
+
 def trained_case(sample: int) -> Case | None:
     """The shipped trained model on trace image `sample` (None while the shipped model is synthetic)."""
-    model = load_model(SHIPPED.with_suffix(".npz"))
+    model, trace = _shipped()
     if model.synthetic:
         return None
-    trace = load_trace(SHIPPED.with_suffix(".trace.npz"))
     return Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample])
 
 
@@ -68,7 +74,7 @@ def test_shipped_trained_resnet18_verilator(sample, tmp_path):
     c = trained_case(sample)
     if c is None:
         pytest.skip("the shipped workload is synthetic")
-    trace = load_trace(SHIPPED.with_suffix(".trace.npz"))
+    trace = _shipped()[1]
     assert sample < trace.n_samples
     o = run(build(ultra96(), sparse=True, sim="verilator"), c, tmp_path)
     check_exact(o)
