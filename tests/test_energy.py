@@ -374,9 +374,22 @@ def test_docs_table_matches_the_shipped_table():
 
 
 def test_docs_reference_figures_are_the_shipped_run():
-    """docs/energy.md's per-block table is the shipped run's summary.json, block for block."""
+    """docs/energy.md's per-block table and the figures quoted below it are the shipped run's summary.json."""
     doc = (ROOT / "docs/energy.md").read_text()
-    e = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())["energy"]
+    s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
+    e = s["energy"]
+    d, p = e["dense"], e["sparse"]
+    prose = " ".join(doc.split())
+    for quoted in (
+        f"Energy per inference falls {e['ratio']:.1f}x (cycles {s['speedup']:.1f}x)",
+        f"Dense: {d['inferences_per_joule']:,.0f} inferences/J, {d['gops_per_watt']:,.0f} GOPS/W",
+        f"({e['ops']['dense'] / 1e9:.3f} GOP per inference)",
+        f"Pruned: {p['inferences_per_joule']:,.0f} inferences/J, {p['gops_per_watt_effective']:,.0f} GOPS/W effective, "
+        f"{p['gops_per_watt_actual']:,.0f} GOPS/W actual ({e['ops']['sparse_actual'] / 1e9:.3f} GOP performed)",
+        f"({p['average_power_w']:.2f} vs {d['average_power_w']:.2f} W)",
+        f"falls in a run {s['speedup']:.1f}x shorter",
+    ):
+        assert quoted in prose, quoted
     for b in e["blocks"]:
         row = next(line for line in doc.splitlines() if line.startswith(f"| {b} |"))
         assert row == f"| {b} | {e['dense']['blocks_uj'][b]:.2f} | {e['sparse']['blocks_uj'][b]:.2f} |", b
