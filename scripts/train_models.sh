@@ -36,7 +36,7 @@ export_model() {  # run name, model name, extra export arguments
   step "$PY" -m trainer export --run-dir "$RUNS/$run" --name "$name" "$@"
 }
 
-mkdir -p "$RUNS"
+[ "${PRINT:-0}" = 1 ] || mkdir -p "$RUNS"  # printing creates nothing
 bg fm_dense_w1 "${FULL[@]}"
 bg fm_pruned_w1 "${FULL[@]}" "${PRUNE[@]}"
 join

@@ -20,6 +20,7 @@ def planned() -> list[list[str]]:
         text=True,
         check=True,
     )
+    assert not (ROOT / "some").exists()  # printing the commands creates nothing
     return [shlex.split(line) for line in out.stdout.splitlines()]
 
 
