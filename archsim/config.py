@@ -34,6 +34,15 @@ class Buffers(_Strict):
     res_depth: int = Field(ge=1)
     weight_depth: int = Field(ge=1)
     list_depth: int = Field(ge=1)
+    # Blobs that may be resident at once: slots of the parameter, predictor and threshold
+    # memories. The weight memory is a ring shared by the resident blobs (docs/timing.md 3).
+    blob_slots: int = Field(default=2, ge=2, le=64)
+
+    @model_validator(mode="after")
+    def _slots(self) -> Buffers:
+        if self.blob_slots & (self.blob_slots - 1):
+            raise ValueError(f"blob_slots must be a power of two, got {self.blob_slots}")
+        return self
 
 
 class Epilogue(_Strict):
@@ -126,6 +135,26 @@ class HardwareConfig(_Strict):
         """Bits of one weight step in DDR: rows kernels of kernel x kernel bits, each
         followed by its channel-slot index when sparse (docs/formats.md, "Blobs")."""
         return self.pe_array.rows * (kernel * kernel + (self.index_bits if sparse else 0))
+
+    def weight_entry_bits(self, sparse: bool) -> int:
+        """Width E of one weight-memory entry: the smallest that holds whole steps of both
+        kernel sizes filling at least one beat each, so a beat never completes two entries."""
+        sb = [self.step_bits(k, sparse) for k in (1, 3)]
+        e = sb[1]
+        while any((e // s) * s < self.axi.data_bits for s in sb):
+            e += 1
+        return e
+
+    def steps_per_entry(self, kernel: int, sparse: bool) -> int:
+        """m_K: whole weight steps of a K x K layer in one weight-memory entry."""
+        return self.weight_entry_bits(sparse) // self.step_bits(kernel, sparse)
+
+    def weight_ring_entries(self, sparse: bool) -> int:
+        """Entries of the weight memory (a ring): twice the power of two that holds
+        buffers.weight_depth steps of the kernel size with the fewest steps per entry."""
+        m = min(self.steps_per_entry(k, sparse) for k in (1, 3))
+        need = -(-self.buffers.weight_depth // m)
+        return 2 * (1 << max(1, (need - 1).bit_length()))
 
     @property
     def clock_hz(self) -> float:

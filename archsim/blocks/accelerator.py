@@ -79,7 +79,8 @@ class FastAccelerator:
         cols = cfg.pe_array.cols
         self.layers = [FastLayer.build(env, w, cols) for w in works]
         owners = [(li, q) for li, w in enumerate(works) for q in range(len(w.plan.passes))]
-        self.slots = FastWeightSlots(env, owners, [L.mask_end for L in self.layers])
+        needs = [p.need for w in works for p in w.plan.passes]
+        self.slots = FastWeightSlots(env, owners, needs, [L.mask_end for L in self.layers])
         self.memory = FastMemory(env, cfg)
         self.load_activity, self.store_activity = Activity(), Activity()
         load = ReadJob(
@@ -274,8 +275,10 @@ class CycleAccelerator(Clocked):
                     TileEvents(q, u - q * t.tiles, n, *ev)
                     for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
                 ]
-        for run in self.jobs[3:]:
-            run.job.allowed = self.slots.freed_at(run.blob - 2)
+        for run in self.jobs[1:]:
+            need = self.slots.needs[run.blob]
+            if need:
+                run.job.allowed = self.slots.freed_at(need - 1)
         assert self.store_start.at is not None
         return _result(
             "cycle",

@@ -4,7 +4,7 @@ Read engine: serves jobs strictly in order (the LOAD, then one blob per pass);
 splits each into bursts of at most max_burst_beats; issues at most one AR per
 cycle and keeps at most max_outstanding_reads bursts outstanding (a burst stops
 counting the cycle after its last R beat). A blob may start only when its weight
-slot is free. A job's data is usable lambda_load cycles after its last beat.
+storage is free (docs/timing.md 3). A job's data is usable lambda_load cycles after its last beat.
 
 Write engine (STORE): lambda_store cycles after it is started, streams the last
 map as bursts, one W beat per cycle, at most max_outstanding_writes bursts
@@ -65,7 +65,7 @@ class FastReadDma:
         next_ar: simpy.Event | None = None
         for run in self.jobs:
             assert run.permit is not None
-            yield run.permit  # weight slot free (blobs from the third on)
+            yield run.permit  # the blobs it overwrites are free
             sizes = burst_sizes(run.job.beats, self.max_burst)
             for i, n in enumerate(sizes):
                 if next_ar is not None:
