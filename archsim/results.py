@@ -169,6 +169,14 @@ def summary(res: RunResult) -> dict[str, Any]:
         },
         "speedup": res.speedup,
         "ideal_speedup": res.ideal_speedup,
+        "fairness": FAIRNESS,
+        "equal_area": None
+        if res.equal_area_dense is None
+        else {
+            "dense_pe_cols": res.equal_area_cols,
+            "dense_cycles": res.equal_area_dense.done,
+            "speedup": res.equal_area_speedup,
+        },
         "cycle_accounting": {
             "dense": {a: _num(v) for a, v in res.dense_accounting.items()},
             "sparse": {a: _num(v) for a, v in res.sparse_accounting.items()},
@@ -392,6 +400,7 @@ def format_report(res: RunResult) -> str:
         f"total cycles      dense {_cyc(dense_c)}   pruned {_cyc(sparse_c)}{spread}",
         f"speedup           {res.speedup:.2f}x   (ideal {res.ideal_speedup:.2f}x = dense work / pruned work, "
         "work = kept kernels x active positions)",
+        *_equal_area_lines(res),
         *_accounting_lines(res),
         f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
         f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
@@ -406,6 +415,24 @@ def format_report(res: RunResult) -> str:
     if wl.synthetic:
         lines += ["", SYNTHETIC_BANNER]
     return "\n".join(lines)
+
+
+FAIRNESS = (
+    "the dense baseline runs on the same hardware configuration as the pruned model (every buffer, "
+    "the weight ring and its blob slots, the AXI port), with the index decoder and the mask unit bypassed"
+)
+
+
+def _equal_area_lines(res: RunResult) -> list[str]:
+    pe = res.workload.config.pe_array
+    out = [f"fairness          {FAIRNESS}"]
+    if res.equal_area_dense is not None:
+        out.append(
+            f"equal area        {res.equal_area_speedup:.2f}x against the dense model on {pe.rows} x "
+            f"{res.equal_area_cols} PEs ({_cyc(res.equal_area_dense.done)} cycles): the dense build given the "
+            "LUTs of the sparse logic (baseline.equal_area_cols, docs/resources.md)"
+        )
+    return out
 
 
 def _energy_lines(res: RunResult) -> list[str]:

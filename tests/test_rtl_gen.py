@@ -212,3 +212,17 @@ def test_resource_json_is_what_analysis_reads(tmp_path):
     got = load_resources(f)
     assert [(e.rows, e.cols) for e in got] == [(16, 16), (8, 16)]
     assert got[0].values == {"lut": u.lut, "ff": u.ff, "bram36": u.bram36, "dsp": u.dsp}
+
+
+def test_equal_area_dense_build_is_the_largest_that_fits():
+    """rtl.resources picks the dense build with the most columns within the sparse build's LUTs."""
+    from rtl.resources import equal_area
+
+    def e(design, cols, lut):
+        return {"design": design, "pe_rows": 16, "pe_cols": cols, "lut": lut, "ff": 1, "bram36": 1, "dsp": 1}
+
+    sparse = e("sparse", 16, 46_000)
+    builds = [sparse, e("dense", 16, 40_000), e("dense", 18, 44_000), e("dense", 19, 45_900), e("dense", 20, 48_000)]
+    assert equal_area(builds)["pe_cols"] == 19
+    assert equal_area([sparse, e("dense", 16, 40_000)]) is None  # no larger dense build synthesized
+    assert equal_area([sparse, e("dense", 16, 40_000), e("dense", 18, 47_000)])["pe_cols"] == 16

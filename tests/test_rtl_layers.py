@@ -139,7 +139,9 @@ def test_placement_cases_hold_a_blob_back(name):
         for m, p in zip(masks, program.layers, strict=True)
     ]
     s = schedule(program, cfg, active)
-    held = [j for prev, j in zip(s.jobs, s.jobs[1:]) if j.allowed > prev.last_beat and j.first_ar == j.allowed]
+    held = [
+        j for prev, j in zip(s.jobs, s.jobs[1:], strict=False) if j.allowed > prev.last_beat and j.first_ar == j.allowed
+    ]
     assert held, f"{name}: no blob waited for its placement"
     if name == "ring_wrap":
         passes = [p for L in program.layers for p in L.passes]
