@@ -34,7 +34,12 @@ ENERGY_KIND = "archsim-energy-table"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict and finite: an energy of `yes`, inf or nan would poison every total (and the JSON writer)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+MAX_PJ = 1e6  # a microjoule per action: orders of magnitude above any real FPGA action
+MAX_W = 1e4
 
 
 _Source = Annotated[str, Field(min_length=20, description="where the value comes from, or how it is derived")]
@@ -57,9 +62,9 @@ class _Ranged(_Strict):
 
 
 class ActionEnergy(_Ranged):
-    pj: float = Field(ge=0, description="picojoules per action")
-    low: float
-    high: float
+    pj: float = Field(ge=0, le=MAX_PJ, description="picojoules per action")
+    low: float = Field(ge=0, le=MAX_PJ)
+    high: float = Field(ge=0, le=MAX_PJ)
     source: _Source
 
     @property
@@ -68,9 +73,9 @@ class ActionEnergy(_Ranged):
 
 
 class RunPower(_Ranged):
-    w: float = Field(ge=0, description="watts while the accelerator runs")
-    low: float
-    high: float
+    w: float = Field(ge=0, le=MAX_W, description="watts while the accelerator runs")
+    low: float = Field(ge=0, le=MAX_W)
+    high: float = Field(ge=0, le=MAX_W)
     source: _Source
 
     @property
