@@ -92,13 +92,13 @@ class HardwareConfig(_Strict):
             raise FieldError(
                 "buffers.act_word_bits",
                 f"buffers.act_word_bits ({b.act_word_bits}) must be a multiple of "
-                f"pe_array.rows ({p.rows}): the epilogue writes rows bits at a time"
+                f"pe_array.rows ({p.rows}): the epilogue writes rows bits at a time",
             )
         if (p.rows * p.acc_depth) % b.act_word_bits:
             raise FieldError(
                 "pe_array.acc_depth",
                 f"pe_array.rows x pe_array.acc_depth ({p.rows * p.acc_depth}) must be a multiple "
-                f"of buffers.act_word_bits ({b.act_word_bits}) so passes align to activation words"
+                f"of buffers.act_word_bits ({b.act_word_bits}) so passes align to activation words",
             )
         rw, d = self.res_word_bits, self.axi.data_bits
         if rw % d and d % rw:

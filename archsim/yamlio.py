@@ -134,7 +134,7 @@ def read_bounded(path: Path, limit: int, what: str, error: type[Exception] = Con
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO must not hang the open
     except FileNotFoundError:
-        raise error(f"{path}: file not found") from None
+        raise error(f"{path}: {what} not found") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
     try:
