@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from archsim.yamlio import FieldError, read_yaml, validate
+from archsim.yamlio import FieldError, Real, read_yaml, validate
 
 ACT_BANKS = 9  # activation bits are banked by (y mod 3, x mod 3)
 MAX_DEPTH = 1 << 22  # words of any one buffer: far beyond any FPGA, small enough for the models' arithmetic
@@ -70,15 +70,15 @@ class Axi(_Strict):
 
 
 class Host(_Strict):
-    macs_per_second: float = Field(ge=1e3, le=1e18, description="host MAC rate for the stem and classifier")
-    overhead_us: float = Field(ge=0, le=1e7)
+    macs_per_second: Real = Field(ge=1e3, le=1e18, description="host MAC rate for the stem and classifier")
+    overhead_us: Real = Field(ge=0, le=1e7)
 
 
 class HardwareConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     board: str = Field("", pattern=BOARD_PATTERN)
     part: str = Field("", pattern=PART_PATTERN)
-    clock_mhz: float = Field(ge=1, le=2000)
+    clock_mhz: Real = Field(ge=1, le=2000)
     pe_array: PeArray
     buffers: Buffers
     epilogue: Epilogue

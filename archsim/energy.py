@@ -25,7 +25,7 @@ from archsim.config import HardwareConfig
 from archsim.contract import Schedule
 from archsim.errors import ConfigError
 from archsim.program import LayerPlan, Program, ceil_div
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import Real, read_yaml, validate
 
 PE_TAPS = 9  # every PE is a 9-bit (3x3) XNOR-popcount unit; 1x1 kernels use one tap
 ENERGY_KIND = "archsim-energy-table"
@@ -62,9 +62,9 @@ class _Ranged(_Strict):
 
 
 class ActionEnergy(_Ranged):
-    pj: float = Field(ge=0, le=MAX_PJ, description="picojoules per action")
-    low: float = Field(ge=0, le=MAX_PJ)
-    high: float = Field(ge=0, le=MAX_PJ)
+    pj: Real = Field(ge=0, le=MAX_PJ, description="picojoules per action")
+    low: Real = Field(ge=0, le=MAX_PJ)
+    high: Real = Field(ge=0, le=MAX_PJ)
     source: _Source
 
     @property
@@ -73,9 +73,9 @@ class ActionEnergy(_Ranged):
 
 
 class RunPower(_Ranged):
-    w: float = Field(ge=0, le=MAX_W, description="watts while the accelerator runs")
-    low: float = Field(ge=0, le=MAX_W)
-    high: float = Field(ge=0, le=MAX_W)
+    w: Real = Field(ge=0, le=MAX_W, description="watts while the accelerator runs")
+    low: Real = Field(ge=0, le=MAX_W)
+    high: Real = Field(ge=0, le=MAX_W)
     source: _Source
 
     @property

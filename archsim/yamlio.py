@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
@@ -73,6 +73,20 @@ def finite(v: float) -> float:
     if not math.isfinite(v):
         raise ValueError(f"must be a finite number, got {v}")
     return v
+
+
+_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _number_text(v: Any) -> Any:
+    """'1.0e9' as 1e9: plain YAML 1.1 readers (PyYAML) leave such numbers as strings."""
+    if isinstance(v, str) and len(v) <= 40 and _NUMBER.fullmatch(v.strip()):
+        return float(v)
+    return v
+
+
+# A real number in a strict model: int or float (never bool), or a plain-decimal string as above.
+Real = Annotated[float, BeforeValidator(_number_text)]
 
 
 class FieldError(ValueError):
