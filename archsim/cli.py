@@ -7,6 +7,7 @@ trace); 2 bad input (one line on stderr naming the file and field, nothing writt
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archsim.errors import ArchsimError, ConfigError
+from archsim.fileio import unwritable_target
+from archsim.yamlio import one_line, path_problem, short
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -22,29 +25,32 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (and exit code 2) instead of usage + error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message, 500)} (see {self.prog} --help)\n")
 
 
 def _density(text: str) -> float:
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {short(text)}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {short(text)}")
+    return v
 
 
 def _ints(text: str) -> tuple[int, ...]:
     if text.strip().lower() in ("", "none"):
         return ()
     try:
-        return tuple(int(v) for v in text.split(","))
+        return tuple(int(v) for v in text.split(",", 16))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {short(text)}") from None
 
 
 def _layer_density(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=DENSITY, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=DENSITY, got {short(text)}")
     return name, _density(value)
 
 
@@ -52,7 +58,7 @@ def _positive(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not an integer: {short(text)}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
     return v
@@ -161,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stages whose main convs get a spatial predictor, e.g. 1,2,3 or none (default: 1,2,3)",
     )
     s.add_argument(
-        "--width", type=float, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
+        "--width", type=_density, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
     )
     s.add_argument(
         "--input-shape", type=_ints, default=(3, 32, 32), metavar="C,H,W", help="input image shape (default: 3,32,32)"
@@ -174,15 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_out_dir(out: Path | None, option: str) -> None:
-    """Refuse an output folder that cannot be one before any work is done."""
+def _check_out_dir(out: Path | None, option: str, files: Sequence[str] = ()) -> None:
+    """Refuse an output folder (or a file in it) that cannot be written before any work is done."""
     if out is None:
         return
-    for p in (out, *out.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise ConfigError(f"{p}: option '{option}': exists and is not a folder")
-            return
+    why = path_problem(str(out))
+    if why:
+        raise ConfigError(f"{short(str(out))}: option '{option}': not a usable folder name ({why})")
+    why = unwritable_target(out, list(files))
+    if why:
+        raise ConfigError(f"{out}: option '{option}': cannot write there ({why})")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -191,7 +198,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from archsim.workload import load_workload
 
     t0 = time.perf_counter()
-    _check_out_dir(args.out, "--out")
+    _check_out_dir(args.out, "--out", ("summary.json", "layers.csv"))
     wl = load_workload(args.workload)
     samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
     res = run_workload(wl, samples, args.mode)
@@ -212,10 +219,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from archsim.sweep import load_sweep, run_sweep
+    from archsim.sweep import check_sweep_out, load_sweep, run_sweep
 
     t0 = time.perf_counter()
-    _check_out_dir(args.out, "--out")
+    _check_out_dir(args.out, "--out", ("results.csv", "sweep.json"))
+    check_sweep_out(args.out)
     sweep = load_sweep(args.sweep)
     if args.jobs and args.scheduler:
         raise ConfigError("options '--jobs' and '--scheduler' exclude one another")
@@ -277,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"run": _cmd_run, "sweep": _cmd_sweep, "synth": _cmd_synth}
         return commands[args.command](args)
     except ArchsimError as exc:
-        print(f"archsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"archsim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)

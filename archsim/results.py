@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archsim.energy import BLOCKS, mean_blocks
-from archsim.fileio import atomic_write_text
+from archsim.fileio import atomic_write_files
 from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
 from archsim.workload import Workload
 
@@ -313,13 +313,11 @@ def layers_csv(res: RunResult) -> str:
 
 
 def write_results(out_dir: str | Path, res: RunResult) -> list[Path]:
-    """Write DIR/layers.csv and DIR/summary.json, each atomically (summary last)."""
+    """Write DIR/layers.csv and DIR/summary.json together: both or neither (fileio.atomic_write_files)."""
     out = Path(out_dir)
     text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
     csv_text = layers_csv(res)
-    atomic_write_text(out / "layers.csv", csv_text)
-    atomic_write_text(out / "summary.json", text)
-    return [out / "layers.csv", out / "summary.json"]
+    return atomic_write_files(out, {"layers.csv": csv_text, "summary.json": text})
 
 
 # --------------------------------------------------------------------------- printed report

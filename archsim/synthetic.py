@@ -24,11 +24,12 @@ import numpy as np
 
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
-from archsim.fileio import atomic_write_text
+from archsim.fileio import atomic_write_text, staged_output, unwritable_target
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem, Trace, save_model, save_trace
 from archsim.functional import BitSets, layer_dot, predictor_score, run_model, stem_conv, stem_output
 from archsim.network import LayerShape, resnet18_layers
 from archsim.program import compile_program, pass_geometry, real_rows
+from archsim.yamlio import short
 
 GENERATOR = "archsim synth"
 
@@ -55,26 +56,31 @@ class SynthSpec:
         def bad(opt: str, msg: str) -> ConfigError:
             return ConfigError(f"option '{opt}': {msg}")
 
-        if not self.name or not all(c.isalnum() or c in "_-." for c in self.name):
+        if not 0 < len(self.name) <= 100 or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in self.name):
             raise bad(
-                "--name", f"must be a non-empty file-name stem of letters, digits, '_', '-', '.', got {self.name!r}"
+                "--name",
+                f"must be a non-empty file-name stem of letters, digits, '_', '-', '.', got {short(self.name)}",
             )
+        if not 0 < self.width <= 4:  # before skeleton(): it needs a sane width and shape
+            raise bad("--width", f"must be in (0, 4], got {self.width}")
+        shape = self.input_shape
+        if len(shape) != 3 or any(isinstance(v, bool) for v in shape) or min(shape) < 1 or max(shape) > 1024:
+            raise bad("--input-shape", f"must be C,H,W with each in [1, 1024], got {short(shape)}")
         if not 0 < self.kernel_density <= 1:
             raise bad("--kernel-density", f"must be in (0, 1], got {self.kernel_density}")
-        names = {s.name for s in skeleton(self.width, self.input_shape)} if self.width > 0 else set()
+        try:
+            names = {s.name for s in skeleton(self.width, self.input_shape)}
+        except (ValueError, ArithmeticError) as exc:
+            raise bad("--input-shape", f"no ResNet-18 fits width {self.width:g} and shape {shape} ({exc})") from None
         for lname, d in self.layer_density:
             if not 0 < d <= 1:
-                raise bad("--layer-density", f"density of '{lname}' must be in (0, 1], got {d}")
-            if names and lname not in names:
-                raise bad("--layer-density", f"no layer named '{lname}' (layers: {', '.join(sorted(names))})")
+                raise bad("--layer-density", f"density of {short(lname)} must be in (0, 1], got {d}")
+            if lname not in names:
+                raise bad("--layer-density", f"no layer named {short(lname)} (layers: {', '.join(sorted(names))})")
         if not 0 < self.spatial_budget <= 1:
             raise bad("--spatial-budget", f"must be in (0, 1], got {self.spatial_budget}")
         if any(s not in (1, 2, 3, 4) for s in self.predict_stages):
-            raise bad("--predict-stages", f"stages are 1..4, got {list(self.predict_stages)}")
-        if not 0 < self.width <= 4:
-            raise bad("--width", f"must be in (0, 4], got {self.width}")
-        if len(self.input_shape) != 3 or min(self.input_shape) < 1 or max(self.input_shape) > 1024:
-            raise bad("--input-shape", f"must be C,H,W with each in [1, 1024], got {self.input_shape}")
+            raise bad("--predict-stages", f"stages are 1..4, got {short(list(self.predict_stages))}")
         if not 1 <= self.samples <= 64:
             raise bad("--samples", f"must be in [1, 64], got {self.samples}")
         if not 1 <= self.classes <= 1000:
@@ -381,31 +387,36 @@ def write_synthetic(spec: SynthSpec, cfg: HardwareConfig, config_path: Path, out
     syn = generate(spec, cfg)
     compile_program(syn.pruned, cfg, "sparse", where=f"{config_path}")
     compile_program(syn.dense, cfg, "dense", where=f"{config_path}")
-    models = out_dir / "models"
+    names = [f"{spec.name}_{tag}.yaml" for tag in ("pruned", "dense")]
+    model_names = [f"{m.name}{ext}" for m in (syn.pruned, syn.dense) for ext in (".npz", ".trace.npz")]
+    why = unwritable_target(out_dir, names) or unwritable_target(out_dir / "models", model_names)
+    if why:
+        raise NotADirectoryError(why)
     vb = cfg.epilogue.value_bits
     written = []
     rel = {}
-    for tag, model in (("pruned", syn.pruned), ("dense", syn.dense)):
-        mpath = models / f"{model.name}.npz"
-        tpath = models / f"{model.name}.trace.npz"
-        msum = save_model(mpath, model)
-        save_trace(tpath, make_trace(model, msum, syn.inputs, vb))
-        written += [mpath, tpath]
-        rel[tag] = (f"models/{mpath.name}", f"models/{tpath.name}")
-    hardware = Path(os.path.relpath(Path(config_path).resolve(), out_dir.resolve())).as_posix()
-    command = f"{spec.command()} --config {Path(config_path).as_posix()} --out {out_dir.as_posix()}"
-    kd = syn.pruned.meta["provenance"]["kernel_density"]
-    for tag in ("pruned", "dense"):
-        name = f"{spec.name}_{tag}"
-        if tag == "pruned":
-            desc = (
-                f"SYNTHETIC structured-pruned ResNet-18 (width {spec.width:g}, kernel density {kd:.3f}, "
-                f"spatial budget {spec.spatial_budget:g} on stages {','.join(map(str, spec.predict_stages)) or 'none'}, "
-                f"seed {spec.seed}) against its dense twin"
+    with staged_output(out_dir) as stage:  # all files or, on any failure, none
+        for tag, model in (("pruned", syn.pruned), ("dense", syn.dense)):
+            mname, tname = f"{model.name}.npz", f"{model.name}.trace.npz"
+            msum = save_model(stage / "models" / mname, model)
+            save_trace(stage / "models" / tname, make_trace(model, msum, syn.inputs, vb))
+            written += [out_dir / "models" / mname, out_dir / "models" / tname]
+            rel[tag] = (f"models/{mname}", f"models/{tname}")
+        hardware = Path(os.path.relpath(Path(config_path).resolve(), out_dir.resolve())).as_posix()
+        command = f"{spec.command()} --config {Path(config_path).as_posix()} --out {out_dir.as_posix()}"
+        kd = syn.pruned.meta["provenance"]["kernel_density"]
+        for tag in ("pruned", "dense"):
+            name = f"{spec.name}_{tag}"
+            if tag == "pruned":
+                desc = (
+                    f"SYNTHETIC structured-pruned ResNet-18 (width {spec.width:g}, kernel density {kd:.3f}, "
+                    f"spatial budget {spec.spatial_budget:g} on stages {','.join(map(str, spec.predict_stages)) or 'none'}, "
+                    f"seed {spec.seed}) against its dense twin"
+                )
+            else:
+                desc = f"SYNTHETIC dense ResNet-18 (width {spec.width:g}, seed {spec.seed}) on the sparse datapath against itself in dense mode"
+            atomic_write_text(
+                stage / f"{name}.yaml", _workload_yaml(name, desc, hardware, *rel[tag], *rel["dense"], command)
             )
-        else:
-            desc = f"SYNTHETIC dense ResNet-18 (width {spec.width:g}, seed {spec.seed}) on the sparse datapath against itself in dense mode"
-        path = out_dir / f"{name}.yaml"
-        atomic_write_text(path, _workload_yaml(name, desc, hardware, *rel[tag], *rel["dense"], command))
-        written.append(path)
+            written.append(out_dir / f"{name}.yaml")
     return written

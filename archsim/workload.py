@@ -17,18 +17,18 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from archsim.config import HardwareConfig, load_config
+from archsim.config import NAME_PATTERN, HardwareConfig, load_config
 from archsim.energy import EnergyTable, check_table_for, default_table_path, load_energy_table
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
 from archsim.program import Program, compile_program
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import PathText, read_yaml, short, validate
 
-_Path = Annotated[str, Field(min_length=1)]
+_Path = Annotated[PathText, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class BaselineSpec(_Strict):
@@ -40,8 +40,8 @@ class BaselineSpec(_Strict):
 
 
 class WorkloadSpec(_Strict):
-    name: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]  # names result files and figures: an identifier
+    description: Annotated[str, Field(max_length=2000)] = ""
     hardware: _Path
     model: _Path
     trace: _Path
@@ -60,7 +60,7 @@ class WorkloadSpec(_Strict):
         raise PydanticCustomError(
             "samples",
             "must be a count N >= 1 (the first N samples) or a non-empty list of indices >= 0, got {v}",
-            {"v": repr(v)},
+            {"v": short(v)},
         )
 
 

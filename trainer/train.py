@@ -229,7 +229,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise RunError(f"{path}: no checkpoint (train first: python -m trainer train --run-dir {run_dir} ...)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: tensors and plain types only, so a checkpoint file cannot run code when loaded
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
         raise RunError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
 
