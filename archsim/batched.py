@@ -89,10 +89,6 @@ class BatchedModel:
 
     # ----------------------------------------------------------------------- pieces
 
-    def _sat(self, v: np.ndarray) -> np.ndarray:
-        lim = 1 << (self.vb - 1)
-        return np.clip(v, -lim, lim - 1)
-
     def stem(self, images: np.ndarray) -> np.ndarray:
         """x0 int16 [N, H, W, C0] (channels last)."""
         st = self.model.stem
@@ -100,17 +96,30 @@ class BatchedModel:
         n, c, h, w = x.shape
         xp = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
         cols = sliding_window_view(xp, (3, 3), axis=(1, 2)).reshape(n * h * w, c * 9)  # (c, ky, kx)
-        acc = (cols @ self.stem_w).astype(np.int64)
-        y = (acc * st.mult.astype(np.int64) + st.bias.astype(np.int64)) >> st.shift
-        return self._sat(y).astype(np.int16).reshape(n, h, w, -1)
+        y = self._epilogue(cols @ self.stem_w, st.mult, st.bias, st.shift, None)
+        return y.reshape(n, h, w, -1)
+
+    def _epilogue(
+        self, dot: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int, residual: np.ndarray | None
+    ) -> np.ndarray:
+        """int16 sat(((dot * mult + bias) >> shift) [+ residual]), in place on one int64 buffer."""
+        y = dot.astype(np.int64)
+        y *= mult.astype(np.int64)
+        y += bias.astype(np.int64)
+        y >>= shift
+        if residual is not None:
+            y += residual
+        lim = 1 << (self.vb - 1)
+        np.clip(y, -lim, lim - 1, out=y)
+        return y.astype(np.int16)
 
     def _padded(self, bits: np.ndarray, pad: int) -> np.ndarray:
         """+-1 float32 map [N, H + 2 pad, W + 2 pad, C], 0 outside the map."""
-        if pad == 0:
-            return _pm1(bits)
         n, h, w, c = bits.shape
         xp = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
-        xp[:, pad : pad + h, pad : pad + w] = _pm1(bits)
+        inner = xp[:, pad : pad + h, pad : pad + w]
+        np.multiply(bits, np.float32(2), out=inner)
+        inner -= 1
         return xp
 
     def _layer(
@@ -146,14 +155,13 @@ class BatchedModel:
         for a in range(0, len(rows), step):
             cols = np.take(flat, rows[a : a + step, None] + shifts, axis=0)  # [m, K K, C_in]
             np.matmul(cols.reshape(-1, kk), lay.weight, out=dot[a : a + step])
-        y = (dot.astype(np.int64) * lay.mult + lay.bias) >> L.shift  # [M, C_out]
         if residual is None:
-            return self._sat(y).astype(np.int16).reshape(n, ho, wo, L.c_out), mask
+            return self._epilogue(dot, lay.mult, lay.bias, L.shift, None).reshape(n, ho, wo, L.c_out), mask
         r = residual.reshape(-1, L.c_out)
         if pos is None:
-            return self._sat(y + r).astype(np.int16).reshape(n, ho, wo, L.c_out), mask
+            return self._epilogue(dot, lay.mult, lay.bias, L.shift, r).reshape(n, ho, wo, L.c_out), mask
         z = r.copy()  # skipped positions output the residual
-        z[pos] = self._sat(y + r[pos])
+        z[pos] = self._epilogue(dot, lay.mult, lay.bias, L.shift, r[pos])
         return z.reshape(n, ho, wo, L.c_out), mask
 
     # ----------------------------------------------------------------------- whole model
