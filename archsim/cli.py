@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--images",
         metavar="SET",
         help="run a whole image set instead of the trace samples: fashion-mnist:test, fashion-mnist:train or "
-        "FILE.npz (docs/formats.md section 4); reports measured accuracy and the per-image cycle distribution, "
+        "FILE.npz (docs/formats.md section 5); reports measured accuracy and the per-image cycle distribution, "
         "--out also writes images.csv; --samples N takes the first N images",
     )
     r.add_argument(

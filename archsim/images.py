@@ -4,7 +4,7 @@
   dataset-fashion-mnist, 28x28 images zero-padded to the model's input size (2 pixels on each
   side for 32x32, as the trainer does). Read with gzip and numpy; nothing is downloaded.
 * `PATH.npz`: `images` (uint8 [N, C, H, W], or [N, H, W] for one channel) and `labels`
-  (integers [N] in [0, classes)), documented in docs/formats.md section 4.
+  (integers [N] in [0, classes)), documented in docs/formats.md section 5.
 
 Every problem is an ArchsimError naming the file and the field.
 """

@@ -47,7 +47,7 @@ from archsim.runner import RunResult, run_workload
 from archsim.sim import simulate
 from archsim.workload import Workload
 
-CHUNK = 64  # images per work item: large enough for efficient matrix products, small for memory
+CHUNK = 16  # images per work item: enough rows for efficient matrix products, maps small enough for the caches
 CHECK_IMAGES = 8  # images of the set re-run through the reference models every run
 CHECK_SEED = 0
 SLOWEST = 10  # slowest images listed in the summary
