@@ -26,7 +26,6 @@ from analysis.plots import (
 )
 from analysis.readers import (
     ROOT,
-    _json,
     ResultsError,
     RunResults,
     SweepResults,
@@ -35,7 +34,7 @@ from analysis.readers import (
     load_results,
     show,
 )
-from analysis.testset import is_testset, load_testset, plot_density, plot_latency
+from analysis.testset import is_testset_dir, load_testset, plot_density, plot_latency
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,15 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _is_testset_dir(p: Path) -> bool:
-    """An `archsim run --images` folder (its summary.json says so)."""
-    return (p / "summary.json").exists() and is_testset(_json(p / "summary.json"))
-
-
 def make_all(results: list[Path], out: Path, resources_file: Path, published_file: Path) -> list[tuple[Path, str]]:
     """Write every figure and the table; returns (file, what it was made from) pairs."""
-    testsets = [load_testset(p) for p in results if _is_testset_dir(p)]
-    loaded = [load_results(p) for p in results if not _is_testset_dir(p)]
+    testsets = [load_testset(p) for p in results if is_testset_dir(p)]
+    loaded = [load_results(p) for p in results if not is_testset_dir(p)]
     runs = [r for r in loaded if isinstance(r, RunResults)]
     sweeps = [r for r in loaded if isinstance(r, SweepResults)]
     published = load_published(published_file)

@@ -46,6 +46,11 @@ def is_testset(summary: Any) -> bool:
     return isinstance(summary, dict) and summary.get("kind") == KIND
 
 
+def is_testset_dir(path: Path) -> bool:
+    """An `archsim run --images` folder (its summary.json says so)."""
+    return (path / "summary.json").exists() and is_testset(_json(path / "summary.json"))
+
+
 def load_testset(path: Path) -> TestsetResults:
     summary = _json(path / "summary.json")
     if not is_testset(summary) or not isinstance(summary.get("per_image"), str):

@@ -136,9 +136,9 @@ class BatchedModel:
         xp = self._padded(bits, L.pad)
         hp, wp = xp.shape[1:3]
         flat = xp.reshape(-1, L.c_in)
-        base = (
-            np.arange(n)[:, None, None] * (hp * wp) + s * np.arange(ho)[:, None] * wp + s * np.arange(wo)
-        ).reshape(-1)
+        base = (np.arange(n)[:, None, None] * (hp * wp) + s * np.arange(ho)[:, None] * wp + s * np.arange(wo)).reshape(
+            -1
+        )
         shifts = (np.arange(k)[:, None] * wp + np.arange(k)).reshape(-1)
         mask = None
         if lay.predictor is not None:

@@ -214,6 +214,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_out_dir(args.out, "--out")
     if args.images is None and (args.baseline_accuracy or args.jobs):
         raise ConfigError("options '--baseline-accuracy' and '--jobs' need '--images'")
+    if args.images is not None and "numpy" not in sys.modules:
+        # One BLAS thread here: worker processes use the cores, and idle BLAS threads spinning
+        # beside them slow the small matrix products of the checks down several times.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     wl = load_workload(args.workload)
     if args.images is not None:
         return _run_images(args, wl, t0)

@@ -59,7 +59,9 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         raise ImagesError(f"{path}: field 'header': {len(data)} bytes, an idx header needs {head}")
     magic = int.from_bytes(data[:4], "big")
     if magic != 0x800 + ndim:
-        raise ImagesError(f"{path}: field 'magic': expected {0x800 + ndim:#x} (unsigned bytes, {ndim}-D), got {magic:#x}")
+        raise ImagesError(
+            f"{path}: field 'magic': expected {0x800 + ndim:#x} (unsigned bytes, {ndim}-D), got {magic:#x}"
+        )
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(data, dtype=np.uint8, offset=head)
     if body.size != int(np.prod(dims)):
@@ -122,7 +124,9 @@ def load_npz(path: Path, shape: tuple[int, int, int], n_classes: int) -> ImageSe
     if images.ndim == 3 and shape[0] == 1:
         images = images[:, None]
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape):
-        raise ImagesError(f"{path}: field 'images': shape {images.shape}, the model expects [N, {', '.join(map(str, shape))}]")
+        raise ImagesError(
+            f"{path}: field 'images': shape {images.shape}, the model expects [N, {', '.join(map(str, shape))}]"
+        )
     if len(images) == 0:
         raise ImagesError(f"{path}: field 'images': no image")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -143,6 +147,4 @@ def load_images(spec: str, shape: tuple[int, int, int], n_classes: int) -> Image
         return load_fashion_mnist(split, shape, n_classes)
     if spec.endswith(".npz"):
         return load_npz(Path(spec), shape, n_classes)
-    raise ImagesError(
-        f"option '--images': {spec!r} is neither fashion-mnist:test, fashion-mnist:train nor a .npz file"
-    )
+    raise ImagesError(f"option '--images': {spec!r} is neither fashion-mnist:test, fashion-mnist:train nor a .npz file")

@@ -20,13 +20,14 @@ so memory stays bounded. Every run also checks, before its figures are trusted:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,32 +119,28 @@ def _chunks(images: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
         yield a, images[a : a + size]
 
 
-def map_chunks(runner: ChunkRunner, images: np.ndarray, jobs: int, chunk: int, progress: bool) -> list[ChunkResult]:
-    """Run every chunk, in image order, on `jobs` processes (1: in this process)."""
-    bar = tqdm(total=len(images), desc="images", unit="img", disable=not progress or None, delay=0.5, leave=False)
-    out: list[ChunkResult] = []
+@contextlib.contextmanager
+def chunk_mapper(
+    runner: ChunkRunner, jobs: int
+) -> Iterator[Callable[[Iterable[tuple[int, np.ndarray]]], Iterator[ChunkResult]]]:
+    """A lazy, order-keeping map of chunks over `jobs` processes (1: in this process)."""
     if jobs == 1:
-        for item in _chunks(images, chunk):
-            out.append(runner(*item))
-            bar.update(len(item[1]))
-    else:
-        # Fresh interpreters with one BLAS thread each: the workers already use every core.
-        saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
-        os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
-        try:
-            pool = mp.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(runner,))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        with pool:
-            for res in pool.imap(_work, _chunks(images, chunk)):
-                out.append(res)
-                bar.update(len(res.predictions))
-    bar.close()
-    return out
+        yield lambda items: (runner(*item) for item in items)
+        return
+    # Fresh interpreters with one BLAS thread each: the workers already use every core, and
+    # spinning BLAS threads on a busy machine slow the products down several times.
+    saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
+    os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
+    try:
+        pool = mp.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(runner,))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        yield lambda items: pool.imap(_work, items)
 
 
 # --------------------------------------------------------------------------- checks
@@ -190,24 +187,39 @@ def check_trace(wl: Workload, runner: ChunkRunner, mode: str) -> tuple[list[Chec
     names = [L.name for L in wl.model.layers]
     ref = run_workload(wl, samples, mode, progress=False)  # reference model vs trace, SimPy timing
     checks = [
-        Check("trace: reference functional model", ref.check.passed, f"{len(samples)} samples",
-              [str(m) for m in ref.check.mismatches[:10]])
+        Check(
+            "trace: reference functional model",
+            ref.check.passed,
+            f"{len(samples)} samples",
+            [str(m) for m in ref.check.mismatches[:10]],
+        )
     ]
     if ref.baseline_check.checked:
         checks.append(
-            Check("trace: reference functional model (baseline)", ref.baseline_check.passed,
-                  f"{len(samples)} samples", [str(m) for m in ref.baseline_check.mismatches[:10]])
+            Check(
+                "trace: reference functional model (baseline)",
+                ref.baseline_check.passed,
+                f"{len(samples)} samples",
+                [str(m) for m in ref.baseline_check.mismatches[:10]],
+            )
         )
     got = runner.model.run(wl.trace.inputs, keep_maps=True)
     mism = compare_with_trace(_as_model_run(got), wl.trace, samples, names)
-    checks.append(Check("trace: batched functional model", not mism, f"{len(samples)} samples",
-                        [str(m) for m in mism[:10]]))
+    checks.append(
+        Check("trace: batched functional model", not mism, f"{len(samples)} samples", [str(m) for m in mism[:10]])
+    )
     if runner.baseline is not None and wl.baseline_trace is not None:
         bt = wl.baseline_trace
         bgot = runner.baseline.run(bt.inputs, keep_maps=True)
         bm = compare_with_trace(_as_model_run(bgot), bt, list(range(bt.n_samples)), names)
-        checks.append(Check("trace: batched functional model (baseline)", not bm, f"{bt.n_samples} samples",
-                            [str(m) for m in bm[:10]]))
+        checks.append(
+            Check(
+                "trace: batched functional model (baseline)",
+                not bm,
+                f"{bt.n_samples} samples",
+                [str(m) for m in bm[:10]],
+            )
+        )
     bad = []
     for j, s in enumerate(samples):
         c = schedule(wl.program, wl.config, runner.active_lists(got, j))
@@ -238,8 +250,10 @@ def check_set_sample(
         bf = [f"images {picks.tolist()}: {p}" for p in _same_run(bref, bgot)]
         for i, p in zip(picks, np.argmax(bref.logits, axis=1), strict=True):
             if p != res.baseline_predictions[i]:
-                bf.append(f"image {int(i)}: reference baseline predicts {int(p)}, the run recorded "
-                          f"{int(res.baseline_predictions[i])}")
+                bf.append(
+                    f"image {int(i)}: reference baseline predicts {int(p)}, the run recorded "
+                    f"{int(res.baseline_predictions[i])}"
+                )
         checks.append(
             Check("set sample: reference = batched functional model (baseline)", not bf, f"images {picks.tolist()}", bf)
         )
@@ -324,12 +338,20 @@ def run_images(
 ) -> TestsetRun:
     t0 = time.perf_counter()
     runner = ChunkRunner(wl.model, wl.baseline if baseline_accuracy else None, wl.program, wl.config)
-    trace_checks, _ = check_trace(wl, runner, mode)
-    dense = schedule(wl.baseline_program, wl.config, [None] * len(wl.baseline_program.layers))
-    dsim = simulate(wl.baseline_program, wl.config, [None] * len(wl.baseline_program.layers), mode)
-    dense_ok = _same_timing(dense, dsim)
     n_jobs = resolve_jobs(jobs, len(images), chunk)
-    parts = map_chunks(runner, images.images, n_jobs, chunk, progress)
+    bar = tqdm(total=len(images), desc="images", unit="img", disable=not progress or None, delay=0.5, leave=False)
+    with chunk_mapper(runner, n_jobs) as imap:
+        pending = imap(_chunks(images.images, chunk))  # workers start while the checks run here
+        trace_checks, _ = check_trace(wl, runner, mode)
+        layers = [None] * len(wl.baseline_program.layers)
+        dense = schedule(wl.baseline_program, wl.config, layers)
+        dsim = simulate(wl.baseline_program, wl.config, layers, mode)
+        dense_ok = _same_timing(dense, dsim)
+        parts = []
+        for part in pending:
+            parts.append(part)
+            bar.update(len(part.predictions))
+    bar.close()
     res = TestsetRun(
         workload=wl,
         images=images,
@@ -350,8 +372,12 @@ def run_images(
     res.check_images = picks.tolist()
     res.checks = [
         *trace_checks,
-        Check(f"dense baseline: contract = SimPy {mode} model", dense_ok, f"{dense.done} cycles",
-              [] if dense_ok else [f"contract {dense.done}, SimPy {dsim.done}"]),
+        Check(
+            f"dense baseline: contract = SimPy {mode} model",
+            dense_ok,
+            f"{dense.done} cycles",
+            [] if dense_ok else [f"contract {dense.done}, SimPy {dsim.done}"],
+        ),
         *check_set_sample(wl, runner, images, picks, res, mode),
     ]
     res.seconds = time.perf_counter() - t0
@@ -519,7 +545,9 @@ def format_report(res: TestsetRun) -> str:
     if rec:
         lines.append(
             "recorded          "
-            + "   ".join(f"{'pruned' if r == 'model' else 'dense'} {100 * a['int_accuracy']:.2f} %" for r, a in rec.items())
+            + "   ".join(
+                f"{'pruned' if r == 'model' else 'dense'} {100 * a['int_accuracy']:.2f} %" for r, a in rec.items()
+            )
             + "   (the trainer's integer mode at export)"
         )
     lines += [

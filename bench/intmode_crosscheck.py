@@ -47,7 +47,10 @@ def main() -> None:
         im = IntModel(model, wl.config.epilogue.value_bits)
         t0 = time.perf_counter()
         ref = np.concatenate(
-            [im.run(torch.from_numpy(x[a : a + args.batch])).logits.argmax(1).numpy() for a in range(0, len(x), args.batch)]
+            [
+                im.run(torch.from_numpy(x[a : a + args.batch])).logits.argmax(1).numpy()
+                for a in range(0, len(x), args.batch)
+            ]
         )
         ours = np.array([int(r[column]) for r in table])
         same = int((ref == ours).sum())

@@ -97,9 +97,7 @@ def test_per_image_results_are_the_contract_on_the_functional_masks(wdir, run_di
     base = run_model(wl.baseline, x.images, "dense")
     cycles = []
     for j, r in enumerate(table):
-        active = [
-            np.flatnonzero(ref.masks[i][j]) if p.mask_enabled else None for i, p in enumerate(wl.program.layers)
-        ]
+        active = [np.flatnonzero(ref.masks[i][j]) if p.mask_enabled else None for i, p in enumerate(wl.program.layers)]
         c = schedule(wl.program, wl.config, active).done
         cycles.append(c)
         assert int(r["index"]) == j and int(r["label"]) == x.labels[j]
@@ -147,7 +145,18 @@ def test_workers_give_the_same_files_as_one_process(wdir, run_dir, tmp_path):
 
 def test_samples_takes_the_first_images(wdir, tmp_path, capsys):
     rc, out, _ = run_cli(
-        ["run", wdir / "small_pruned.yaml", "--images", wdir / "set.npz", "--samples", 5, "--jobs", 1, "--out", tmp_path],
+        [
+            "run",
+            wdir / "small_pruned.yaml",
+            "--images",
+            wdir / "set.npz",
+            "--samples",
+            5,
+            "--jobs",
+            1,
+            "--out",
+            tmp_path,
+        ],
         capsys,
     )
     assert rc == 0
@@ -275,7 +284,9 @@ def test_figures_draw_the_results_files(run_dir, tmp_path, capsys):
     lat = latency_data(ts)
     assert lat["cycles"].tolist() == [float(r["cycles"]) for r in table]
     assert lat["dense"] == summary["cycles"]["dense"] and lat["p99"] == summary["cycles"]["p99"]
-    assert lat["ideal"] == pytest.approx(summary["cycles"]["dense"] * summary["work"]["mean"] / summary["work"]["dense"])
+    assert lat["ideal"] == pytest.approx(
+        summary["cycles"]["dense"] * summary["work"]["mean"] / summary["work"]["dense"]
+    )
     den = density_data(ts)
     masked = [L for L in summary["layers"] if L["masked"]]
     assert den["layers"] == [L["layer"] for L in masked]
