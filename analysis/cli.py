@@ -1,6 +1,7 @@
 """`python -m analysis all --results DIR [DIR ...] --out docs/figures`.
 
-Each DIR is an `archsim run --out` folder or an `archsim sweep --out` folder; the command
+Each DIR is an `archsim run --out` folder (with `--images`: the latency histogram and the density
+spread) or an `archsim sweep --out` folder; the command
 makes every figure those results allow, the comparison table, and an index (README.md)
 that lists each file with the results it was made from.
 """
@@ -33,6 +34,7 @@ from analysis.readers import (
     load_results,
     show,
 )
+from analysis.testset import is_testset_dir, load_testset, plot_density, plot_latency
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_all(results: list[Path], out: Path, resources_file: Path, published_file: Path) -> list[tuple[Path, str]]:
     """Write every figure and the table; returns (file, what it was made from) pairs."""
-    loaded = [load_results(p) for p in results]
+    testsets = [load_testset(p) for p in results if is_testset_dir(p)]
+    loaded = [load_results(p) for p in results if not is_testset_dir(p)]
     runs = [r for r in loaded if isinstance(r, RunResults)]
     sweeps = [r for r in loaded if isinstance(r, SweepResults)]
     published = load_published(published_file)
@@ -74,6 +77,12 @@ def make_all(results: list[Path], out: Path, resources_file: Path, published_fil
         energy = plot_energy(run, out)
         if energy is not None:
             note(energy[0], show(run.path / "summary.json"))
+    for ts in testsets:
+        src = f"{show(ts.path / 'summary.json')}, {show(ts.path / ts.summary['per_image'])}"
+        note(plot_latency(ts, out)[0], src)
+        density = plot_density(ts, out)
+        if density is not None:
+            note(density[0], src)
     device = published.get("device", {})
     for sw in sweeps:
         src = show(sw.path / "results.csv")

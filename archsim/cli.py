@@ -12,11 +12,16 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import unwritable_target
 from archsim.yamlio import one_line, path_problem, short
+
+if TYPE_CHECKING:
+    from archsim.workload import Workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -97,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
     r.add_argument("--quiet", action="store_true", help="print only the summary, not the per-layer table")
+    r.add_argument(
+        "--images",
+        metavar="SET",
+        help="run a whole image set instead of the trace samples: fashion-mnist:test, fashion-mnist:train or "
+        "FILE.npz (docs/formats.md section 5); reports measured accuracy and the per-image cycle distribution, "
+        "--out also writes images.csv; --samples N takes the first N images",
+    )
+    r.add_argument(
+        "--baseline-accuracy",
+        action="store_true",
+        help="with --images: also classify every image with the dense baseline (its timing is computed once)",
+    )
+    r.add_argument(
+        "--jobs", type=_positive, metavar="N", help="with --images: worker processes (default: the number of CPU cores)"
+    )
 
     w = sub.add_parser(
         "sweep",
@@ -198,8 +218,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from archsim.workload import load_workload
 
     t0 = time.perf_counter()
-    _check_out_dir(args.out, "--out", ("summary.json", "layers.csv"))
+    written = ("images.csv", "summary.json") if args.images is not None else ("summary.json", "layers.csv")
+    _check_out_dir(args.out, "--out", written)
+    if args.images is None and (args.baseline_accuracy or args.jobs):
+        raise ConfigError("options '--baseline-accuracy' and '--jobs' need '--images'")
+    if args.images is not None and "numpy" not in sys.modules:
+        # One BLAS thread here: worker processes use the cores, and idle BLAS threads spinning
+        # beside them slow the small matrix products of the checks down several times.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     wl = load_workload(args.workload)
+    if args.images is not None:
+        return _run_images(args, wl, t0)
     samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
     res = run_workload(wl, samples, args.mode)
     report = format_report(res)
@@ -216,6 +246,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"results           {', '.join(str(f) for f in files)}")
     print(f"wall time         {time.perf_counter() - t0:.2f} s")
     return EXIT_OK if res.functional_pass else EXIT_CHECK_FAILED
+
+
+def _run_images(args: argparse.Namespace, wl: Workload, t0: float) -> int:
+    from archsim.images import load_images
+    from archsim.testset import format_report, run_images, write_results
+
+    images = load_images(args.images, wl.model.input_shape, int(wl.model.classifier.weight.shape[0]))
+    if args.samples:
+        images = replace(images, images=images.images[: args.samples], labels=images.labels[: args.samples])
+    res = run_images(wl, images, args.baseline_accuracy, args.mode, args.jobs, progress=not args.quiet)
+    print(format_report(res))
+    if args.out is not None:
+        try:
+            files = write_results(args.out, res)
+        except OSError as exc:
+            raise ConfigError(f"{args.out}: option '--out': cannot write results ({exc.strerror or exc})") from None
+        print(f"results           {', '.join(str(f) for f in files)}")
+    print(f"wall time         {time.perf_counter() - t0:.2f} s")
+    return EXIT_OK if res.passed else EXIT_CHECK_FAILED
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
