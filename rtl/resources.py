@@ -20,6 +20,7 @@ retiming and maps some LUT RAM conservatively).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -89,6 +90,11 @@ def parse_stat(text: str) -> Usage:
             cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
         elif line.strip() and cells:
             break
+    return usage_of(cells)
+
+
+def usage_of(cells: dict[str, int]) -> Usage:
+    """Resource counts from Yosys cell counts."""
     lut_logic = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6](_2)?", c))
     lut_ram = sum(LUTRAM_LUTS[c] * n for c, n in cells.items() if c in LUTRAM_LUTS)
     ff = sum(cells.get(c, 0) for c in FF_CELLS)
@@ -97,8 +103,17 @@ def parse_stat(text: str) -> Usage:
     return Usage(lut_logic, lut_ram, ff, bram, dsp, cells)
 
 
-def synthesize(cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, **prm_kw) -> tuple[Usage, float, str]:
-    """Run Yosys on the generated design; returns (usage, seconds, log tail)."""
+CACHE = ROOT / "build" / "yosys-cache"
+
+
+def synthesize(
+    cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, cache: Path | None = None, **prm_kw
+) -> tuple[Usage, float, str]:
+    """Run Yosys on the generated design; returns (usage, seconds, log tail).
+
+    With `cache`, the cell counts are kept under a key made of the generated Verilog and the
+    Yosys command (any RTL change misses), so a report over several builds resumes where an
+    interrupted one stopped, and builds can be synthesized by separate processes."""
     from rtl.gen import TOP, write_verilog
     from rtl.params import RtlParams
 
@@ -112,13 +127,26 @@ def synthesize(cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True,
         f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
         f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
     )
+    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n".encode())
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    hit = cache / f"{h.hexdigest()}.json" if cache is not None else None
+    if hit is not None and hit.exists():
+        saved = json.loads(hit.read_text())
+        return usage_of({str(k): int(v) for k, v in saved["cells"].items()}), float(saved["synth_s"]), "(cached)"
     t0 = time.perf_counter()
     proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
     secs = time.perf_counter() - t0
     text = log.read_text() if log.exists() else ""
     if proc.returncode != 0:
         raise ConfigError(f"yosys failed on {cfg.name}: {(proc.stderr or text)[-800:]}")
-    return parse_stat(text), secs, text[-400:]
+    usage = parse_stat(text)
+    if hit is not None:
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            hit, json.dumps({"config": cfg.name, "sparse": sparse, "cells": usage.cells, "synth_s": secs})
+        )
+    return usage, secs, text[-400:]
 
 
 def table(rows: list[tuple[str, Usage]]) -> str:
@@ -167,24 +195,25 @@ def run_both(
     abc9: bool = True,
     shapes: list[tuple[int, int]] | None = None,
     dense_shapes: list[tuple[int, int]] | None = None,
+    cache: Path | None = CACHE,
 ) -> str:
     """Synthesize sparse and dense (and sparse `shapes`), write `out` (Markdown) and its JSON; return the table."""
     prm_args = prm_args or {}
     rows, secs, entries = [], [], []
     with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:
         for sparse in (True, False):
-            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, **prm_args)
+            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, cache=cache, **prm_args)
             rows.append((("sparse" if sparse else "dense baseline") + f" ({cfg.name})", u))
             secs.append(s)
             entries.append(_entry("sparse" if sparse else "dense", cfg, u, s))
         for r, c in shapes or []:
             scfg = with_shape(cfg, r, c)
-            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, **prm_args)
+            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, cache=cache, **prm_args)
             rows.append((f"sparse, {r} x {c} PEs", u))
             entries.append(_entry("sparse", scfg, u, s))
         for r, c in dense_shapes or []:
             dcfg = with_shape(cfg, r, c)
-            u, s, _ = synthesize(dcfg, False, Path(tmp) / f"dense-{r}x{c}", abc9=abc9, **prm_args)
+            u, s, _ = synthesize(dcfg, False, Path(tmp) / f"dense-{r}x{c}", abc9=abc9, cache=cache, **prm_args)
             rows.append((f"dense, {r} x {c} PEs", u))
             entries.append(_entry("dense", dcfg, u, s))
     tab = table(rows)
@@ -292,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dense-shapes", default="", help="extra dense PE array sizes, for the equal-area baseline, e.g. 16x19,16x20"
     )
+    ap.add_argument(
+        "--no-cache", action="store_true", help="synthesize every build again (default: reuse build/yosys-cache)"
+    )
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -299,7 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         dense_shapes = parse_shapes(args.dense_shapes, "--dense-shapes")
         print(
             run_both(
-                cfg, args.config, Path(args.out), abc9=not args.legacy_abc, shapes=shapes, dense_shapes=dense_shapes
+                cfg,
+                args.config,
+                Path(args.out),
+                abc9=not args.legacy_abc,
+                shapes=shapes,
+                dense_shapes=dense_shapes,
+                cache=None if args.no_cache else CACHE,
             )
         )
         print(f"wrote {args.out}")

@@ -176,9 +176,16 @@ def test_yosys_on_a_small_config(tmp_path):
     from archsim.config import HardwareConfig
 
     cfg = HardwareConfig.model_validate(d)
-    u, secs, _ = synthesize(cfg, True, tmp_path)
+    cache = tmp_path / "cache"
+    u, secs, tail = synthesize(cfg, True, tmp_path / "a", cache=cache)
     assert u.lut > 0 and u.ff > 0 and u.dsp == cfg.pe_array.rows  # one DSP multiplier per PE row
-    assert secs < 600
+    assert tail != "(cached)" and len(list(cache.glob("*.json"))) == 1
+    # the same generated Verilog again: the cell counts come from the cache, Yosys does not run
+    again, secs_again, tail = synthesize(cfg, True, tmp_path / "b", cache=cache)
+    assert tail == "(cached)" and (again.lut, again.ff, again.dsp, secs_again) == (u.lut, u.ff, u.dsp, secs)
+    # other RTL (the dense build) misses the cache
+    _, _, tail = synthesize(cfg, False, tmp_path / "c", cache=cache)
+    assert tail != "(cached)" and len(list(cache.glob("*.json"))) == 2
 
 
 def test_latencies_are_the_rtls():

@@ -50,13 +50,19 @@ class CycleWeightSlots:
     def __init__(self, layers: list[CycleLayer]) -> None:
         self.owners = [(L, q) for L in layers for q in range(len(L.blobs))]
         self.needs = [p.need for L in layers for p in L.work.plan.passes]
+        self.freed_upto = 0  # blobs 0 .. freed_upto - 1 are known free (registers only rise)
 
     def free(self, blob: int, now: int) -> bool:
+        if blob < self.freed_upto:
+            return True
         L, q = self.owners[blob]
         if not (L.blobs[q].up(now) and L.mask_done.up(now)):
             return False
         tiles = L.tiles(now)
-        return tiles is not None and L.epi_done.value(now) >= (q + 1) * tiles
+        if tiles is None or L.epi_done.value(now) < (q + 1) * tiles:
+            return False
+        self.freed_upto = blob + 1  # blobs are freed in programme order
+        return True
 
     def writable(self, blob: int, now: int) -> bool:
         need = self.needs[blob]
