@@ -204,7 +204,9 @@ def network_from_dict(data: Any, source: str) -> Network:
                 fld, msg = _first_error(exc)
                 if fld.startswith("layers."):
                     parts = fld.split(".")
-                    raise _error(source, len(flat) + int(parts[1]), "?", ".".join(parts[2:]), msg) from None
+                    raise _error(
+                        source, len(flat) + int(parts[1]), "?", ".".join(parts[2:]) or "(layer)", msg
+                    ) from None
                 raise _error(source, len(flat), _layer_label(item), f"block.{fld}", msg) from None
             if blk.block in blocks:
                 raise _error(source, len(flat), blk.block, "block", f"the block name '{blk.block}' is used twice")
@@ -220,7 +222,7 @@ def network_from_dict(data: Any, source: str) -> Network:
     block_in: tuple[int, int, int] | None = None
     prev_item = -1
     for idx, raw, block, block_stage, item_no in flat:
-        label = _layer_label(raw)
+        label = f"{block}.{_layer_label(raw)}" if block and "block" not in raw else _layer_label(raw)
         if not isinstance(raw, dict):
             raise _error(source, idx, label, "(layer)", f"expected a mapping, got {type(raw).__name__}")
         if "block" in raw:
@@ -339,6 +341,16 @@ def builtin(name: str) -> Network:
     import yaml
 
     return network_from_dict(yaml.safe_load(builtin_text(name)), name)
+
+
+def network_data(arg: str | Path) -> dict[str, Any]:
+    """The parsed (not yet validated) mapping of a description file, or of a built-in one by name."""
+    text = str(arg)
+    if text in BUILTIN and not Path(text).exists():
+        import yaml
+
+        return yaml.safe_load(builtin_text(text))
+    return read_yaml(Path(arg))
 
 
 def resolve_network(arg: str | Path) -> Network:

@@ -1,0 +1,216 @@
+"""Network descriptions (docs/formats.md section 5): the shipped files, validation errors, and
+`archsim synth --network` (same bytes as the built-in ResNet-18; other networks run bit-exactly)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archsim.cli import main
+from archsim.errors import ConfigError
+from archsim.format import load_model
+from archsim.network import resnet18_layers
+from archsim.networks import BUILTIN, builtin, builtin_text, load_network, network_from_dict, resolve_network
+from tests.synth_helpers import ROOT
+
+NETWORKS = ROOT / "networks"
+SMALL = ["--width", "0.25", "--input-shape", "3,12,12", "--samples", "2", "--seed", "5"]
+
+
+def _synth(out: Path, *extra: str) -> int:
+    return main(["synth", "--out", str(out), *SMALL, *extra])
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_shipped_descriptions_parse_and_are_the_packaged_ones(name):
+    path = NETWORKS / f"{name}.yaml"
+    net = load_network(path)
+    assert net.name == name and net.layers
+    # archsim reads its copy from the package (not the cwd); the user-facing file is the same text.
+    assert path.read_text() == builtin_text(name)
+    assert builtin(name) == net
+    assert resolve_network(name) == net
+
+
+def test_shipped_descriptions_have_their_structure():
+    vgg = load_network(NETWORKS / "vgg_small.yaml")
+    assert vgg.stem_channels == 128 and vgg.classifier == "flatten_linear"
+    assert [(L.channels, L.maxpool, L.residual) for L in vgg.layers] == [
+        (128, True, "none"),
+        (256, False, "none"),
+        (256, True, "none"),
+        (512, False, "none"),
+        (512, True, "none"),
+    ]
+    r20 = load_network(NETWORKS / "resnet20.yaml")
+    assert len(r20.layers) == 18 and [L.residual for L in r20.layers[:2]] == ["none", "block"]
+    assert [L.name for L in r20.layers if L.residual == "block_shortcut"] == ["s2.b1.conv2", "s3.b1.conv2"]
+    react = load_network(NETWORKS / "reactnet.yaml")
+    assert [L.kernel for L in react.layers] == [3, 1] * 7
+    react.check_supported()  # everything in it runs today
+
+
+@pytest.mark.parametrize("width", [1.0, 0.25, 0.125, 0.3])
+@pytest.mark.parametrize("hw", [(32, 32), (12, 12), (28, 20), (7, 9)])
+def test_resnet18_description_is_the_built_in_resnet18(width, hw):
+    net = load_network(NETWORKS / "resnet18.yaml")
+    assert net.layer_shapes(width, (3, *hw)) == resnet18_layers(width, *hw)
+    assert net.predicted() == {s.name for s in resnet18_layers(width, *hw) if s.role == "main"}
+
+
+def test_synth_with_the_resnet18_description_gives_the_same_bytes(tmp_path):
+    assert _synth(tmp_path / "a") == 0
+    assert _synth(tmp_path / "b", "--network", str(NETWORKS / "resnet18.yaml")) == 0
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "models").iterdir())
+    assert len(files) == 4
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_reactnet_synth_then_run_passes_fast_and_cycle(tmp_path, capsys):
+    out = tmp_path / "rn"
+    assert main(["synth", "--out", str(out), "--name", "rn", *SMALL, "--network", "reactnet"]) == 0
+    model = load_model(out / "models" / "rn_pruned.npz")
+    net = load_network(NETWORKS / "reactnet.yaml")
+    assert [L.name for L in model.layers] == [s.name for s in net.layer_shapes(0.25, (3, 12, 12))]
+    assert sum(L.role == "shortcut" for L in model.layers) == 7 and sum(L.kernel == 1 for L in model.layers) == 14
+    assert model.meta["network"] == "reactnet" and "--network reactnet" in model.meta["command"]
+    # Predictors only where the description marks them (the 3x3 convs) and --predict-stages allows.
+    assert {L.name for L in model.layers if L.predictor is not None} == {
+        L.name for L in net.layers if L.predictor and L.stage <= 3
+    }
+    for mode in ("fast", "cycle"):
+        capsys.readouterr()
+        assert main(["run", str(out / "rn_pruned.yaml"), "--mode", mode, "--out", str(tmp_path / mode)]) == 0
+        assert "MISMATCH" not in capsys.readouterr().out
+        assert json.loads((tmp_path / mode / "summary.json").read_text())["functional_check"] == "pass"
+    fast, cycle = (json.loads((tmp_path / m / "summary.json").read_text()) for m in ("fast", "cycle"))
+    for part in ("dense", "sparse"):
+        assert fast[part]["cycles"] == cycle[part]["cycles"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "vgg_small",
+            "layer 0 'conv2': field 'maxpool': 2x2 max-pool is not supported by the accelerator yet (issue 14)",
+        ),
+        (
+            "resnet20",
+            "layer 1 's1.b1.conv2': field 'residual': a residual over a whole block is not supported by the "
+            "accelerator yet (issue 14)",
+        ),
+    ],
+)
+def test_synth_refuses_unsupported_operators_in_one_line(tmp_path, capsys, name, message):
+    path = NETWORKS / f"{name}.yaml"
+    assert _synth(tmp_path / "o", "--network", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err == f"archsim synth: error: {path}: {message}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def _edit(tmp_path: Path, change) -> Path:
+    data = yaml.safe_load((NETWORKS / "reactnet.yaml").read_text())
+    change(data)
+    path = tmp_path / "net.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _layer(data: dict, block: int, layer: int) -> dict:
+    return data["layers"][block]["layers"][layer]
+
+
+BAD = [
+    (lambda d: _layer(d, 0, 0).update(kernel=5), "layer 0 'b1.conv3x3': field 'kernel': Input should be 1 or 3"),
+    (lambda d: _layer(d, 1, 0).update(stride=3), "layer 2 'b2.conv3x3': field 'stride'"),
+    (lambda d: _layer(d, 1, 1).update(channels=0), "layer 3 'b2.conv1x1': field 'channels'"),
+    (
+        lambda d: _layer(d, 1, 1).update(channels="64"),
+        "layer 3 'b2.conv1x1': field 'channels': Input should be a valid",
+    ),
+    (lambda d: _layer(d, 0, 1).update(colour="red"), "layer 1 'b1.conv1x1': field 'colour': unknown key"),
+    (lambda d: _layer(d, 0, 1).pop("residual"), "layer 1 'b1.conv1x1': field 'residual': required field is missing"),
+    (
+        lambda d: _layer(d, 0, 1).update(residual="identity"),
+        "layer 1 'b1.conv1x1': field 'residual': identity adds the layer's input",
+    ),
+    (
+        lambda d: _layer(d, 1, 1).update(residual="block"),
+        "layer 3 'b2.conv1x1': field 'residual': the block's input (64, 32, 32) must have the output shape",
+    ),  # a block residual whose block input has another shape
+    (lambda d: _layer(d, 2, 0).update(residual="block"), "layer 4 'b3.conv3x3': field 'residual': the first layer"),
+    (lambda d: _layer(d, 0, 1).update(predictor=True), "layer 1 'b1.conv1x1': field 'predictor': only 3x3 layers"),
+    (
+        lambda d: _layer(d, 2, 0).update(residual="none"),
+        "layer 4 'b3.conv3x3': field 'predictor': a spatially pruned layer needs a residual",
+    ),
+    (lambda d: _layer(d, 0, 0).update(stage=2), "layer 0 'b1.conv3x3': field 'stage': a layer inside a block"),
+    (lambda d: _layer(d, 0, 0).update(name="conv1x1"), "layer 1 'b1.conv1x1': field 'name': the name 'b1.conv1x1'"),
+    (lambda d: _layer(d, 0, 0).update(name="a b"), "layer 0 'b1.a b': field 'name': String should match pattern"),
+    (lambda d: _layer(d, 0, 1).update(shortcut_name="x", residual="identity"), "field 'shortcut_name'"),
+    (lambda d: d["layers"][1].update(block="b1"), "layer 2 'b1': field 'block': the block name 'b1' is used twice"),
+    (
+        lambda d: d["layers"][1]["layers"].append([1, 2]),
+        "layer 4 '?': field '(layer)': Input should be a valid dictionary",
+    ),
+    (lambda d: d["layers"][1]["layers"].append({"block": "x"}), "layer 4 'x': field 'block': blocks do not nest"),
+    (
+        lambda d: d["layers"].append({"name": "loose", "channels": 8, "residual": "none"}),
+        "layer 14 'loose': field 'stage': required field is missing",
+    ),
+    (
+        lambda d: d["layers"].append({"name": "l", "stage": 4, "channels": 512, "residual": "block"}),
+        "layer 14 'l': field 'residual': 'block' adds the enclosing block's input; this layer is in no block",
+    ),
+    (
+        lambda d: d["layers"].append({"name": "p", "stage": 4, "channels": 512, "residual": "none", "maxpool": True}),
+        "layer 14 'p': field 'maxpool': a 2x2 max-pool needs a map of at least 2x2",
+    ),  # at an 8x8 input (set below) the last map is 1x1
+    (lambda d: d.update(version=2), "field 'version': network description version 2 is not supported"),
+    (lambda d: d.update(kind="model"), "field 'kind'"),
+    (lambda d: d.update(input=[3, 32]), "field 'input'"),
+    (lambda d: d.pop("classifier"), "field 'classifier': required field is missing"),
+    (lambda d: d["classifier"].update(kind="softmax"), "field 'classifier.kind'"),
+    (lambda d: d.update(layers=[]), "field 'layers'"),
+    (lambda d: d["layers"].append(7), "layer 7 '?': field '(layer)': Input should be a valid dictionary"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_malformed_description_gets_one_line_naming_file_layer_and_field(tmp_path, capsys, change, message):
+    path = _edit(tmp_path, change)
+    if "'maxpool': a 2x2" in message:  # shrink the image so the last map is 1x1 before the pool
+        data = yaml.safe_load(path.read_text())
+        data["input"] = [3, 8, 8]
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert _synth(tmp_path / "o", "--network", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"archsim synth: error: {path}: ") and err.count("\n") == 1, err
+    assert message in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unsupported_operators_parse_and_are_refused_by_name(tmp_path):
+    flatten = _edit(tmp_path, lambda d: d["classifier"].update(kind="flatten_linear"))
+    net = load_network(flatten)  # parses and validates
+    with pytest.raises(ConfigError, match=r"field 'classifier.kind': a flatten \+ linear classifier is not supported"):
+        net.check_supported()
+    tiled = _edit(tmp_path, lambda d: _layer(d, 3, 0).update(maps="tiled"))
+    with pytest.raises(ConfigError, match=r"layer 6 'b4.conv3x3': field 'maps': tiling maps through DDR is not"):
+        load_network(tiled).layer_shapes(1.0)
+
+
+def test_missing_and_malformed_files(tmp_path, capsys):
+    assert _synth(tmp_path / "o", "--network", str(tmp_path / "nope.yaml")) == 2
+    assert "nope.yaml: file not found" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("kind: [unclosed\n")
+    assert _synth(tmp_path / "o", "--network", str(tmp_path / "bad.yaml")) == 2
+    assert "bad.yaml: malformed YAML" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        network_from_dict([1], "x.yaml")
