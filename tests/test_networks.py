@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,52 @@ def test_missing_and_malformed_files(tmp_path, capsys):
     assert "bad.yaml: malformed YAML" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="expected a mapping"):
         network_from_dict([1], "x.yaml")
+
+
+def _sweep(tmp_path: Path, name: str, **params) -> Path:
+    data = {
+        "name": name,
+        "hardware": str(ROOT / "configs/ultra96v2.yaml"),
+        "synthetic": {"width": 0.125, "input_shape": [3, 8, 8], "samples": 1, "seed": 1},
+        "parameters": {"synthetic.kernel_density": [0.25, 0.5], **params},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_sweep_network_field(tmp_path):
+    from archsim.sweep import load_sweep, run_sweep
+
+    shutil.copy(NETWORKS / "reactnet.yaml", tmp_path / "mine.yaml")  # a file path, relative to the sweep file
+    nets = _sweep(tmp_path, "nets", **{"synthetic.network": ["resnet18", "mine.yaml"]})
+    plain = _sweep(tmp_path, "plain")
+    rows = {}
+    for path in (nets, plain):
+        stats = run_sweep(load_sweep(path), tmp_path / path.stem, jobs=1, progress=False)
+        assert stats.computed == stats.total and not stats.failed and not stats.invalid
+        with open(tmp_path / path.stem / "results.csv", newline="") as f:
+            rows[path.stem] = list(csv.DictReader(f))
+    assert [r["functional_check"] for r in rows["nets"]] == ["pass"] * 4
+    # resnet18 by description is the default network: the same cycles as the sweep without the field.
+    by_net = {(r["synthetic.kernel_density"], r["synthetic.network"]): r["sparse_cycles"] for r in rows["nets"]}
+    for r in rows["plain"]:
+        assert by_net[(r["synthetic.kernel_density"], "resnet18")] == r["sparse_cycles"]
+    assert by_net[("0.25", "mine.yaml")] != by_net[("0.25", "resnet18")]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("vgg_small", "field 'parameters.synthetic.network[0]': vgg_small: layer 0 'conv2': field 'maxpool'"),
+        ("nope.yaml", "field 'parameters.synthetic.network[0]': "),
+        (7, "field 'parameters.synthetic.network[0]': expected a network description file or built-in name"),
+    ],
+)
+def test_sweep_bad_network(tmp_path, value, message):
+    from archsim.sweep import load_sweep
+
+    path = _sweep(tmp_path, "bad", **{"synthetic.network": [value]})
+    with pytest.raises(ConfigError) as err:
+        load_sweep(path)
+    assert str(err.value).startswith(f"{path}: {message}"), err.value
