@@ -114,6 +114,9 @@ def test_synth_refuses_unsupported_operators_in_one_line(tmp_path, capsys, name,
     err = capsys.readouterr().err
     assert err == f"archsim synth: error: {path}: {message}\n"
     assert not (tmp_path / "o").exists()
+    if name == "vgg_small":  # the example docs/formats.md quotes is the real message
+        docs = " ".join((ROOT / "docs/formats.md").read_text().split())
+        assert f"`networks/vgg_small.yaml: {message}`" in docs
 
 
 def _edit(tmp_path: Path, change) -> Path:
