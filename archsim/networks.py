@@ -138,7 +138,7 @@ class _Layer(_Strict):
 class _Block(_Strict):
     block: str = Field(min_length=1, max_length=64, pattern=_NAME)
     stage: int = Field(ge=1, le=4)
-    layers: list[dict[str, Any]] = Field(min_length=1)
+    layers: list[Any] = Field(min_length=1)  # items are checked one by one, to name them
 
 
 class _Classifier(_Strict):
@@ -156,7 +156,7 @@ class _Top(_Strict):
     description: str = ""
     input: list[int] = Field(min_length=3, max_length=3)
     stem: _Stem
-    layers: list[dict[str, Any]] = Field(min_length=1)
+    layers: list[Any] = Field(min_length=1)  # items are checked one by one, to name them
     classifier: _Classifier
 
 
@@ -180,9 +180,6 @@ def network_from_dict(data: Any, source: str) -> Network:
         top = _Top.model_validate(data)
     except ValidationError as exc:
         fld, msg = _first_error(exc)
-        if fld.startswith("layers."):  # an item that is not a mapping: name the layer
-            parts = fld.split(".")
-            raise _error(source, int(parts[1]), "?", ".".join(parts[2:]) or "(layer)", msg) from None
         raise ConfigError(f"{source}: field '{fld}': {msg}") from None
     if top.version != NETWORK_VERSION:
         raise ConfigError(
@@ -202,11 +199,6 @@ def network_from_dict(data: Any, source: str) -> Network:
                 blk = _Block.model_validate(item)
             except ValidationError as exc:
                 fld, msg = _first_error(exc)
-                if fld.startswith("layers."):
-                    parts = fld.split(".")
-                    raise _error(
-                        source, len(flat) + int(parts[1]), "?", ".".join(parts[2:]) or "(layer)", msg
-                    ) from None
                 raise _error(source, len(flat), _layer_label(item), f"block.{fld}", msg) from None
             if blk.block in blocks:
                 raise _error(source, len(flat), blk.block, "block", f"the block name '{blk.block}' is used twice")
@@ -222,7 +214,8 @@ def network_from_dict(data: Any, source: str) -> Network:
     block_in: tuple[int, int, int] | None = None
     prev_item = -1
     for idx, raw, block, block_stage, item_no in flat:
-        label = f"{block}.{_layer_label(raw)}" if block and "block" not in raw else _layer_label(raw)
+        nested = block and isinstance(raw, dict) and "block" not in raw
+        label = f"{block}.{_layer_label(raw)}" if nested else _layer_label(raw)
         if not isinstance(raw, dict):
             raise _error(source, idx, label, "(layer)", f"expected a mapping, got {type(raw).__name__}")
         if "block" in raw:

@@ -162,7 +162,7 @@ BAD = [
     (lambda d: d["layers"][1].update(block="b1"), "layer 2 'b1': field 'block': the block name 'b1' is used twice"),
     (
         lambda d: d["layers"][1]["layers"].append([1, 2]),
-        "layer 4 '?': field '(layer)': Input should be a valid dictionary",
+        "layer 4 '?': field '(layer)': expected a mapping, got list",
     ),
     (lambda d: d["layers"][1]["layers"].append({"block": "x"}), "layer 4 'x': field 'block': blocks do not nest"),
     (
@@ -183,7 +183,7 @@ BAD = [
     (lambda d: d.pop("classifier"), "field 'classifier': required field is missing"),
     (lambda d: d["classifier"].update(kind="softmax"), "field 'classifier.kind'"),
     (lambda d: d.update(layers=[]), "field 'layers'"),
-    (lambda d: d["layers"].append(7), "layer 7 '?': field '(layer)': Input should be a valid dictionary"),
+    (lambda d: d["layers"].append(7), "layer 14 '?': field '(layer)': expected a mapping, got int"),
 ]
 
 
