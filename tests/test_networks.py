@@ -70,6 +70,7 @@ def test_synth_with_the_resnet18_description_gives_the_same_bytes(tmp_path):
     assert len(files) == 4
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    assert main(["run", str(tmp_path / "b" / "resnet18_pruned.yaml"), "--quiet"]) == 0  # and it runs: PASS
 
 
 def test_reactnet_synth_then_run_passes_fast_and_cycle(tmp_path, capsys):
