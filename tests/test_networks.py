@@ -269,3 +269,45 @@ def test_sweep_bad_network(tmp_path, value, message):
     with pytest.raises(ConfigError) as err:
         load_sweep(path)
     assert str(err.value).startswith(f"{path}: {message}"), err.value
+
+
+MIXED = {  # every residual kind that runs today, including plain convs that only feed the next sign
+    "kind": "archsim-network",
+    "version": 1,
+    "name": "mixed",
+    "input": [1, 10, 10],
+    "stem": {"channels": 8},
+    "layers": [
+        {"name": "a", "stage": 1, "channels": 8, "residual": "identity", "predictor": True},
+        {"name": "b", "stage": 1, "channels": 12, "residual": "none"},
+        {"name": "c", "stage": 2, "kernel": 1, "channels": 16, "residual": "none"},
+        {"name": "d", "stage": 2, "channels": 16, "stride": 2, "residual": "shortcut", "predictor": True},
+        {"name": "e", "stage": 3, "kernel": 1, "channels": 24, "residual": "shortcut"},
+        {"name": "f", "stage": 3, "channels": 24, "residual": "none"},
+    ],
+    "classifier": {"kind": "sum_pool_linear"},
+}
+
+
+def test_no_residual_layers_synth_and_run(tmp_path, capsys):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(MIXED, sort_keys=False))
+    out = tmp_path / "o"
+    assert main(["synth", "--out", str(out), "--name", "m", "--network", str(path), "--samples", "2"]) == 0
+    model = load_model(out / "models" / "m_pruned.npz")
+    assert model.input_shape == (1, 10, 10)  # the description's, as no --input-shape was given
+    assert [(L.name, L.role, L.residual) for L in model.layers] == [
+        ("a", "main", True),
+        ("b", "main", False),
+        ("c", "main", False),
+        ("d.shortcut", "shortcut", False),
+        ("d", "main", True),
+        ("e.shortcut", "shortcut", False),
+        ("e", "main", True),
+        ("f", "main", False),
+    ]
+    assert [L.name for L in model.layers if L.predictor is not None] == ["a", "d"]
+    capsys.readouterr()
+    for mode in ("fast", "cycle"):
+        assert main(["run", str(out / "m_pruned.yaml"), "--mode", mode, "--quiet"]) == 0
+        assert "functional check  PASS" in capsys.readouterr().out

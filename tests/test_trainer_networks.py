@@ -76,3 +76,34 @@ def test_trainer_refuses_unsupported_networks_in_one_line(tmp_path, capsys, name
 def test_without_network_the_run_config_is_unchanged():
     assert "network" not in TrainConfig().to_json()
     assert TrainConfig(network="x.yaml").to_json()["network"] == "x.yaml"
+
+
+def test_folded_network_integer_mode_is_archsim_functional_model(tmp_path):
+    """The trainer's integer mode and archsim's functional model agree bit for bit on a folded
+    description with plain (no-residual) convs, shortcuts and predictors, before any training."""
+    import numpy as np
+    import torch
+
+    from archsim.format import load_model, save_model
+    from archsim.functional import run_model
+    from tests.test_networks import MIXED
+    from trainer.intmode import IntModel, fold
+    from trainer.train import build_model
+
+    torch.manual_seed(0)
+    args = {"c_img": 1, "n_classes": 3, "width": 1.0, "input_offset": 100, "input_scale": 60.0}
+    net = build_model({**args, "predict_layers": ["a", "d"], "ste": "clipped", "network": MIXED, "size": 10})
+    pixels = torch.randint(0, 256, (6, 1, 10, 10), dtype=torch.uint8)
+    net.train()
+    with torch.no_grad():
+        net(pixels.float())  # BN running statistics from real activations
+    net.eval()
+    model = fold(net, load_config(ROOT / "configs/ultra96v2.yaml"), 6, "mixed", None, {})
+    save_model(tmp_path / "m.npz", model)
+    model = load_model(tmp_path / "m.npz")  # the structure checks of the model format
+    assert [L.residual for L in model.layers if L.role == "main"] == [True, False, False, True, True, False]
+    ours = IntModel(model).run(pixels)
+    ref = run_model(model, pixels.numpy(), "sparse", 16)
+    for got, want in zip(ours.layer_out, ref.layer_out, strict=True):
+        assert np.array_equal(got.numpy(), want)
+    assert np.array_equal(ours.logits.numpy(), ref.logits)
