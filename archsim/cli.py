@@ -167,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stages whose main convs get a spatial predictor, e.g. 1,2,3 or none (default: 1,2,3)",
     )
     s.add_argument(
-        "--width", type=float, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
+        "--width",
+        type=float,
+        default=1.0,
+        help="channel multiplier on the network's channels (64/128/256/512 for ResNet-18) (default: %(default)s)",
     )
     s.add_argument(
         "--input-shape",
