@@ -141,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "synth",
-        help="generate a SYNTHETIC pruned ResNet-18 workload (random weights)",
+        help="generate a SYNTHETIC pruned ResNet-18 (or described network) workload (random weights)",
         description=(
-            "Build a structured-pruned CIFAR ResNet-18 with random binary weights, keep masks balanced for the "
+            "Build a structured-pruned CIFAR ResNet-18 (or the network --network describes) with random binary weights, keep masks balanced for the "
             "hardware's PE array, spatial predictors whose thresholds meet a budget, and calibrated epilogues; "
             "write it, its dense twin, a trace of each and two workload files (NAME_pruned.yaml, NAME_dense.yaml) "
             "into --out, models under --out/models. Everything it writes is marked synthetic."
@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hardware configuration (default: %(default)s)",
     )
     s.add_argument("--name", default="resnet18", help="file-name stem (default: %(default)s)")
+    s.add_argument(
+        "--network",
+        metavar="FILE",
+        help="network description (docs/formats.md section 6), e.g. networks/reactnet.yaml, or a built-in name "
+        "(resnet18, reactnet, ...); default: the built-in ResNet-18",
+    )
     s.add_argument(
         "--kernel-density",
         type=_density,
@@ -187,10 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="stages whose main convs get a spatial predictor, e.g. 1,2,3 or none (default: 1,2,3)",
     )
     s.add_argument(
-        "--width", type=_density, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
+        "--width",
+        type=_density,
+        default=1.0,
+        help="channel multiplier on the network's channels (64/128/256/512 for ResNet-18) (default: %(default)s)",
     )
     s.add_argument(
-        "--input-shape", type=_ints, default=(3, 32, 32), metavar="C,H,W", help="input image shape (default: 3,32,32)"
+        "--input-shape",
+        type=_ints,
+        metavar="C,H,W",
+        help="input image shape (default: the network's, 3,32,32 for ResNet-18)",
     )
     s.add_argument("--samples", type=int, default=2, help="random images in each trace (default: %(default)s)")
     s.add_argument("--classes", type=int, default=10, help="classifier outputs (default: %(default)s)")
@@ -298,8 +310,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from archsim.config import load_config
+    from archsim.networks import builtin, resolve_network
     from archsim.synthetic import SynthSpec, write_synthetic
 
+    network = None if args.network is None else resolve_network(args.network)
+    if network is not None and network == builtin("resnet18"):
+        network = None  # the same layers as the default: the same bytes and the same recorded command
+    input_shape = args.input_shape
+    if input_shape is None:
+        input_shape = network.input_shape if network is not None else (3, 32, 32)
     spec = SynthSpec(
         name=args.name,
         kernel_density=args.kernel_density,
@@ -307,10 +326,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         spatial_budget=args.spatial_budget,
         predict_stages=tuple(args.predict_stages),
         width=args.width,
-        input_shape=tuple(args.input_shape),
+        input_shape=tuple(input_shape),
         samples=args.samples,
         classes=args.classes,
         seed=args.seed,
+        network=network,
     )
     spec.check()  # before reading anything, so a bad option is reported first
     _check_out_dir(args.out, "--out")

@@ -148,11 +148,30 @@ _SYNTH_FIELDS = {
     "predict_stages": tuple,
     "input_shape": tuple,
     "layer_density": dict,
+    "network": str,
 }
 
 
-def _coerce_synth(name: str, value: Any, where: str) -> Any:
+def _network_field(value: Any, where: str, here: Path) -> dict[str, Any]:
+    """A `network` value: a description file (relative to the sweep file) or a built-in name,
+    carried as its parsed mapping so that a point needs no file and its key covers the contents."""
+    from archsim.networks import BUILTIN, network_data, network_from_dict
+
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a network description file or built-in name, got {value!r}")
+    where_file = value if value in BUILTIN and not (here / value).exists() else here / value
+    try:
+        data = network_data(where_file)
+        network_from_dict(data, value).check_supported()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return {"file": value, "data": data}
+
+
+def _coerce_synth(name: str, value: Any, where: str, here: Path = Path(".")) -> Any:
     """A SynthSpec field value from YAML, or a ConfigError naming the sweep field."""
+    if name == "network":
+        return _network_field(value, where, here)
     kind = _SYNTH_FIELDS.get(name)
     if kind is None:
         raise ConfigError(f"{where}: unknown synthetic-model field (fields: {', '.join(sorted(_SYNTH_FIELDS))})")
@@ -202,8 +221,14 @@ def _check_value(value: Any, where: str) -> None:
 
 
 def _synth_spec(fields: dict[str, Any]) -> Any:
+    from archsim.networks import builtin, network_from_dict
     from archsim.synthetic import SynthSpec
 
+    fields = dict(fields)
+    if "network" in fields:
+        net = network_from_dict(fields["network"]["data"], fields["network"]["file"])
+        fields["network"] = None if net == builtin("resnet18") else net  # the default network: the same model
+        fields.setdefault("input_shape", net.input_shape)
     return SynthSpec(name="sweep", **fields)
 
 
@@ -212,6 +237,8 @@ def _check_synth(fields: dict[str, Any], where: Callable[[str], str]) -> None:
     try:
         _synth_spec(fields).check()
     except ConfigError as exc:
+        if not str(exc).startswith("option '"):  # the network description at this input shape
+            raise ConfigError(f"{where('network')}: {exc}") from None
         opt, _, msg = str(exc).partition(": ")
         name = opt.removeprefix("option ").strip("'-").replace("-", "_")
         raise ConfigError(f"{where(name)}: {msg}") from None
@@ -319,7 +346,7 @@ def load_sweep(path: str | Path) -> Sweep:
                 raise fail(fld, "synthetic-model parameters need a 'synthetic' base")
             for i, v in enumerate(values):
                 at = f"{path}: field '{fld}[{i}]'"
-                val = _coerce_synth(rest, v, at)
+                val = _coerce_synth(rest, v, at, here)
                 _check_synth({**_base_synth(spec, path), rest: val}, lambda _f, at=at: at)
         elif head != "hardware":
             raise fail(fld, "parameters are 'workload', 'hardware.<config field>' or 'synthetic.<model field>'")
@@ -398,7 +425,7 @@ def load_sweep(path: str | Path) -> Sweep:
                 _set(hw, key.split(".")[1:], copy.deepcopy(value))
             elif head == "synthetic":
                 assert synth is not None
-                synth[rest] = _coerce_synth(rest, value, key)
+                synth[rest] = _coerce_synth(rest, value, key, here)
         points.append(
             Point(
                 index=index,
@@ -425,7 +452,7 @@ def _check_part(table: dict[str, Any], cfg: HardwareConfig, where: str) -> None:
 def _base_synth(spec: SweepFile, path: Path) -> dict[str, Any]:
     fields = {}
     for name, value in (spec.synthetic or {}).items():
-        fields[name] = _coerce_synth(name, value, f"{path}: field 'synthetic.{name}'")
+        fields[name] = _coerce_synth(name, value, f"{path}: field 'synthetic.{name}'", path.parent)
     _check_synth(fields, lambda f: f"{path}: field 'synthetic.{f}'")
     return fields
 
