@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.compare import comparison
-from analysis.plots import (
+from .compare import comparison
+from .plots import (
     is_density_grid,
     is_pe_sweep,
     plot_accounting,
@@ -23,7 +23,7 @@ from analysis.plots import (
     plot_layers,
     plot_pe,
 )
-from analysis.readers import (
+from .readers import (
     ROOT,
     ResultsError,
     RunResults,
@@ -35,6 +35,14 @@ from analysis.readers import (
 )
 
 
+def default_resources() -> Path:
+    """The shipped resource report: docs/resources.json in a clone, bnn_archsim/data/ in a wheel."""
+    for cand in (ROOT / "docs" / "resources.json", ROOT / "data" / "resources.json"):
+        if cand.exists():
+            return cand
+    return ROOT / "docs" / "resources.json"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description="Figures and tables from archsim results files.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -44,11 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--resources",
         type=Path,
-        default=ROOT / "docs/resources.json",
+        default=default_resources(),
         help="RTL resource report (JSON); optional, its absence is shown on the figures (default: docs/resources.json)",
     )
     a.add_argument(
-        "--published", type=Path, default=ROOT / "analysis/published.yaml", help="published figures with sources"
+        "--published",
+        type=Path,
+        default=Path(__file__).resolve().parent / "published.yaml",
+        help="published figures with sources (default: the packaged analysis/published.yaml)",
     )
     return p
 

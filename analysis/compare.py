@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analysis.readers import ResourceEntry, RunResults, show
+from .readers import ResourceEntry, RunResults, show
 
 
 def _fmt(v: float | None, spec: str = ",.0f", suffix: str = "") -> str:

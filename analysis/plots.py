@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.readers import ResourceEntry, RunResults, SweepResults, number, show
+from .readers import ResourceEntry, RunResults, SweepResults, number, show
 
 plt.rcParams.update(
     {

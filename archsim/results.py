@@ -111,7 +111,10 @@ def layer_rows(res: RunResult) -> list[dict[str, Any]]:
     return [layer_row(L, pe.rows, pe.cols) for L in res.layers]
 
 
-def summary(res: RunResult) -> dict[str, Any]:
+def summary(res: RunResult, command: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """summary.json's content; `command` and `overrides` (--set) go into its provenance."""
+    from archsim.provenance import provenance
+
     wl, cfg = res.workload, res.workload.config
     dense_c = res.dense.done
     sparse_c = res.sparse_cycles_mean
@@ -183,6 +186,7 @@ def summary(res: RunResult) -> dict[str, Any]:
         "energy": energy_summary(res),
         "trained_accuracy": trained_accuracy(res.workload),
         "layers": layer_rows(res),
+        "provenance": provenance(wl, command, overrides),
     }
 
 
@@ -304,10 +308,12 @@ def layers_csv(res: RunResult) -> str:
     return buf.getvalue()
 
 
-def write_results(out_dir: str | Path, res: RunResult) -> list[Path]:
+def write_results(
+    out_dir: str | Path, res: RunResult, command: str | None = None, overrides: dict[str, Any] | None = None
+) -> list[Path]:
     """Write DIR/layers.csv and DIR/summary.json, each atomically (summary last)."""
     out = Path(out_dir)
-    text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(summary(res, command, overrides), indent=2, allow_nan=False) + "\n"
     csv_text = layers_csv(res)
     atomic_write_text(out / "layers.csv", csv_text)
     atomic_write_text(out / "summary.json", text)

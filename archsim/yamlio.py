@@ -45,4 +45,7 @@ def validate(model: type[M], data: dict, path: Path, context: dict | None = None
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "value_error" and not err["loc"] and msg.startswith("Value error, field '"):
+            own = msg.removeprefix("Value error, ")  # a model check that names its own field
+            raise ConfigError(f"{path}: {own}") from None
         raise ConfigError(f"{path}: field '{field}': {msg}") from None
