@@ -176,7 +176,9 @@ def test_load_and_store_counts(tmp_path):
     assert ld["residual_buffer.write"] == words and ld["activation_banks.write"] == words
     st = store_activity(prog, 5, cfg, 72).counts
     c, h, w = prog.store_shape
-    assert st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes and st["residual_buffer.read"] == h * w * -(-c // 4)
+    assert st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes and st["residual_buffer.read"] == h * w * -(
+        -c // 4
+    )
 
 
 def test_counts_match_the_schedule_busy_counters(tmp_path):

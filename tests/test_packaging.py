@@ -1,0 +1,148 @@
+"""The package as a user installs it: a wheel in a fresh virtual environment, used outside the checkout.
+
+The wheel must carry everything a command needs by default (configurations, energy tables, the
+sample workload, Verilog sources, the published figures) and find it from the package; trainer,
+rtl and analysis are installed under bnn_archsim, so no generic top-level name can clash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from archsim import __version__
+from archsim.packaged import SAMPLE_WORKLOAD, config_path, data_root, resolve_workload, sample_workload
+from tests.synth_helpers import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_numpy_floor_admits_only_numpy_2():
+    """archsim uses np.bitwise_count (numpy 2.0); numpy 1.26 crashed `archsim run` with a traceback."""
+    import numpy as np
+
+    assert hasattr(np, "bitwise_count")
+    numpy_dep = [d for d in PYPROJECT["project"]["dependencies"] if d.split(">")[0].strip() == "numpy"]
+    assert numpy_dep == ["numpy>=2.0"]
+
+
+def test_package_data_names_existing_files():
+    """Every package-data pattern matches a file (the old entry named an archsim/data folder that did not exist)."""
+    tool = PYPROJECT["tool"]["setuptools"]
+    dirs = tool["package-dir"]
+    for pkg, patterns in tool["package-data"].items():
+        folder = next((ROOT / d for p, d in dirs.items() if pkg == p), None)
+        if folder is None:  # a subpackage of a mapped package: archsim.data.configs.energy -> configs/energy
+            base = max((p for p in dirs if pkg.startswith(p + ".")), key=len)
+            folder = ROOT / dirs[base] / pkg[len(base) + 1 :].replace(".", "/")
+        for pattern in patterns:
+            assert list(folder.glob(pattern)), f"{pkg}: {pattern} matches nothing in {folder}"
+
+
+def test_data_found_from_the_package_in_a_clone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not from the working folder
+    assert data_root() == ROOT
+    assert config_path() == ROOT / "configs/ultra96v2.yaml"
+    assert sample_workload() == ROOT / "workloads" / f"{SAMPLE_WORKLOAD}.yaml"
+    assert resolve_workload(SAMPLE_WORKLOAD) == sample_workload()
+
+
+def test_version_option(capsys):
+    from archsim.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"archsim {__version__}"
+
+
+@pytest.mark.parametrize(
+    "cmd", [["-m", "trainer", "--help"], ["-m", "analysis", "all", "--help"], ["rtl/gen.py", "-h"]]
+)
+def test_clone_entry_points_still_work(cmd):
+    p = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "usage:" in p.stdout
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
+    """Build the wheel, install it (no dependency download: the test interpreter's packages are reused),
+    and from a folder outside the checkout run the main job on the packaged sample, synth, the RTL
+    generator, the analysis, the model summary and the example script."""
+    dist = tmp_path / "dist"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist)]
+    subprocess.run([*build, str(ROOT)], check=True, capture_output=True)
+    (wheel,) = dist.glob("bnn_archsim-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"archsim", "bnn_archsim"}  # no top-level trainer, rtl or analysis
+    for needed in (
+        "archsim/data/configs/ultra96v2.yaml",
+        "archsim/data/configs/energy/ultra96v2.yaml",
+        f"archsim/data/workloads/{SAMPLE_WORKLOAD}.yaml",
+        "bnn_archsim/rtl/verilog/bnn_core.v",
+        "bnn_archsim/rtl/vivado/build.tcl",
+        "bnn_archsim/analysis/published.yaml",
+        "bnn_archsim/data/resources.json",
+    ):
+        assert needed in names, needed
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = Path(
+        subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip()
+    )
+    # numpy, pandas, simpy...: the test interpreter's site-packages, after the venv's own (a .pth line adds a
+    # path without running that folder's .pth files, so its editable install of the checkout stays off)
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q"]
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+
+    def sh(*cmd: str | Path) -> subprocess.CompletedProcess:
+        p = subprocess.run([str(c) for c in cmd], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, f"{cmd}: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
+        return p
+
+    where = sh(py, "-c", "import archsim, bnn_archsim.rtl.gen as g; print(archsim.__file__); print(g.__file__)")
+    assert all(line.startswith(str(venv)) for line in where.stdout.split()), where.stdout
+    assert (
+        sh(
+            py, "-c", "import importlib.util as u; print([u.find_spec(n) for n in ('rtl', 'trainer', 'analysis')])"
+        ).stdout.strip()
+        == "[None, None, None]"
+    )
+
+    assert sh(venv / "bin/archsim", "--version").stdout.strip() == f"archsim {__version__}"
+    run = sh(venv / "bin/archsim", "run", SAMPLE_WORKLOAD, "--out", "r", "--quiet")
+    assert "functional check  PASS" in run.stdout
+    summary = json.loads((work / "r/summary.json").read_text())
+    assert summary["provenance"]["archsim_version"] == __version__
+    assert summary["provenance"]["files"]["model"]["path"].startswith(str(venv))
+
+    sh(venv / "bin/archsim", "synth", "--out", "s", "--width", "0.25", "--input-shape", "3,12,12", "--samples", "1")
+    assert "functional check  PASS" in sh(venv / "bin/archsim", "run", "s/resnet18_pruned.yaml", "--quiet").stdout
+
+    sh(venv / "bin/archsim-rtl", "--out", "rtl_out")
+    assert (work / "rtl_out/verilog/bnn_accel.v").exists() and (work / "rtl_out/vivado/build.tcl").exists()
+    sh(py, "-m", "bnn_archsim.rtl.gen", "--dense", "--out", "rtl_dense")
+    assert ".SPARSE(0)" in (work / "rtl_dense/verilog/bnn_accel.v").read_text()
+
+    sh(venv / "bin/archsim-analysis", "all", "--results", "r", "--out", "figs")
+    assert (work / "figs/comparison.md").exists() and list((work / "figs").glob("layers_*.pdf"))
+
+    assert "compression" in sh(venv / "bin/archsim", "summary", "s/models/resnet18_pruned.npz").stdout
+    sh(py, ROOT / "examples/quickstart.py", work / "example")
+    assert not (ROOT / "build" / "rtl" / "rtl_out").exists()
