@@ -17,11 +17,14 @@ from .plots import (
     is_density_grid,
     is_pe_sweep,
     plot_accounting,
+    plot_accuracy,
     plot_energy,
     plot_grid,
     plot_ideal,
     plot_layers,
+    plot_metric,
     plot_pe,
+    set_width,
 )
 from .readers import (
     ROOT,
@@ -48,7 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("all", help="every figure the given results allow, and the comparison table")
     a.add_argument("--results", type=Path, nargs="+", required=True, metavar="DIR", help="run or sweep result folders")
-    a.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for PNG, SVG and Markdown files")
+    a.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for PNG, SVG, PDF and Markdown files")
+    a.add_argument(
+        "--size",
+        choices=("page", "column", "both"),
+        default="page",
+        help="figure width: 'page' 7 in (two columns), 'column' 3.5 in (files named *_column.*), or both",
+    )
+    a.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="also plot this results.csv column over every sweep's parameters (repeatable); sweeps that no "
+        "dedicated figure covers get 'speedup' by default",
+    )
     a.add_argument(
         "--resources",
         type=Path,
@@ -64,8 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def make_all(results: list[Path], out: Path, resources_file: Path, published_file: Path) -> list[tuple[Path, str]]:
-    """Write every figure and the table; returns (file, what it was made from) pairs."""
+def make_all(
+    results: list[Path],
+    out: Path,
+    resources_file: Path,
+    published_file: Path,
+    metrics: Sequence[str] = (),
+    sizes: Sequence[str] = ("page",),
+) -> list[tuple[Path, str]]:
+    """Write every figure (at each of `sizes`) and the table; returns (file, what it was made from) pairs."""
+    made: list[tuple[Path, str]] = []
+    for size in sizes:
+        set_width(size)
+        try:
+            made += _figures(results, out, resources_file, published_file, metrics)
+        finally:
+            set_width("page")
+    return list(dict.fromkeys(made))  # comparison.md is written once per size, listed once
+
+
+def _figures(
+    results: list[Path], out: Path, resources_file: Path, published_file: Path, metrics: Sequence[str]
+) -> list[tuple[Path, str]]:
     loaded = [load_results(p) for p in results]
     runs = [r for r in loaded if isinstance(r, RunResults)]
     sweeps = [r for r in loaded if isinstance(r, SweepResults)]
@@ -95,6 +132,15 @@ def make_all(results: list[Path], out: Path, resources_file: Path, published_fil
                 plot_pe(sw, out, resources, resources_file, device)[0],
                 src + (f", {show(resources_file)}" if resources else ""),
             )
+        wanted = list(metrics) or ([] if is_density_grid(sw) or is_pe_sweep(sw) else ["speedup"])
+        for metric in wanted:  # any sweep: its metric over its parameters, never silently nothing
+            try:
+                note(plot_metric(sw, out, metric)[0], src)
+            except ValueError as exc:
+                raise ResultsError(str(exc)) from None
+    accuracy = plot_accuracy(runs, out)
+    if accuracy is not None:
+        note(accuracy[0], ", ".join(show(r.path / "summary.json") for r in runs))
     if runs or sweeps:
         srcs = ", ".join(show(x.path) for x in loaded)
         note(plot_ideal(runs, sweeps, published, out)[0], f"{srcs}, {show(published_file)}")
@@ -128,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        made = make_all(args.results, args.out, args.resources, args.published)
+        sizes = ("page", "column") if args.size == "both" else (args.size,)
+        made = make_all(args.results, args.out, args.resources, args.published, args.metric, sizes)
     except ResultsError as exc:
         print(f"analysis: error: {exc}", file=sys.stderr)
         return 2

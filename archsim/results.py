@@ -199,6 +199,8 @@ def trained_accuracy(wl: Workload) -> dict[str, Any] | None:
         if not isinstance(prov, dict) or not isinstance(prov.get("int_accuracy"), float):
             continue
         out[role] = {k: prov.get(k) for k in ("dataset", "test_images", "int_accuracy", "float_accuracy")}
+        # over the whole test set, as recorded at export (the run's own ideal_speedup covers its samples only)
+        out[role] |= {k: prov[k] for k in ("ideal_speedup", "kernel_density", "spatial_density") if k in prov}
     return out or None
 
 
