@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="figure width: 'page' 7 in (two columns), 'column' 3.5 in (files named *_column.*), or both",
     )
     a.add_argument(
+        "--accuracy",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="more run folders of trained workloads, used only for the accuracy-vs-speedup figure",
+    )
+    a.add_argument(
         "--metric",
         action="append",
         default=[],
@@ -88,20 +96,26 @@ def make_all(
     published_file: Path,
     metrics: Sequence[str] = (),
     sizes: Sequence[str] = ("page",),
+    accuracy_runs: Sequence[Path] = (),
 ) -> list[tuple[Path, str]]:
     """Write every figure (at each of `sizes`) and the table; returns (file, what it was made from) pairs."""
     made: list[tuple[Path, str]] = []
     for size in sizes:
         set_width(size)
         try:
-            made += _figures(results, out, resources_file, published_file, metrics)
+            made += _figures(results, out, resources_file, published_file, metrics, accuracy_runs)
         finally:
             set_width("page")
     return list(dict.fromkeys(made))  # comparison.md is written once per size, listed once
 
 
 def _figures(
-    results: list[Path], out: Path, resources_file: Path, published_file: Path, metrics: Sequence[str]
+    results: list[Path],
+    out: Path,
+    resources_file: Path,
+    published_file: Path,
+    metrics: Sequence[str],
+    accuracy_runs: Sequence[Path] = (),
 ) -> list[tuple[Path, str]]:
     loaded = [load_results(p) for p in results]
     runs = [r for r in loaded if isinstance(r, RunResults)]
@@ -138,9 +152,14 @@ def _figures(
                 note(plot_metric(sw, out, metric)[0], src)
             except ValueError as exc:
                 raise ResultsError(str(exc)) from None
-    accuracy = plot_accuracy(runs, out)
+    more = [load_results(p) for p in accuracy_runs]
+    for p, r in zip(accuracy_runs, more, strict=True):
+        if not isinstance(r, RunResults):
+            raise ResultsError(f"{p}: option '--accuracy': not a run folder (summary.json)")
+    acc_runs = runs + [r for r in more if isinstance(r, RunResults)]
+    accuracy = plot_accuracy(acc_runs, out)
     if accuracy is not None:
-        note(accuracy[0], ", ".join(show(r.path / "summary.json") for r in runs))
+        note(accuracy[0], ", ".join(show(r.path / "summary.json") for r in acc_runs))
     if runs or sweeps:
         srcs = ", ".join(show(x.path) for x in loaded)
         note(plot_ideal(runs, sweeps, published, out)[0], f"{srcs}, {show(published_file)}")
@@ -175,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         sizes = ("page", "column") if args.size == "both" else (args.size,)
-        made = make_all(args.results, args.out, args.resources, args.published, args.metric, sizes)
+        made = make_all(args.results, args.out, args.resources, args.published, args.metric, sizes, args.accuracy)
     except ResultsError as exc:
         print(f"analysis: error: {exc}", file=sys.stderr)
         return 2

@@ -668,8 +668,8 @@ def accuracy_data(runs: list[RunResults]) -> dict[str, Any] | None:
                 "dataset": m.get("dataset"),
             }
         )
-        if b:
-            dense[str(b.get("dataset"))] = 100 * float(b["int_accuracy"])
+        if b:  # one line per dense baseline (e.g. full and half width)
+            dense[f"{run.summary.get('baseline', 'dense')} ({b.get('dataset')})"] = 100 * float(b["int_accuracy"])
     if not points:
         return None
     return {"points": points, "dense": dense}
@@ -683,8 +683,9 @@ def plot_accuracy(runs: list[RunResults], out: Path) -> tuple[list[Path], dict[s
     for p in d["points"]:
         ax.scatter([p["ideal_speedup"]], [p["accuracy"]], s=30, zorder=3)
         ax.annotate(p["name"], (p["ideal_speedup"], p["accuracy"]), xytext=(4, 2), textcoords="offset points")
-    for ds, acc in d["dense"].items():
-        ax.axhline(acc, color=DENSE, ls="--", lw=1, label=f"dense BNN ({ds})")
+    styles = ["--", ":", "-."]
+    for i, (name, acc) in enumerate(d["dense"].items()):
+        ax.axhline(acc, color=DENSE, ls=styles[i % 3], lw=1, label=f"dense BNN {name}")
     ax.set_xlabel("ideal speedup (dense work / pruned work)")
     ax.set_ylabel("integer-mode test accuracy (%)")
     overs = sorted({p["over"] for p in d["points"]})
@@ -692,5 +693,5 @@ def plot_accuracy(runs: list[RunResults], out: Path) -> tuple[list[Path], dict[s
     xmax = max(p["ideal_speedup"] for p in d["points"])
     ax.set_xlim(0.8, xmax * 1.45)
     if d["dense"]:
-        ax.legend(loc="lower left")
+        fig.legend(loc="outside lower center", ncol=1 if narrow() else 2)
     return save(fig, out, "accuracy_vs_speedup"), d

@@ -333,7 +333,7 @@ def test_accuracy_vs_speedup_from_the_models_provenance(trained, tmp_path):
         assert p["accuracy"] == pytest.approx(100 * prov["int_accuracy"])
         assert p["ideal_speedup"] == pytest.approx(prov["ideal_speedup"]) and p["over"] == "test set"
     dense = load_model(ROOT / "workloads/models/resnet18_half_dense.npz").meta["provenance"]
-    assert d["dense"] == {"fashion-mnist": pytest.approx(100 * dense["int_accuracy"])}
+    assert d["dense"] == {"resnet18_half_dense (fashion-mnist)": pytest.approx(100 * dense["int_accuracy"])}
 
 
 def test_comparison_states_its_caveats(results, trained):
