@@ -143,6 +143,7 @@ class HardwareConfig(_Strict):
         return self.clock_mhz * 1e6
 
 
+Overrides = Mapping[str, Any]  # dotted config field -> value (--set)
 RTL_LIMIT = "(a limit of the RTL generator)"
 # The RTL's register map and tile counters (rtl/params.py, rtl/regmap.py) are sized for at most this many
 # layers and weight passes per programme; docs/config.md lists them with the other limits.
@@ -185,9 +186,6 @@ def load_config(path: str | Path, overrides: Overrides | None = None) -> Hardwar
         return validate(HardwareConfig, data, path)
     data = apply_overrides(data, overrides, str(path))
     return validate(HardwareConfig, data, Path(f"{path} (with {format_overrides(overrides)})"))
-
-
-Overrides = Mapping[str, Any]
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -144,5 +144,10 @@ def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
     assert (work / "figs/comparison.md").exists() and list((work / "figs").glob("layers_*.pdf"))
 
     assert "compression" in sh(venv / "bin/archsim", "summary", "s/models/resnet18_pruned.npz").stdout
+    v = subprocess.run(
+        [venv / "bin/archsim", "verify-rtl", SAMPLE_WORKLOAD], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert v.returncode == 2 and v.stderr.count("\n") == 1  # needs the clone's testbench, or Verilator: one line
+    assert "run verify-rtl from a clone" in v.stderr or "Verilator and cocotb are not installed" in v.stderr
     sh(py, ROOT / "examples/quickstart.py", work / "example")
     assert not (ROOT / "build" / "rtl" / "rtl_out").exists()
