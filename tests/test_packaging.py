@@ -7,13 +7,16 @@ rtl and analysis are installed under bnn_archsim, so no generic top-level name c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,50 @@ def test_clone_entry_points_still_work(cmd):
     assert "usage:" in p.stdout
 
 
+@contextlib.contextmanager
+def _no_new_egg_info() -> Iterator[None]:
+    """An in-tree build writes bnn_archsim.egg-info into the checkout: remove it unless it was there."""
+    egg = ROOT / "bnn_archsim.egg-info"
+    existed = egg.exists()
+    try:
+        yield
+    finally:
+        if not existed:
+            shutil.rmtree(egg, ignore_errors=True)
+
+
+def fresh_venv(venv: Path) -> Path:
+    """A venv without pip whose dependencies (numpy, pandas, simpy...) are the test interpreter's, found
+    after the venv's own packages: a .pth line adds a path without running that folder's .pth files, so
+    an editable install of a checkout there stays off. Nothing is downloaded."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True)
+    (Path(site.strip()) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return py
+
+
+@pytest.mark.slow
+def test_editable_install_runs_from_any_folder(tmp_path):
+    """The README's first command (pip install -e .) with the package-dir mapping: data found from the package."""
+    py = fresh_venv(tmp_path / "venv")
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-build-isolation", "-q"]
+    with _no_new_egg_info():
+        subprocess.run([*pip, "-e", str(ROOT)], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    cmd = [str(tmp_path / "venv/bin/archsim"), "run", SAMPLE_WORKLOAD, "--quiet"]
+    p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "functional check  PASS" in p.stdout, p.stderr
+    where = subprocess.run(
+        [py, "-c", "import bnn_archsim.rtl.gen as g; print(g.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.strip() == str(ROOT / "rtl" / "gen.py"), where.stderr
+
+
 @pytest.mark.slow
 def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
     """Build the wheel, install it (no dependency download: the test interpreter's packages are reused),
@@ -78,7 +125,8 @@ def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
     generator, the analysis, the model summary and the example script."""
     dist = tmp_path / "dist"
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist)]
-    subprocess.run([*build, str(ROOT)], check=True, capture_output=True)
+    with _no_new_egg_info():
+        subprocess.run([*build, str(ROOT)], check=True, capture_output=True)
     (wheel,) = dist.glob("bnn_archsim-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
@@ -95,14 +143,7 @@ def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
         assert needed in names, needed
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    site = Path(
-        subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip()
-    )
-    # numpy, pandas, simpy...: the test interpreter's site-packages, after the venv's own (a .pth line adds a
-    # path without running that folder's .pth files, so its editable install of the checkout stays off)
-    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    py = fresh_venv(venv)
     pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q"]
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
 
