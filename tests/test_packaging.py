@@ -195,3 +195,11 @@ def test_wheel_in_a_fresh_venv_outside_the_checkout(tmp_path):
     assert "run verify-rtl from a clone" in v.stderr or "Verilator and cocotb are not installed" in v.stderr
     sh(py, ROOT / "examples/quickstart.py", work / "example")
     assert not (ROOT / "build" / "rtl" / "rtl_out").exists()
+
+
+def test_trainer_without_torch_is_one_clear_line():
+    code = "import sys; sys.modules['torch'] = None; from trainer.__main__ import main; sys.exit(main())"
+    p = subprocess.run([sys.executable, "-c", code, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert (
+        p.returncode == 2 and p.stderr == "trainer: error: torch is not installed: pip install 'bnn-archsim[train]'\n"
+    )
