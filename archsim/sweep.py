@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from archsim import __version__
 from archsim.config import HardwareConfig, apply_overrides
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
@@ -136,6 +137,7 @@ class Sweep:
     spec: SweepFile
     keys: list[str]  # swept keys, in file order
     points: list[Point]
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, recorded in sweep.json
 
 
 _SYNTH_FIELDS = {
@@ -387,7 +389,7 @@ def load_sweep(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
                 code=code,
             )
         )
-    return Sweep(path=path, spec=spec, keys=keys, points=points)
+    return Sweep(path=path, spec=spec, keys=keys, points=points, overrides=dict(overrides or {}))
 
 
 def _check_part(table: dict[str, Any], cfg: HardwareConfig, where: str) -> None:
@@ -747,6 +749,8 @@ def finish(sweep: Sweep, out: Path, stats: SweepStats) -> None:
         "complete": len(rows) == stats.total,
         "synthetic": sweep.spec.synthetic is not None or any(r["synthetic"] == "True" for r in rows),
         "table": "results.csv",
+        "archsim_version": __version__,
+        "overrides": sweep.overrides,
     }
     atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     stats.table = out / "results.csv"

@@ -134,6 +134,8 @@ def test_sweep_api_returns_the_table(tmp_path):
     sw = archsim.sweep(tmp_path / "s.yaml", tmp_path / "o", overrides={"axi.read_latency": 64})
     assert isinstance(sw.table, pd.DataFrame) and sw.complete
     assert list(sw.table["hardware.pe_array.cols"]) == [8, 16] and list(sw.table["status"]) == ["ok", "ok"]
+    manifest = json.loads((tmp_path / "o/sweep.json").read_text())
+    assert manifest["overrides"] == {"axi.read_latency": 64} and manifest["archsim_version"] == archsim.__version__
     assert sw.table.equals(pd.read_csv(tmp_path / "o/results.csv", keep_default_na=False, na_values=[""]))
     one = archsim.run(SAMPLE, samples=1, overrides={"pe_array.cols": 8, "axi.read_latency": 64})
     assert sw.table["sparse_cycles"][0] == one.summary["sparse"]["cycles"]
