@@ -49,6 +49,10 @@ def _accuracy(run: RunResults, role: str) -> str:
     return f"{DATASETS.get(a['dataset'], a['dataset'])} {100 * a['int_accuracy']:.2f} % (integer mode)"
 
 
+def _our_clocks(runs: list[RunResults]) -> str:
+    return ", ".join(sorted({f"{float(r.summary['clock_mhz']):g} MHz" for r in runs}))
+
+
 def _our_datasets(runs: list[RunResults]) -> str:
     names = set()
     for run in runs:
@@ -145,8 +149,9 @@ def comparison(
         "divides the dense model's operations by the pruned energy, 'actual' the operations it performs.",
         "",
         "Caveats when reading across rows: our resources are Yosys estimates before place and route "
-        "(docs/resources.md), not Vivado reports; our clock (the configuration's clock_mhz) is assumed, not "
-        "met by a timing-closed build; our accuracy and throughput are on our dataset and input size "
+        "(docs/resources.md), not Vivado reports; our clock "
+        f"({_our_clocks(runs)}, the configuration's clock_mhz) "
+        "is assumed, not met by a timing-closed build; our accuracy and throughput are on our dataset and input size "
         f"({_our_datasets(runs)}), while the published rows report their own (see each row's accuracy column), "
         "so speedups and accuracies are not measured on the same task.",
         "",
