@@ -13,18 +13,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.compare import comparison
-from analysis.plots import (
+from .compare import comparison
+from .plots import (
     is_density_grid,
     is_pe_sweep,
     plot_accounting,
+    plot_accuracy,
     plot_energy,
     plot_grid,
     plot_ideal,
     plot_layers,
+    plot_metric,
     plot_pe,
+    set_width,
 )
-from analysis.readers import (
+from .readers import (
     ROOT,
     ResultsError,
     RunResults,
@@ -34,7 +37,15 @@ from analysis.readers import (
     load_results,
     show,
 )
-from analysis.testset import is_testset_dir, load_testset, plot_density, plot_latency
+from .testset import is_testset_dir, load_testset, plot_density, plot_latency
+
+
+def default_resources() -> Path:
+    """The shipped resource report: docs/resources.json in a clone, bnn_archsim/data/ in a wheel."""
+    for cand in (ROOT / "docs" / "resources.json", ROOT / "data" / "resources.json"):
+        if cand.exists():
+            return cand
+    return ROOT / "docs" / "resources.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,21 +53,72 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("all", help="every figure the given results allow, and the comparison table")
     a.add_argument("--results", type=Path, nargs="+", required=True, metavar="DIR", help="run or sweep result folders")
-    a.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for PNG, SVG and Markdown files")
+    a.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for PNG, SVG, PDF and Markdown files")
+    a.add_argument(
+        "--size",
+        choices=("page", "column", "both"),
+        default="page",
+        help="figure width: 'page' 7 in (two columns), 'column' 3.5 in (files named *_column.*), or both",
+    )
+    a.add_argument(
+        "--accuracy",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="more run folders of trained workloads, used only for the accuracy-vs-speedup figure",
+    )
+    a.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="also plot this results.csv column over every sweep's parameters (repeatable); sweeps that no "
+        "dedicated figure covers get 'speedup' by default",
+    )
     a.add_argument(
         "--resources",
         type=Path,
-        default=ROOT / "docs/resources.json",
+        default=default_resources(),
         help="RTL resource report (JSON); optional, its absence is shown on the figures (default: docs/resources.json)",
     )
     a.add_argument(
-        "--published", type=Path, default=ROOT / "analysis/published.yaml", help="published figures with sources"
+        "--published",
+        type=Path,
+        default=Path(__file__).resolve().parent / "published.yaml",
+        help="published figures with sources (default: the packaged analysis/published.yaml)",
     )
     return p
 
 
-def make_all(results: list[Path], out: Path, resources_file: Path, published_file: Path) -> list[tuple[Path, str]]:
-    """Write every figure and the table; returns (file, what it was made from) pairs."""
+def make_all(
+    results: list[Path],
+    out: Path,
+    resources_file: Path,
+    published_file: Path,
+    metrics: Sequence[str] = (),
+    sizes: Sequence[str] = ("page",),
+    accuracy_runs: Sequence[Path] = (),
+) -> list[tuple[Path, str]]:
+    """Write every figure (at each of `sizes`) and the table; returns (file, what it was made from) pairs."""
+    made: list[tuple[Path, str]] = []
+    for size in sizes:
+        set_width(size)
+        try:
+            made += _figures(results, out, resources_file, published_file, metrics, accuracy_runs)
+        finally:
+            set_width("page")
+    return list(dict.fromkeys(made))  # comparison.md is written once per size, listed once
+
+
+def _figures(
+    results: list[Path],
+    out: Path,
+    resources_file: Path,
+    published_file: Path,
+    metrics: Sequence[str],
+    accuracy_runs: Sequence[Path] = (),
+) -> list[tuple[Path, str]]:
     testsets = [load_testset(p) for p in results if is_testset_dir(p)]
     loaded = [load_results(p) for p in results if not is_testset_dir(p)]
     runs = [r for r in loaded if isinstance(r, RunResults)]
@@ -93,6 +155,20 @@ def make_all(results: list[Path], out: Path, resources_file: Path, published_fil
                 plot_pe(sw, out, resources, resources_file, device)[0],
                 src + (f", {show(resources_file)}" if resources else ""),
             )
+        wanted = list(metrics) or ([] if is_density_grid(sw) or is_pe_sweep(sw) else ["speedup"])
+        for metric in wanted:  # any sweep: its metric over its parameters, never silently nothing
+            try:
+                note(plot_metric(sw, out, metric)[0], src)
+            except ValueError as exc:
+                raise ResultsError(str(exc)) from None
+    more = [load_results(p) for p in accuracy_runs]
+    for p, r in zip(accuracy_runs, more, strict=True):
+        if not isinstance(r, RunResults):
+            raise ResultsError(f"{p}: option '--accuracy': not a run folder (summary.json)")
+    acc_runs = runs + [r for r in more if isinstance(r, RunResults)]
+    accuracy = plot_accuracy(acc_runs, out)
+    if accuracy is not None:
+        note(accuracy[0], ", ".join(show(r.path / "summary.json") for r in acc_runs))
     if runs or sweeps:
         srcs = ", ".join(show(x.path) for x in loaded)
         note(plot_ideal(runs, sweeps, published, out)[0], f"{srcs}, {show(published_file)}")
@@ -126,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        made = make_all(args.results, args.out, args.resources, args.published)
+        sizes = ("page", "column") if args.size == "both" else (args.size,)
+        made = make_all(args.results, args.out, args.resources, args.published, args.metric, sizes, args.accuracy)
     except ResultsError as exc:
         print(f"analysis: error: {' '.join(str(exc).split())[:2000]}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analysis.readers import ResourceEntry, RunResults, show
+from .readers import ResourceEntry, RunResults, show
 
 
 def _fmt(v: float | None, spec: str = ",.0f", suffix: str = "") -> str:
@@ -47,6 +47,20 @@ def _accuracy(run: RunResults, role: str) -> str:
     if not a:
         return "-"
     return f"{DATASETS.get(a['dataset'], a['dataset'])} {100 * a['int_accuracy']:.2f} % (integer mode)"
+
+
+def _our_clocks(runs: list[RunResults]) -> str:
+    return ", ".join(sorted({f"{float(r.summary['clock_mhz']):g} MHz" for r in runs}))
+
+
+def _our_datasets(runs: list[RunResults]) -> str:
+    names = set()
+    for run in runs:
+        if run.synthetic:
+            names.add("random synthetic inputs")
+        for a in (run.summary.get("trained_accuracy") or {}).values():
+            names.add(DATASETS.get(a.get("dataset"), str(a.get("dataset"))))
+    return ", ".join(sorted(names)) or "not recorded"
 
 
 def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_file: Path) -> list[dict[str, Any]]:
@@ -133,6 +147,13 @@ def comparison(
         "ESTIMATES of archsim's energy model (accelerator and DDR, host not included; docs/energy.md); "
         "GOPS count 2 x K x K binary operations per kernel and position; for the pruned model 'effective' "
         "divides the dense model's operations by the pruned energy, 'actual' the operations it performs.",
+        "",
+        "Caveats when reading across rows: our resources are Yosys estimates before place and route "
+        "(docs/resources.md), not Vivado reports; our clock "
+        f"({_our_clocks(runs)}, the configuration's clock_mhz) "
+        "is assumed, not met by a timing-closed build; our accuracy and throughput are on our dataset and input size "
+        f"({_our_datasets(runs)}), while the published rows report their own (see each row's accuracy column), "
+        "so speedups and accuracies are not measured on the same task.",
         "",
         head,
         "|" + " --- |" * 11,

@@ -1,9 +1,15 @@
 """Figures from results files. Every function returns the arrays it draws, so tests can
-compare them with the files they came from."""
+compare them with the files they came from.
+
+Figures are sized for a paper: two-column width (7 in, the default) or one-column width (3.5 in,
+`set_width("column")`), written as PNG, SVG and PDF at exactly that size, with no text under 8 pt
+at print size; `FIGURES` records each saved figure's size and smallest font for the tests.
+"""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +19,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.readers import ResourceEntry, RunResults, SweepResults, number, show
+from .readers import ResourceEntry, RunResults, SweepResults, number, show
 
+MIN_FONT = 8  # pt at print size: the smallest size journals accept
 plt.rcParams.update(
     {
         "svg.hashsalt": "archsim-analysis",  # deterministic SVG ids
-        "font.size": 9,
-        "axes.titlesize": 10,
+        "pdf.fonttype": 42,  # TrueType in PDFs (editable, accepted by publishers)
+        "font.size": MIN_FONT,
+        "axes.titlesize": MIN_FONT,
+        "axes.labelsize": MIN_FONT,
+        "xtick.labelsize": MIN_FONT,
+        "ytick.labelsize": MIN_FONT,
+        "legend.fontsize": MIN_FONT,
+        "legend.title_fontsize": MIN_FONT,
+        "figure.titlesize": MIN_FONT + 1,
         "axes.grid": True,
         "grid.alpha": 0.3,
         "figure.dpi": 100,
@@ -27,19 +41,70 @@ plt.rcParams.update(
 )
 DENSE, PRUNED, IDEAL = "#7f7f7f", "#d62728", "#1f77b4"
 SYNTH = "SYNTHETIC workload (random weights)"
+WIDTHS = {"page": 7.0, "column": 3.5}  # inches: two-column and one-column figures
+_WIDTH = ["page"]
+FIGURES: list[dict[str, Any]] = []  # per saved figure: files, size, smallest font (for the tests)
+
+
+def set_width(name: str) -> None:
+    """Size the figures made from now on: 'page' (7 in, two columns) or 'column' (3.5 in)."""
+    if name not in WIDTHS:
+        raise ValueError(f"width must be one of {', '.join(WIDTHS)}, got {name!r}")
+    _WIDTH[0] = name
+
+
+def width() -> float:
+    return WIDTHS[_WIDTH[0]]
+
+
+def narrow() -> bool:
+    return _WIDTH[0] == "column"
+
+
+def figure(height: float, nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[plt.Figure, Any]:
+    """A figure of the current width; at one-column width, side-by-side panels are stacked."""
+    if narrow() and ncols > 1:
+        nrows, ncols = nrows * ncols, 1
+        height *= 1.6
+        kw.pop("width_ratios", None)
+        if kw.pop("sharey", False):
+            kw["sharex"] = False
+    return plt.subplots(nrows, ncols, figsize=(width(), height), layout="constrained", **kw)
+
+
+def wrap(text: str, share: float = 1.0) -> str:
+    """Wrap a title to the figure's width (about 13 characters per inch at 8-9 pt)."""
+    chars = max(20, int(width() * share * 13))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def _texts(fig: plt.Figure) -> list[Any]:
+    return [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
 
 
 def save(fig: plt.Figure, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / f"{stem}.png", out / f"{stem}.svg"]
-    fig.savefig(files[0], dpi=150, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(files[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    suffix = "" if _WIDTH[0] == "page" else "_column"
+    files = [out / f"{stem}{suffix}.{ext}" for ext in ("png", "svg", "pdf")]
+    fig.savefig(files[0], dpi=300, metadata={"Software": None})
+    fig.savefig(files[1], metadata={"Date": None, "Creator": None})
+    fig.savefig(files[2], metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    w, h = (float(v) for v in fig.get_size_inches())
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches: everything drawn, ticks in view only
+    FIGURES.append(
+        {
+            "files": files,
+            "size_in": (w, h),
+            "min_font_pt": min(t.get_fontsize() for t in _texts(fig)),
+            "overflow_in": max(0.0, -drawn.x0, -drawn.y0, drawn.x1 - w, drawn.y1 - h),  # text cut off
+        }
+    )
     plt.close(fig)
     return files
 
 
-def _title(text: str, synthetic: bool) -> str:
-    return f"{text}\n[{SYNTH}]" if synthetic else text
+def _title(text: str, synthetic: bool, share: float = 1.0) -> str:
+    return wrap(f"{text}\n[{SYNTH}]" if synthetic else text, share)
 
 
 # --------------------------------------------------------------------------- per-layer
@@ -64,15 +129,19 @@ def layer_data(run: RunResults) -> dict[str, Any]:
 def plot_layers(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]:
     d = layer_data(run)
     x = np.arange(len(d["layers"]))
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, height_ratios=[1.2, 1])
+    fig, (a1, a2) = figure(6.0 if not narrow() else 6.5, 2, 1, sharex=True, height_ratios=[1.2, 1])
     w = 0.4
     a1.bar(x - w / 2, d["dense_cycles"] / 1e3, w, color=DENSE, label="dense baseline")
     a1.bar(x + w / 2, d["sparse_cycles"] / 1e3, w, color=PRUNED, label="pruned (mean over samples)")
     a1.set_ylabel("cycles per layer (thousands)")
     for xi, (c, b) in enumerate(zip(d["sparse_cycles"], d["bound"] or [], strict=False)):
-        a1.text(xi + w / 2, c / 1e3, f" {b}", rotation=90, ha="center", va="bottom", fontsize=7)
+        a1.text(xi + w / 2, c / 1e3, f" {b}", rotation=90, ha="center", va="bottom", fontsize=MIN_FONT)
     a1.set_ylim(0, 1.3 * max(d["dense_cycles"].max(), d["sparse_cycles"].max()) / 1e3)
-    a1.legend(loc="upper left", ncol=2, title="label on a pruned bar: the unit it waits on" if d["bound"] else None)
+    a1.legend(
+        loc="upper left",
+        ncol=1 if narrow() else 2,
+        title="label on a pruned bar: the unit it waits on" if d["bound"] else None,
+    )
     s = run.summary
     a1.set_title(
         _title(
@@ -86,7 +155,7 @@ def plot_layers(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
         x,
         d["ideal"],
         marker="_",
-        s=250,
+        s=100 if narrow() else 250,
         color=IDEAL,
         linewidths=2.5,
         label="ideal (dense work / pruned work)",
@@ -95,10 +164,9 @@ def plot_layers(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     a2.axhline(d["total_speedup"], color="k", ls="--", lw=1, label=f"whole network {d['total_speedup']:.2f}x")
     a2.set_ylabel("speedup over dense (x)")
     a2.set_ylim(0, 1.35 * max(d["ideal"].max(), d["speedup"].max()))
-    a2.legend(loc="upper left", fontsize=8, ncol=3)
-    a2.set_xticks(x, d["layers"], rotation=60, ha="right")
+    a2.legend(loc="upper left", fontsize=MIN_FONT, ncol=1 if narrow() else 2)
+    a2.set_xticks(x, d["layers"], rotation=90 if narrow() else 60, ha="center" if narrow() else "right")
     a2.set_xlabel("layer (run order)")
-    fig.tight_layout()
     return save(fig, out, f"layers_{run.name}"), d
 
 
@@ -131,7 +199,7 @@ def plot_accounting(run: RunResults, out: Path) -> tuple[list[Path], dict[str, A
     d = accounting_data(run)
     if d is None:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.4), width_ratios=[1.6, 1], sharey=True)
+    fig, (a1, a2) = figure(3.2, 1, 2, width_ratios=[1.4, 1], sharey=True)
     rows = [("dense baseline", d["dense"]), ("pruned", d["sparse"])]
     for ax, scale, unit in ((a1, 1e3, "cycles per inference (thousands)"), (a2, None, "share of the run's cycles (%)")):
         for y, (_, vals) in enumerate(rows):
@@ -148,11 +216,15 @@ def plot_accounting(run: RunResults, out: Path) -> tuple[list[Path], dict[str, A
         _title(
             f"{run.name}: where the cycles go; achieved {d['speedup']:.2f}x of ideal {d['ideal_speedup']:.2f}x",
             run.synthetic,
+            1 if narrow() else 0.58,
         )
     )
-    a2.set_title("achieved / ideal = useful share pruned / useful share dense")
-    a1.legend(loc="upper center", bbox_to_anchor=(0.8, -0.3), ncol=2, fontsize=8)
-    fig.tight_layout()
+    a2.set_title(wrap("achieved / ideal = useful share pruned / useful share dense", 1 if narrow() else 0.4))
+    if not narrow():
+        a2.set_yticks(range(len(rows)), [r[0] for r in rows])
+    fig.legend(
+        *a1.get_legend_handles_labels(), loc="outside lower center", ncol=1 if narrow() else 2, fontsize=MIN_FONT
+    )
     return save(fig, out, f"cycles_{run.name}"), d
 
 
@@ -178,7 +250,7 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     d = energy_data(run)
     if d is None:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.5), width_ratios=[1.1, 1.4])
+    fig, (a1, a2) = figure(4.6, 1, 2, width_ratios=[1, 1.3])
     cmap = plt.get_cmap("tab20")
     colors = [cmap(i) for i in range(len(d["blocks"]))]
     bottoms = np.zeros(2)
@@ -199,13 +271,19 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     )
     for xi, v in enumerate(tot):
         a1.annotate(
-            f"{v:,.0f} uJ", (xi, v), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=9, weight="bold"
+            f"{v:,.0f} uJ",
+            (xi, v),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            fontsize=MIN_FONT,
+            weight="bold",
         )
     a1.set_xticks([0, 1], ["dense baseline", "pruned"])
     a1.set_xlim(-0.45, 2.9)
     a1.set_ylabel("energy per inference (uJ)")
-    a1.set_title(f"total: {d['dense_total_uj'] / d['sparse_total_uj']:.2f}x less energy when pruned")
-    a1.legend(fontsize=7, loc="center right")
+    a1.set_title(wrap(f"total: {d['dense_total_uj'] / d['sparse_total_uj']:.2f}x less energy when pruned", 0.45))
+    a1.legend(fontsize=MIN_FONT, loc="center right")
     y = np.arange(len(d["blocks"]))
     h = 0.4
     a2.barh(y - h / 2, d["dense_uj"], h, color=DENSE, label="dense baseline")
@@ -218,15 +296,15 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
                 xytext=(3, 0),
                 textcoords="offset points",
                 va="center",
-                fontsize=7,
+                fontsize=MIN_FONT,
             )
     a2.set_xscale("log")
     a2.set_xlim(1e-3, 40 * max(d["dense_uj"].max(), d["sparse_uj"].max()))
     a2.set_yticks(y, d["blocks"])
     a2.invert_yaxis()
-    a2.set_xlabel("energy per inference (uJ, log scale; 0 = block not used)")
+    a2.set_xlabel(wrap("energy per inference (uJ, log scale; 0 = block not used)", 1 if narrow() else 0.5))
     a2.set_title("by block")
-    a2.legend(fontsize=8, loc="upper right")
+    a2.legend(fontsize=MIN_FONT, loc="upper right")
     s = run.summary
     fig.suptitle(
         _title(
@@ -235,7 +313,6 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
             run.synthetic,
         )
     )
-    fig.tight_layout()
     return save(fig, out, f"energy_{run.name}"), d
 
 
@@ -266,7 +343,7 @@ def grid_data(sw: SweepResults) -> dict[str, Any]:
 
 def plot_grid(sw: SweepResults, out: Path) -> tuple[list[Path], dict[str, Any]]:
     d = grid_data(sw)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig, axes = figure(3.4, 1, 2)
     panels = (
         ("speedup", "speedup over dense (x)", "viridis", "{:.1f}"),
         ("sparse_energy_uj", "pruned energy per inference (uJ)", "magma_r", "{:.0f}"),
@@ -279,19 +356,26 @@ def plot_grid(sw: SweepResults, out: Path) -> tuple[list[Path], dict[str, Any]]:
                 if not math.isnan(g[j, i]):
                     frac = (g[j, i] - np.nanmin(g)) / max(np.nanmax(g) - np.nanmin(g), 1e-12)
                     dark = frac < 0.5 if cmap == "viridis" else frac > 0.5
-                    ax.text(i, j, fmt.format(g[j, i]), ha="center", va="center", fontsize=7, color="w" if dark else "k")
+                    ax.text(
+                        i,
+                        j,
+                        fmt.format(g[j, i]),
+                        ha="center",
+                        va="center",
+                        fontsize=MIN_FONT,
+                        color="w" if dark else "k",
+                    )
         ax.set_xticks(range(len(d["kernel_density"])), [f"{v:g}" for v in d["kernel_density"]])
         ax.set_yticks(range(len(d["spatial_budget"])), [f"{v:g}" for v in d["spatial_budget"]])
-        ax.set_xlabel("kernel density (kept kernels / all, target)")
-        ax.set_ylabel("spatial budget (active / all positions, target)")
+        ax.set_xlabel("kernel density (target)")
+        ax.set_ylabel("spatial budget (target)")
         ax.grid(False)
-        fig.colorbar(im, ax=ax, label=label)
-        ax.set_title(label)
+        fig.colorbar(im, ax=ax)
+        ax.set_title(wrap(label, 1 if narrow() else 0.45))
     n, total = len(sw.ok), len(sw.rows)
     fig.suptitle(
         _title(f"sweep '{sw.name}': {n} valid points of {total}; {sw.manifest.get('description', '')}", sw.synthetic)
     )
-    fig.tight_layout()
     return save(fig, out, f"density_grid_{sw.name}"), d
 
 
@@ -302,80 +386,120 @@ def is_pe_sweep(sw: SweepResults) -> bool:
     return len({(r["pe_rows"], r["pe_cols"]) for r in sw.ok}) > 1
 
 
-def pe_data(sw: SweepResults, resources: list[ResourceEntry] | None) -> dict[str, Any]:
-    """Per PE array (rows x cols; mean over other parameters): speedup, ideal, fps, energy, resources."""
-    shapes = sorted({(int(r["pe_rows"]), int(r["pe_cols"])) for r in sw.ok}, key=lambda s: (s[0] * s[1], s))
+def fits_device(values: dict[str, float], device: dict[str, Any]) -> bool | None:
+    """Whether a build's resources fit the device (every kind the report and the device both give);
+    None when the report has no build of that array."""
+    kinds = [k for k in ("lut", "ff", "bram36", "dsp") if k in values and device.get(k)]
+    if not kinds:
+        return None
+    return all(values[k] <= device[k] for k in kinds)
+
+
+def pe_data(
+    sw: SweepResults, resources: list[ResourceEntry] | None, device: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Per PE array (rows x cols; mean over other parameters), in sweep order: speedup, ideal, fps,
+    energy, resources, and whether the report's build fits the device."""
+    shapes: list[tuple[int, int]] = []
+    for r in sw.ok:  # the order the sweep ran them: rows of a series stay together
+        s = (int(r["pe_rows"]), int(r["pe_cols"]))
+        if s not in shapes:
+            shapes.append(s)
     out: dict[str, Any] = {"shapes": shapes, "labels": [f"{r}x{c}" for r, c in shapes]}
     for metric in ("speedup", "ideal_speedup", "dense_fps", "sparse_fps", "sparse_energy_uj", "dense_energy_uj"):
         out[metric] = np.array(
             [np.mean([number(r[metric]) for r in sw.ok if (int(r["pe_rows"]), int(r["pe_cols"])) == s]) for s in shapes]
         )
     res: dict[str, np.ndarray] = {}
+    by_shape: dict[tuple[Any, Any], dict[str, float]] = {}
     if resources:
         # the sweep varies the sparse design; a report's dense baseline builds are not its points
         by_shape = {(e.rows, e.cols): e.values for e in reversed(resources) if e.design != "dense"}
         for kind in ("lut", "ff", "bram36", "dsp"):
             res[kind] = np.array([by_shape.get(s, {}).get(kind, np.nan) for s in shapes])
     out["resources"] = res
+    out["fits"] = [fits_device(by_shape[s], device or {}) if s in by_shape else None for s in shapes]
+    return out
+
+
+def _series(shapes: list[tuple[int, int]]) -> dict[int, list[int]]:
+    """Indices of each row count's arrays, in sweep order: one line per row count, over columns."""
+    out: dict[int, list[int]] = {}
+    for i, (r, _) in enumerate(shapes):
+        out.setdefault(r, []).append(i)
     return out
 
 
 def plot_pe(
     sw: SweepResults, out: Path, resources: list[ResourceEntry] | None, resource_file: Path, device: dict[str, Any]
 ) -> tuple[list[Path], dict[str, Any]]:
-    d = pe_data(sw, resources)
-    x = np.arange(len(d["labels"]))
+    d = pe_data(sw, resources, device)
+    cols = np.array([c for _, c in d["shapes"]], dtype=float)
     res = d["resources"]
     have = bool(res) and not all(np.isnan(v).all() for v in res.values())
-    fig, ((a1, a2), (a4, a3)) = plt.subplots(2, 2, figsize=(13, 9))
-    w = 0.4
-    a1.bar(x - w / 2, d["speedup"], w, color=PRUNED, label="achieved")
-    a1.bar(x + w / 2, d["ideal_speedup"], w, color=IDEAL, label="ideal (dense work / pruned work)")
-    a1.set_ylabel("speedup over dense on the same array (x)")
-    a1.set_title("speedup")
-    a1.set_ylim(0, 1.3 * max(np.nanmax(d["ideal_speedup"]), np.nanmax(d["speedup"])))
-    a1.legend(fontsize=8, loc="upper right")
-    a2.plot(x, d["dense_fps"], "o-", color=DENSE, label="dense baseline")
-    a2.plot(x, d["sparse_fps"], "o-", color=PRUNED, label="pruned")
+    fig, axes = figure(6.2, 2, 2)
+    a1, a2, a4, a3 = np.ravel(axes)
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(1, len(_series(d["shapes"])))))
+    nofit = [i for i, f in enumerate(d["fits"]) if f is False]
+    for (rows, idx), color in zip(_series(d["shapes"]).items(), colors, strict=True):
+        x = cols[idx]
+        a1.plot(x, d["speedup"][idx], "o-", color=color, label=f"{rows} rows")
+        a1.plot(x, d["ideal_speedup"][idx], "--", color=color, lw=1)
+        a2.plot(x, d["sparse_fps"][idx], "o-", color=color, label=f"{rows} rows, pruned")
+        a2.plot(x, d["dense_fps"][idx], "s:", color=color, ms=3, lw=1)
+        a4.plot(x, d["sparse_energy_uj"][idx], "o-", color=color, label=f"{rows} rows, pruned")
+        a4.plot(x, d["dense_energy_uj"][idx], "s:", color=color, ms=3, lw=1)
+    for ax, metric in ((a1, "speedup"), (a2, "sparse_fps"), (a4, "sparse_energy_uj")):
+        if nofit:  # arrays whose synthesised build exceeds the FPGA
+            ax.scatter(cols[nofit], d[metric][nofit], s=90, facecolors="none", edgecolors="k", lw=1.2, zorder=4)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(set(cols)), [f"{c:g}" for c in sorted(set(cols))])
+        ax.minorticks_off()
+        ax.set_xlabel("PE columns")
+    a1.set_ylabel("speedup over dense (x)")
+    a1.set_title(wrap("speedup (solid achieved, dashed ideal)", 1 if narrow() else 0.45))
+    a1.set_ylim(0, 1.15 * max(np.nanmax(d["ideal_speedup"]), np.nanmax(d["speedup"])))
+    a1.legend(loc="lower left", ncol=2)
     a2.set_yscale("log")
-    a2.set_ylabel("throughput (frames/s, accelerator alone)")
-    a2.set_title("throughput")
-    a2.legend(fontsize=8)
-    a4.plot(x, d["dense_energy_uj"], "o-", color=DENSE, label="dense baseline")
-    a4.plot(x, d["sparse_energy_uj"], "o-", color=PRUNED, label="pruned")
+    a2.set_ylabel("frames/s (accelerator)")
+    a2.set_title(wrap("throughput (solid pruned, dotted dense)", 1 if narrow() else 0.45))
     a4.set_ylim(0, 1.15 * np.nanmax(d["dense_energy_uj"]))
-    a4.set_ylabel("energy per inference (uJ, estimate)")
-    a4.set_title("energy (run power is per device: not scaled with the array size)", fontsize=9)
-    a4.legend(fontsize=8)
-    for ax in (a1, a2, a4):
-        ax.set_xticks(x, d["labels"], rotation=45, ha="right")
-        ax.set_xlabel("PE array (rows x columns)")
+    a4.set_ylabel("uJ per inference (estimate)")
+    a4.set_title(wrap("energy (solid pruned, dotted dense)", 1 if narrow() else 0.45))
     if have:
+        x = np.arange(len(d["labels"]))
         for i, (kind, vals) in enumerate(res.items()):
             cap = device.get(kind)
             shown = 100 * vals / cap if cap else vals
             a3.bar(x + (i - 1.5) * 0.2, shown, 0.2, label=kind.upper())
-        a3.set_ylabel(f"resources (% of {device.get('part', 'device')})")
-        a3.set_xticks(x, d["labels"], rotation=45, ha="right")
-        a3.set_xlabel("PE array (rows x columns)")
-        a3.legend(fontsize=8)
-        a3.set_title(f"resources (RTL report {show(resource_file)}; missing bars: not in the report)")
+        a3.axhline(100, color="k", lw=1, ls="--")
+        a3.set_ylabel(f"% of {device.get('part', 'device')}")
+        a3.set_xticks(x, d["labels"], rotation=90)
+        a3.set_xlabel("PE array (rows x columns); no bars: not synthesised")
+        a3.legend(ncol=2)
+        known = sum(f is not None for f in d["fits"])
+        a3.set_title(
+            wrap(f"resources ({show(resource_file)}: {known} of {len(d['labels'])} arrays)", 1 if narrow() else 0.45)
+        )
     else:
         a3.axis("off")
         a3.text(
             0.5,
             0.5,
-            f"No RTL resource report found\n({show(resource_file)}).\nResources are not shown:\n"
-            "archsim does not estimate them.",
+            wrap(
+                f"No RTL resource report found ({show(resource_file)}). Resources are not shown: archsim does "
+                "not estimate them.",
+                0.4,
+            ),
             ha="center",
             va="center",
-            fontsize=11,
+            fontsize=MIN_FONT,
             transform=a3.transAxes,
             bbox={"boxstyle": "round", "fc": "#f4f4f4", "ec": "#999999"},
         )
         a3.set_title("resources")
-    fig.suptitle(_title(f"sweep '{sw.name}': PE array size; {sw.manifest.get('description', '')}", sw.synthetic))
-    fig.tight_layout()
+    note = f"; circled: does not fit the {device.get('part', 'device')}" if nofit else ""
+    fig.suptitle(_title(f"sweep '{sw.name}': PE array size{note}; {sw.manifest.get('description', '')}", sw.synthetic))
     return save(fig, out, f"pe_array_{sw.name}"), d
 
 
@@ -391,16 +515,25 @@ def ideal_data(runs: list[RunResults], sweeps: list[SweepResults], published: di
                 "label": f"sweep '{sw.name}' (whole network)",
                 "ideal": np.array([number(r["ideal_speedup"]) for r in ok]),
                 "achieved": np.array([number(r["speedup"]) for r in ok]),
+                "synthetic": sw.synthetic,
             }
         )
     for run in runs:
         d = layer_data(run)
-        series.append({"label": f"{run.name}: per layer", "ideal": d["ideal"], "achieved": d["speedup"]})
+        series.append(
+            {
+                "label": f"{run.name}: per layer",
+                "ideal": d["ideal"],
+                "achieved": d["speedup"],
+                "synthetic": run.synthetic,
+            }
+        )
         series.append(
             {
                 "label": f"{run.name}: whole network",
                 "ideal": np.array([float(run.summary["ideal_speedup"])]),
                 "achieved": np.array([float(run.summary["speedup"])]),
+                "synthetic": run.synthetic,
             }
         )
     refs = [
@@ -419,25 +552,28 @@ def plot_ideal(
     runs: list[RunResults], sweeps: list[SweepResults], published: dict[str, Any], out: Path
 ) -> tuple[list[Path], dict[str, Any]]:
     d = ideal_data(runs, sweeps, published)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig, ax = figure(width() * (1.25 if narrow() else 0.8))
     markers = "osD^v<>"
     hi = 1.0
+    # Stamp SYNTHETIC on the series that are, and on the title only when every series is.
+    every = bool(d["series"]) and all(s["synthetic"] for s in d["series"])
     for i, s in enumerate(d["series"]):
         whole = "whole network" in s["label"] and "sweep" not in s["label"]
+        tag = " [SYNTHETIC]" if s["synthetic"] and not every else ""
         ax.scatter(
             s["ideal"],
             s["achieved"],
-            s=120 if whole else 28,
+            s=90 if whole else 18,
             marker="*" if whole else markers[i % len(markers)],
             alpha=0.8,
-            label=s["label"],
+            label=s["label"] + tag,
             zorder=3,
         )
         if len(s["ideal"]):
             hi = max(hi, float(np.nanmax(s["ideal"])), float(np.nanmax(s["achieved"])))
     for r in d["references"]:
         ax.scatter(
-            [r["ideal"]], [r["achieved"]], s=90, marker="X", color="k", label=f"published: {r['label']}", zorder=4
+            [r["ideal"]], [r["achieved"]], s=60, marker="X", color="k", label=f"published: {r['label']}", zorder=4
         )
     ax.plot([0.8, hi * 1.2], [0.8, hi * 1.2], "k--", lw=1, label="achieved = ideal")
     if d["paper"] is not None:
@@ -450,10 +586,112 @@ def plot_ideal(
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("ideal speedup (dense work / pruned work, log scale)")
-    ax.set_ylabel("achieved speedup (dense cycles / pruned cycles, log scale)")
-    synthetic = any(r.synthetic for r in runs) or any(s.synthetic for s in sweeps)
-    ax.set_title(_title("achieved vs ideal speedup", synthetic))
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    ax.set_xlabel("ideal speedup (dense work / pruned work)")
+    ax.set_ylabel("achieved speedup (dense / pruned cycles)")
+    ax.set_title(_title("achieved vs ideal speedup (log scales)", every))
+    ax.legend(loc="upper left")
+    d["stamped"] = every
     return save(fig, out, "achieved_vs_ideal"), d
+
+
+# --------------------------------------------------------------------------- any sweep
+
+
+def sweep_column(sw: SweepResults, key: str) -> str:
+    """results.csv column of a swept key (a swept 'workload' is written as 'workload_file')."""
+    if key == "workload" and sw.rows and "workload_file" in sw.rows[0]:
+        return "workload_file"
+    return key
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def metric_data(sw: SweepResults, metric: str) -> dict[str, Any]:
+    """`metric` over the sweep's parameters: x is the numeric parameter with the most values, one series
+    per combination of the others (in sweep order); without a numeric parameter, x is the point."""
+    rows = sw.ok
+    if rows and metric not in rows[0]:
+        raise ValueError(f"{sw.path / 'results.csv'}: no column '{metric}'")
+    cols = [sweep_column(sw, k) for k in sw.parameters]
+    numeric = [c for c in cols if rows and all(_is_number(r[c]) for r in rows) and len({r[c] for r in rows}) > 1]
+    xcol = max(numeric, key=lambda c: len({r[c] for r in rows})) if numeric else None
+    others = [c for c in cols if c != xcol]
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for i, r in enumerate(rows):
+        label = ", ".join(f"{c.split('.')[-1]}={r[c]}" for c in others) or metric
+        xs, ys = series.setdefault(label, ([], []))
+        xs.append(float(r[xcol]) if xcol else float(i))
+        ys.append(number(r[metric]))
+    return {"x": xcol, "metric": metric, "series": series, "invalid": len(sw.rows) - len(rows)}
+
+
+def plot_metric(sw: SweepResults, out: Path, metric: str = "speedup") -> tuple[list[Path], dict[str, Any]]:
+    d = metric_data(sw, metric)
+    fig, ax = figure(width() * (0.9 if narrow() else 0.5))
+    for label, (xs, ys) in d["series"].items():
+        order = np.argsort(xs, kind="stable")
+        ax.plot(np.array(xs)[order], np.array(ys)[order], "o-", label=label)
+    ax.set_xlabel(d["x"] or "point (no numeric parameter)")
+    ax.set_ylabel(metric)
+    if len(d["series"]) > 1 or next(iter(d["series"]), metric) != metric:
+        ax.legend(fontsize=MIN_FONT)
+    bad = f"; {d['invalid']} invalid points not shown" if d["invalid"] else ""
+    ax.set_title(_title(f"sweep '{sw.name}': {metric}{bad}", sw.synthetic))
+    return save(fig, out, f"sweep_{sw.name}_{metric}"), d
+
+
+# --------------------------------------------------------------------------- accuracy vs speedup
+
+
+def accuracy_data(runs: list[RunResults]) -> dict[str, Any] | None:
+    """Integer-mode test accuracy against the ideal speedup over the test set, both as the trainer
+    recorded them at export (summary.json trained_accuracy); None without trained runs."""
+    points, dense = [], {}
+    for run in runs:
+        acc = run.summary.get("trained_accuracy") or {}
+        m, b = acc.get("model"), acc.get("baseline")
+        if not m or run.synthetic:
+            continue
+        test_set = m.get("ideal_speedup") is not None
+        points.append(
+            {
+                "name": run.name,
+                "accuracy": 100 * float(m["int_accuracy"]),
+                "ideal_speedup": float(m["ideal_speedup"]) if test_set else float(run.summary["ideal_speedup"]),
+                "over": "test set" if test_set else f"{len(run.summary['samples'])} trace samples",
+                "dataset": m.get("dataset"),
+            }
+        )
+        if b:  # one line per dense baseline (e.g. full and half width)
+            dense[f"{run.summary.get('baseline', 'dense')} ({b.get('dataset')})"] = 100 * float(b["int_accuracy"])
+    if not points:
+        return None
+    return {"points": points, "dense": dense}
+
+
+def plot_accuracy(runs: list[RunResults], out: Path) -> tuple[list[Path], dict[str, Any]] | None:
+    d = accuracy_data(runs)
+    if d is None:
+        return None
+    fig, ax = figure(width() * (0.8 if narrow() else 0.45))
+    for p in d["points"]:
+        ax.scatter([p["ideal_speedup"]], [p["accuracy"]], s=30, zorder=3)
+        ax.annotate(p["name"], (p["ideal_speedup"], p["accuracy"]), xytext=(4, 2), textcoords="offset points")
+    styles = ["--", ":", "-."]
+    for i, (name, acc) in enumerate(d["dense"].items()):
+        ax.axhline(acc, color=DENSE, ls=styles[i % 3], lw=1, label=f"dense BNN {name}")
+    ax.set_xlabel("ideal speedup (dense work / pruned work)")
+    ax.set_ylabel("integer-mode test accuracy (%)")
+    overs = sorted({p["over"] for p in d["points"]})
+    ax.set_title(wrap(f"accuracy vs ideal speedup (speedup over the {', '.join(overs)})", 0.9 if narrow() else 0.45))
+    xmax = max(p["ideal_speedup"] for p in d["points"])
+    ax.set_xlim(0.8, xmax * 1.45)
+    if d["dense"]:
+        fig.legend(loc="outside lower center", ncol=1 if narrow() else 2)
+    return save(fig, out, "accuracy_vs_speedup"), d

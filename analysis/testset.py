@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.plots import DENSE, IDEAL, PRUNED, _title, plt, save
-from analysis.readers import ResultsError, _csv, _json
+from .plots import DENSE, IDEAL, PRUNED, _title, plt, save
+from .readers import ResultsError, _csv, _json
 
 KIND = "archsim-testset"
 

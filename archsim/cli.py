@@ -1,4 +1,4 @@
-"""Command line: `archsim run` and `archsim synth` (also `python -m archsim`).
+"""Command line: `archsim run|sweep|synth|summary|verify-rtl` (also `python -m archsim`).
 
 Exit codes: 0 success; 1 the functional check failed (the model disagrees with its
 trace); 2 bad input (one line on stderr naming the file and field, nothing written).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archsim import __version__
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import unwritable_target
 from archsim.yamlio import one_line, path_problem, short
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit codes: 0 ok, 1 functional check failed, 2 bad input. Documentation: docs/usage.md."
         ),
     )
+    p.add_argument("--version", action="version", version=f"archsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     r = sub.add_parser(
@@ -92,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
             "table and a summary; --out also writes summary.json and layers.csv."
         ),
     )
-    r.add_argument("workload", type=Path, help="workload YAML file (docs/formats.md section 1)")
+    r.add_argument(
+        "workload",
+        help="workload YAML file (docs/formats.md section 1), or the name of a packaged workload "
+        "(e.g. resnet18_half_both, the sample shipped in the package)",
+    )
     r.add_argument("--out", type=Path, metavar="DIR", help="write DIR/summary.json and DIR/layers.csv")
     r.add_argument(
         "--mode",
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--jobs", type=_positive, metavar="N", help="with --images: worker processes (default: the number of CPU cores)"
     )
+    _add_set(r)
 
     w = sub.add_parser(
         "sweep",
@@ -138,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on a Dask cluster instead (e.g. tcp://host:8786); needs dask.distributed",
     )
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_set(w, "every point's base ")
 
     s = sub.add_parser(
         "synth",
@@ -153,9 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--config",
         type=Path,
-        default=Path("configs/ultra96v2.yaml"),
-        help="hardware configuration (default: %(default)s)",
+        default=None,
+        help="hardware configuration (default: the packaged configs/ultra96v2.yaml)",
     )
+    s.add_argument("--force", action="store_true", help="overwrite existing model, trace and workload files")
     s.add_argument("--name", default="resnet18", help="file-name stem (default: %(default)s)")
     s.add_argument(
         "--network",
@@ -209,7 +219,48 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--seed", type=int, default=0, help="random seed; same seed and options, same bytes (default: %(default)s)"
     )
+
+    m = sub.add_parser(
+        "summary",
+        help="per-layer cost of a model file: shape, kept kernels, weight and index bits, MACs, predictors",
+        description=(
+            "Read MODEL.npz (docs/formats.md) and print, per accelerator layer, its shape, kept kernels, the bits "
+            "of its binary weights and their channel-slot indices, MACs dense and after kernel pruning, and "
+            "whether a spatial predictor gates it; then totals and the compression of the weights."
+        ),
+    )
+    m.add_argument("model", type=Path, help="model file (.npz)")
+    m.add_argument("--config", type=Path, default=None, help="hardware configuration (default: the packaged ultra96v2)")
+    m.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+    v = sub.add_parser(
+        "verify-rtl",
+        help="run a workload through the generated RTL under Verilator; check outputs and cycles against archsim",
+        description=(
+            "Generate the Verilog for the workload's hardware configuration, build it with Verilator, run each "
+            "selected trace sample through it and check the output map bit for bit and every layer's end cycle "
+            "against archsim. Needs the [rtl] extra (cocotb, verilator) and the repository's testbench."
+        ),
+    )
+    v.add_argument("workload", help="workload YAML file, or the name of a packaged workload")
+    v.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
+    v.add_argument("--dense", action="store_true", help="also run the dense baseline through the dense RTL")
+    v.add_argument(
+        "--work", type=Path, metavar="DIR", help="folder for the simulation files (default: a temporary one)"
+    )
     return p
+
+
+def _add_set(parser: argparse.ArgumentParser, what: str = "the workload's ") -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a field of {what}hardware configuration, e.g. --set pe_array.cols=20 (dotted path, "
+        "validated like the file); repeatable",
+    )
 
 
 def _check_out_dir(out: Path | None, option: str, files: Sequence[str] = ()) -> None:
@@ -225,6 +276,8 @@ def _check_out_dir(out: Path | None, option: str, files: Sequence[str] = ()) -> 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from archsim.config import parse_overrides
+    from archsim.packaged import resolve_workload
     from archsim.results import format_mismatches, format_report, write_results
     from archsim.runner import run_workload
     from archsim.workload import load_workload
@@ -239,7 +292,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # beside them slow the small matrix products of the checks down several times.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
-    wl = load_workload(args.workload)
+    overrides = parse_overrides(args.overrides)
+    wl = load_workload(resolve_workload(args.workload), overrides)
     if args.images is not None:
         return _run_images(args, wl, t0)
     samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
@@ -252,7 +306,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(format_mismatches(res), file=sys.stderr)
     if args.out is not None:
         try:
-            files = write_results(args.out, res)
+            files = write_results(args.out, res, args.command_line, overrides)
         except OSError as exc:
             raise ConfigError(f"{args.out}: option '--out': cannot write results ({exc.strerror or exc})") from None
         print(f"results           {', '.join(str(f) for f in files)}")
@@ -280,12 +334,13 @@ def _run_images(args: argparse.Namespace, wl: Workload, t0: float) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from archsim.config import parse_overrides
     from archsim.sweep import check_sweep_out, load_sweep, run_sweep
 
     t0 = time.perf_counter()
     _check_out_dir(args.out, "--out", ("results.csv", "sweep.json"))
     check_sweep_out(args.out)
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, parse_overrides(args.overrides))
     if args.jobs and args.scheduler:
         raise ConfigError("options '--jobs' and '--scheduler' exclude one another")
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.jobs or os.cpu_count()} local processes"
@@ -311,7 +366,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from archsim.config import load_config
     from archsim.networks import builtin, resolve_network
-    from archsim.synthetic import SynthSpec, write_synthetic
+    from archsim.packaged import config_path
+    from archsim.synthetic import SynthSpec, synthetic_outputs, write_synthetic
 
     network = None if args.network is None else resolve_network(args.network)
     if network is not None and network == builtin("resnet18"):
@@ -334,9 +390,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     )
     spec.check()  # before reading anything, so a bad option is reported first
     _check_out_dir(args.out, "--out")
-    cfg = load_config(args.config)
+    existing = [f for f in synthetic_outputs(spec, args.out) if f.exists()]
+    if existing and not args.force:  # e.g. --out workloads would replace the shipped trained models
+        raise ConfigError(f"{existing[0]}: exists; pass --force to overwrite it, or choose another --out or --name")
+    config = args.config if args.config is not None else config_path()
+    cfg = load_config(config)
     try:
-        files = write_synthetic(spec, cfg, args.config, args.out)
+        files = write_synthetic(spec, cfg, config, args.out)
     except OSError as exc:
         raise ConfigError(f"{args.out}: option '--out': cannot write ({exc.strerror or exc})") from None
     print("SYNTHETIC workload written (random weights and images, not a trained network):")
@@ -345,13 +405,44 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from archsim.config import load_config
+    from archsim.format import load_model
+    from archsim.model_summary import format_summary, summary_dict
+    from archsim.packaged import config_path
+
+    cfg = load_config(args.config if args.config is not None else config_path())
+    model = load_model(args.model)
+    if args.json:
+        print(json.dumps(summary_dict(model, cfg), indent=2))
+    else:
+        print(format_summary(model, cfg))
+    return EXIT_OK
+
+
+def _cmd_verify_rtl(args: argparse.Namespace) -> int:
+    from archsim.verify_rtl import verify_rtl
+
+    return verify_rtl(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad option (2, already reported on one line)
         return int(exc.code or 0)
+    args.command_line = shlex.join(["archsim", *map(str, argv)])  # recorded in summary.json's provenance
     try:
-        commands = {"run": _cmd_run, "sweep": _cmd_sweep, "synth": _cmd_synth}
+        commands = {
+            "run": _cmd_run,
+            "sweep": _cmd_sweep,
+            "synth": _cmd_synth,
+            "summary": _cmd_summary,
+            "verify-rtl": _cmd_verify_rtl,
+        }
         return commands[args.command](args)
     except ArchsimError as exc:
         print(f"archsim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)

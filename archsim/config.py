@@ -7,11 +7,16 @@ Field meanings are documented in docs/config.md.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from archsim.errors import ConfigError
 from archsim.yamlio import FieldError, Real, read_yaml, validate
 
 ACT_BANKS = 9  # activation bits are banked by (y mod 3, x mod 3)
@@ -95,7 +100,7 @@ class HardwareConfig(_Strict):
     host: Host
 
     @model_validator(mode="after")
-    def _consistent(self) -> HardwareConfig:
+    def _consistent(self, info: ValidationInfo) -> HardwareConfig:
         p, b = self.pe_array, self.buffers
         if b.act_word_bits % p.rows:
             raise FieldError(
@@ -115,6 +120,12 @@ class HardwareConfig(_Strict):
                 "axi.data_bits",
                 f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another",
             )
+        # What simulates is what rtl/gen.py builds (docs/config.md, "Limits"). Only the timing model's own
+        # property tests, which explore shapes no RTL is generated for, validate with {"rtl_limits": False}.
+        check = not (isinstance(info.context, dict) and info.context.get("rtl_limits") is False)
+        problem = rtl_limit(self) if check else None
+        if problem is not None:
+            raise FieldError(problem[0], f"{problem[1]} {RTL_LIMIT}")
         return self
 
     # ---- derived quantities (shared by archsim and rtl/gen.py) ----
@@ -171,7 +182,100 @@ class HardwareConfig(_Strict):
         return self.clock_mhz * 1e6
 
 
-def load_config(path: str | Path) -> HardwareConfig:
-    """Load and validate a hardware configuration YAML file."""
+Overrides = Mapping[str, Any]  # dotted config field -> value (--set)
+RTL_LIMIT = "(a limit of the RTL generator)"
+# The RTL's register map and tile counters (rtl/params.py, rtl/regmap.py) are sized for at most this many
+# layers and weight passes per programme; docs/config.md lists them with the other limits.
+RTL_MAX_LAYERS = 32
+RTL_MAX_PASSES = 64
+
+
+def rtl_limit(cfg: HardwareConfig) -> tuple[str, str] | None:
+    """(field, problem) for the first limit of the RTL generator that `cfg` breaks, else None.
+
+    The one rule for what can be built: HardwareConfig validation and rtl/params.py both call it, so
+    archsim refuses up front, with the generator's own message, any configuration it cannot generate.
+    """
+    p, e, d = cfg.pe_array, cfg.epilogue, cfg.axi.data_bits
+    rw = cfg.res_word_bits
+    if rw % d:
+        return "axi.data_bits", f"must divide rows x value_bits = {rw}: a beat holds part of one residual word"
+    if p.rows * (e.mult_bits + e.bias_bits) < d:
+        return (
+            "axi.data_bits",
+            f"must not exceed rows x (mult_bits + bias_bits) = {p.rows * (e.mult_bits + e.bias_bits)}",
+        )
+    if 9 * cfg.buffers.act_word_bits < d:
+        return "axi.data_bits", f"must not exceed 9 x act_word_bits = {9 * cfg.buffers.act_word_bits}"
+    if e.value_bits > 16:
+        return "epilogue.value_bits", "must be at most 16"
+    b = cfg.buffers
+    positions = max(min(9 * b.act_bank_depth, b.res_depth), b.list_depth)
+    if (RTL_MAX_PASSES * math.ceil(positions / p.cols)).bit_length() + 1 > 31:
+        return "buffers", "too many tiles per layer for the RTL's tile counters (fewer positions or more columns)"
+    return None
+
+
+def load_config(path: str | Path, overrides: Overrides | None = None) -> HardwareConfig:
+    """Load and validate a hardware configuration YAML file, with `overrides` (dotted field -> value,
+    from --set) applied first and validated like the file's own fields."""
     path = Path(path)
-    return validate(HardwareConfig, read_yaml(path), path)
+    data = read_yaml(path)
+    if not overrides:
+        return validate(HardwareConfig, data, path)
+    data = apply_overrides(data, overrides, str(path))
+    return validate(HardwareConfig, data, Path(f"{path} (with {format_overrides(overrides)})"))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` (e.g. pe_array.cols=20): VALUE is read as a YAML scalar (20 is an int, 1e9 a float)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"option '--set': expected KEY=VALUE with a dotted config field, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        parsed = value
+    if isinstance(parsed, dict | list):
+        raise ConfigError(f"option '--set': {key}: expected a single value, got {value!r}")
+    return key, parsed
+
+
+def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """KEY=VALUE strings (or a mapping) as an ordered mapping; a key given twice is an error."""
+    if items is None:
+        return {}
+    pairs = list(items.items()) if isinstance(items, Mapping) else [parse_override(t) for t in items]
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"option '--set': expected a dotted config field, got {key!r}")
+        if key in out:
+            raise ConfigError(f"option '--set': {key} is given twice")
+        out[key] = value
+    return out
+
+
+def format_overrides(overrides: Overrides) -> str:
+    return ", ".join(f"--set {k}={v}" for k, v in overrides.items())
+
+
+def apply_overrides(data: dict[str, Any], overrides: Overrides, where: str) -> dict[str, Any]:
+    """A copy of the config mapping `data` with each dotted field set; the field must exist in `data`,
+    so a typo is an error naming it rather than a silently ignored key."""
+    data = copy.deepcopy(data)
+    for key, value in overrides.items():
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(
+                    f"option '--set': no field '{'.'.join(parts[: i + 1])}' in the hardware config {where}"
+                )
+            if i < len(parts) - 1:
+                node = node[part]
+        if isinstance(node[parts[-1]], dict):
+            raise ConfigError(f"option '--set': '{key}' is a section of the hardware config {where}, not a field")
+        node[parts[-1]] = value
+    return data

@@ -111,7 +111,10 @@ def layer_rows(res: RunResult) -> list[dict[str, Any]]:
     return [layer_row(L, pe.rows, pe.cols) for L in res.layers]
 
 
-def summary(res: RunResult) -> dict[str, Any]:
+def summary(res: RunResult, command: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """summary.json's content; `command` and `overrides` (--set) go into its provenance."""
+    from archsim.provenance import provenance
+
     wl, cfg = res.workload, res.workload.config
     dense_c = res.dense.done
     sparse_c = res.sparse_cycles_mean
@@ -191,6 +194,7 @@ def summary(res: RunResult) -> dict[str, Any]:
         "energy": energy_summary(res),
         "trained_accuracy": trained_accuracy(res.workload),
         "layers": layer_rows(res),
+        "provenance": provenance(wl, command, overrides),
     }
 
 
@@ -203,6 +207,8 @@ def trained_accuracy(wl: Workload) -> dict[str, Any] | None:
         if not isinstance(prov, dict) or not isinstance(prov.get("int_accuracy"), float):
             continue
         out[role] = {k: prov.get(k) for k in ("dataset", "test_images", "int_accuracy", "float_accuracy")}
+        # over the whole test set, as recorded at export (the run's own ideal_speedup covers its samples only)
+        out[role] |= {k: prov[k] for k in ("ideal_speedup", "kernel_density", "spatial_density") if k in prov}
     return out or None
 
 
@@ -312,10 +318,12 @@ def layers_csv(res: RunResult) -> str:
     return buf.getvalue()
 
 
-def write_results(out_dir: str | Path, res: RunResult) -> list[Path]:
+def write_results(
+    out_dir: str | Path, res: RunResult, command: str | None = None, overrides: dict[str, Any] | None = None
+) -> list[Path]:
     """Write DIR/layers.csv and DIR/summary.json together: both or neither (fileio.atomic_write_files)."""
     out = Path(out_dir)
-    text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(summary(res, command, overrides), indent=2, allow_nan=False) + "\n"
     csv_text = layers_csv(res)
     return atomic_write_files(out, {"layers.csv": csv_text, "summary.json": text})
 

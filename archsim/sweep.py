@@ -21,8 +21,10 @@ import itertools
 import json
 import math
 import os
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import types
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from archsim.config import NAME_PATTERN, HardwareConfig
+from archsim import __version__
+from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import atomic_write_text
@@ -136,6 +139,7 @@ class Sweep:
     spec: SweepFile
     keys: list[str]  # swept keys, in file order
     points: list[Point]
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, recorded in sweep.json
 
 
 _SYNTH_FIELDS = {
@@ -303,8 +307,10 @@ def _table_data(path: Path | None, where: str) -> tuple[dict[str, Any] | None, s
     return read_yaml(path), str(path)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file and expand its points; errors name the file and field."""
+def load_sweep(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Sweep:
+    """Read and validate a sweep file and expand its points; errors name the file and field.
+    `overrides` (dotted config field -> value, from --set) change every point's base hardware
+    configuration; a swept hardware parameter still wins over them."""
     path = Path(path)
     spec = validate(SweepFile, read_yaml(path), path)
     here = path.parent
@@ -364,7 +370,7 @@ def load_sweep(path: str | Path) -> Sweep:
         from archsim.config import load_config
 
         try:
-            cfg = load_config(hw_path)
+            cfg = load_config(hw_path, overrides)
         except ArchsimError as exc:
             raise fail("hardware", str(exc)) from None
         e_path = here / spec.energy if spec.energy else default_table_path(hw_path)
@@ -373,7 +379,8 @@ def load_sweep(path: str | Path) -> Sweep:
         table, table_file = _table_data(e_path, f"{path}: field 'energy'")
         if table is not None:
             _check_part(table, cfg, f"{path}: field 'energy'")
-        bases[None] = (read_yaml(hw_path), str(hw_path), _base_synth(spec, path), None, table, table_file, "")
+        hw_tree = apply_overrides(read_yaml(hw_path), overrides or {}, str(hw_path))
+        bases[None] = (hw_tree, str(hw_path), _base_synth(spec, path), None, table, table_file, "")
     else:
         from archsim.workload import load_workload
 
@@ -383,7 +390,7 @@ def load_sweep(path: str | Path) -> Sweep:
             if not isinstance(w, str) or not w or path_problem(w):
                 raise fail(fld, f"expected a workload file name, got {short(w)}")
             try:
-                wl = load_workload(here / w)
+                wl = load_workload(here / w, overrides)
             except ArchsimError as exc:
                 raise fail(fld, str(exc)) from None
             if spec.samples is not None and spec.samples > len(wl.samples):
@@ -395,10 +402,11 @@ def load_sweep(path: str | Path) -> Sweep:
             used = [wl.path, wl.model_path, wl.trace_path, wl.baseline_path]
             used += [wl.baseline_trace_path] if wl.baseline_trace_path else []
             bases[w] = (
-                read_yaml(wl.config_path),
+                apply_overrides(read_yaml(wl.config_path), overrides or {}, str(wl.config_path)),
                 str(wl.config_path),
                 None,
-                str(here / w),
+                # absolute: a Dask worker may run in another folder (or on another machine with the same paths)
+                str((here / w).resolve()),
                 table,
                 table_file,
                 _digest(used),
@@ -442,7 +450,7 @@ def load_sweep(path: str | Path) -> Sweep:
                 code=code,
             )
         )
-    return Sweep(path=path, spec=spec, keys=keys, points=points)
+    return Sweep(path=path, spec=spec, keys=keys, points=points, overrides=dict(overrides or {}))
 
 
 def _check_part(table: dict[str, Any], cfg: HardwareConfig, where: str) -> None:
@@ -511,11 +519,23 @@ def _synthetic_workload(point: Point, cfg: HardwareConfig, table: EnergyTable | 
     )
 
 
+class PointInputError(RuntimeError):
+    """A worker cannot read a point's files as the sweep saw them: a failure (retried on the next run),
+    never an 'invalid' record, which would be cached as the point's result."""
+
+
 def _file_workload(point: Point, cfg: HardwareConfig, table: EnergyTable | None) -> Any:
     from archsim.workload import load_workload
 
     assert point.workload is not None
-    wl = load_workload(point.workload)
+    try:
+        wl = load_workload(point.workload)
+    except ArchsimError as exc:  # it loaded when the sweep was read: the worker sees other files
+        raise PointInputError(f"point {point.index}: its workload does not load on this worker: {exc}") from None
+    used = [wl.path, wl.model_path, wl.trace_path, wl.baseline_path]
+    used += [wl.baseline_trace_path] if wl.baseline_trace_path else []
+    if _digest(used) != point.inputs_digest:
+        raise PointInputError(f"point {point.index}: {point.workload}: its files changed since the sweep was read")
     where = f"{point.hardware_file} (point {point.index})"
     return dataclasses.replace(
         wl,
@@ -644,10 +664,16 @@ def _cell(v: Any) -> Any:
     return v
 
 
+def param_column(key: str) -> str:
+    """results.csv column of a swept key: 'workload' (the file) is 'workload_file', since the
+    'workload' metric column holds the workload's name."""
+    return f"{key}_file" if key == "workload" else key
+
+
 def table_text(sweep: Sweep, out: Path) -> str:
     """results.csv: one row per finished point, in point order, from the point files only."""
     buf = io.StringIO()
-    cols = ["point", "key", "status", *sweep.keys, *METRICS, "error"]
+    cols = ["point", "key", "status", *(param_column(k) for k in sweep.keys), *METRICS, "error"]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)
     for p in sweep.points:
@@ -810,6 +836,21 @@ def finish(sweep: Sweep, out: Path, stats: SweepStats) -> None:
         "complete": len(rows) == stats.total,
         "synthetic": sweep.spec.synthetic is not None or any(r["synthetic"] == "True" for r in rows),
         "table": "results.csv",
+        "archsim_version": __version__,
+        "overrides": sweep.overrides,
     }
     atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     stats.table = out / "results.csv"
+
+
+class _CallableModule(types.ModuleType):
+    """`archsim.sweep(...)` is the Python API (archsim/api.py) although `archsim.sweep` is also this
+    module: importing a submodule binds its name in the package, so the module itself is made callable."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from archsim.api import sweep
+
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

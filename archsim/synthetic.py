@@ -390,6 +390,13 @@ def _workload_yaml(
     )
 
 
+def synthetic_outputs(spec: SynthSpec, out_dir: Path) -> list[Path]:
+    """The files write_synthetic writes for `spec` into `out_dir`."""
+    models = out_dir / "models"
+    files = [models / f"{spec.name}_{tag}{ext}" for tag in ("pruned", "dense") for ext in (".npz", ".trace.npz")]
+    return files + [out_dir / f"{spec.name}_{tag}.yaml" for tag in ("pruned", "dense")]
+
+
 def write_synthetic(spec: SynthSpec, cfg: HardwareConfig, config_path: Path, out_dir: Path) -> list[Path]:
     """Generate and write models, traces and workloads; returns the files written.
 

@@ -10,9 +10,10 @@ workload file. Every problem is an ArchsimError naming the workload file and fie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -112,8 +113,9 @@ def _same_architecture(model: BnnModel, base: BnnModel) -> str | None:
     return None
 
 
-def load_workload(path: str | Path) -> Workload:
-    """Read, validate and compile a workload; raises ArchsimError naming the file and field."""
+def load_workload(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Workload:
+    """Read, validate and compile a workload; raises ArchsimError naming the file and field.
+    `overrides` (dotted config field -> value, from --set) change its hardware configuration."""
     wl = Path(path)
     spec = validate(WorkloadSpec, read_yaml(wl), wl)
     base_dir = wl.parent
@@ -123,7 +125,7 @@ def load_workload(path: str | Path) -> Workload:
 
     cfg_path = resolve(spec.hardware)
     try:
-        cfg = load_config(cfg_path)
+        cfg = load_config(cfg_path, overrides)
     except ArchsimError as exc:
         raise _wrap(wl, "hardware", exc) from None
 

@@ -41,7 +41,7 @@ def main() -> None:
         print(f"functional model, ResNet-18 {tag}, 1 sample 3x32x32: median {t * 1000:.1f} ms over {args.repeat}")
     cmd = [sys.executable, "-m", "archsim", "run", str(WORKLOAD)]
     t = median_time(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT), max(1, args.repeat // 2))
-    print(f"`archsim run workloads/resnet18_pruned.yaml` (new process, 2 samples): median {t:.2f} s")
+    print(f"`archsim run workloads/resnet18_pruned.yaml` (new process, 4 samples): median {t:.2f} s")
 
 
 if __name__ == "__main__":

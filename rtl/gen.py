@@ -26,15 +26,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if __name__ == "__main__" and str(ROOT) not in sys.path:  # run as a script: make the packages importable
-    sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as a script (python rtl/gen.py) from a clone
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    __package__ = "rtl"  # so the relative imports below resolve
 
 from archsim.config import HardwareConfig, load_config  # noqa: E402
 from archsim.errors import ArchsimError, ConfigError  # noqa: E402
 from archsim.fileio import atomic_write_bytes, atomic_write_text, staged_output, unwritable_target  # noqa: E402
+from archsim.packaged import config_path  # noqa: E402
 from archsim.yamlio import one_line, path_problem, short  # noqa: E402
-from rtl import regmap  # noqa: E402
-from rtl.params import RtlParams, check_latencies  # noqa: E402
+
+from . import regmap  # noqa: E402
+from .params import RtlParams, check_latencies  # noqa: E402
 
 VERILOG_DIR = Path(__file__).resolve().parent / "verilog"
 TOP = "bnn_accel"
@@ -191,7 +195,9 @@ def params_json(prm: RtlParams) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python rtl/gen.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "configs" / "ultra96v2.yaml"))
+    ap.add_argument(
+        "--config", default=str(config_path()), help="hardware configuration (default: the packaged Ultra96v2)"
+    )
     ap.add_argument("--model", default=None, help="model (.npz) whose DDR images to write")
     ap.add_argument("--dense", action="store_true", help="the dense baseline (index decoder and mask unit bypassed)")
     ap.add_argument("--out", default=None)
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             report = [f"# RTL for '{cfg.name}' ({'sparse' if prm.sparse else 'dense'})", ""]
             report += [f"- {f.name}" for f in files]
             if cfg.part:
-                from rtl.board import write_vivado
+                from .board import write_vivado
 
                 board = write_vivado(prm, stage, files)
                 report += ["", "Vivado build (rtl/vivado/README.md):", ""]
@@ -223,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 report += ["", f"No Vivado files: the configuration names no part ({args.config}, field 'part')."]
             if args.resources:
-                from rtl import resources
+                from . import resources
 
-                res = resources.run_both(cfg, args.config, ROOT / "docs" / "resources.md", prm_args=_prm_kwargs(args))
+                res = resources.run_both(cfg, args.config, resources.default_report(out), prm_args=_prm_kwargs(args))
                 report += ["", res]
             atomic_write_text(stage / "report.md", "\n".join(report) + "\n")
         print(f"wrote {out}")
@@ -239,9 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-BUILD_DIR = ROOT / "build" / "rtl"
-
-
 def _out_folder(args: argparse.Namespace, cfg: HardwareConfig) -> Path:
     """The output folder: --out, else build/rtl/<config name>[-dense], which must stay inside build/rtl."""
     if args.out:
@@ -250,8 +253,9 @@ def _out_folder(args: argparse.Namespace, cfg: HardwareConfig) -> Path:
             raise ConfigError(f"{short(args.out)}: option '--out': not a usable folder name ({why})")
         out = Path(args.out)
     else:
-        out = BUILD_DIR / (cfg.name + ("-dense" if args.dense else ""))
-        if out.resolve().parent != BUILD_DIR.resolve():  # config names are single path components; stay sure
+        build_dir = build_root() / "build" / "rtl"
+        out = build_dir / (cfg.name + ("-dense" if args.dense else ""))
+        if out.resolve().parent != build_dir.resolve():  # config names are single path components; stay sure
             raise ConfigError(f"{args.config}: field 'name': {short(cfg.name)} does not name a folder in build/rtl")
     why = unwritable_target(out, ["params.json", "report.md"])
     for sub in ("verilog", "vivado", "mem"):
@@ -259,6 +263,16 @@ def _out_folder(args: argparse.Namespace, cfg: HardwareConfig) -> Path:
     if why:
         raise ConfigError(f"{out}: option '--out': cannot write there ({why})")
     return out
+
+
+def in_clone() -> bool:
+    """True when running from the repository (not from an installed wheel)."""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "rtl" / "gen.py").is_file()
+
+
+def build_root() -> Path:
+    """Where the default output folder goes: the clone, or the working folder for an installed package."""
+    return ROOT if in_clone() else Path.cwd()
 
 
 def _prm_kwargs(args: argparse.Namespace) -> dict:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from archsim.config import HardwareConfig
+from archsim.config import RTL_LIMIT, RTL_MAX_LAYERS, RTL_MAX_PASSES, HardwareConfig, rtl_limit
 from archsim.contract import LATENCIES, Latencies
 from archsim.errors import ConfigError
 from archsim.layout import DdrLayout
@@ -27,8 +27,8 @@ from archsim.layout import DdrLayout
 # must equal the timing contract's latency constants (docs/timing.md section 7).
 RTL_LATENCIES = Latencies(load=2, mask=3, gather=2, compute=4, epilogue=4, store=2, layer=1)
 
-DEFAULT_MAX_LAYERS = 32
-DEFAULT_MAX_PASSES = 64
+DEFAULT_MAX_LAYERS = RTL_MAX_LAYERS
+DEFAULT_MAX_PASSES = RTL_MAX_PASSES
 
 
 def clog2(n: int) -> int:
@@ -256,23 +256,16 @@ class RtlParams:
     # ---------------------------------------------------------------- checks
     def check(self) -> None:
         def bad(field: str, msg: str) -> ConfigError:
-            return ConfigError(f"{self.where}: field '{field}': {msg} (a limit of the RTL generator)")
+            return ConfigError(f"{self.where}: field '{field}': {msg} {RTL_LIMIT}")
 
-        if self.resw % self.d:
-            raise bad(
-                "axi.data_bits", f"must divide rows x value_bits = {self.resw}: a beat holds part of one residual word"
-            )
-        if self.pw < self.d:
-            raise bad("axi.data_bits", f"must not exceed rows x (mult_bits + bias_bits) = {self.pw}")
-        if self.sparse and self.prw < self.d:
-            raise bad("axi.data_bits", f"must not exceed 9 x act_word_bits = {self.prw}")
+        problem = rtl_limit(self.cfg)  # also refused by HardwareConfig's validation, with the same message
+        if problem is not None:
+            raise bad(*problem)
         if self.ib == 0 and self.sparse and self.depth > 1:
             raise bad("pe_array.acc_depth", "sparse mode needs index bits")
         if self.cfg.pe_array.acc_bits < 8:
             raise bad("pe_array.acc_bits", "must be at least 8")
-        if self.cfg.epilogue.value_bits > 16:
-            raise bad("epilogue.value_bits", "must be at most 16")
-        from rtl.regmap import max_layers_in_map, max_passes_in_map
+        from .regmap import max_layers_in_map, max_passes_in_map
 
         if not 1 <= self.max_layers <= max_layers_in_map():
             raise ConfigError(f"{self.where}: max_layers must be in [1, {max_layers_in_map()}], got {self.max_layers}")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from archsim.errors import ConfigError
 from archsim.layout import DdrLayout
-from rtl.params import RtlParams
+
+from .params import RtlParams
 
 ID_MAGIC = 0xB1A50001  # "BNN accelerator", register map version 1
 

@@ -32,12 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if __name__ == "__main__" and str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as a script from a clone
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    __package__ = "rtl"
 
 from archsim.config import HardwareConfig, load_config  # noqa: E402
 from archsim.errors import ArchsimError, ConfigError  # noqa: E402
 from archsim.fileio import atomic_write_text  # noqa: E402
+from archsim.packaged import config_path  # noqa: E402
 
 # xczu3eg (Ultra96v2) totals
 DEVICE = {"part": "xczu3eg", "LUT": 70_560, "FF": 141_120, "BRAM36": 216, "DSP": 360}
@@ -114,8 +117,8 @@ def synthesize(
     With `cache`, the cell counts are kept under a key made of the generated Verilog and the
     Yosys command (any RTL change misses), so a report over several builds resumes where an
     interrupted one stopped, and builds can be synthesized by separate processes."""
-    from rtl.gen import TOP, write_verilog
-    from rtl.params import RtlParams
+    from .gen import TOP, write_verilog
+    from .params import RtlParams
 
     yosys = shutil.which("yosys")
     if yosys is None:
@@ -293,6 +296,13 @@ def equal_area(entries: list[dict]) -> dict | None:
     return {k: best[k] for k in ("pe_rows", "pe_cols", "lut", "ff", "bram36", "dsp")}
 
 
+def default_report(out: Path) -> Path:
+    """docs/resources.md in a clone; beside the generated design (`out`) for an installed package."""
+    from .gen import in_clone
+
+    return ROOT / "docs" / "resources.md" if in_clone() else out / "resources.md"
+
+
 def yosys_version() -> str:
     try:
         v = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
@@ -314,8 +324,8 @@ def parse_shapes(text: str, option: str) -> list[tuple[int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "configs" / "ultra96v2.yaml"))
-    ap.add_argument("--out", default=str(ROOT / "docs" / "resources.md"))
+    ap.add_argument("--config", default=str(config_path()))
+    ap.add_argument("--out", default=str(default_report(Path.cwd())))
     ap.add_argument("--legacy-abc", action="store_true", help="Yosys' default LUT mapper instead of -abc9")
     ap.add_argument("--shapes", default="", help="extra sparse PE array sizes for the JSON, e.g. 8x8,16x32")
     ap.add_argument(

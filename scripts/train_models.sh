@@ -33,7 +33,8 @@ join() {  # waits for the runs started by bg; any failure stops the script
 }
 export_model() {  # run name, model name, extra export arguments
   local run=$1 name=$2; shift 2
-  step "$PY" -m trainer export --run-dir "$RUNS/$run" --name "$name" "$@"
+  # --force: this script regenerates the shipped models on purpose (export refuses to overwrite otherwise)
+  step "$PY" -m trainer export --force --run-dir "$RUNS/$run" --name "$name" "$@"
 }
 
 [ "${PRINT:-0}" = 1 ] || mkdir -p "$RUNS"  # printing creates nothing

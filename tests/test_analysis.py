@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
+from analysis import plots
 from analysis.cli import main as analysis_main
 from analysis.cli import make_all
 from analysis.compare import comparison
@@ -101,7 +102,7 @@ def test_cycle_accounting_plot_values_are_the_summary_values(results, tmp_path):
     for mode in ("dense", "sparse"):
         assert list(d[mode]) == [s["cycle_accounting"][mode][a] for a in d["accounts"]]
         assert d[mode].sum() == pytest.approx(s[mode]["cycles"])
-    assert d["speedup"] == s["speedup"] and [f.suffix for f in files] == [".png", ".svg"]
+    assert d["speedup"] == s["speedup"] and [f.suffix for f in files] == [".png", ".svg", ".pdf"]
     # results written before archsim reported the accounting: no figure, no error
     run.summary = {k: v for k, v in s.items() if k != "cycle_accounting"}
     assert plot_accounting(run, tmp_path / "old") is None
@@ -139,12 +140,18 @@ def test_pe_values_and_resources_from_the_report(results, tmp_path):
     sw = load_results(results["pe"])
     d = pe_data(sw, res)
     rows = csv_rows(results["pe"] / "results.csv")
-    assert d["labels"] == ["16x4", "32x4", "16x16", "32x16"]
+    # sweep order (rows outer, as the sweep file lists them), not sorted by PE count, so lines do not zig-zag
+    assert d["labels"] == ["16x4", "16x16", "32x4", "32x16"]
     for k, (r_, c_) in enumerate(d["shapes"]):
         row = next(r for r in rows if int(r["pe_rows"]) == r_ and int(r["pe_cols"]) == c_)
         assert d["speedup"][k] == float(row["speedup"]) and d["sparse_fps"][k] == float(row["sparse_fps"])
     lut = d["resources"]["lut"]
-    assert lut[2] == 30000 and np.isnan(lut[[0, 1, 3]]).all()  # only 16x16 is in the report
+    assert lut[1] == 30000 and np.isnan(lut[[0, 2, 3]]).all()  # only 16x16 is in the report
+    device = {"part": "xczu3eg", "lut": 70560, "ff": 141120, "bram36": 216, "dsp": 360}
+    assert pe_data(sw, res, device)["fits"] == [None, True, None, None]
+    big = load_resources(report)
+    big[0].values["lut"] = 80000  # more LUTs than the device has
+    assert pe_data(sw, big, device)["fits"] == [None, False, None, None]
     assert load_resources(tmp_path / "absent.json") is None
 
 
@@ -241,3 +248,97 @@ def test_make_all_without_energy_or_sweeps(results, tmp_path):
     made = make_all([results["run"]], tmp_path / "f", tmp_path / "none.json", PUBLISHED)
     names = {f.name for f, _ in made}
     assert "layers_small_pruned.png" in names and "comparison.md" in names and "density_grid_grid.png" not in names
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> list[Path]:
+    """Runs of two shipped trained half-width workloads (about a second each)."""
+    tmp = tmp_path_factory.mktemp("trained")
+    outs = []
+    for name in ("resnet18_half_both", "resnet18_half_kernel"):
+        assert archsim_main(["run", str(ROOT / f"workloads/{name}.yaml"), "--out", str(tmp / name), "--quiet"]) == 0
+        outs.append(tmp / name)
+    return outs
+
+
+def _pdf_width_pt(path: Path) -> float:
+    import re
+
+    m = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", path.read_bytes())
+    assert m, path
+    return float(m.group(1))
+
+
+@pytest.mark.slow
+def test_figures_fit_a_paper_column_or_page(results, trained, tmp_path):
+    """One-column (3.5 in) and two-column (7 in) figures, PNG, SVG and PDF, no text under 8 pt at that
+    size and none outside the figure (the old figures were 11-13 in wide with 9-pt text: 4.5 pt in print)."""
+    plots.FIGURES.clear()
+    made = make_all(
+        [results["run"], results["grid"], results["pe"], *trained],
+        tmp_path / "figs",
+        tmp_path / "none.json",
+        PUBLISHED,
+        sizes=("page", "column"),
+    )
+    assert made and len(plots.FIGURES) >= 2 * 7
+    for fig in plots.FIGURES:
+        w, _ = fig["size_in"]
+        assert w in (7.0, 3.5), fig
+        assert fig["min_font_pt"] >= 8, fig
+        assert fig["overflow_in"] < 0.02, fig
+        png, svg, pdf = fig["files"]
+        assert png.exists() and svg.exists()
+        assert _pdf_width_pt(pdf) == pytest.approx(72 * w)
+        assert pdf.name.endswith("_column.pdf") == (w == 3.5)
+
+
+def test_achieved_vs_ideal_stamps_only_the_synthetic_series(results, trained, tmp_path):
+    published = load_published(PUBLISHED)
+    runs = [load_results(p) for p in trained]
+    _, d = plots.plot_ideal(runs, [load_results(results["grid"])], published, tmp_path)
+    assert d["stamped"] is False  # trained points are real: no SYNTHETIC title over them
+    assert [s["synthetic"] for s in d["series"]] == [True] + [False] * 4
+    _, d = plots.plot_ideal([load_results(results["run"])], [load_results(results["grid"])], published, tmp_path)
+    assert d["stamped"] is True  # every series synthetic
+
+
+def test_any_sweep_gets_its_metric_plotted(tmp_path, capsys):
+    """A sweep that is neither a density grid nor a PE-array sweep used to give no figure at all."""
+    sw_dir = sweep_dir(tmp_path, "lat", {"hardware.axi.read_latency": [8, 64], "synthetic.seed": [0, 1]})
+    out = tmp_path / "figs"
+    assert analysis_main(["all", "--results", str(sw_dir), "--out", str(out), "--metric", "sparse_cycles"]) == 0
+    assert (out / "sweep_lat_sparse_cycles.pdf").exists()
+    _, d = plots.plot_metric(load_results(sw_dir), tmp_path / "m", "sparse_cycles")
+    rows = csv_rows(sw_dir / "results.csv")
+    assert d["x"] == "hardware.axi.read_latency" and set(d["series"]) == {"seed=0", "seed=1"}
+    for label, (xs, ys) in d["series"].items():
+        mine = [r for r in rows if f"seed={r['synthetic.seed']}" == label]
+        assert xs == [float(r["hardware.axi.read_latency"]) for r in mine]
+        assert ys == [float(r["sparse_cycles"]) for r in mine]
+    assert analysis_main(["all", "--results", str(sw_dir), "--out", str(out)]) == 0
+    assert (out / "sweep_lat_speedup.png").exists()  # no --metric: speedup, not nothing
+    assert analysis_main(["all", "--results", str(sw_dir), "--out", str(out), "--metric", "nope"]) == 2
+    assert "no column 'nope'" in capsys.readouterr().err
+
+
+def test_accuracy_vs_speedup_from_the_models_provenance(trained, tmp_path):
+    from archsim.format import load_model
+
+    made = plots.plot_accuracy([load_results(p) for p in trained], tmp_path)
+    assert made is not None
+    d = made[1]
+    for p, run in zip(d["points"], trained, strict=True):
+        prov = load_model(ROOT / f"workloads/models/{run.name}.npz").meta["provenance"]
+        assert p["accuracy"] == pytest.approx(100 * prov["int_accuracy"])
+        assert p["ideal_speedup"] == pytest.approx(prov["ideal_speedup"]) and p["over"] == "test set"
+    dense = load_model(ROOT / "workloads/models/resnet18_half_dense.npz").meta["provenance"]
+    assert d["dense"] == {"resnet18_half_dense (fashion-mnist)": pytest.approx(100 * dense["int_accuracy"])}
+
+
+def test_comparison_states_its_caveats(results, trained):
+    runs = [load_results(results["run"]), load_results(trained[0])]
+    _, text = comparison(runs, load_published(PUBLISHED), None, Path("none.json"))
+    assert "Yosys estimates" in text and "(200 MHz, the configuration's clock_mhz) is assumed" in text
+    assert "Fashion-MNIST" in text
+    assert "not measured on the same task" in text

@@ -408,3 +408,26 @@ def test_out_that_is_a_file_is_refused_before_running(wdir, tmp_path, capsys):
         rc, _, stderr = run_cli(argv, capsys)
         assert rc == 2 and "--out" in stderr and str(f) in stderr and "\n" not in stderr.strip()
     assert f.read_text() == "x"
+
+
+def test_synth_refuses_to_overwrite_models_without_force(tmp_path, capsys):
+    """`archsim synth --out workloads` (as docs/usage.md once showed) replaced the shipped trained models."""
+    args = ["synth", "--out", tmp_path, "--width", "0.125", "--input-shape", "3,8,8", "--samples", "1"]
+    rc, _, _ = run_cli(args, capsys)
+    assert rc == 0
+    model = tmp_path / "models/resnet18_pruned.npz"
+    before = model.read_bytes()
+    rc, _, stderr = run_cli([*args, "--seed", "5"], capsys)
+    assert rc == 2 and "exists; pass --force" in stderr and str(tmp_path / "models") in stderr
+    assert model.read_bytes() == before and stderr.count("\n") == 1
+    rc, _, _ = run_cli([*args, "--seed", "5", "--force"], capsys)
+    assert rc == 0 and model.read_bytes() != before
+
+
+def test_synth_default_config_is_found_from_the_package(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no configs/ here
+    rc, _, stderr = run_cli(
+        ["synth", "--out", "s", "--width", "0.125", "--input-shape", "3,8,8", "--samples", "1"], capsys
+    )
+    assert rc == 0, stderr
+    assert "ultra96v2.yaml" in (tmp_path / "s/resnet18_pruned.yaml").read_text()

@@ -40,3 +40,46 @@ def test_malformed_yaml(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="malformed YAML at line"):
         load_config(bad)
+
+
+def test_what_the_rtl_cannot_build_is_refused_with_the_generators_message(tmp_path):
+    """One rule: archsim accepted this array (the residual word and the AXI beat divide one another), but
+    rtl/gen.py cannot generate it (the beat must divide the residual word); both now refuse it alike."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    d = yaml.safe_load((ROOT / "configs/ultra96v2.yaml").read_text())
+    d["pe_array"].update(rows=4, cols=1, acc_depth=16)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    gen = subprocess.run(
+        [sys.executable, str(ROOT / "rtl/gen.py"), "--config", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert gen.returncode == 2
+    assert gen.stderr.strip() == f"error: {exc.value}"
+    assert str(exc.value) == (
+        f"{path}: field 'axi.data_bits': must divide rows x value_bits = 64: a beat holds part of one residual "
+        "word (a limit of the RTL generator)"
+    )
+
+
+def test_limits_of_the_rtl_are_all_in_the_docs():
+    from archsim.config import RTL_MAX_LAYERS, RTL_MAX_PASSES
+
+    doc = (ROOT / "docs/config.md").read_text()
+    for phrase in (
+        "must divide rows x value_bits",
+        "rows x (mult_bits + bias_bits)",
+        "9 x act_word_bits",
+        "value_bits` at most 16",
+        f"{RTL_MAX_LAYERS} layers",
+        f"{RTL_MAX_PASSES} weight passes",
+        "tile counters",
+    ):
+        assert phrase in doc, phrase

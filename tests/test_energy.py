@@ -115,9 +115,9 @@ def test_layer_counts_by_hand(tmp_path):
     }
     assert act.events == events
     want = {
-        "ddr_read_bytes": 13 * 16,
+        "ddr_read_bytes": 13 * 8,  # 64-bit AXI: the RTL needs data_bits to divide rows x value_bits = 64
         "ddr_write_bytes": 0,
-        "weight_slots.write": 13 * 2,  # a 128-bit beat spans two 72-bit BRAM ports
+        "weight_slots.write": 13,  # a 64-bit beat fits one 72-bit BRAM port
         # 32 steps (40 bits: one port) + 18 parameter reads (4 x 48 = 192 bits: 3) + 16 predictor blocks (72 bits)
         "weight_slots.read": 32 + 18 * 3 + 16,
         "activation_banks.read": (12 + 16) * 9,  # 8-bit words: one port each
@@ -172,11 +172,13 @@ def test_load_and_store_counts(tmp_path):
     c0, h, w = prog.load_shape  # 8 channels on 8x8: 64 positions x 2 words of 4 channels
     words = h * w * -(-c0 // 4)
     ld = load_activity(prog, 77, cfg, 72).counts
-    assert ld["ddr_read_bytes"] == prog.load_beats * 16 == words * 64 // 8
+    assert ld["ddr_read_bytes"] == prog.load_beats * cfg.beat_bytes == words * 64 // 8
     assert ld["residual_buffer.write"] == words and ld["activation_banks.write"] == words
     st = store_activity(prog, 5, cfg, 72).counts
     c, h, w = prog.store_shape
-    assert st["ddr_write_bytes"] == prog.store_beats * 16 and st["residual_buffer.read"] == h * w * -(-c // 4)
+    assert st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes and st["residual_buffer.read"] == h * w * -(
+        -c // 4
+    )
 
 
 def test_counts_match_the_schedule_busy_counters(tmp_path):

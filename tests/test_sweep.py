@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -252,3 +253,59 @@ def test_bad_workload_in_sweep_and_cli_exit_code(tmp_path, capsys):
     assert main(["sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
     assert "malformed YAML" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def _workload_sweep(tmp: Path) -> Path:
+    make_workload(tmp / "w")
+    path = tmp / "wl.yaml"
+    body = {"name": "wl", "parameters": {"workload": ["w/small_pruned.yaml"], "hardware.axi.read_latency": [8, 64]}}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+def test_workload_sweep_runs_from_any_folder(tmp_path, monkeypatch):
+    """Dask workers run in their own folder: a point names its workload by absolute path (the old
+    relative one made every point 'invalid' there, and that result was cached for good)."""
+    _workload_sweep(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sweep = load_sweep("wl.yaml")
+    assert all(Path(p.workload).is_absolute() for p in sweep.points)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # where the workers run
+    stats = run_sweep(sweep, tmp_path / "o", jobs=1, progress=False)
+    assert stats.computed == 2 and not stats.failed and stats.invalid == 0
+
+
+def test_missing_point_file_is_a_retried_failure_not_a_cached_result(tmp_path):
+    sweep_file = _workload_sweep(tmp_path)
+    model = tmp_path / "w/models/small_pruned.npz"
+    hidden = tmp_path / "hidden.npz"
+    sweep = load_sweep(sweep_file)
+    model.rename(hidden)  # the worker does not see the file the sweep was read with
+    stats = run_sweep(sweep, tmp_path / "o", jobs=1, progress=False)
+    assert stats.computed == 0 and len(stats.failed) == 2 and "does not load on this worker" in stats.failed[0][1]
+    assert not list((tmp_path / "o/points").glob("*.json"))
+    assert json.loads((tmp_path / "o/sweep.json").read_text())["complete"] is False
+    hidden.rename(model)
+    stats = run_sweep(load_sweep(sweep_file), tmp_path / "o", jobs=1, progress=False)
+    assert stats.computed == 2 and stats.skipped == 0 and not stats.failed
+    assert json.loads((tmp_path / "o/sweep.json").read_text())["complete"] is True
+
+
+def test_changed_file_after_loading_is_a_failure(tmp_path):
+    sweep_file = _workload_sweep(tmp_path)
+    sweep = load_sweep(sweep_file)
+    trace = tmp_path / "w/models/small_pruned.trace.npz"
+    trace.write_bytes(trace.read_bytes() + b"\0")  # other bytes than the ones the point's key was made from
+    stats = run_sweep(sweep, tmp_path / "o", jobs=1, progress=False)
+    assert stats.computed == 0 and "changed since the sweep was read" in stats.failed[0][1]
+
+
+def test_workload_sweep_columns_are_unique(tmp_path):
+    sweep_file = _workload_sweep(tmp_path)
+    run_sweep(load_sweep(sweep_file), tmp_path / "o", jobs=1, progress=False)
+    with open(tmp_path / "o/results.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert len(header) == len(set(header))
+    rows = read_rows(tmp_path / "o/results.csv")
+    assert rows[0]["workload_file"] == "w/small_pruned.yaml" and rows[0]["workload"] == "small_pruned"

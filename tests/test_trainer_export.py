@@ -63,7 +63,9 @@ def test_train_export_and_archsim_run_bit_exact(exported, capsys):
     acc = summary["trained_accuracy"]
     for role, name in (("model", "tiny_pruned"), ("baseline", "tiny_dense")):
         prov = load_model(out / "models" / f"{name}.npz").meta["provenance"]
-        assert acc[role] == {k: prov[k] for k in ("dataset", "test_images", "int_accuracy", "float_accuracy")}
+        want = {k: prov[k] for k in ("dataset", "test_images", "int_accuracy", "float_accuracy")}
+        want |= {k: prov[k] for k in ("ideal_speedup", "kernel_density", "spatial_density") if k in prov}
+        assert acc[role] == want and "ideal_speedup" in want  # over the test set, for the accuracy figure
     rc = archsim_main(["run", str(out / "tiny_pruned.yaml")])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("accuracy "))
     assert f"model {100 * acc['model']['int_accuracy']:.2f} %" in line and "digits" in line
@@ -145,3 +147,27 @@ def test_trace_matches_integer_mode_of_saved_model(exported):
 
     run = IntModel(model).run(torch.from_numpy(tr.inputs))
     assert np.array_equal(run.logits.numpy(), tr.logits)
+
+
+def test_export_refuses_to_overwrite_model_files_without_force(tmp_path, capsys):
+    """`trainer export` (default --out workloads) silently replaced the shipped trained models."""
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "resnet18_pruned.npz"
+    model.write_bytes(b"the shipped model")
+    argv = ["export", "--run-dir", str(tmp_path / "run"), "--name", "resnet18_pruned", "--out", str(tmp_path)]
+    assert trainer_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{model}: exists; pass --force" in err
+    assert model.read_bytes() == b"the shipped model"
+    # with --force it goes on (and here stops at the missing run, before writing anything)
+    assert trainer_main([*argv, "--force"]) == 2
+    assert "checkpoint.pt" in capsys.readouterr().err and model.read_bytes() == b"the shipped model"
+
+
+def test_export_refuses_before_overwriting_in_the_exported_run(exported, capsys):
+    out = exported["out"]
+    before = (out / "models/tiny_dense.npz").read_bytes()
+    argv = ["export", "--run-dir", str(exported["tmp"] / "dense"), "--name", "tiny_dense", "--out", str(out)]
+    assert trainer_main([*argv, "--samples", "3", "--threads", "1", "--no-progress"]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert (out / "models/tiny_dense.npz").read_bytes() == before

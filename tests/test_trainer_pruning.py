@@ -28,7 +28,7 @@ def _cfg(rows: int, depth: int) -> HardwareConfig:
             },
             "epilogue": {"value_bits": 16, "mult_bits": 16, "bias_bits": 32},
             "axi": {
-                "data_bits": 128,
+                "data_bits": max(32, min(128, rows * 16)),  # the RTL's rule: it divides rows x value_bits
                 "max_burst_beats": 16,
                 "read_latency": 1,
                 "write_latency": 1,

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from archsim.errors import ArchsimError
-from trainer.binary import STE_KINDS
-from trainer.data import DATASETS
+
+from .binary import STE_KINDS
+from .data import DATASETS
 
 
 def _densities(text: str) -> tuple[float, float, float, float]:
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--run-dir", type=Path, required=True)
     e.add_argument("--name", required=True, help="model name; files are <out>/models/<name>.npz and <out>/<name>.yaml")
     e.add_argument("--out", type=Path, default=Path("workloads"))
+    e.add_argument("--force", action="store_true", help="overwrite existing model, trace and workload files")
     e.add_argument("--samples", type=int, default=4, help="test samples in the trace")
     e.add_argument("--baseline", type=Path, default=None, help="dense baseline model (.npz) for the workload")
     e.add_argument("--baseline-trace", type=Path, default=None)
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.cmd == "train":
-            from trainer.train import RunOptions, TrainConfig, command_line, train
+            from .train import RunOptions, TrainConfig, command_line, train
 
             cfg = TrainConfig(
                 dataset=args.dataset,
@@ -138,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             train(cfg, args.run_dir, opts, command=command_line(sys.argv[1:] if argv is None else argv))
         elif args.cmd == "export":
-            from trainer.export import export_run
-            from trainer.train import command_line
+            from .export import export_run
+            from .train import command_line
 
             args.command = command_line(sys.argv[1:] if argv is None else argv)
             export_run(args)
         elif args.cmd == "table":
-            from trainer.table import write_table
+            from .table import write_table
 
             write_table(args.models, args.out)
     except ArchsimError as exc:

@@ -21,9 +21,10 @@ import yaml
 from archsim.config import load_config
 from archsim.fileio import atomic_write_text
 from archsim.format import BnnModel, Trace, load_model, save_model, save_trace
-from trainer.data import load_dataset
-from trainer.intmode import IntModel, calibrate_frac_bits, fold
-from trainer.train import (
+
+from .data import load_dataset
+from .intmode import IntModel, calibrate_frac_bits, fold
+from .train import (
     RunError,
     TrainConfig,
     batches,
@@ -78,7 +79,20 @@ def make_trace(model: BnnModel, checksum: str, x: torch.Tensor, y: torch.Tensor,
     )
 
 
+def export_paths(out: Path, name: str) -> list[Path]:
+    """The files `export` writes: model, trace and workload."""
+    return [out / "models" / f"{name}.npz", out / "models" / f"{name}.trace.npz", out / f"{name}.yaml"]
+
+
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
+    """Existing model files (e.g. the shipped trained models) are replaced only with --force."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise RunError(f"{existing[0]}: exists; pass --force to overwrite it, or choose another --out or --name")
+
+
 def export_run(args: argparse.Namespace) -> dict[str, Any]:
+    refuse_overwrite(export_paths(Path(args.out), args.name), getattr(args, "force", False))
     torch.set_num_threads(args.threads)
     st = load_checkpoint(args.run_dir)
     if not st["done"]:

@@ -21,7 +21,8 @@ from torch import Tensor
 
 from archsim.config import HardwareConfig
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem
-from trainer.model import BiRealResNet18, fake_quant_int8
+
+from .model import BiRealResNet18, fake_quant_int8
 
 EXACT_F32 = 1 << 24  # integers below this add exactly in float32
 

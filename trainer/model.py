@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from archsim.network import LayerShape, resnet18_layers
 from archsim.networks import network_from_dict
-from trainer.binary import BinaryConv2d, SpatialPredictor, sign_ste
+
+from .binary import BinaryConv2d, SpatialPredictor, sign_ste
 
 # Layer names of the trained models (their checkpoints' module keys): s1b1c1, s2b1sc, ...
 LayerSpec = LayerShape

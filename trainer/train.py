@@ -29,10 +29,11 @@ from archsim.config import load_config
 from archsim.errors import ArchsimError
 from archsim.fileio import atomic_write_bytes, atomic_write_text
 from archsim.networks import network_data, network_from_dict
-from trainer.binary import set_train_conv_dtype
-from trainer.data import Dataset, augment, load_dataset
-from trainer.model import BiRealResNet18, LayerSpec, layer_specs, network_specs
-from trainer.pruning import balanced_keep, k_for_density, kernel_importance, max_slots, schedule_k
+
+from .binary import set_train_conv_dtype
+from .data import Dataset, augment, load_dataset
+from .model import BiRealResNet18, LayerSpec, layer_specs, network_specs
+from .pruning import balanced_keep, k_for_density, kernel_importance, max_slots, schedule_k
 
 
 class RunError(ArchsimError):

@@ -43,8 +43,9 @@ from archsim.format import load_model as read_model
 from archsim.functional import classifier_forward, stem_output
 from archsim.layout import DdrLayout, build_layout, pack_map, unpack_map
 from archsim.program import Program, compile_program
-from rtl import board, regmap
-from rtl.params import RtlParams
+
+from .. import board, regmap
+from ..params import RtlParams
 
 
 class DriverError(ArchsimError):

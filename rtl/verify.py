@@ -1,0 +1,144 @@
+"""Run a user's workload through the generated RTL under Verilator; check it against archsim.
+
+    archsim verify-rtl WORKLOAD [--samples N] [--dense] [--work DIR]   (or python -m rtl.verify ...)
+
+For each selected trace sample: generate and build the accelerator for the workload's hardware
+configuration (cached by content under build/sim_cache), load the model's DDR images and the
+sample's stem output, run until DONE, and check that the output map equals archsim's functional
+model and the trace (bit for bit), and that DONE and every layer's end cycle equal archsim's
+schedule and its SimPy model. The testbench is the repository's (tests/rtlsim, cocotb), the same
+one the test suite uses, so this runs from a clone. Exit 0 all equal, 1 a difference, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archsim.errors import ArchsimError
+from archsim.format import BnnModel
+from archsim.layout import build_layout
+from archsim.program import compile_program
+from archsim.sim import simulate
+from archsim.workload import Workload, load_workload
+
+from .params import RtlParams
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _harness() -> Any:
+    """The testbench's harness module (tests/rtlsim), which only a clone has."""
+    if not (ROOT / "tests" / "rtlsim" / "harness.py").is_file():
+        raise ArchsimError(
+            "the RTL testbench (tests/rtlsim) ships with the repository, not the wheel: run verify-rtl from a clone"
+        )
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.rtlsim import harness
+
+    return harness
+
+
+def check_one(
+    harness: Any, built: Any, name: str, model: BnnModel, x0: np.ndarray, mode: str, want: np.ndarray | None, work: Path
+) -> tuple[bool, str]:
+    """(ok, report line) for one inference on the built RTL."""
+    o = harness.run(built, harness.Case(name, model, x0, mode=mode), work)
+    sim = simulate(o.program, o.cfg, o.active, "fast")
+    problems = []
+    if o.got.shape != o.expected.shape or not np.array_equal(o.got, o.expected):
+        bad = int(np.sum(o.got != o.expected)) if o.got.shape == o.expected.shape else -1
+        problems.append(f"output differs from archsim's functional model ({bad} values)")
+    if want is not None and not np.array_equal(o.got, want):
+        problems.append("output differs from the trace")
+    if o.done != o.sched.total_cycles or o.done != sim.total_cycles:
+        problems.append(f"RTL {o.done} cycles, archsim schedule {o.sched.total_cycles}, SimPy {sim.total_cycles}")
+    if o.layer_ends != [lt.end for lt in sim.layers]:
+        problems.append("layer end cycles differ from archsim's")
+    status = "PASS" if not problems else "FAIL: " + "; ".join(problems)
+    return not problems, f"{name:32s} {o.done:>10,} cycles (archsim {sim.total_cycles:,})  {status}"
+
+
+def check_fits(wl: Workload, runs: list[tuple[str, BnnModel, Any]]) -> None:
+    """The generator's limits on each programme (layers, passes, channels), before a minute of building."""
+    for mode, model, _ in runs:
+        prm = RtlParams(wl.config, sparse=mode == "sparse", where=f"{wl.path}: field 'hardware': {wl.config_path}")
+        prm.check_layout(build_layout(model, compile_program(model, wl.config, mode), wl.config))
+
+
+@contextlib.contextmanager
+def quiet(log: Path) -> Iterator[None]:
+    """Send the compiler's and simulator's output (file descriptors 1 and 2) to `log`; its tail on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "wb") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="archsim verify-rtl", description=__doc__.splitlines()[0])
+    ap.add_argument("workload", type=Path)
+    ap.add_argument("--samples", type=int, default=None)
+    ap.add_argument("--dense", action="store_true")
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args(argv)
+    try:
+        wl = load_workload(args.workload)
+        harness = _harness()
+        samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
+        runs = [("sparse", wl.model, wl.trace)]
+        if args.dense:
+            if wl.baseline_trace is None:
+                raise ArchsimError(f"{args.workload}: field 'baseline.trace': --dense needs the baseline's trace")
+            runs.append(("dense", wl.baseline, wl.baseline_trace))
+        check_fits(wl, runs)
+        ok = True
+        with tempfile.TemporaryDirectory(prefix="archsim-verify-rtl-") as tmp:
+            work = args.work or Path(tmp)
+            for mode, model, trace in runs:
+                print(f"building the {mode} RTL for '{wl.config.name}' (Verilator; cached after the first build)")
+                with quiet(work / f"build-{mode}.log"):
+                    built = harness.build(wl.config, sparse=mode == "sparse", sim="verilator")
+                for s in samples:
+                    name = f"{wl.name}-{mode}-sample{s}"
+                    with quiet(work / name / "run.log"):
+                        good, line = check_one(
+                            harness, built, name, model, trace.stem_out[s], mode, trace.layer_out[-1][s], work / name
+                        )
+                    ok &= good
+                    print(line, flush=True)
+    except ArchsimError as exc:
+        print(f"archsim verify-rtl: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"verify-rtl        {'PASS' if ok else 'FAIL'}: outputs and cycles of the RTL against archsim")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
