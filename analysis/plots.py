@@ -90,7 +90,11 @@ def save(fig: plt.Figure, out: Path, stem: str) -> list[Path]:
     fig.savefig(files[1], metadata={"Date": None, "Creator": None})
     fig.savefig(files[2], metadata={"CreationDate": None, "Creator": None, "Producer": None})
     w, h = (float(v) for v in fig.get_size_inches())
-    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches: everything drawn, ticks in view only
+    renderer = fig.canvas.get_renderer()
+    drawn = fig.get_tightbbox(renderer)  # inches: everything drawn, ticks in view only
+    for leg in fig.findobj(matplotlib.legend.Legend):  # legends anchored outside their axes are not in it
+        e = leg.get_window_extent(renderer).transformed(fig.dpi_scale_trans.inverted())
+        drawn = matplotlib.transforms.Bbox.union([drawn, e])
     FIGURES.append(
         {
             "files": files,
@@ -250,7 +254,7 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     d = energy_data(run)
     if d is None:
         return None
-    fig, (a1, a2) = figure(4.6, 1, 2, width_ratios=[1, 1.3])
+    fig, (a1, a2) = figure(5.2, 1, 2, width_ratios=[1, 1.3])
     cmap = plt.get_cmap("tab20")
     colors = [cmap(i) for i in range(len(d["blocks"]))]
     bottoms = np.zeros(2)
@@ -267,7 +271,7 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
         fmt="none",
         ecolor="k",
         capsize=5,
-        label="range (every table value\nat its low / high end)",
+        label="range (low / high\ntable values)",
     )
     for xi, v in enumerate(tot):
         a1.annotate(
@@ -280,10 +284,18 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
             weight="bold",
         )
     a1.set_xticks([0, 1], ["dense baseline", "pruned"])
-    a1.set_xlim(-0.45, 2.9)
+    a1.set_xlim(-0.45, 1.75)
     a1.set_ylabel("energy per inference (uJ)")
     a1.set_title(wrap(f"total: {d['dense_total_uj'] / d['sparse_total_uj']:.2f}x less energy when pruned", 0.45))
-    a1.legend(fontsize=MIN_FONT, loc="center right")
+    # under the figure: beside the bars it would hide the totals and their ranges
+    fig.legend(
+        *a1.get_legend_handles_labels(),
+        loc="outside lower left",
+        ncol=2 if narrow() else 4,
+        fontsize=MIN_FONT,
+        handlelength=1.2,
+        columnspacing=1.0,
+    )
     y = np.arange(len(d["blocks"]))
     h = 0.4
     a2.barh(y - h / 2, d["dense_uj"], h, color=DENSE, label="dense baseline")
@@ -303,8 +315,8 @@ def plot_energy(run: RunResults, out: Path) -> tuple[list[Path], dict[str, Any]]
     a2.set_yticks(y, d["blocks"])
     a2.invert_yaxis()
     a2.set_xlabel(wrap("energy per inference (uJ, log scale; 0 = block not used)", 1 if narrow() else 0.5))
-    a2.set_title("by block")
-    a2.legend(fontsize=MIN_FONT, loc="upper right")
+    a2.set_title(wrap("by block (grey: dense baseline, red: pruned)", 0.8 if narrow() else 0.55))
+
     s = run.summary
     fig.suptitle(
         _title(
@@ -552,7 +564,7 @@ def plot_ideal(
     runs: list[RunResults], sweeps: list[SweepResults], published: dict[str, Any], out: Path
 ) -> tuple[list[Path], dict[str, Any]]:
     d = ideal_data(runs, sweeps, published)
-    fig, ax = figure(width() * (1.25 if narrow() else 0.8))
+    fig, ax = figure(width() * (1.75 if narrow() else 0.8))
     markers = "osD^v<>"
     hi = 1.0
     # Stamp SYNTHETIC on the series that are, and on the title only when every series is.
@@ -589,7 +601,10 @@ def plot_ideal(
     ax.set_xlabel("ideal speedup (dense work / pruned work)")
     ax.set_ylabel("achieved speedup (dense / pruned cycles)")
     ax.set_title(_title("achieved vs ideal speedup (log scales)", every))
-    ax.legend(loc="upper left")
+    if narrow():  # inside the axes it would cover the points
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1)
+    else:
+        ax.legend(loc="upper left")
     d["stamped"] = every
     return save(fig, out, "achieved_vs_ideal"), d
 

@@ -286,7 +286,7 @@ def test_figures_fit_a_paper_column_or_page(results, trained, tmp_path):
         w, _ = fig["size_in"]
         assert w in (7.0, 3.5), fig
         assert fig["min_font_pt"] >= 8, fig
-        assert fig["overflow_in"] < 0.02, fig
+        assert fig["overflow_in"] < 0.005, fig
         png, svg, pdf = fig["files"]
         assert png.exists() and svg.exists()
         assert _pdf_width_pt(pdf) == pytest.approx(72 * w)

@@ -43,9 +43,12 @@ def test_package_data_names_existing_files():
     dirs = tool["package-dir"]
     for pkg, patterns in tool["package-data"].items():
         folder = next((ROOT / d for p, d in dirs.items() if pkg == p), None)
-        if folder is None:  # a subpackage of a mapped package: archsim.data.configs.energy -> configs/energy
-            base = max((p for p in dirs if pkg.startswith(p + ".")), key=len)
+        mapped = [p for p in dirs if pkg.startswith(p + ".")]
+        if folder is None and mapped:  # a subpackage of a mapped package: archsim.data.configs.energy -> configs/energy
+            base = max(mapped, key=len)
             folder = ROOT / dirs[base] / pkg[len(base) + 1 :].replace(".", "/")
+        elif folder is None:  # a package in its own folder: archsim -> archsim/
+            folder = ROOT / pkg.replace(".", "/")
         for pattern in patterns:
             assert list(folder.glob(pattern)), f"{pkg}: {pattern} matches nothing in {folder}"
 
