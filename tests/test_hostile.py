@@ -69,7 +69,7 @@ def assert_refused(rc: int, err: str, *names: str) -> None:
 
 def run_refused(workload: Path, tmp: Path, capsys, *names: str) -> str:
     out = tmp / "results"
-    rc, stdout, err = cli(["run", workload, "--out", out], capsys)
+    rc, _, err = cli(["run", workload, "--out", out], capsys)
     assert_refused(rc, err, str(workload), *names)
     assert not out.exists()
     return err
@@ -168,7 +168,7 @@ def test_hardware_that_is_not_a_small_regular_file(special, wdir, tmp_path, caps
         ("name: ultra96v2", "name: a/b", "'name'"),
         ("name: ultra96v2", "name: '..'", "'name'"),
         ("part: xczu3eg-sbva484-1-i", "part: 'xczu3eg-sbva484-1-i}; exec touch PWNED; set _x {'", "'part'"),
-        ("board: Ultra96v2", "board: \"x\\nset y 1\"", "'board'"),
+        ("board: Ultra96v2", 'board: "x\\nset y 1"', "'board'"),
     ],
 )
 def test_config_values_are_strict_finite_and_sensible(old, new, field, tmp_path):
@@ -371,7 +371,9 @@ def test_npy_header_claiming_2_to_the_40_elements_allocates_nothing(tmp_path):
     members = {"meta.json.npy": _npy(np.frombuffer(b"{}", np.uint8)), "x.npy": head}
     path = tmp_path / "m.npz"
     path.write_bytes(_zip_bytes(members))
-    with pytest.raises(FormatError, match=r"field 'x': header declares 8796093022208 bytes of data, the member holds \d+$"):
+    with pytest.raises(
+        FormatError, match=r"field 'x': header declares 8796093022208 bytes of data, the member holds \d+$"
+    ):
         fmt.load_model(path)
 
 
