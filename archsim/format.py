@@ -560,7 +560,7 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
     for i, L in enumerate(model.layers):
         f = f"layers[{i}] ({L.name})"
         if L.role not in ROLES:
-            raise fail(f"{f}.role", f"must be one of {ROLES}, got {L.role!r}")
+            raise fail(f"{f}.role", f"must be one of {ROLES}, got {L.role[:60]!r}")
         if L.kernel not in (1, 3):
             raise fail(f"{f}.kernel", f"must be 1 or 3, got {L.kernel}")
         if L.stride not in (1, 2):
