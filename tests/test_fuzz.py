@@ -359,7 +359,7 @@ def _run_workload(kind: str, base: Path, mutate: dict[str, bytes], names: tuple[
         contract(kind, ["run", w / "small_pruned.yaml", "--out", out, "--quiet"], d, out, names)
 
 
-@fuzz_settings(75)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_fuzz_hardware_yaml(base, data):
     hw = data.draw(yaml_mutant(ULTRA96.read_text()), label="hardware yaml")
@@ -373,14 +373,14 @@ def test_fuzz_hardware_yaml(base, data):
         contract("hardware yaml", ["run", y, "--out", out, "--quiet"], d, out, (str(y),))
 
 
-@fuzz_settings(75)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_fuzz_workload_yaml(base, data):
     text = (base / "small_pruned.yaml").read_text()
     _run_workload("workload yaml", base, {"small_pruned.yaml": data.draw(yaml_mutant(text))}, ("small_pruned.yaml",))
 
 
-@fuzz_settings(75)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_fuzz_model_archive(base, data):
     name = data.draw(st.sampled_from(["models/small_pruned.npz", "models/small_dense.npz"]))
@@ -389,7 +389,7 @@ def test_fuzz_model_archive(base, data):
     _run_workload("model archive", base, {name: damaged}, ("small_pruned.yaml",))
 
 
-@fuzz_settings(75)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_fuzz_trace_archive(base, data):
     name = data.draw(st.sampled_from(["models/small_pruned.trace.npz", "models/small_dense.trace.npz"]))
@@ -413,7 +413,7 @@ parameters:
 """
 
 
-@fuzz_settings(50)
+@fuzz_settings(80)
 @given(data=st.data())
 def test_fuzz_sweep_yaml(data):
     text = data.draw(yaml_mutant(SWEEP), label="sweep yaml")
@@ -439,7 +439,7 @@ SYNTH_OPTIONS = {
 }
 
 
-@fuzz_settings(50)
+@fuzz_settings(80)
 @given(opts=st.dictionaries(st.sampled_from(sorted(SYNTH_OPTIONS)), st.just(None), max_size=4), data=st.data())
 def test_fuzz_synth_options(opts, data):
     argv = ["synth", "--width", "0.125", "--input-shape", "3,8,8", "--samples", "1", "--predict-stages", "1"]
