@@ -229,7 +229,7 @@ def yaml_mutant(draw: st.DrawFn, text: str) -> bytes:
         i = draw(st.sampled_from(keyed)) if lines else 0
         if not lines:
             lines = [""]
-        number = re.match(r"^(\s*[\w.-]+:\s*)(-?\d+)(.*)$", lines[i])
+        number = re.match(r"^(\s*[\w.-]+:\s*)(-?\d{1,18})(\s.*|)$", lines[i])
         if how == "nudge" and number:  # a plausible edit: most give a valid file, exercising exit 0
             v = int(number.group(2))
             v = draw(st.sampled_from([v + 1, v - 1, 2 * v, v // 2, 0, 1]))
