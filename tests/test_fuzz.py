@@ -8,7 +8,7 @@ with exactly one line naming the file and the field, no traceback, nothing left 
 The default budget fits CI (about a minute, derandomized so CI is reproducible). For a long
 campaign (docs/usage.md, "Fuzzing"):
 
-    ARCHSIM_FUZZ_EXAMPLES=2000 ARCHSIM_FUZZ_REPORT=fuzz.json python -m pytest tests/test_fuzz.py -p no:randomly
+    ARCHSIM_FUZZ_EXAMPLES=3000 ARCHSIM_FUZZ_REPORT=fuzz.json python -m pytest tests/test_fuzz.py
 
 ARCHSIM_FUZZ_EXAMPLES sets the examples per input kind (random seeds when set),
 ARCHSIM_FUZZ_SEED fixes the seed, ARCHSIM_FUZZ_REPORT writes the outcome counts as JSON.
