@@ -17,6 +17,7 @@ ARCHSIM_FUZZ_SEED fixes the seed, ARCHSIM_FUZZ_REPORT writes the outcome counts 
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -310,7 +311,7 @@ def archive_mutant(draw: st.DrawFn, data: bytes) -> bytes:
             if isinstance(parent, dict) and draw(st.integers(0, 3)) == 0:
                 del parent[p[-1]]
             else:
-                parent[p[-1]] = draw(st.sampled_from(JSON_VALUES))
+                parent[p[-1]] = copy.deepcopy(draw(st.sampled_from(JSON_VALUES)))  # never share the pool's lists
         else:
             name = draw(st.sampled_from(sorted(arrays)))
             a = arrays[name]
