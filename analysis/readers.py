@@ -276,7 +276,7 @@ def load_resources(path: Path) -> list[ResourceEntry] | None:
             r, c = _pick(d, "rows"), _pick(d, "cols")
             design = d.get("design")
             if design not in (None, "sparse", "dense"):
-                raise ResultsError(f"{path}: entry {i}: design must be 'sparse' or 'dense', not {design!r}")
+                raise ResultsError(f"{path}: entry {i}: design must be 'sparse' or 'dense', not {str(design)[:60]!r}")
             out.append(
                 ResourceEntry(int(r) if r is not None else None, int(c) if c is not None else None, vals, design)
             )

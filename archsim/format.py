@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -179,6 +180,22 @@ MAX_META_BYTES = 1 << 20
 _NPY_KINDS = "biu"  # bool and integer arrays only: nothing else is ever written
 
 
+# What zipfile raises on damaged bytes (NotImplementedError: a 'zip file version' it does not read).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    ValueError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    KeyError,
+    IndexError,
+    OverflowError,
+)
+
+
 def _fail(path: Path, fld: str, msg: str) -> FormatError:
     return FormatError(f"{path}: field '{fld}': {msg}")
 
@@ -214,7 +231,7 @@ def _read_members(path: Path, what: str) -> dict[str, np.ndarray]:
     raw = read_bounded(path, MAX_FILE_BYTES, f"{what} file", error=FormatError)
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+    except _ZIP_ERRORS as exc:
         raise FormatError(
             f"{path}: not a readable {what} file (not an .npz archive: {one_line(str(exc), 120)})"
         ) from None
@@ -252,7 +269,7 @@ def _read_members(path: Path, what: str) -> dict[str, np.ndarray]:
                         got += n
                     if got != info.file_size or f.read(1):
                         raise zipfile.BadZipFile("member shorter or longer than declared")
-            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as exc:
+            except _ZIP_ERRORS as exc:
                 raise FormatError(
                     f"{path}: not a readable {what} file (member {short(name)} corrupt or truncated: "
                     f"{one_line(str(exc), 120)})"
@@ -560,7 +577,7 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
     for i, L in enumerate(model.layers):
         f = f"layers[{i}] ({L.name})"
         if L.role not in ROLES:
-            raise fail(f"{f}.role", f"must be one of {ROLES}, got {L.role!r}")
+            raise fail(f"{f}.role", f"must be one of {ROLES}, got {L.role[:60]!r}")
         if L.kernel not in (1, 3):
             raise fail(f"{f}.kernel", f"must be 1 or 3, got {L.kernel}")
         if L.stride not in (1, 2):

@@ -16,6 +16,7 @@ network, not on a real one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,10 @@ class SynthSpec:
         def bad(opt: str, msg: str) -> ConfigError:
             return ConfigError(f"option '{opt}': {msg}")
 
-        if not 0 < len(self.name) <= 100 or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in self.name):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,55}", self.name):  # NAME_PATTERN with '_pruned'
             raise bad(
                 "--name",
-                f"must be a non-empty file-name stem of letters, digits, '_', '-', '.', got {short(self.name)}",
+                f"must be 1-56 letters, digits, '_', '-', '.', starting with a letter or digit, got {short(self.name)}",
             )
         if not 0 < self.width <= 4:  # before skeleton(): it needs a sane width and shape
             raise bad("--width", f"must be in (0, 4], got {self.width}")

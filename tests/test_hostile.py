@@ -69,7 +69,7 @@ def assert_refused(rc: int, err: str, *names: str) -> None:
 
 def run_refused(workload: Path, tmp: Path, capsys, *names: str) -> str:
     out = tmp / "results"
-    rc, _stdout, err = cli(["run", workload, "--out", out], capsys)
+    rc, _, err = cli(["run", workload, "--out", out], capsys)
     assert_refused(rc, err, str(workload), *names)
     assert not out.exists()
     return err
@@ -235,6 +235,8 @@ def test_workload_path_with_nul(capsys):
         (["--kernel-density", "nan"], "--kernel-density"),
         (["--name", "a/b"], "--name"),
         (["--name", "x" * 5000], "--name"),
+        (["--name", ".."], "--name"),  # found by fuzzing: wrote workloads named '.._pruned' that cannot load
+        (["--name", "-x"], "--name"),
     ],
 )
 def test_synth_options(args, option, tmp_path, capsys):
@@ -364,6 +366,17 @@ def test_model_archive_damage(damage, wdir, tmp_path, capsys, monkeypatch):
         why = "repeated archive member"
         assert raw
     run_refused(w / "small_pruned.yaml", tmp_path, capsys, field, why)
+
+
+def test_zip_of_a_version_zipfile_does_not_read(wdir, tmp_path, capsys):
+    """Found by fuzzing: a central-directory 'version needed' of 6.4 made zipfile raise NotImplementedError."""
+    w = workload_copy(wdir, tmp_path)
+    model = w / "models" / "small_pruned.npz"
+    raw = bytearray(model.read_bytes())
+    at = raw.rindex(b"PK\x01\x02")  # the last central-directory entry: 'version needed' at +6
+    raw[at + 6 : at + 8] = (64).to_bytes(2, "little")
+    model.write_bytes(bytes(raw))
+    run_refused(w / "small_pruned.yaml", tmp_path, capsys, "'model'", "not an .npz archive", "zip file version 6.4")
 
 
 def test_npy_header_claiming_2_to_the_40_elements_allocates_nothing(tmp_path):
