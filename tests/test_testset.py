@@ -307,6 +307,7 @@ def test_a_truncated_table_is_refused(run_dir, tmp_path, capsys):
 # --------------------------------------------------------------------------- the shipped model vs the trainer
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST (Debian package dataset-fashion-mnist) missing")
 def test_predictions_equal_the_trainers_integer_mode_image_by_image():
     """CI cross-check on 200 test images: the simulator's batched model and trainer/intmode.py give the
