@@ -264,6 +264,12 @@ def test_corrupt_fashion_mnist_files(monkeypatch, tmp_path, capsys):
     assert rc == 2 and "unknown split 'valid'" in err
 
 
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST (Debian package dataset-fashion-mnist) missing")
+def test_fashion_mnist_needs_a_one_channel_model(wdir, capsys):
+    rc, _, err = run_cli(["run", wdir / "small_pruned.yaml", "--images", "fashion-mnist:test"], capsys)
+    assert rc == 2 and "images are 1x28x28; the model expects 3x12x12" in err and err.count("\n") == 1
+
+
 def test_image_options_need_images(capsys):
     rc, _, err = run_cli(["run", ROOT / "workloads/resnet18_pruned.yaml", "--baseline-accuracy"], capsys)
     assert rc == 2 and "need '--images'" in err
