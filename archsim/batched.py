@@ -147,9 +147,12 @@ class BatchedModel:
         shifts = (np.arange(k)[:, None] * wp + np.arange(k)).reshape(-1)
         mask = None
         if lay.predictor is not None:
-            g = flat @ lay.predictor  # [N Hp Wp, 9]: each tap's channel sum at every row
-            score = g[base[:, None] + shifts, np.arange(9)].sum(axis=1, dtype=np.float32)
-            mask = score.astype(np.int64).reshape(n, ho, wo) >= L.predictor.threshold  # type: ignore[union-attr]
+            g = (flat @ lay.predictor).reshape(n, hp, wp, 9)  # each tap's channel sum at every row
+            score = np.zeros((n, ho, wo), np.float32)
+            for t in range(9):
+                ky, kx = divmod(t, 3)
+                score += g[:, ky : ky + s * (ho - 1) + 1 : s, kx : kx + s * (wo - 1) + 1 : s, t]
+            mask = score.astype(np.int64) >= L.predictor.threshold  # type: ignore[union-attr]
             pos = np.flatnonzero(mask)  # active output positions, flat over (n, y, x)
         else:
             pos = None
