@@ -1,6 +1,6 @@
 """Benchmark: `archsim run WORKLOAD --images fashion-mnist:test`, wall time and peak memory.
 
-Usage: python -m bench.testset_speed [--repeat N] [--samples N] [--jobs N]
+Usage: python -m bench.testset_speed [--repeat N] [--samples N] [--jobs N] [--no-baseline]
 
 Runs the command in a new process N times, without and with --baseline-accuracy, and prints the
 median wall time, the median CPU time of the command and its workers, and the median peak memory
@@ -77,13 +77,15 @@ def main() -> None:
     ap.add_argument("--samples", type=int, help="only the first N test images (default: all 10,000)")
     ap.add_argument("--jobs", type=int, help="worker processes (default: archsim's, the number of cores)")
     ap.add_argument("--workload", type=Path, default=WORKLOAD)
+    ap.add_argument("--no-baseline", action="store_true", help="skip the run with --baseline-accuracy")
     args = ap.parse_args()
     base = [sys.executable, "-m", "archsim", "run", str(args.workload), "--images", "fashion-mnist:test", "--quiet"]
     if args.samples:
         base += ["--samples", str(args.samples)]
     if args.jobs:
         base += ["--jobs", str(args.jobs)]
-    for label, extra in (("pruned model", []), ("pruned + dense accuracy", ["--baseline-accuracy"])):
+    configs = [("pruned model", []), ("pruned + dense accuracy", ["--baseline-accuracy"])]
+    for label, extra in configs[:1] if args.no_baseline else configs:
         walls, cpus, peaks = [], [], []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
