@@ -128,7 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         made = make_all(args.results, args.out, args.resources, args.published)
     except ResultsError as exc:
-        print(f"analysis: error: {exc}", file=sys.stderr)
+        print(f"analysis: error: {' '.join(str(exc).split())[:2000]}", file=sys.stderr)
+        return 2
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # a value of the wrong kind deep in a results file the loaders accepted: still one line, exit 2
+        where = ", ".join(str(p) for p in args.results)[:500]
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"analysis: error: {where}: malformed results ({msg})", file=sys.stderr)
         return 2
     index = write_index(args.out, made, argv)
     for f, _ in made:

@@ -6,6 +6,7 @@ analysis never imports archsim: every number it draws comes from these files.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,23 +32,110 @@ class ResultsError(Exception):
     """A results file is missing or malformed; the message names the file."""
 
 
+MAX_FILE_BYTES = 256 << 20  # a results table of 100,000 sweep points is about 50 MB
+MAX_YAML_BYTES = 1 << 20
+MAX_DEPTH = 32
+# Columns the figures read: a results file without one is refused when it is loaded.
+LAYER_COLUMNS = (
+    "layer",
+    "kept_kernels",
+    "dense_kernels",
+    "positions",
+    "active_positions",
+    "dense_cycles",
+    "sparse_cycles",
+    "speedup",
+)
+SWEEP_COLUMNS = (
+    "point",
+    "status",
+    "pe_rows",
+    "pe_cols",
+    "speedup",
+    "ideal_speedup",
+    "dense_fps",
+    "sparse_fps",
+    "dense_energy_uj",
+    "sparse_energy_uj",
+)
+SUMMARY_KEYS = ("workload", "speedup", "ideal_speedup", "layers", "dense")
+
+
+def _text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A regular file of at most `limit` bytes, as UTF-8 text."""
+    try:
+        if not path.is_file():
+            raise ResultsError(f"{path}: not found" if not path.exists() else f"{path}: not a regular file")
+        if path.stat().st_size > limit:
+            raise ResultsError(f"{path}: larger than the limit of {limit} bytes")
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise ResultsError(f"{str(path)[:200]}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if len(raw) > limit:
+        raise ResultsError(f"{path}: larger than the limit of {limit} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
 def _json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: not found") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: not readable JSON ({exc})") from None
+        return json.loads(_text(path))
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ResultsError(f"{path}: not readable JSON ({str(exc)[:200]})") from None
 
 
-def _csv(path: Path) -> list[dict[str, str]]:
+def _csv(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
     try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: not found") from None
-    except (OSError, csv.Error) as exc:
-        raise ResultsError(f"{path}: not a readable CSV file ({exc})") from None
+        reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ResultsError(f"{path}: not a readable CSV file ({str(exc)[:200]})") from None
+    header = reader.fieldnames or []
+    for name in required:
+        if name not in header:
+            raise ResultsError(f"{path}: column '{name}' missing")
+    if any(None in r or any(v is None for v in r.values()) for r in rows):
+        raise ResultsError(f"{path}: a row has more or fewer cells than the header")
+    return rows
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load without aliases, anchors or duplicate keys, with bounded nesting."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "aliases and anchors are not allowed", event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH}", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        if len(keys) != len(set(keys)):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {dup[:60]!r}", node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def _yaml(path: Path) -> Any:
+    text = _text(path, MAX_YAML_BYTES)
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise ResultsError(f"{path}: malformed YAML ({str(exc).splitlines()[0][:200]})") from None
+    finally:
+        loader.dispose()
 
 
 def number(text: str) -> float:
@@ -108,14 +196,23 @@ def load_results(path: str | Path) -> RunResults | SweepResults:
     p = Path(path)
     if (p / "summary.json").exists():
         summary = _json(p / "summary.json")
-        if not isinstance(summary, dict) or "layers" not in summary or "dense" not in summary:
+        if not isinstance(summary, dict):
             raise ResultsError(f"{p / 'summary.json'}: not an archsim run summary")
-        return RunResults(p, summary, _csv(p / "layers.csv"))
+        for key in SUMMARY_KEYS:
+            if key not in summary:
+                raise ResultsError(f"{p / 'summary.json'}: field '{key}' missing")
+        return RunResults(p, summary, _csv(p / "layers.csv", LAYER_COLUMNS))
     if (p / "sweep.json").exists():
         manifest = _json(p / "sweep.json")
         if not isinstance(manifest, dict) or manifest.get("kind") != "archsim-sweep":
             raise ResultsError(f"{p / 'sweep.json'}: not an archsim sweep manifest")
-        return SweepResults(p, manifest, _csv(p / manifest.get("table", "results.csv")))
+        table = manifest.get("table", "results.csv")
+        if not isinstance(table, str) or Path(table).name != table or table in ("", ".", ".."):
+            raise ResultsError(f"{p / 'sweep.json'}: field 'table': must name a file in the sweep folder")
+        params = manifest.get("parameters", {})
+        if not isinstance(params, dict):
+            raise ResultsError(f"{p / 'sweep.json'}: field 'parameters': expected a mapping")
+        return SweepResults(p, manifest, _csv(p / table, (*SWEEP_COLUMNS, *map(str, params))))
     raise ResultsError(f"{p}: neither a run folder (summary.json) nor a sweep folder (sweep.json)")
 
 
@@ -160,7 +257,7 @@ def load_resources(path: Path) -> list[ResourceEntry] | None:
     optionally design ('sparse' or 'dense': the dense baseline build of the same array)."""
     if not path.exists():
         return None
-    data = _json(path) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    data = _json(path) if path.suffix == ".json" else _yaml(path)
     if isinstance(data, dict):
         for key in ("configs", "builds", "results"):
             if isinstance(data.get(key), list):
@@ -187,13 +284,21 @@ def load_resources(path: Path) -> list[ResourceEntry] | None:
 
 
 def load_published(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    data = _yaml(path)
     if not isinstance(data, dict) or data.get("kind") != "analysis-published":
         raise ResultsError(f"{path}: not a published-figures file (kind: analysis-published)")
-    for i, s in enumerate(data.get("systems", [])):
+    systems, paper = data.get("systems", []), data.get("paper")
+    if not isinstance(systems, list) or not isinstance(data.get("device", {}), dict) or not isinstance(paper, dict):
+        raise ResultsError(f"{path}: fields 'paper' and 'device' must be mappings, 'systems' a list")
+    for key in ("name", "board", "speedup_over_dense", "source"):
+        if key not in paper:
+            raise ResultsError(f"{path}: field 'paper.{key}' missing")
+    for i, s in enumerate(systems):
+        if not isinstance(s, dict):
+            raise ResultsError(f"{path}: field 'systems[{i}]': expected a mapping")
+        for key in ("name", "board", "part"):
+            if key not in s:
+                raise ResultsError(f"{path}: field 'systems[{i}].{key}' missing")
         if not s.get("source"):
-            raise ResultsError(f"{path}: systems[{i}] ({s.get('name')}): every figure needs a source")
+            raise ResultsError(f"{path}: systems[{i}] ({str(s.get('name'))[:60]}): every figure needs a source")
     return data

@@ -7,6 +7,7 @@ trace); 2 bad input (one line on stderr naming the file and field, nothing writt
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archsim.errors import ArchsimError, ConfigError
+from archsim.fileio import unwritable_target
+from archsim.yamlio import one_line, path_problem, short
 
 if TYPE_CHECKING:
     from archsim.workload import Workload
@@ -27,29 +30,32 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (and exit code 2) instead of usage + error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message, 500)} (see {self.prog} --help)\n")
 
 
 def _density(text: str) -> float:
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {short(text)}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {short(text)}")
+    return v
 
 
 def _ints(text: str) -> tuple[int, ...]:
     if text.strip().lower() in ("", "none"):
         return ()
     try:
-        return tuple(int(v) for v in text.split(","))
+        return tuple(int(v) for v in text.split(",", 16))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {short(text)}") from None
 
 
 def _layer_density(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=DENSITY, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=DENSITY, got {short(text)}")
     return name, _density(value)
 
 
@@ -57,7 +63,7 @@ def _positive(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not an integer: {short(text)}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
     return v
@@ -135,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "synth",
-        help="generate a SYNTHETIC pruned ResNet-18 workload (random weights)",
+        help="generate a SYNTHETIC pruned ResNet-18 (or described network) workload (random weights)",
         description=(
-            "Build a structured-pruned CIFAR ResNet-18 with random binary weights, keep masks balanced for the "
+            "Build a structured-pruned CIFAR ResNet-18 (or the network --network describes) with random binary weights, keep masks balanced for the "
             "hardware's PE array, spatial predictors whose thresholds meet a budget, and calibrated epilogues; "
             "write it, its dense twin, a trace of each and two workload files (NAME_pruned.yaml, NAME_dense.yaml) "
             "into --out, models under --out/models. Everything it writes is marked synthetic."
@@ -151,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hardware configuration (default: %(default)s)",
     )
     s.add_argument("--name", default="resnet18", help="file-name stem (default: %(default)s)")
+    s.add_argument(
+        "--network",
+        metavar="FILE",
+        help="network description (docs/formats.md section 6), e.g. networks/reactnet.yaml, or a built-in name "
+        "(resnet18, reactnet, ...); default: the built-in ResNet-18",
+    )
     s.add_argument(
         "--kernel-density",
         type=_density,
@@ -181,10 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="stages whose main convs get a spatial predictor, e.g. 1,2,3 or none (default: 1,2,3)",
     )
     s.add_argument(
-        "--width", type=float, default=1.0, help="channel multiplier on 64/128/256/512 (default: %(default)s)"
+        "--width",
+        type=_density,
+        default=1.0,
+        help="channel multiplier on the network's channels (64/128/256/512 for ResNet-18) (default: %(default)s)",
     )
     s.add_argument(
-        "--input-shape", type=_ints, default=(3, 32, 32), metavar="C,H,W", help="input image shape (default: 3,32,32)"
+        "--input-shape",
+        type=_ints,
+        metavar="C,H,W",
+        help="input image shape (default: the network's, 3,32,32 for ResNet-18)",
     )
     s.add_argument("--samples", type=int, default=2, help="random images in each trace (default: %(default)s)")
     s.add_argument("--classes", type=int, default=10, help="classifier outputs (default: %(default)s)")
@@ -194,15 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_out_dir(out: Path | None, option: str) -> None:
-    """Refuse an output folder that cannot be one before any work is done."""
+def _check_out_dir(out: Path | None, option: str, files: Sequence[str] = ()) -> None:
+    """Refuse an output folder (or a file in it) that cannot be written before any work is done."""
     if out is None:
         return
-    for p in (out, *out.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise ConfigError(f"{p}: option '{option}': exists and is not a folder")
-            return
+    why = path_problem(str(out))
+    if why:
+        raise ConfigError(f"{short(str(out))}: option '{option}': not a usable folder name ({why})")
+    why = unwritable_target(out, list(files))
+    if why:
+        raise ConfigError(f"{out}: option '{option}': cannot write there ({why})")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -211,7 +230,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from archsim.workload import load_workload
 
     t0 = time.perf_counter()
-    _check_out_dir(args.out, "--out")
+    written = ("images.csv", "summary.json") if args.images is not None else ("summary.json", "layers.csv")
+    _check_out_dir(args.out, "--out", written)
     if args.images is None and (args.baseline_accuracy or args.jobs):
         raise ConfigError("options '--baseline-accuracy' and '--jobs' need '--images'")
     if args.images is not None and "numpy" not in sys.modules:
@@ -261,10 +281,11 @@ def _run_images(args: argparse.Namespace, wl: Workload, t0: float) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from archsim.sweep import load_sweep, run_sweep
+    from archsim.sweep import check_sweep_out, load_sweep, run_sweep
 
     t0 = time.perf_counter()
-    _check_out_dir(args.out, "--out")
+    _check_out_dir(args.out, "--out", ("results.csv", "sweep.json"))
+    check_sweep_out(args.out)
     sweep = load_sweep(args.sweep)
     if args.jobs and args.scheduler:
         raise ConfigError("options '--jobs' and '--scheduler' exclude one another")
@@ -290,8 +311,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from archsim.config import load_config
+    from archsim.networks import builtin, resolve_network
     from archsim.synthetic import SynthSpec, write_synthetic
 
+    network = None if args.network is None else resolve_network(args.network)
+    if network is not None and network == builtin("resnet18"):
+        network = None  # the same layers as the default: the same bytes and the same recorded command
+    input_shape = args.input_shape
+    if input_shape is None:
+        input_shape = network.input_shape if network is not None else (3, 32, 32)
     spec = SynthSpec(
         name=args.name,
         kernel_density=args.kernel_density,
@@ -299,10 +327,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         spatial_budget=args.spatial_budget,
         predict_stages=tuple(args.predict_stages),
         width=args.width,
-        input_shape=tuple(args.input_shape),
+        input_shape=tuple(input_shape),
         samples=args.samples,
         classes=args.classes,
         seed=args.seed,
+        network=network,
     )
     spec.check()  # before reading anything, so a bad option is reported first
     _check_out_dir(args.out, "--out")
@@ -326,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"run": _cmd_run, "sweep": _cmd_sweep, "synth": _cmd_synth}
         return commands[args.command](args)
     except ArchsimError as exc:
-        print(f"archsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"archsim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)

@@ -12,13 +12,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import FieldError, Real, read_yaml, validate
 
 ACT_BANKS = 9  # activation bits are banked by (y mod 3, x mod 3)
+MAX_DEPTH = 1 << 22  # words of any one buffer: far beyond any FPGA, small enough for the models' arithmetic
+
+# These reach file names (build/rtl/<name>), Verilog comments and Vivado's Tcl: strict patterns.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # one path component, never '.' or '..'
+PART_PATTERN = r"^(x[A-Za-z0-9]+(-[A-Za-z0-9]+){1,4})?$"  # a Xilinx part name, e.g. xczu3eg-sbva484-1-i
+BOARD_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9 _.+-]{0,63})?$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's `yes` is not 1 and "16" is not 16; no inf or nan anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PeArray(_Strict):
@@ -30,10 +37,19 @@ class PeArray(_Strict):
 
 class Buffers(_Strict):
     act_word_bits: int = Field(ge=1, le=1024, description="B_A: channels per activation word")
-    act_bank_depth: int = Field(ge=1)
-    res_depth: int = Field(ge=1)
-    weight_depth: int = Field(ge=1)
-    list_depth: int = Field(ge=1)
+    act_bank_depth: int = Field(ge=1, le=MAX_DEPTH)
+    res_depth: int = Field(ge=1, le=MAX_DEPTH)
+    weight_depth: int = Field(ge=1, le=MAX_DEPTH)
+    list_depth: int = Field(ge=1, le=MAX_DEPTH)
+    # Blobs that may be resident at once: slots of the parameter, predictor and threshold
+    # memories. The weight memory is a ring shared by the resident blobs (docs/timing.md 3).
+    blob_slots: int = Field(default=2, ge=2, le=64)
+
+    @model_validator(mode="after")
+    def _slots(self) -> Buffers:
+        if self.blob_slots & (self.blob_slots - 1):
+            raise ValueError(f"blob_slots must be a power of two, got {self.blob_slots}")
+        return self
 
 
 class Epilogue(_Strict):
@@ -43,7 +59,7 @@ class Epilogue(_Strict):
 
 
 class Axi(_Strict):
-    data_bits: int
+    data_bits: int = Field(ge=1, le=1024)
     max_burst_beats: int = Field(ge=1, le=256)
     read_latency: int = Field(ge=1, le=100_000)
     write_latency: int = Field(ge=1, le=100_000)
@@ -54,24 +70,24 @@ class Axi(_Strict):
     @model_validator(mode="after")
     def _width(self) -> Axi:
         if self.data_bits not in (32, 64, 128, 256, 512):
-            raise ValueError(f"data_bits must be 32, 64, 128, 256 or 512, got {self.data_bits}")
+            raise FieldError("data_bits", f"must be 32, 64, 128, 256 or 512, got {self.data_bits}")
         if self.max_burst_beats & (self.max_burst_beats - 1):
-            raise ValueError(f"max_burst_beats must be a power of two, got {self.max_burst_beats}")
+            raise FieldError("max_burst_beats", f"must be a power of two, got {self.max_burst_beats}")
         if self.data_bits // 8 * self.max_burst_beats > 4096:
-            raise ValueError("a burst (data_bits/8 x max_burst_beats) must not exceed 4096 bytes")
+            raise FieldError("max_burst_beats", "a burst (data_bits/8 x max_burst_beats) must not exceed 4096 bytes")
         return self
 
 
 class Host(_Strict):
-    macs_per_second: float = Field(gt=0)
-    overhead_us: float = Field(ge=0)
+    macs_per_second: Real = Field(ge=1e3, le=1e18, description="host MAC rate for the stem and classifier")
+    overhead_us: Real = Field(ge=0, le=1e7)
 
 
 class HardwareConfig(_Strict):
-    name: str
-    board: str = ""
-    part: str = ""
-    clock_mhz: float = Field(gt=0, le=2000)
+    name: str = Field(pattern=NAME_PATTERN)
+    board: str = Field("", pattern=BOARD_PATTERN)
+    part: str = Field("", pattern=PART_PATTERN)
+    clock_mhz: Real = Field(ge=1, le=2000)
     pe_array: PeArray
     buffers: Buffers
     epilogue: Epilogue
@@ -82,19 +98,22 @@ class HardwareConfig(_Strict):
     def _consistent(self) -> HardwareConfig:
         p, b = self.pe_array, self.buffers
         if b.act_word_bits % p.rows:
-            raise ValueError(
+            raise FieldError(
+                "buffers.act_word_bits",
                 f"buffers.act_word_bits ({b.act_word_bits}) must be a multiple of "
-                f"pe_array.rows ({p.rows}): the epilogue writes rows bits at a time"
+                f"pe_array.rows ({p.rows}): the epilogue writes rows bits at a time",
             )
         if (p.rows * p.acc_depth) % b.act_word_bits:
-            raise ValueError(
+            raise FieldError(
+                "pe_array.acc_depth",
                 f"pe_array.rows x pe_array.acc_depth ({p.rows * p.acc_depth}) must be a multiple "
-                f"of buffers.act_word_bits ({b.act_word_bits}) so passes align to activation words"
+                f"of buffers.act_word_bits ({b.act_word_bits}) so passes align to activation words",
             )
         rw, d = self.res_word_bits, self.axi.data_bits
         if rw % d and d % rw:
-            raise ValueError(
-                f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another"
+            raise FieldError(
+                "axi.data_bits",
+                f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another",
             )
         return self
 
@@ -126,6 +145,26 @@ class HardwareConfig(_Strict):
         """Bits of one weight step in DDR: rows kernels of kernel x kernel bits, each
         followed by its channel-slot index when sparse (docs/formats.md, "Blobs")."""
         return self.pe_array.rows * (kernel * kernel + (self.index_bits if sparse else 0))
+
+    def weight_entry_bits(self, sparse: bool) -> int:
+        """Width E of one weight-memory entry: the smallest that holds whole steps of both
+        kernel sizes filling at least one beat each, so a beat never completes two entries."""
+        sb = [self.step_bits(k, sparse) for k in (1, 3)]
+        e = sb[1]
+        while any((e // s) * s < self.axi.data_bits for s in sb):
+            e += 1
+        return e
+
+    def steps_per_entry(self, kernel: int, sparse: bool) -> int:
+        """m_K: whole weight steps of a K x K layer in one weight-memory entry."""
+        return self.weight_entry_bits(sparse) // self.step_bits(kernel, sparse)
+
+    def weight_ring_entries(self, sparse: bool) -> int:
+        """Entries of the weight memory (a ring): twice the power of two that holds
+        buffers.weight_depth steps of the kernel size with the fewest steps per entry."""
+        m = min(self.steps_per_entry(k, sparse) for k in (1, 3))
+        need = -(-self.buffers.weight_depth // m)
+        return 2 * (1 << max(1, (need - 1).bit_length()))
 
     @property
     def clock_hz(self) -> float:

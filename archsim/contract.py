@@ -231,17 +231,18 @@ def schedule(
     load = Job("load", -1, 0, program.load_beats)
     reader.run(load, lat)
     jobs = [load]
-    blobs: list[Job] = []  # global pass order; slot = index % 2
-    free: list[int] = []  # slot-free time of every blob, same order
+    blobs: list[Job] = []  # programme (global pass) order
+    free: list[int] = []  # time from which every blob's storage may be reused, same order
     prev_end = load.loaded
     timings = []
 
     def loaded(i: int) -> int:
-        """Blob i (global pass order, slot i % 2) loads once blob i - 2 frees its slot."""
+        """Blob i loads once blobs 0 .. need_i - 1 are free (ring and slot placement, section 3)."""
         while len(blobs) <= i:  # the read engine serves jobs strictly in order
             j = len(blobs)
             plan_j, pass_j = passes[j]
-            job = Job("blob", plan_j, pass_j.index, pass_j.blob_beats, allowed=0 if j < 2 else free[j - 2])
+            allowed = free[pass_j.need - 1] if pass_j.need else 0
+            job = Job("blob", plan_j, pass_j.index, pass_j.blob_beats, allowed=allowed)
             reader.run(job, lat)
             blobs.append(job)
             jobs.append(job)

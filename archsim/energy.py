@@ -25,7 +25,7 @@ from archsim.config import HardwareConfig
 from archsim.contract import Schedule
 from archsim.errors import ConfigError
 from archsim.program import LayerPlan, Program, ceil_div
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import Real, read_yaml, validate
 
 PE_TAPS = 9  # every PE is a 9-bit (3x3) XNOR-popcount unit; 1x1 kernels use one tap
 ENERGY_KIND = "archsim-energy-table"
@@ -34,7 +34,12 @@ ENERGY_KIND = "archsim-energy-table"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict and finite: an energy of `yes`, inf or nan would poison every total (and the JSON writer)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+MAX_PJ = 1e6  # a microjoule per action: orders of magnitude above any real FPGA action
+MAX_W = 1e4
 
 
 _Source = Annotated[str, Field(min_length=20, description="where the value comes from, or how it is derived")]
@@ -57,9 +62,9 @@ class _Ranged(_Strict):
 
 
 class ActionEnergy(_Ranged):
-    pj: float = Field(ge=0, description="picojoules per action")
-    low: float
-    high: float
+    pj: Real = Field(ge=0, le=MAX_PJ, description="picojoules per action")
+    low: Real = Field(ge=0, le=MAX_PJ)
+    high: Real = Field(ge=0, le=MAX_PJ)
     source: _Source
 
     @property
@@ -68,9 +73,9 @@ class ActionEnergy(_Ranged):
 
 
 class RunPower(_Ranged):
-    w: float = Field(ge=0, description="watts while the accelerator runs")
-    low: float
-    high: float
+    w: Real = Field(ge=0, le=MAX_W, description="watts while the accelerator runs")
+    low: Real = Field(ge=0, le=MAX_W)
+    high: Real = Field(ge=0, le=MAX_W)
     source: _Source
 
     @property

@@ -27,6 +27,7 @@ import numpy as np
 from archsim.errors import FormatError
 from archsim.fileio import atomic_write_bytes
 from archsim.network import ConvGeometry
+from archsim.yamlio import one_line, read_bounded, short
 
 FORMAT_VERSION = 1
 MODEL_KIND = "archsim-bnn-model"
@@ -170,33 +171,127 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) 
     atomic_write_bytes(path, buf.getvalue())
 
 
+MAX_FILE_BYTES = 1 << 30  # a model or trace archive on disk
+MAX_MEMBER_BYTES = 512 << 20  # one array, inflated (the shipped traces' largest is a few MB)
+MAX_TOTAL_BYTES = 1 << 30  # all arrays of one archive, inflated
+MAX_MEMBERS = 4096
+MAX_META_BYTES = 1 << 20
+_NPY_KINDS = "biu"  # bool and integer arrays only: nothing else is ever written
+
+
+def _fail(path: Path, fld: str, msg: str) -> FormatError:
+    return FormatError(f"{path}: field '{fld}': {msg}")
+
+
+def _npy(path: Path, name: str, data: bytearray) -> np.ndarray:
+    """Parse one .npy member from memory: header checked against the bytes before any allocation."""
+    buf = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf, max_header_size=10_000)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf, max_header_size=10_000)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except Exception as exc:  # numpy's header parser raises many types (tokenize, SyntaxError, ...) on bad bytes
+        raise _fail(path, name, f"damaged array header ({type(exc).__name__})") from None
+    if dtype.hasobject or dtype.kind not in _NPY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise _fail(path, name, f"array of type {short(dtype.str)}; only integer and boolean arrays are read")
+    count = 1
+    for d in shape:
+        count *= d  # Python integers: a header claiming 2**40 elements cannot overflow
+    need, have = count * dtype.itemsize, len(data) - buf.tell()
+    if need != have:
+        raise _fail(path, name, f"header declares {need} bytes of data, the member holds {have}")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=buf.tell())
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_members(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive. Member count, declared sizes, compression method and
+    flags are checked before anything is inflated, and no member inflates beyond its declared size."""
+    raw = read_bounded(path, MAX_FILE_BYTES, f"{what} file", error=FormatError)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise FormatError(
+            f"{path}: not a readable {what} file (not an .npz archive: {one_line(str(exc), 120)})"
+        ) from None
+    arrays: dict[str, np.ndarray] = {}
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise FormatError(f"{path}: not a readable {what} file ({len(infos)} members, at most {MAX_MEMBERS})")
+        total, names = 0, set()
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            fld = short(name)[1:-1]
+            if not info.filename.endswith(".npy") or name in names:
+                raise _fail(path, fld, "not one .npy array per name (unexpected or repeated archive member)")
+            names.add(name)
+            if info.flag_bits & 0x1:
+                raise _fail(path, fld, "encrypted archive member")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _fail(path, fld, f"unsupported compression method {info.compress_type}")
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise _fail(path, fld, f"declares {info.file_size} bytes, more than the limit of {MAX_MEMBER_BYTES}")
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise FormatError(f"{path}: not a readable {what} file (members exceed {MAX_TOTAL_BYTES} bytes)")
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            data = bytearray(info.file_size)
+            try:
+                with zf.open(info) as f:
+                    got = f.readinto(data)
+                    while got < info.file_size:
+                        n = f.readinto(memoryview(data)[got:])
+                        if not n:
+                            break
+                        got += n
+                    if got != info.file_size or f.read(1):
+                        raise zipfile.BadZipFile("member shorter or longer than declared")
+            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as exc:
+                raise FormatError(
+                    f"{path}: not a readable {what} file (member {short(name)} corrupt or truncated: "
+                    f"{one_line(str(exc), 120)})"
+                ) from None
+            arrays[name] = _npy(path, short(name)[1:-1], data)
+    return arrays
+
+
 def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     what = "model" if kind == MODEL_KIND else "trace"
-    if not path.exists():
-        raise FormatError(f"{path}: {what} file not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
-        raise FormatError(f"{path}: not a readable {what} file (corrupt or truncated: {exc})") from None
+    arrays = _read_members(path, what)
     if "meta.json" not in arrays:
         raise FormatError(f"{path}: field 'meta.json': missing; not an archsim {what} file")
+    raw = arrays.pop("meta.json")
+    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > MAX_META_BYTES:
+        raise _fail(path, "meta.json", f"expected at most {MAX_META_BYTES} bytes of UTF-8 JSON")
     try:
-        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: field 'meta.json': malformed JSON ({exc})") from None
+        meta = json.loads(raw.tobytes().decode(), parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise _fail(path, "meta.json", f"malformed JSON ({one_line(str(exc), 120)})") from None
+    if not isinstance(meta, dict):
+        raise _fail(path, "meta.json", f"expected a JSON object, got {type(meta).__name__}")
     if meta.get("kind") != kind:
-        raise FormatError(f"{path}: field 'kind': expected '{kind}', got {meta.get('kind')!r}")
-    if meta.get("version") != FORMAT_VERSION:
-        raise FormatError(
-            f"{path}: field 'version': format version {meta.get('version')!r} is not "
-            f"supported (this archsim reads version {FORMAT_VERSION})"
+        raise _fail(path, "kind", f"expected '{kind}', got {short(meta.get('kind'))}")
+    if meta.get("version") != FORMAT_VERSION or isinstance(meta.get("version"), bool):
+        raise _fail(
+            path,
+            "version",
+            f"format version {short(meta.get('version'))} is not supported (this archsim reads version {FORMAT_VERSION})",
         )
     stored = meta.get("checksum")
     actual = checksum(arrays, meta)
     if stored != actual:
-        raise FormatError(f"{path}: field 'checksum': stored {stored!r} but contents hash to {actual!r}")
+        raise _fail(path, "checksum", f"stored {short(stored, 70)} but contents hash to {actual!r}")
     return arrays, meta
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class _Reader:
@@ -227,11 +322,80 @@ class _Reader:
             raise self.fail(name, str(exc)) from None
 
 
-def _int(meta: dict, key: str, where: str, path: Path) -> int:
-    v = meta.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise FormatError(f"{path}: field '{where}{key}': expected an integer, got {v!r}")
+_MISSING = object()
+
+
+class _Meta:
+    """Typed fields of a metadata object; every error names the file and the field."""
+
+    def __init__(self, path: Path, data: Any, where: str = ""):
+        self.path, self.where = path, where
+        if not isinstance(data, dict):
+            raise _fail(path, where.rstrip(".") or "meta.json", f"expected an object, got {type(data).__name__}")
+        self.data = data
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        if key not in self.data:
+            if default is _MISSING:
+                raise self.fail(key, "missing")
+            return default
+        return self.data[key]
+
+    def fail(self, key: str, msg: str) -> FormatError:
+        return _fail(self.path, f"{self.where}{key}", msg)
+
+    def int(self, key: str, lo: int, hi: int, default: Any = _MISSING) -> int:
+        v = self.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise self.fail(key, f"expected an integer, got {short(v)}")
+        if not lo <= v <= hi:
+            raise self.fail(key, f"must be in [{lo}, {hi}], got {short(v)}")
+        return v
+
+    def str(self, key: str, default: Any = _MISSING, max_len: int = 200) -> str:
+        v = self.get(key, default)
+        if not isinstance(v, str) or len(v) > max_len:
+            raise self.fail(key, f"expected a string of at most {max_len} characters, got {short(v)}")
+        return v
+
+    def bool(self, key: str) -> bool:
+        v = self.get(key)
+        if not isinstance(v, bool):
+            raise self.fail(key, f"expected true or false, got {short(v)}")
+        return v
+
+    def ints(self, key: str, n: int, lo: int, hi: int) -> tuple[int, ...]:
+        v = self.get(key)
+        if not isinstance(v, list) or len(v) != n:
+            raise self.fail(key, f"expected a list of {n} integers, got {short(v)}")
+        sub = _Meta(self.path, {str(i): x for i, x in enumerate(v)}, f"{self.where}{key}[")
+        return tuple(_elem(sub, i, lo, hi) for i in range(n))
+
+    def list(self, key: str, max_len: int) -> list:
+        v = self.get(key)
+        if not isinstance(v, list) or len(v) > max_len:
+            raise self.fail(key, f"expected a list of at most {max_len} entries, got {type(v).__name__}")
+        return v
+
+    def obj(self, key: str, default: Any = _MISSING) -> dict:
+        v = self.get(key, default)
+        if not isinstance(v, dict):
+            raise self.fail(key, f"expected an object, got {type(v).__name__}")
+        return v
+
+
+def _elem(sub: _Meta, i: int, lo: int, hi: int) -> int:
+    v = sub.data[str(i)]
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise _fail(sub.path, f"{sub.where}{i}]", f"expected an integer in [{lo}, {hi}], got {short(v)}")
     return v
+
+
+MAX_CHANNELS = 1 << 16
+MAX_SIDE = 1 << 12
+MAX_LAYERS = 1024
+MAX_SAMPLES = 1 << 20
+SHIFT_RANGE = (0, 62)  # the epilogue's arithmetic shift of an int64
 
 
 # --------------------------------------------------------------------------- model I/O
@@ -302,68 +466,76 @@ def model_checksum(path: str | Path) -> str:
 
 def _model_from(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> BnnModel:
     r = _Reader(path, arrays)
-    try:
-        c_img, h, w = (int(v) for v in meta["input_shape"])
-        stem_w = arrays.get("stem.weight")
-        if stem_w is None or stem_w.ndim != 4:
-            raise r.fail("stem.weight", "missing or not 4-D")
-        c0 = stem_w.shape[0]
-        stem = Stem(
-            weight=r.array("stem.weight", "int8", (c0, c_img, 3, 3)),
-            mult=r.array("stem.mult", "int32", (c0,)),
-            bias=r.array("stem.bias", "int64", (c0,)),
-            shift=_int(meta["stem"], "shift", "stem.", path),
-            input_offset=_int(meta["stem"], "input_offset", "stem.", path),
-        )
-        layers = []
-        for i, m in enumerate(meta["layers"]):
-            where = f"layers[{i}]."
-            k, ci, co = (_int(m, f, where, path) for f in ("kernel", "c_in", "c_out"))
-            pred = None
-            if m.get("predictor_threshold") is not None:
-                pred = Predictor(
-                    weight=r.bits(f"L{i}.pred_weight", (ci, 3, 3)),
-                    threshold=_int(m, "predictor_threshold", where, path),
-                )
-            layers.append(
-                BinaryConv(
-                    name=str(m["name"]),
-                    role=str(m["role"]),
-                    kernel=k,
-                    stride=_int(m, "stride", where, path),
-                    c_in=ci,
-                    c_out=co,
-                    h_in=_int(m, "h_in", where, path),
-                    w_in=_int(m, "w_in", where, path),
-                    weight=r.bits(f"L{i}.weight", (co, ci, k, k)),
-                    keep=r.bits(f"L{i}.keep", (co, ci)),
-                    mult=r.array(f"L{i}.mult", "int32", (co,)),
-                    bias=r.array(f"L{i}.bias", "int64", (co,)),
-                    shift=_int(m, "shift", where, path),
-                    residual=bool(m["residual"]),
-                    predictor=pred,
-                )
+    top = _Meta(path, meta)
+    c_img, h, w = top.ints("input_shape", 3, 1, MAX_SIDE)
+    if c_img > MAX_CHANNELS:
+        raise top.fail("input_shape", f"{c_img} image channels")
+    stem_w = arrays.get("stem.weight")
+    if stem_w is None or stem_w.ndim != 4:
+        raise r.fail("stem.weight", "missing or not 4-D")
+    c0 = stem_w.shape[0]
+    if c0 < 1:
+        raise r.fail("stem.weight", "the stem has no output channel")
+    st = _Meta(path, top.get("stem"), "stem.")
+    stem = Stem(
+        weight=r.array("stem.weight", "int8", (c0, c_img, 3, 3)),
+        mult=r.array("stem.mult", "int32", (c0,)),
+        bias=r.array("stem.bias", "int64", (c0,)),
+        shift=st.int("shift", *SHIFT_RANGE),
+        input_offset=st.int("input_offset", 0, 255),  # subtracted from uint8 pixels
+    )
+    layers = []
+    for i, raw in enumerate(top.list("layers", MAX_LAYERS)):
+        m = _Meta(path, raw, f"layers[{i}].")
+        k = m.int("kernel", 1, 3)
+        ci, co = m.int("c_in", 1, MAX_CHANNELS), m.int("c_out", 1, MAX_CHANNELS)
+        threshold = m.get("predictor_threshold", None)
+        has_pred_weight = f"L{i}.pred_weight" in arrays
+        pred = None
+        if threshold is not None:
+            pred = Predictor(
+                weight=r.bits(f"L{i}.pred_weight", (ci, 3, 3)),
+                threshold=m.int("predictor_threshold", -(1 << 31), (1 << 31) - 1),
             )
-        fc_w = arrays.get("fc.weight")
-        if fc_w is None or fc_w.ndim != 2:
-            raise r.fail("fc.weight", "missing or not 2-D")
-        classifier = Classifier(
-            weight=r.array("fc.weight", "int16", fc_w.shape),
-            bias=r.array("fc.bias", "int64", (fc_w.shape[0],)),
+        elif has_pred_weight:
+            raise m.fail("predictor_threshold", f"missing, but the archive holds predictor weights L{i}.pred_weight")
+        layers.append(
+            BinaryConv(
+                name=m.str("name"),
+                role=m.str("role"),
+                kernel=k,
+                stride=m.int("stride", 1, 2),
+                c_in=ci,
+                c_out=co,
+                h_in=m.int("h_in", 1, MAX_SIDE),
+                w_in=m.int("w_in", 1, MAX_SIDE),
+                weight=r.bits(f"L{i}.weight", (co, ci, k, k)),
+                keep=r.bits(f"L{i}.keep", (co, ci)),
+                mult=r.array(f"L{i}.mult", "int32", (co,)),
+                bias=r.array(f"L{i}.bias", "int64", (co,)),
+                shift=m.int("shift", *SHIFT_RANGE),
+                residual=m.bool("residual"),
+                predictor=pred,
+            )
         )
-        bal = meta.get("balance")
-        return BnnModel(
-            name=str(meta["name"]),
-            input_shape=(c_img, h, w),
-            frac_bits=int(meta["frac_bits"]),
-            stem=stem,
-            layers=tuple(layers),
-            classifier=classifier,
-            balance=None if bal is None else (int(bal[0]), int(bal[1])),
-            meta=dict(meta.get("meta", {})),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(f"{path}: malformed metadata ({type(exc).__name__}: {exc})") from None
+    fc_w = arrays.get("fc.weight")
+    if fc_w is None or fc_w.ndim != 2:
+        raise r.fail("fc.weight", "missing or not 2-D")
+    classifier = Classifier(
+        weight=r.array("fc.weight", "int16", fc_w.shape),
+        bias=r.array("fc.bias", "int64", (fc_w.shape[0],)),
+    )
+    balance = None if top.get("balance", None) is None else top.ints("balance", 2, 1, 256)
+    return BnnModel(
+        name=top.str("name"),
+        input_shape=(c_img, h, w),
+        frac_bits=top.int("frac_bits", 0, 30),
+        stem=stem,
+        layers=tuple(layers),
+        classifier=classifier,
+        balance=balance,  # type: ignore[arg-type]
+        meta=dict(top.obj("meta", {})),
+    )
 
 
 def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
@@ -375,6 +547,14 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
     c_img, h, w = model.input_shape
     if model.stem.weight.shape[1:] != (c_img, 3, 3):
         raise fail("stem.weight", f"shape {model.stem.weight.shape} does not match input {model.input_shape}")
+    if model.stem.weight.shape[0] < 1:
+        raise fail("stem.weight", "the stem has no output channel")
+    if not 0 <= model.stem.input_offset <= 255:
+        raise fail("stem.input_offset", f"must be in [0, 255], got {model.stem.input_offset}")
+    if not SHIFT_RANGE[0] <= model.stem.shift <= SHIFT_RANGE[1]:
+        raise fail("stem.shift", f"must be in [{SHIFT_RANGE[0]}, {SHIFT_RANGE[1]}], got {model.stem.shift}")
+    if not any(L.role == "main" for L in model.layers):
+        raise fail("layers", "no binary (main) layer: nothing for the accelerator to run")
     c, hh, ww = model.stem.weight.shape[0], h, w
     pending_shortcut: BinaryConv | None = None
     for i, L in enumerate(model.layers):
@@ -462,35 +642,44 @@ def load_trace(path: str | Path) -> Trace:
     path = Path(path)
     arrays, meta = _read_npz(path, TRACE_KIND)
     r = _Reader(path, arrays)
-    try:
-        n = int(meta["n_samples"])
-        inputs = arrays.get("inputs")
-        if inputs is None or inputs.ndim != 4:
-            raise r.fail("inputs", "missing or not 4-D")
-        inputs = r.array("inputs", "uint8", (n, *inputs.shape[1:]))
-        stem = arrays.get("stem_out")
-        if stem is None or stem.ndim != 4:
-            raise r.fail("stem_out", "missing or not 4-D")
-        outs, masks = [], []
-        for i, (shape, masked) in enumerate(zip(meta["layer_shapes"], meta["layer_masked"], strict=True)):
-            out = r.array(f"L{i}.out", "int16", tuple(shape))
-            outs.append(out)
-            masks.append(r.bits(f"L{i}.mask", (shape[0], shape[2], shape[3])) if masked else None)
-        logits = arrays.get("logits")
-        if logits is None or logits.ndim != 2:
-            raise r.fail("logits", "missing or not 2-D")
-        return Trace(
-            model_checksum=str(meta["model_checksum"]),
-            inputs=inputs,
-            labels=r.array("labels", "int64", (n,)),
-            stem_out=r.array("stem_out", "int16", (n, *stem.shape[1:])),
-            layer_out=tuple(outs),
-            masks=tuple(masks),
-            logits=r.array("logits", "int64", (n, logits.shape[1])),
-            meta=dict(meta.get("meta", {})),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(f"{path}: malformed metadata ({type(exc).__name__}: {exc})") from None
+    top = _Meta(path, meta)
+    n = top.int("n_samples", 1, MAX_SAMPLES)
+    msum = top.str("model_checksum", max_len=64)
+
+    def per_sample(name: str, ndim: int) -> np.ndarray:
+        a = arrays.get(name)
+        if a is None or a.ndim != ndim:
+            raise r.fail(name, f"missing or not {ndim}-D")
+        if a.shape[0] != n:
+            raise r.fail(name, f"holds {a.shape[0]} samples, n_samples is {n}")
+        return a
+
+    inputs = r.array("inputs", "uint8", per_sample("inputs", 4).shape)
+    stem = r.array("stem_out", "int16", per_sample("stem_out", 4).shape)
+    shapes = top.list("layer_shapes", MAX_LAYERS)
+    masked = top.list("layer_masked", MAX_LAYERS)
+    if len(masked) != len(shapes):
+        raise top.fail("layer_masked", f"{len(masked)} entries, layer_shapes has {len(shapes)}")
+    outs, masks = [], []
+    for i, flag in enumerate(masked):
+        shape = _Meta(path, {"layer_shapes": shapes[i]}).ints("layer_shapes", 4, 1, max(MAX_CHANNELS, MAX_SAMPLES))
+        if shape[0] != n:
+            raise top.fail(f"layer_shapes[{i}]", f"{shape[0]} samples, n_samples is {n}")
+        if not isinstance(flag, bool):
+            raise top.fail(f"layer_masked[{i}]", f"expected true or false, got {short(flag)}")
+        outs.append(r.array(f"L{i}.out", "int16", shape))
+        masks.append(r.bits(f"L{i}.mask", (shape[0], shape[2], shape[3])) if flag else None)
+    logits = r.array("logits", "int64", per_sample("logits", 2).shape)
+    return Trace(
+        model_checksum=msum,
+        inputs=inputs,
+        labels=r.array("labels", "int64", (n,)),
+        stem_out=stem,
+        layer_out=tuple(outs),
+        masks=tuple(masks),
+        logits=logits,
+        meta=dict(top.obj("meta", {})),
+    )
 
 
 def check_trace_matches(trace: Trace, model: BnnModel, model_sum: str, path: Path | str) -> None:
@@ -504,8 +693,21 @@ def check_trace_matches(trace: Trace, model: BnnModel, model_sum: str, path: Pat
         raise FormatError(f"{path}: field 'inputs': shape {trace.inputs.shape[1:]}, model expects {model.input_shape}")
     if len(trace.layer_out) != len(model.layers):
         raise FormatError(f"{path}: field 'layer_shapes': {len(trace.layer_out)} layers, model has {len(model.layers)}")
+    c0, _, h, w = model.stem.weight.shape[0], *model.input_shape
+    if trace.stem_out.shape[1:] != (c0, h, w):
+        raise FormatError(
+            f"{path}: field 'stem_out': shape {trace.stem_out.shape[1:]}, the model's stem outputs {(c0, h, w)}"
+        )
     for i, (out, L) in enumerate(zip(trace.layer_out, model.layers, strict=True)):
         if out.shape[1:] != (L.c_out, L.h_out, L.w_out):
             raise FormatError(
                 f"{path}: field 'L{i}.out': shape {out.shape[1:]}, layer {L.name} outputs {(L.c_out, L.h_out, L.w_out)}"
             )
+        if (trace.masks[i] is not None) != (L.predictor is not None):
+            raise FormatError(
+                f"{path}: field 'layer_masked[{i}]': {'has' if trace.masks[i] is not None else 'lacks'} a mask, "
+                f"layer {L.name} {'has' if L.predictor is not None else 'has no'} predictor"
+            )
+    n_classes = model.classifier.weight.shape[0]
+    if trace.logits.shape[1] != n_classes:
+        raise FormatError(f"{path}: field 'logits': {trace.logits.shape[1]} classes, the model has {n_classes}")

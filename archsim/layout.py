@@ -215,6 +215,9 @@ class PassDesc:
     k: int
     steps: int  # c_in * k: PE-array steps per tile
     kernel: int
+    went: int  # weight-memory entries the blob fills
+    wbase: int  # first weight-ring entry of the blob (wrapping)
+    need: int  # blobs 0 .. need-1 must be free before this one loads (docs/timing.md 3)
 
     @property
     def blob_beats(self) -> int:
@@ -313,6 +316,9 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                     k=pp.k,
                     steps=L.c_in * pp.k,
                     kernel=L.kernel,
+                    went=pp.went,
+                    wbase=pp.wbase,
+                    need=pp.need,
                 )
             )
             blobs.append(blob)

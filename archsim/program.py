@@ -10,7 +10,7 @@ checks that the model fits the hardware, naming the layer and limit at fault.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,10 @@ class PassPlan:
     weight_beats: int
     param_beats: int
     predictor_beats: int
+    # Placement in the accelerator's memories (docs/timing.md section 3), set by compile_program:
+    went: int = 0  # weight-memory entries the blob fills: ceil(c_in k / m_K)
+    wbase: int = 0  # its first entry in the weight ring (entries wrap modulo the ring size)
+    need: int = 0  # blobs 0 .. need-1 (programme order) must be free before this one may load
 
     @property
     def channels(self) -> int:
@@ -172,6 +176,31 @@ def _res_words(c: int, h: int, w: int, cfg: HardwareConfig) -> int:
     return h * w * ceil_div(c, cfg.pe_array.rows)
 
 
+def place_blobs(went: list[int], ring: int, slots: int) -> list[tuple[int, int]]:
+    """(wbase, need) of every blob, in programme order (docs/timing.md section 3).
+
+    Blobs fill the weight ring back to back, wrapping modulo `ring` entries, and blob i
+    takes parameter/predictor slot i mod `slots`. Blob i may overwrite what it needs once
+    every earlier blob it overlaps is free: the blob `slots` places back (same slot) and
+    the latest blob j whose ring span reaches into its own, that is the largest j with
+    went_j + ... + went_i > ring. Blobs are freed in programme order, so
+    need = 1 + the latest such j (0 when there is none).
+    """
+    out = []
+    base = 0
+    for i, n in enumerate(went):
+        need = max(0, i - slots + 1)
+        total = n
+        for j in range(i - 1, need - 1, -1):
+            total += went[j]
+            if total > ring:
+                need = j + 1
+                break
+        out.append((base, need))
+        base = (base + n) % ring
+    return out
+
+
 def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str | Path = "<model>") -> Program:
     """Check that `model` fits `cfg` and derive its programme in `mode`."""
     if mode not in MODES:
@@ -277,6 +306,17 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
             )
         )
         after_shortcut = L.role == "shortcut"
+    ring = cfg.weight_ring_entries(sparse)
+    went = [ceil_div(L.c_in * p.k, cfg.steps_per_entry(L.kernel, sparse)) for L in plans for p in L.passes]
+    placed = iter(zip(went, place_blobs(went, ring, cfg.buffers.blob_slots), strict=True))
+    placed_plans = []
+    for L in plans:
+        passes = []
+        for p in L.passes:
+            n, (base, need) = next(placed)
+            passes.append(replace(p, went=n, wbase=base, need=need))
+        placed_plans.append(replace(L, passes=tuple(passes)))
+    plans = placed_plans
     for c, h, w in (maps[0], maps[-1]):
         need = _res_words(c, h, w, cfg)
         limit(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archsim.energy import BLOCKS, mean_blocks
-from archsim.fileio import atomic_write_text
+from archsim.fileio import atomic_write_files
 from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
 from archsim.workload import Workload
 
@@ -169,6 +169,14 @@ def summary(res: RunResult) -> dict[str, Any]:
         },
         "speedup": res.speedup,
         "ideal_speedup": res.ideal_speedup,
+        "fairness": FAIRNESS,
+        "equal_area": None
+        if res.equal_area_dense is None
+        else {
+            "dense_pe_cols": res.equal_area_cols,
+            "dense_cycles": res.equal_area_dense.done,
+            "speedup": res.equal_area_speedup,
+        },
         "cycle_accounting": {
             "dense": {a: _num(v) for a, v in res.dense_accounting.items()},
             "sparse": {a: _num(v) for a, v in res.sparse_accounting.items()},
@@ -305,13 +313,11 @@ def layers_csv(res: RunResult) -> str:
 
 
 def write_results(out_dir: str | Path, res: RunResult) -> list[Path]:
-    """Write DIR/layers.csv and DIR/summary.json, each atomically (summary last)."""
+    """Write DIR/layers.csv and DIR/summary.json together: both or neither (fileio.atomic_write_files)."""
     out = Path(out_dir)
     text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
     csv_text = layers_csv(res)
-    atomic_write_text(out / "layers.csv", csv_text)
-    atomic_write_text(out / "summary.json", text)
-    return [out / "layers.csv", out / "summary.json"]
+    return atomic_write_files(out, {"layers.csv": csv_text, "summary.json": text})
 
 
 # --------------------------------------------------------------------------- printed report
@@ -392,6 +398,7 @@ def format_report(res: RunResult) -> str:
         f"total cycles      dense {_cyc(dense_c)}   pruned {_cyc(sparse_c)}{spread}",
         f"speedup           {res.speedup:.2f}x   (ideal {res.ideal_speedup:.2f}x = dense work / pruned work, "
         "work = kept kernels x active positions)",
+        *_equal_area_lines(res),
         *_accounting_lines(res),
         f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
         f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
@@ -406,6 +413,24 @@ def format_report(res: RunResult) -> str:
     if wl.synthetic:
         lines += ["", SYNTHETIC_BANNER]
     return "\n".join(lines)
+
+
+FAIRNESS = (
+    "the dense baseline runs on the same hardware configuration as the pruned model (every buffer, "
+    "the weight ring and its blob slots, the AXI port), with the index decoder and the mask unit bypassed"
+)
+
+
+def _equal_area_lines(res: RunResult) -> list[str]:
+    pe = res.workload.config.pe_array
+    out = [f"fairness          {FAIRNESS}"]
+    if res.equal_area_dense is not None:
+        out.append(
+            f"equal area        {res.equal_area_speedup:.2f}x against the dense model on {pe.rows} x "
+            f"{res.equal_area_cols} PEs ({_cyc(res.equal_area_dense.done)} cycles): the dense build given the "
+            "LUTs of the sparse logic (baseline.equal_area_cols, docs/resources.md)"
+        )
+    return out
 
 
 def _energy_lines(res: RunResult) -> list[str]:

@@ -146,6 +146,19 @@ class RunResult:
     classifier_macs: int
     dense_energy: InferenceEnergy | None = None  # None: the workload has no energy table
     sparse_energy: list[InferenceEnergy] = field(default_factory=list)  # per sample
+    equal_area_dense: Schedule | None = None  # the dense model on the equal-area dense build, if named
+
+    @property
+    def equal_area_cols(self) -> int | None:
+        ea = self.workload.equal_area
+        return None if ea is None else ea[0].pe_array.cols
+
+    @property
+    def equal_area_speedup(self) -> float | None:
+        """Pruned cycles against the dense model on the dense build of the same LUTs (more columns)."""
+        if self.equal_area_dense is None:
+            return None
+        return self.equal_area_dense.done / self.sparse_cycles_mean
 
     @property
     def has_energy(self) -> bool:
@@ -245,6 +258,10 @@ def run_workload(
     names = [L.name for L in wl.model.layers]
 
     dense = simulate(wl.baseline_program, cfg, [None] * len(wl.baseline_program.layers), mode)
+    equal_area = None
+    if wl.equal_area is not None:
+        ea_cfg, ea_prog = wl.equal_area
+        equal_area = simulate(ea_prog, ea_cfg, [None] * len(ea_prog.layers), mode)
     layers = [
         LayerResult(
             index=p.index,
@@ -314,4 +331,5 @@ def run_workload(
         classifier_macs=classifier_macs,
         dense_energy=dense_energy,
         sparse_energy=sparse_energy,
+        equal_area_dense=equal_area,
     )

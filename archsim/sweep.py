@@ -19,7 +19,9 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -30,12 +32,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from archsim.config import HardwareConfig
+from archsim.config import NAME_PATTERN, HardwareConfig
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import atomic_write_text
 from archsim.program import compile_program
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import PathText, one_line, path_problem, read_yaml, short, validate
 
 SWEEP_VERSION = 2  # part of every point's key, with the digest of archsim's source (code_digest)
 MAX_POINTS = 100_000
@@ -80,16 +82,16 @@ METRICS = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SweepFile(_Strict):
-    name: str = Field(min_length=1)
-    description: str = ""
-    hardware: str | None = Field(None, min_length=1, description="base hardware config (synthetic sweeps)")
-    workload: str | None = Field(None, min_length=1, description="one workload file (workload sweeps)")
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field("", max_length=2000)
+    hardware: PathText | None = Field(None, min_length=1, description="base hardware config (synthetic sweeps)")
+    workload: PathText | None = Field(None, min_length=1, description="one workload file (workload sweeps)")
     synthetic: dict[str, Any] | None = None
-    energy: str | None = Field(None, min_length=1)
+    energy: PathText | None = Field(None, min_length=1)
     timing_mode: Literal["fast", "cycle"] = "fast"
     samples: int | None = Field(None, ge=1, description="first N samples of every point's workload")
     parameters: dict[str, list[Any]] = Field(default_factory=dict)
@@ -146,11 +148,30 @@ _SYNTH_FIELDS = {
     "predict_stages": tuple,
     "input_shape": tuple,
     "layer_density": dict,
+    "network": str,
 }
 
 
-def _coerce_synth(name: str, value: Any, where: str) -> Any:
+def _network_field(value: Any, where: str, here: Path) -> dict[str, Any]:
+    """A `network` value: a description file (relative to the sweep file) or a built-in name,
+    carried as its parsed mapping so that a point needs no file and its key covers the contents."""
+    from archsim.networks import BUILTIN, network_data, network_from_dict
+
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a network description file or built-in name, got {value!r}")
+    where_file = value if value in BUILTIN and not (here / value).exists() else here / value
+    try:
+        data = network_data(where_file)
+        network_from_dict(data, value).check_supported()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return {"file": value, "data": data}
+
+
+def _coerce_synth(name: str, value: Any, where: str, here: Path = Path(".")) -> Any:
     """A SynthSpec field value from YAML, or a ConfigError naming the sweep field."""
+    if name == "network":
+        return _network_field(value, where, here)
     kind = _SYNTH_FIELDS.get(name)
     if kind is None:
         raise ConfigError(f"{where}: unknown synthetic-model field (fields: {', '.join(sorted(_SYNTH_FIELDS))})")
@@ -164,17 +185,50 @@ def _coerce_synth(name: str, value: Any, where: str) -> Any:
         ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         value = tuple(value) if ok else value
     elif kind is dict:
-        ok = isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
+        ok = isinstance(value, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
         value = tuple(sorted((str(k), float(v)) for k, v in value.items())) if ok else value
     if not ok:
         want = {float: "a number", int: "an integer", tuple: "a list of integers", dict: "a mapping NAME: density"}
-        raise ConfigError(f"{where}: expected {want[kind]}, got {value!r}")
+        raise ConfigError(f"{where}: expected {want[kind]}, got {short(value)}")
     return value
 
 
+def _check_value(value: Any, where: str) -> None:
+    """A swept value is plain data: finite numbers, short strings, lists and mappings of them."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        if abs(value) >= 1 << 63:
+            raise ConfigError(f"{where}: integer out of range, got {short(value)}")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value}")
+    elif isinstance(value, str):
+        if len(value) > 4096 or "\0" in value:
+            raise ConfigError(f"{where}: a string of at most 4096 characters without NUL, got {short(value)}")
+    elif isinstance(value, list):
+        for v in value:
+            _check_value(v, where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"{where}: mapping keys must be field names, got {short(k)}")
+            _check_value(v, f"{where}.{k}" if len(where) < 300 else where)
+    else:
+        raise ConfigError(f"{where}: expected a number, string, list or mapping, got {type(value).__name__}")
+
+
 def _synth_spec(fields: dict[str, Any]) -> Any:
+    from archsim.networks import builtin, network_from_dict
     from archsim.synthetic import SynthSpec
 
+    fields = dict(fields)
+    if "network" in fields:
+        net = network_from_dict(fields["network"]["data"], fields["network"]["file"])
+        fields["network"] = None if net == builtin("resnet18") else net  # the default network: the same model
+        fields.setdefault("input_shape", net.input_shape)
     return SynthSpec(name="sweep", **fields)
 
 
@@ -183,6 +237,8 @@ def _check_synth(fields: dict[str, Any], where: Callable[[str], str]) -> None:
     try:
         _synth_spec(fields).check()
     except ConfigError as exc:
+        if not str(exc).startswith("option '"):  # the network description at this input shape
+            raise ConfigError(f"{where('network')}: {exc}") from None
         opt, _, msg = str(exc).partition(": ")
         name = opt.removeprefix("option ").strip("'-").replace("-", "_")
         raise ConfigError(f"{where(name)}: {msg}") from None
@@ -272,20 +328,25 @@ def load_sweep(path: str | Path) -> Sweep:
     if spec.workload is not None and wl_values is not None:
         raise fail("workload", "give one workload or parameters.workload, not both")
 
+    _check_value(spec.synthetic, f"{path}: field 'synthetic'")
     keys = list(spec.parameters)
     for key, values in spec.parameters.items():
-        fld = f"parameters.{key}"
+        fld = f"parameters.{short(key)[1:-1]}"
         if not values:
             raise fail(fld, "needs at least one value")
+        for i, v in enumerate(values):
+            _check_value(v, f"{path}: field '{fld}[{i}]'")
         head, _, rest = key.partition(".")
         if key == "workload":
             continue
+        if head in ("hardware", "synthetic") and not rest:
+            raise fail(fld, f"name a field: '{head}.<field>' (e.g. hardware.clock_mhz, synthetic.kernel_density)")
         if head == "synthetic":
             if not synthetic_mode:
                 raise fail(fld, "synthetic-model parameters need a 'synthetic' base")
             for i, v in enumerate(values):
                 at = f"{path}: field '{fld}[{i}]'"
-                val = _coerce_synth(rest, v, at)
+                val = _coerce_synth(rest, v, at, here)
                 _check_synth({**_base_synth(spec, path), rest: val}, lambda _f, at=at: at)
         elif head != "hardware":
             raise fail(fld, "parameters are 'workload', 'hardware.<config field>' or 'synthetic.<model field>'")
@@ -319,8 +380,8 @@ def load_sweep(path: str | Path) -> Sweep:
         files = wl_values if wl_values is not None else [spec.workload]
         for i, w in enumerate(files):
             fld = f"parameters.workload[{i}]" if wl_values is not None else "workload"
-            if not isinstance(w, str) or not w:
-                raise fail(fld, f"expected a workload file name, got {w!r}")
+            if not isinstance(w, str) or not w or path_problem(w):
+                raise fail(fld, f"expected a workload file name, got {short(w)}")
             try:
                 wl = load_workload(here / w)
             except ArchsimError as exc:
@@ -364,7 +425,7 @@ def load_sweep(path: str | Path) -> Sweep:
                 _set(hw, key.split(".")[1:], copy.deepcopy(value))
             elif head == "synthetic":
                 assert synth is not None
-                synth[rest] = _coerce_synth(rest, value, key)
+                synth[rest] = _coerce_synth(rest, value, key, here)
         points.append(
             Point(
                 index=index,
@@ -391,7 +452,7 @@ def _check_part(table: dict[str, Any], cfg: HardwareConfig, where: str) -> None:
 def _base_synth(spec: SweepFile, path: Path) -> dict[str, Any]:
     fields = {}
     for name, value in (spec.synthetic or {}).items():
-        fields[name] = _coerce_synth(name, value, f"{path}: field 'synthetic.{name}'")
+        fields[name] = _coerce_synth(name, value, f"{path}: field 'synthetic.{name}'", path.parent)
     _check_synth(fields, lambda f: f"{path}: field 'synthetic.{f}'")
     return fields
 
@@ -631,17 +692,25 @@ def _local(points: list[Point], jobs: int) -> Iterator[tuple[Point, dict[str, An
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _dask(points: list[Point], address: str, timeout: float) -> Iterator[tuple[Point, dict[str, Any] | BaseException]]:
+def _connect(address: str, timeout: float) -> Any:
+    """A Dask client, connected before anything is written (an unreachable scheduler leaves no trace)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise ConfigError(
             "option '--scheduler': dask.distributed is not installed (pip install \"dask[distributed]\")"
         ) from None
     try:
-        client = Client(address, timeout=f"{timeout}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(f"option '--scheduler': cannot connect to {address!r} ({exc})") from None
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"option '--scheduler': cannot connect to {short(address)} ({one_line(str(exc), 200)})"
+        ) from None
+
+
+def _dask(points: list[Point], client: Any) -> Iterator[tuple[Point, dict[str, Any] | BaseException]]:
+    from distributed import as_completed
+
     try:
         futures = {client.submit(compute_point, p, pure=False, key=f"archsim-point-{p.key}"): p for p in points}
         for fut in as_completed(futures):
@@ -650,6 +719,22 @@ def _dask(points: list[Point], address: str, timeout: float) -> Iterator[tuple[P
             yield p, exc if exc is not None else fut.result()
     finally:
         client.close()
+
+
+def check_sweep_out(out: Path) -> None:
+    """Refuse, before any point runs, an output folder the sweep could not finish writing."""
+    from archsim.fileio import unwritable_target
+
+    why = unwritable_target(out, ["results.csv", "sweep.json"]) or unwritable_target(out / "points", [])
+    if not why:
+        probe = next((p for p in (out, *out.parents) if p.exists()), None)
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as exc:
+            why = f"{probe}: {exc.strerror or exc}"
+    if why:
+        raise ConfigError(f"{out}: option '--out': cannot write the sweep there ({why})")
 
 
 def run_sweep(
@@ -667,6 +752,8 @@ def run_sweep(
     `stop_after` stops after that many newly computed points, as an interruption would.
     """
     out = Path(out)
+    check_sweep_out(out)
+    client = _connect(scheduler, scheduler_timeout) if scheduler else None
     pdir = out / "points"
     pdir.mkdir(parents=True, exist_ok=True)
     for stale in pdir.glob(".*.tmp"):  # left by a run killed mid-write; never a finished point
@@ -674,7 +761,7 @@ def run_sweep(
     todo = [p for p in sweep.points if _read_point(point_file(out, p.key)) is None]
     stats = SweepStats(total=len(sweep.points), skipped=len(sweep.points) - len(todo))
     jobs = jobs or os.cpu_count() or 1
-    source = _dask(todo, scheduler, scheduler_timeout) if scheduler else _local(todo, min(jobs, max(1, len(todo))))
+    source = _dask(todo, client) if client is not None else _local(todo, min(jobs, max(1, len(todo))))
     bar = tqdm(
         total=stats.total,
         initial=stats.skipped,

@@ -24,11 +24,13 @@ import numpy as np
 
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
-from archsim.fileio import atomic_write_text
+from archsim.fileio import atomic_write_text, staged_output, unwritable_target
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem, Trace, save_model, save_trace
 from archsim.functional import BitSets, layer_dot, predictor_score, run_model, stem_conv, stem_output
 from archsim.network import LayerShape, resnet18_layers
+from archsim.networks import Network
 from archsim.program import compile_program, pass_geometry, real_rows
+from archsim.yamlio import short
 
 GENERATOR = "archsim synth"
 
@@ -48,6 +50,7 @@ class SynthSpec:
     classes: int = 10
     seed: int = 0
     frac_bits: int = 6
+    network: Network | None = None  # a network description; None: the built-in ResNet-18 code path
 
     def check(self) -> None:
         """Reject impossible requests with a one-line error naming the option."""
@@ -55,26 +58,32 @@ class SynthSpec:
         def bad(opt: str, msg: str) -> ConfigError:
             return ConfigError(f"option '{opt}': {msg}")
 
-        if not self.name or not all(c.isalnum() or c in "_-." for c in self.name):
+        if not 0 < len(self.name) <= 100 or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in self.name):
             raise bad(
-                "--name", f"must be a non-empty file-name stem of letters, digits, '_', '-', '.', got {self.name!r}"
+                "--name",
+                f"must be a non-empty file-name stem of letters, digits, '_', '-', '.', got {short(self.name)}",
             )
+        if not 0 < self.width <= 4:  # before skeleton(): it needs a sane width and shape
+            raise bad("--width", f"must be in (0, 4], got {self.width}")
+        shape = self.input_shape
+        if len(shape) != 3 or any(isinstance(v, bool) for v in shape) or min(shape) < 1 or max(shape) > 1024:
+            raise bad("--input-shape", f"must be C,H,W with each in [1, 1024], got {short(shape)}")
         if not 0 < self.kernel_density <= 1:
             raise bad("--kernel-density", f"must be in (0, 1], got {self.kernel_density}")
-        names = {s.name for s in skeleton(self.width, self.input_shape)} if self.width > 0 else set()
+        try:
+            names = {s.name for s in skeleton(self.width, self.input_shape, self.network)}
+        except (ValueError, ArithmeticError) as exc:
+            what = "ResNet-18" if self.network is None else f"network '{self.network.name}'"
+            raise bad("--input-shape", f"no {what} fits width {self.width:g} and shape {shape} ({exc})") from None
         for lname, d in self.layer_density:
             if not 0 < d <= 1:
-                raise bad("--layer-density", f"density of '{lname}' must be in (0, 1], got {d}")
-            if names and lname not in names:
-                raise bad("--layer-density", f"no layer named '{lname}' (layers: {', '.join(sorted(names))})")
+                raise bad("--layer-density", f"density of {short(lname)} must be in (0, 1], got {d}")
+            if lname not in names:
+                raise bad("--layer-density", f"no layer named {short(lname)} (layers: {', '.join(sorted(names))})")
         if not 0 < self.spatial_budget <= 1:
             raise bad("--spatial-budget", f"must be in (0, 1], got {self.spatial_budget}")
         if any(s not in (1, 2, 3, 4) for s in self.predict_stages):
-            raise bad("--predict-stages", f"stages are 1..4, got {list(self.predict_stages)}")
-        if not 0 < self.width <= 4:
-            raise bad("--width", f"must be in (0, 4], got {self.width}")
-        if len(self.input_shape) != 3 or min(self.input_shape) < 1 or max(self.input_shape) > 1024:
-            raise bad("--input-shape", f"must be C,H,W with each in [1, 1024], got {self.input_shape}")
+            raise bad("--predict-stages", f"stages are 1..4, got {short(list(self.predict_stages))}")
         if not 1 <= self.samples <= 64:
             raise bad("--samples", f"must be in [1, 64], got {self.samples}")
         if not 1 <= self.classes <= 1000:
@@ -97,11 +106,15 @@ class SynthSpec:
             f"--classes {self.classes}",
             f"--seed {self.seed}",
         ]
+        if self.network is not None:
+            parts.append(f"--network {self.network.source}")
         return " ".join(parts)
 
 
-def skeleton(width: float, input_shape: tuple[int, int, int]) -> list[LayerShape]:
-    """The binary layers of the CIFAR ResNet-18 (docs/architecture.md section 1), in run order."""
+def skeleton(width: float, input_shape: tuple[int, int, int], network: Network | None = None) -> list[LayerShape]:
+    """The binary layers in run order: of `network`, or of the CIFAR ResNet-18 (docs/architecture.md section 1)."""
+    if network is not None:
+        return network.layer_shapes(width, input_shape)
     return resnet18_layers(width, input_shape[1], input_shape[2])
 
 
@@ -243,7 +256,7 @@ def _build_layers(
         step = state.step(i, layer, use_predictor=True)
         layers.append(layer)
         sat_frac.append(float(((step.z <= -lim) | (step.z >= lim - 1)).mean()))
-        if s.role == "main" and s.stride != 2:
+        if s.role == "main" and step.bits_out.shape == prev_bits.shape:  # maps that keep their shape
             flip_frac.append(float((step.bits_out != prev_bits).mean()))
         if step.mask is not None:
             spatial[s.name] = round(float(step.mask.mean()), 4)
@@ -259,7 +272,7 @@ def _build_layers(
 def generate(spec: SynthSpec, cfg: HardwareConfig) -> Synthesis:
     """Build the pruned and dense models (in memory) for `spec`, balanced for `cfg`."""
     spec.check()
-    shapes = skeleton(spec.width, spec.input_shape)
+    shapes = skeleton(spec.width, spec.input_shape, spec.network)
     rows, depth = cfg.pe_array.rows, cfg.pe_array.acc_depth
     ep = cfg.epilogue
     c_img, _, _ = spec.input_shape
@@ -284,6 +297,9 @@ def generate(spec: SynthSpec, cfg: HardwareConfig) -> Synthesis:
         for i, (s, d) in enumerate(zip(shapes, densities, strict=True))
     ]
     predicted = {i for i, s in enumerate(shapes) if s.role == "main" and s.stage in spec.predict_stages}
+    if spec.network is not None:  # only the layers the description marks may carry one
+        marked = spec.network.predicted()
+        predicted = {i for i in predicted if shapes[i].name in marked}
     f_rng = _rng(spec.seed, 3)
     n_last = shapes[-1].c_out
     classifier = Classifier(
@@ -299,6 +315,8 @@ def generate(spec: SynthSpec, cfg: HardwareConfig) -> Synthesis:
         "width": spec.width,
         "note": "random weights and random images, not a trained network",
     }
+    if spec.network is not None:
+        common["network"] = spec.network.name
 
     p_layers, p_health = _build_layers(spec, cfg, shapes, x0, keeps, predicted)
     d_layers, d_health = _build_layers(spec, cfg, shapes, x0, [np.ones_like(k) for k in keeps], set())
@@ -381,31 +399,37 @@ def write_synthetic(spec: SynthSpec, cfg: HardwareConfig, config_path: Path, out
     syn = generate(spec, cfg)
     compile_program(syn.pruned, cfg, "sparse", where=f"{config_path}")
     compile_program(syn.dense, cfg, "dense", where=f"{config_path}")
-    models = out_dir / "models"
+    names = [f"{spec.name}_{tag}.yaml" for tag in ("pruned", "dense")]
+    model_names = [f"{m.name}{ext}" for m in (syn.pruned, syn.dense) for ext in (".npz", ".trace.npz")]
+    why = unwritable_target(out_dir, names) or unwritable_target(out_dir / "models", model_names)
+    if why:
+        raise NotADirectoryError(why)
     vb = cfg.epilogue.value_bits
     written = []
     rel = {}
-    for tag, model in (("pruned", syn.pruned), ("dense", syn.dense)):
-        mpath = models / f"{model.name}.npz"
-        tpath = models / f"{model.name}.trace.npz"
-        msum = save_model(mpath, model)
-        save_trace(tpath, make_trace(model, msum, syn.inputs, vb))
-        written += [mpath, tpath]
-        rel[tag] = (f"models/{mpath.name}", f"models/{tpath.name}")
-    hardware = Path(os.path.relpath(Path(config_path).resolve(), out_dir.resolve())).as_posix()
-    command = f"{spec.command()} --config {Path(config_path).as_posix()} --out {out_dir.as_posix()}"
-    kd = syn.pruned.meta["provenance"]["kernel_density"]
-    for tag in ("pruned", "dense"):
-        name = f"{spec.name}_{tag}"
-        if tag == "pruned":
-            desc = (
-                f"SYNTHETIC structured-pruned ResNet-18 (width {spec.width:g}, kernel density {kd:.3f}, "
-                f"spatial budget {spec.spatial_budget:g} on stages {','.join(map(str, spec.predict_stages)) or 'none'}, "
-                f"seed {spec.seed}) against its dense twin"
+    net = "ResNet-18" if spec.network is None else f"network '{spec.network.name}'"
+    with staged_output(out_dir) as stage:  # all files or, on any failure, none
+        for tag, model in (("pruned", syn.pruned), ("dense", syn.dense)):
+            mname, tname = f"{model.name}.npz", f"{model.name}.trace.npz"
+            msum = save_model(stage / "models" / mname, model)
+            save_trace(stage / "models" / tname, make_trace(model, msum, syn.inputs, vb))
+            written += [out_dir / "models" / mname, out_dir / "models" / tname]
+            rel[tag] = (f"models/{mname}", f"models/{tname}")
+        hardware = Path(os.path.relpath(Path(config_path).resolve(), out_dir.resolve())).as_posix()
+        command = f"{spec.command()} --config {Path(config_path).as_posix()} --out {out_dir.as_posix()}"
+        kd = syn.pruned.meta["provenance"]["kernel_density"]
+        for tag in ("pruned", "dense"):
+            name = f"{spec.name}_{tag}"
+            if tag == "pruned":
+                desc = (
+                    f"SYNTHETIC structured-pruned {net} (width {spec.width:g}, kernel density {kd:.3f}, "
+                    f"spatial budget {spec.spatial_budget:g} on stages {','.join(map(str, spec.predict_stages)) or 'none'}, "
+                    f"seed {spec.seed}) against its dense twin"
+                )
+            else:
+                desc = f"SYNTHETIC dense {net} (width {spec.width:g}, seed {spec.seed}) on the sparse datapath against itself in dense mode"
+            atomic_write_text(
+                stage / f"{name}.yaml", _workload_yaml(name, desc, hardware, *rel[tag], *rel["dense"], command)
             )
-        else:
-            desc = f"SYNTHETIC dense ResNet-18 (width {spec.width:g}, seed {spec.seed}) on the sparse datapath against itself in dense mode"
-        path = out_dir / f"{name}.yaml"
-        atomic_write_text(path, _workload_yaml(name, desc, hardware, *rel[tag], *rel["dense"], command))
-        written.append(path)
+            written.append(out_dir / f"{name}.yaml")
     return written

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from archsim.batched import BatchedModel, BatchRun
 from archsim.config import HardwareConfig
 from archsim.contract import Schedule, schedule
-from archsim.fileio import atomic_write_text
+from archsim.fileio import atomic_write_files
 from archsim.format import BnnModel
 from archsim.functional import ModelRun, compare_with_trace, run_model
 from archsim.images import ImageSet
@@ -506,12 +506,9 @@ def images_csv(res: TestsetRun) -> str:
 
 
 def write_results(out_dir: str | Path, res: TestsetRun) -> list[Path]:
-    """DIR/images.csv and DIR/summary.json, each written atomically (summary last)."""
-    out = Path(out_dir)
+    """DIR/images.csv and DIR/summary.json together: both or neither (fileio.atomic_write_files)."""
     text = json.dumps(summary(res), indent=2, allow_nan=False) + "\n"
-    atomic_write_text(out / IMAGES_CSV, images_csv(res))
-    atomic_write_text(out / "summary.json", text)
-    return [out / IMAGES_CSV, out / "summary.json"]
+    return atomic_write_files(Path(out_dir), {IMAGES_CSV: images_csv(res), "summary.json": text})
 
 
 def format_report(res: TestsetRun) -> str:

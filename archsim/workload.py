@@ -17,28 +17,31 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from archsim.config import HardwareConfig, load_config
+from archsim.config import NAME_PATTERN, HardwareConfig, load_config
 from archsim.energy import EnergyTable, check_table_for, default_table_path, load_energy_table
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
 from archsim.program import Program, compile_program
-from archsim.yamlio import read_yaml, validate
+from archsim.yamlio import PathText, read_yaml, short, validate
 
-_Path = Annotated[str, Field(min_length=1)]
+_Path = Annotated[PathText, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class BaselineSpec(_Strict):
     model: _Path
     trace: _Path | None = None
+    # PE columns of the dense build that costs the sparse build's LUTs (docs/resources.md,
+    # `equal_area`): the run also times the dense model on that array.
+    equal_area_cols: int | None = Field(default=None, ge=1, le=256, strict=True)
 
 
 class WorkloadSpec(_Strict):
-    name: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]  # names result files and figures: an identifier
+    description: Annotated[str, Field(max_length=2000)] = ""
     hardware: _Path
     model: _Path
     trace: _Path
@@ -57,7 +60,7 @@ class WorkloadSpec(_Strict):
         raise PydanticCustomError(
             "samples",
             "must be a count N >= 1 (the first N samples) or a non-empty list of indices >= 0, got {v}",
-            {"v": repr(v)},
+            {"v": short(v)},
         )
 
 
@@ -79,6 +82,8 @@ class Workload:
     baseline_trace: Trace | None
     program: Program  # the pruned model, sparse mode
     baseline_program: Program  # the dense model, dense mode (index decoder and mask unit bypassed)
+    # the dense model on the equal-area dense build (more PE columns), if the workload names one
+    equal_area: tuple[HardwareConfig, Program] | None = None
     energy_path: Path | None = None
     energy: EnergyTable | None = None  # None: no table named and none beside the hardware config
 
@@ -184,6 +189,21 @@ def load_workload(path: str | Path) -> Workload:
     except ArchsimError as exc:
         raise _wrap(wl, "hardware", exc) from None
 
+    equal_area = None
+    if spec.baseline.equal_area_cols is not None:
+        data = cfg.model_dump()
+        data["pe_array"]["cols"] = spec.baseline.equal_area_cols
+        try:
+            iso_cfg = HardwareConfig.model_validate(data)
+            iso_prog = compile_program(
+                base, iso_cfg, "dense", where=f"{cfg_path} with pe_array.cols={iso_cfg.pe_array.cols}"
+            )
+        except ArchsimError as exc:
+            raise _wrap(wl, "baseline.equal_area_cols", exc) from None
+        except ValueError as exc:
+            raise _wrap(wl, "baseline.equal_area_cols", ConfigError(str(exc).splitlines()[0])) from None
+        equal_area = (iso_cfg, iso_prog)
+
     energy_path, energy = find_energy_table(wl, spec.energy, cfg_path, cfg)
     return Workload(
         path=wl,
@@ -202,6 +222,7 @@ def load_workload(path: str | Path) -> Workload:
         baseline_trace=base_trace,
         program=program,
         baseline_program=base_program,
+        equal_area=equal_area,
         energy_path=energy_path,
         energy=energy,
     )

@@ -1,4 +1,4 @@
-"""Benchmark of the SimPy timing model on one full-width ResNet-18 inference (Ultra96v2 config).
+"""Benchmark of the SimPy timing model on full-width ResNet-18 inferences (Ultra96v2 config).
 
     python bench/bench_sim.py [--runs 7] [--seed 0] [--no-cycle]
 
@@ -6,7 +6,8 @@ The model is built here from a seed (random weights, balanced keep masks with
 k kept kernels per (row, input channel), random active sets; no trained model):
 only its shape and sparsity matter to the timing. Prints the median wall time and
 the peak memory of fast mode, and the time of cycle mode on one small layer and on
-the whole network, checking every run against archsim.contract.schedule.
+the whole network, checking every run against archsim.contract.schedule; then both modes on
+the shipped trained pruned ResNet-18 (its first trace image's masks).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from timing_models import ULTRA96, Spec, assert_same_schedule, make_model, random_active, resnet18  # noqa: E402
 
 from archsim.contract import schedule  # noqa: E402
+from archsim.format import load_model, load_trace  # noqa: E402
 from archsim.program import Program, compile_program  # noqa: E402
 from archsim.sim import simulate  # noqa: E402
 
@@ -49,6 +51,18 @@ def dense_baseline(seed: int) -> tuple[Program, Active]:
     """The same network unpruned, in dense mode (index decoder and mask unit bypassed)."""
     rng = np.random.default_rng(seed)
     return compile_program(resnet18(ULTRA96, rng, k=None), ULTRA96, "dense"), [None] * 19
+
+
+def trained_pruned() -> tuple[Program, Active]:
+    """The shipped trained pruned model with the spatial masks of its first trace image."""
+    model = load_model(ROOT / "workloads/models/resnet18_pruned.npz")
+    trace = load_trace(ROOT / "workloads/models/resnet18_pruned.trace.npz")
+    program = compile_program(model, ULTRA96, "sparse")
+    active: Active = [
+        np.flatnonzero(m[0]) if p.mask_enabled and m is not None else None
+        for p, m in zip(program.layers, trace.masks, strict=True)
+    ]
+    return program, active
 
 
 def small_layer(seed: int) -> tuple[Program, Active]:
@@ -120,6 +134,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(
             f"cycle mode, whole network ({want.done} cycles): {figures['cycle_network_s']:.2f} s (1 run); matches contract.schedule"
         )
+
+    # The shipped trained pruned ResNet-18 on its first trace image: what one inference of a
+    # whole-test-set run costs (targets: fast mode <= 10 ms, cycle mode <= 200 ms).
+    t_program, t_active = trained_pruned()
+    t_want = schedule(t_program, ULTRA96, t_active)
+    t_contract = timed(lambda: schedule(t_program, ULTRA96, t_active), args.runs)
+    t_fast = timed(lambda: assert_same_schedule(simulate(t_program, ULTRA96, t_active, "fast"), t_want), args.runs)
+    t_cycle = timed(lambda: assert_same_schedule(simulate(t_program, ULTRA96, t_active, "cycle"), t_want), 3)
+    figures["trained_contract_s"] = statistics.median(t_contract)
+    figures["trained_fast_s"] = statistics.median(t_fast)
+    figures["trained_cycle_s"] = statistics.median(t_cycle)
+    print(
+        f"shipped trained pruned ResNet-18, trace image 0 ({t_want.done} cycles): fast mode median "
+        f"{figures['trained_fast_s'] * 1e3:.1f} ms over {args.runs} runs, cycle mode median "
+        f"{figures['trained_cycle_s'] * 1e3:.0f} ms over 3 runs (contract.schedule "
+        f"{figures['trained_contract_s'] * 1e3:.1f} ms); both match contract.schedule"
+    )
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(f"process peak RSS (everything above, numpy and SimPy included): {rss:.0f} MiB")

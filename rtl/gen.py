@@ -30,8 +30,9 @@ if __name__ == "__main__" and str(ROOT) not in sys.path:  # run as a script: mak
     sys.path.insert(0, str(ROOT))
 
 from archsim.config import HardwareConfig, load_config  # noqa: E402
-from archsim.errors import ArchsimError  # noqa: E402
-from archsim.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
+from archsim.errors import ArchsimError, ConfigError  # noqa: E402
+from archsim.fileio import atomic_write_bytes, atomic_write_text, staged_output, unwritable_target  # noqa: E402
+from archsim.yamlio import one_line, path_problem, short  # noqa: E402
 from rtl import regmap  # noqa: E402
 from rtl.params import RtlParams, check_latencies  # noqa: E402
 
@@ -199,35 +200,65 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-cin", type=int, default=None)
     ap.add_argument("--resources", action="store_true", help="run Yosys (sparse and dense), write docs/resources.md")
     args = ap.parse_args(argv)
+    out: Path | None = None
     try:
         cfg = load_config(args.config)
         prm = make_params(cfg, not args.dense, args, args.config)
-        out = Path(args.out) if args.out else ROOT / "build" / "rtl" / (cfg.name + ("-dense" if args.dense else ""))
-        files = write_verilog(prm, out / "verilog")
-        atomic_write_text(out / "params.json", json.dumps(params_json(prm), indent=2) + "\n")
-        if args.model:
-            write_images(prm, Path(args.model), out / "mem")
-        report = [f"# RTL for '{cfg.name}' ({'sparse' if prm.sparse else 'dense'})", ""]
-        report += [f"- {f.name}" for f in files]
-        if cfg.part:
-            from rtl.board import write_vivado
+        out = _out_folder(args, cfg)
+        # every input is read and checked before the first file is written
+        images = make_images(prm, Path(args.model)) if args.model else None
+        with staged_output(out) as stage:
+            files = write_verilog(prm, stage / "verilog")
+            atomic_write_text(stage / "params.json", json.dumps(params_json(prm), indent=2) + "\n")
+            if images is not None:
+                write_images(images, stage / "mem")
+            report = [f"# RTL for '{cfg.name}' ({'sparse' if prm.sparse else 'dense'})", ""]
+            report += [f"- {f.name}" for f in files]
+            if cfg.part:
+                from rtl.board import write_vivado
 
-            board = write_vivado(prm, out, files)
-            report += ["", "Vivado build (rtl/vivado/README.md):", ""]
-            report += [f"- {f.relative_to(out)}" for f in board]
-        else:
-            report += ["", f"No Vivado files: the configuration names no part ({args.config}, field 'part')."]
-        if args.resources:
-            from rtl import resources
+                board = write_vivado(prm, stage, files)
+                report += ["", "Vivado build (rtl/vivado/README.md):", ""]
+                report += [f"- {f.relative_to(stage)}" for f in board]
+            else:
+                report += ["", f"No Vivado files: the configuration names no part ({args.config}, field 'part')."]
+            if args.resources:
+                from rtl import resources
 
-            res = resources.run_both(cfg, args.config, ROOT / "docs" / "resources.md", prm_args=_prm_kwargs(args))
-            report += ["", res]
-        atomic_write_text(out / "report.md", "\n".join(report) + "\n")
+                res = resources.run_both(cfg, args.config, ROOT / "docs" / "resources.md", prm_args=_prm_kwargs(args))
+                report += ["", res]
+            atomic_write_text(stage / "report.md", "\n".join(report) + "\n")
         print(f"wrote {out}")
         return 0
     except ArchsimError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        msg = one_line(exc.strerror or str(exc))
+        print(f"error: {out}: option '--out': cannot write ({msg})", file=sys.stderr)
+        return 2
+
+
+BUILD_DIR = ROOT / "build" / "rtl"
+
+
+def _out_folder(args: argparse.Namespace, cfg: HardwareConfig) -> Path:
+    """The output folder: --out, else build/rtl/<config name>[-dense], which must stay inside build/rtl."""
+    if args.out:
+        why = path_problem(args.out)
+        if why:
+            raise ConfigError(f"{short(args.out)}: option '--out': not a usable folder name ({why})")
+        out = Path(args.out)
+    else:
+        out = BUILD_DIR / (cfg.name + ("-dense" if args.dense else ""))
+        if out.resolve().parent != BUILD_DIR.resolve():  # config names are single path components; stay sure
+            raise ConfigError(f"{args.config}: field 'name': {short(cfg.name)} does not name a folder in build/rtl")
+    why = unwritable_target(out, ["params.json", "report.md"])
+    for sub in ("verilog", "vivado", "mem"):
+        why = why or unwritable_target(out / sub, [])
+    if why:
+        raise ConfigError(f"{out}: option '--out': cannot write there ({why})")
+    return out
 
 
 def _prm_kwargs(args: argparse.Namespace) -> dict:
@@ -248,8 +279,8 @@ def make_params(
     return RtlParams(cfg, sparse=sparse, where=str(where), **kw)
 
 
-def write_images(prm: RtlParams, model_path: Path, outdir: Path) -> None:
-    """DDR image of the model's blobs, register writes and layout, for a host driver."""
+def make_images(prm: RtlParams, model_path: Path) -> dict[str, bytes | str]:
+    """DDR image of the model's blobs, register writes and layout, for a host driver (file name -> content)."""
     from archsim.format import load_model
     from archsim.layout import build_layout
     from archsim.program import compile_program
@@ -260,31 +291,30 @@ def write_images(prm: RtlParams, model_path: Path, outdir: Path) -> None:
     lay = build_layout(model, prog, prm.cfg)
     writes = regmap.program_writes(lay, prm)
     base, blob = lay.blob_image()
+    layout = {
+        "mode": mode,
+        "load_addr": lay.load_addr,
+        "load_shape": list(prog.load_shape),
+        "store_addr": lay.store_addr,
+        "store_shape": list(prog.store_shape),
+        "blob_base": base,
+        "blob_bytes": len(blob),
+        "passes": [{"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes],
+    }
+    return {
+        "ddr.bin": blob,
+        "regs.json": json.dumps([{"addr": w.addr, "value": w.value, "what": w.what} for w in writes], indent=1) + "\n",
+        "layout.json": json.dumps(layout, indent=1) + "\n",
+    }
+
+
+def write_images(images: dict[str, bytes | str], outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(outdir / "ddr.bin", blob)
-    atomic_write_text(
-        outdir / "regs.json",
-        json.dumps([{"addr": w.addr, "value": w.value, "what": w.what} for w in writes], indent=1) + "\n",
-    )
-    atomic_write_text(
-        outdir / "layout.json",
-        json.dumps(
-            {
-                "mode": mode,
-                "load_addr": lay.load_addr,
-                "load_shape": list(prog.load_shape),
-                "store_addr": lay.store_addr,
-                "store_shape": list(prog.store_shape),
-                "blob_base": base,
-                "blob_bytes": len(blob),
-                "passes": [
-                    {"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes
-                ],
-            },
-            indent=1,
-        )
-        + "\n",
-    )
+    for name, content in images.items():
+        if isinstance(content, bytes):
+            atomic_write_bytes(outdir / name, content)
+        else:
+            atomic_write_text(outdir / name, content)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """RTL parameters derived from a hardware configuration (the one archsim reads).
 
 Everything the Verilog needs beyond the configuration fields is computed here, once:
-bus and counter widths, and the storage format of the weight slots. `RtlParams.verilog()`
+bus and counter widths, and the sizes of the blob memories. `RtlParams.verilog()`
 gives the parameter values of `bnn_core` (rtl/verilog/bnn_core.v).
 
-Weight slots. A blob's steps are a bitstream of SB = rows * (K*K + index_bits) bits per
+Weight ring. A blob's steps are a bitstream of SB = rows * (K*K + index_bits) bits per
 step (docs/formats.md 4.2). The read DMA turns each beat into at most one entry of
-E bits of the weight memory, each entry holding m_K whole steps (m_K = E // SB_K); the
-PE array reads one step per cycle. E is the smallest width for which m_K * SB_K >= D
-for both kernel sizes, so a beat never completes two entries.
+E bits of the weight memory, each entry holding m_K whole steps; the PE array reads one
+step per cycle. E, m_K and the ring's size are archsim.config.HardwareConfig's
+(`weight_entry_bits`, `steps_per_entry`, `weight_ring_entries`), because the timing
+contract places the blobs in the ring (archsim.program.place_blobs).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RtlParams:
     sparse: bool = True
     max_layers: int = DEFAULT_MAX_LAYERS
     max_passes: int = DEFAULT_MAX_PASSES
-    max_cin: int | None = None  # default: weight_depth // acc_depth (a dense pass must fit a slot)
+    max_cin: int | None = None  # default: weight_depth // acc_depth (a dense pass must fit half the ring)
     where: str = "<config>"
 
     def __post_init__(self) -> None:
@@ -114,14 +115,11 @@ class RtlParams:
 
     @cached_property
     def e_mem(self) -> int:
-        e = self.sb[3]
-        while any((e // s) * s < self.d for s in self.sb.values()):
-            e += 1
-        return e
+        return self.cfg.weight_entry_bits(self.sparse)
 
     @property
     def steps_per_entry(self) -> dict[int, int]:
-        return {k: self.e_mem // s for k, s in self.sb.items()}
+        return {k: self.cfg.steps_per_entry(k, self.sparse) for k in (1, 3)}
 
     @property
     def cb(self) -> dict[int, int]:
@@ -130,9 +128,18 @@ class RtlParams:
 
     @property
     def went_depth(self) -> int:
-        """Weight-memory entries per slot (a power of two)."""
-        need = math.ceil(self.cfg.buffers.weight_depth / min(self.steps_per_entry.values()))
-        return 1 << max(1, clog2(need))
+        """Half the weight ring's entries (a power of two): one dense pass of weight_depth steps."""
+        return self.cfg.weight_ring_entries(self.sparse) // 2
+
+    @property
+    def slw(self) -> int:
+        """log2 of the blob slots the RTL builds: pass indices never exceed max_passes, so
+        slots beyond 2^MPW would never be told apart (pass mod slots = pass there)."""
+        return min(clog2(self.cfg.buffers.blob_slots), self.mpw)
+
+    @property
+    def mpw(self) -> int:
+        return max(2, clog2(self.max_passes))
 
     @property
     def acc_stored(self) -> int:
@@ -242,7 +249,8 @@ class RtlParams:
             "MAXL": self.max_layers,
             "MLW": max(1, clog2(self.max_layers)),
             "MAXP": self.max_passes,
-            "MPW": max(2, clog2(self.max_passes)),
+            "MPW": self.mpw,
+            "SLW": self.slw,
         }
 
     # ---------------------------------------------------------------- checks

@@ -104,6 +104,8 @@ PASS_FIELDS = (
     "woff",  # first residual word of the pass: c_lo / rows
     "wblk0",  # first activation word of the pass: c_lo / act_word_bits
     "cpass",  # channels in the pass: c_hi - c_lo
+    "wbase",  # first weight-ring entry of the blob (docs/timing.md 3)
+    "need",  # the blob may load once this many blobs (programme order) are free
 )
 
 assert 4 * len(LAYER_FIELDS) <= LAYER_STRIDE and 4 * len(PASS_FIELDS) <= PASS_STRIDE
@@ -230,6 +232,8 @@ def field_widths(prm: RtlParams) -> dict[str, int]:
         "pass.woff": raw,
         "pass.wblk0": aaw,
         "pass.cpass": v["CPW"],
+        "pass.wbase": v["WAW"] + 1,
+        "pass.need": mpw + 1,
     }
     assert set(w) == {f"global.{f}" for f in GLOBAL_FIELDS} | {f"layer.{f}" for f in LAYER_FIELDS} | {
         f"pass.{f}" for f in PASS_FIELDS
@@ -247,7 +251,6 @@ class Write:
 def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
     """Register writes that programme `lay` (everything except CTRL.start) on hardware `prm`."""
     prm.check_layout(lay)
-    steps_per_entry = prm.steps_per_entry
     widths = field_widths(prm)
     out: list[Write] = []
 
@@ -304,14 +307,13 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
         for name in LAYER_FIELDS:
             put(layer_addr(i, name), vals[name], f"layer[{i}].{name}")
     for i, p in enumerate(lay.passes):
-        m = steps_per_entry[p.kernel]
         vals = {
             "addr": p.addr,
             "beats": p.blob_beats,
             "weight_beats": p.weight_beats,
             "param_beats": p.param_beats,
             "pred_beats": p.predictor_beats,
-            "went": -(-p.steps // m),
+            "went": p.went,
             "k3": int(p.kernel == 3),
             "k": p.k,
             "steps": p.steps,
@@ -319,6 +321,8 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             "woff": p.c_lo // prm.rows,
             "wblk0": p.c_lo // prm.ba,
             "cpass": p.c_hi - p.c_lo,
+            "wbase": p.wbase,
+            "need": p.need,
         }
         for name in PASS_FIELDS:
             put(pass_addr(i, name), vals[name], f"pass[{i}].{name}")

@@ -1,7 +1,7 @@
 """Resource estimate of the generated RTL with Yosys (`synth_xilinx -family xcup`).
 
     python -m rtl.resources [--config configs/ultra96v2.yaml] [--out docs/resources.md] [--legacy-abc]
-                            [--shapes 8x8,16x32]
+                            [--shapes 8x8,16x32] [--dense-shapes 16x18,16x19,16x20]
 
 synthesizes the sparse and the dense design (`synth_xilinx -family xcup -flatten -abc9`;
 --legacy-abc drops -abc9, whose LUT mapping packs the PE datapath far worse: wide
@@ -10,7 +10,9 @@ block RAM (RAMB36 = 1, RAMB18 = 0.5) and DSP slices from Yosys' `stat`, and writ
 Markdown table against the xczu3eg's totals, and the same numbers as JSON beside it
 (docs/resources.json, the file `analysis` reads: entries with pe_rows, pe_cols, lut, ff,
 bram36, dsp; the sparse design first). --shapes adds sparse builds of the same
-configuration with other PE array sizes (rows x cols) to the JSON. Yosys estimates; Vivado's numbers after
+configuration with other PE array sizes (rows x cols) to the JSON; --dense-shapes adds dense
+builds, and the report names the largest dense build whose LUTs do not exceed the sparse
+build's: the equal-area dense baseline (`equal_area` in the JSON). Yosys estimates; Vivado's numbers after
 place and route will differ (typically fewer LUTs: Yosys does no cross-boundary
 retiming and maps some LUT RAM conservatively).
 """
@@ -18,6 +20,7 @@ retiming and maps some LUT RAM conservatively).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -87,6 +90,11 @@ def parse_stat(text: str) -> Usage:
             cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
         elif line.strip() and cells:
             break
+    return usage_of(cells)
+
+
+def usage_of(cells: dict[str, int]) -> Usage:
+    """Resource counts from Yosys cell counts."""
     lut_logic = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6](_2)?", c))
     lut_ram = sum(LUTRAM_LUTS[c] * n for c, n in cells.items() if c in LUTRAM_LUTS)
     ff = sum(cells.get(c, 0) for c in FF_CELLS)
@@ -95,8 +103,17 @@ def parse_stat(text: str) -> Usage:
     return Usage(lut_logic, lut_ram, ff, bram, dsp, cells)
 
 
-def synthesize(cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, **prm_kw) -> tuple[Usage, float, str]:
-    """Run Yosys on the generated design; returns (usage, seconds, log tail)."""
+CACHE = ROOT / "build" / "yosys-cache"
+
+
+def synthesize(
+    cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, cache: Path | None = None, **prm_kw
+) -> tuple[Usage, float, str]:
+    """Run Yosys on the generated design; returns (usage, seconds, log tail).
+
+    With `cache`, the cell counts are kept under a key made of the generated Verilog and the
+    Yosys command (any RTL change misses), so a report over several builds resumes where an
+    interrupted one stopped, and builds can be synthesized by separate processes."""
     from rtl.gen import TOP, write_verilog
     from rtl.params import RtlParams
 
@@ -110,13 +127,26 @@ def synthesize(cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True,
         f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
         f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
     )
+    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n".encode())
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    hit = cache / f"{h.hexdigest()}.json" if cache is not None else None
+    if hit is not None and hit.exists():
+        saved = json.loads(hit.read_text())
+        return usage_of({str(k): int(v) for k, v in saved["cells"].items()}), float(saved["synth_s"]), "(cached)"
     t0 = time.perf_counter()
     proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
     secs = time.perf_counter() - t0
     text = log.read_text() if log.exists() else ""
     if proc.returncode != 0:
         raise ConfigError(f"yosys failed on {cfg.name}: {(proc.stderr or text)[-800:]}")
-    return parse_stat(text), secs, text[-400:]
+    usage = parse_stat(text)
+    if hit is not None:
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            hit, json.dumps({"config": cfg.name, "sparse": sparse, "cells": usage.cells, "synth_s": secs})
+        )
+    return usage, secs, text[-400:]
 
 
 def table(rows: list[tuple[str, Usage]]) -> str:
@@ -164,23 +194,31 @@ def run_both(
     prm_args: dict | None = None,
     abc9: bool = True,
     shapes: list[tuple[int, int]] | None = None,
+    dense_shapes: list[tuple[int, int]] | None = None,
+    cache: Path | None = CACHE,
 ) -> str:
     """Synthesize sparse and dense (and sparse `shapes`), write `out` (Markdown) and its JSON; return the table."""
     prm_args = prm_args or {}
     rows, secs, entries = [], [], []
     with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:
         for sparse in (True, False):
-            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, **prm_args)
+            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, cache=cache, **prm_args)
             rows.append((("sparse" if sparse else "dense baseline") + f" ({cfg.name})", u))
             secs.append(s)
             entries.append(_entry("sparse" if sparse else "dense", cfg, u, s))
         for r, c in shapes or []:
             scfg = with_shape(cfg, r, c)
-            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, **prm_args)
+            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, cache=cache, **prm_args)
             rows.append((f"sparse, {r} x {c} PEs", u))
             entries.append(_entry("sparse", scfg, u, s))
+        for r, c in dense_shapes or []:
+            dcfg = with_shape(cfg, r, c)
+            u, s, _ = synthesize(dcfg, False, Path(tmp) / f"dense-{r}x{c}", abc9=abc9, cache=cache, **prm_args)
+            rows.append((f"dense, {r} x {c} PEs", u))
+            entries.append(_entry("dense", dcfg, u, s))
     tab = table(rows)
     sp = rows[0][1]
+    iso = equal_area(entries)
     fits = sp.lut <= BUDGET * DEVICE["LUT"] and sp.bram36 <= BUDGET * DEVICE["BRAM36"]
     rel = Path(config_path).resolve()
     try:
@@ -190,6 +228,15 @@ def run_both(
     cmd = f"python -m rtl.resources --config {rel}" + ("" if abc9 else " --legacy-abc")
     if shapes:
         cmd += " --shapes " + ",".join(f"{r}x{c}" for r, c in shapes)
+    if dense_shapes:
+        cmd += " --dense-shapes " + ",".join(f"{r}x{c}" for r, c in dense_shapes)
+    iso_text = (
+        f"Equal-area dense baseline: {iso['pe_rows']} x {iso['pe_cols']} PEs, the largest dense build here whose "
+        f"{iso['lut']:,} LUTs do not exceed the sparse build's {sp.lut:,}: the dense design given the LUTs that the "
+        "index decoder, the mask unit and the sparse datapath cost (`baseline.equal_area_cols` of a workload)."
+        if iso
+        else "Equal-area dense baseline: not determined (no dense build with more PE columns; use --dense-shapes)."
+    )
     text = f"""# Resources of the generated accelerator
 
 Generated by `{cmd}` (also `python rtl/gen.py --resources`; JSON for `analysis`: {out.with_suffix(".json").name});
@@ -203,15 +250,47 @@ Target: the sparse design within {int(BUDGET * 100)} % of the LUTs and block RAM
 {"met" if fits else "NOT met"} ({100 * sp.lut / DEVICE["LUT"]:.1f} % of LUTs, {100 * sp.bram36 / DEVICE["BRAM36"]:.1f} % of BRAM).
 These are Yosys estimates before place and route; Vivado's will differ.
 
+{iso_text}
+
 Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
 {cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
 Yosys does no timing analysis).
 """
     atomic_write_text(out, text)
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
-    report = {"kind": "bnn-rtl-resources", "generated_by": cmd, "flow": flow, "device": DEVICE, "builds": entries}
+    report = {
+        "kind": "bnn-rtl-resources",
+        "generated_by": cmd,
+        "flow": flow,
+        "device": DEVICE,
+        "builds": entries,
+        "equal_area": iso,
+    }
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     return tab
+
+
+def equal_area(entries: list[dict]) -> dict | None:
+    """The dense build with the most PEs whose LUTs do not exceed the first (sparse) build's,
+    among dense builds with the sparse build's rows and at least its columns; None if only the
+    same-size dense build qualifies (no larger one was synthesized)."""
+    sp = entries[0]
+    fits = [
+        e
+        for e in entries
+        if e["design"] == "dense"
+        and e["pe_rows"] == sp["pe_rows"]
+        and e["pe_cols"] >= sp["pe_cols"]
+        and e["lut"] <= sp["lut"]
+    ]
+    if not fits:
+        return None
+    best = max(fits, key=lambda e: e["pe_cols"])
+    if best["pe_cols"] == sp["pe_cols"] and not any(
+        e["design"] == "dense" and e["pe_cols"] > sp["pe_cols"] for e in entries
+    ):
+        return None
+    return {k: best[k] for k in ("pe_rows", "pe_cols", "lut", "ff", "bram36", "dsp")}
 
 
 def yosys_version() -> str:
@@ -223,22 +302,44 @@ def yosys_version() -> str:
         return "?"
 
 
+def parse_shapes(text: str, option: str) -> list[tuple[int, int]]:
+    try:
+        shapes = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s.strip()]
+        if any(len(s) != 2 or min(s) < 1 for s in shapes):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"option '{option}': expected ROWSxCOLS[,ROWSxCOLS...], got {text[:80]!r}") from None
+    return [(r, c) for r, c in shapes]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "ultra96v2.yaml"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "resources.md"))
     ap.add_argument("--legacy-abc", action="store_true", help="Yosys' default LUT mapper instead of -abc9")
     ap.add_argument("--shapes", default="", help="extra sparse PE array sizes for the JSON, e.g. 8x8,16x32")
+    ap.add_argument(
+        "--dense-shapes", default="", help="extra dense PE array sizes, for the equal-area baseline, e.g. 16x19,16x20"
+    )
+    ap.add_argument(
+        "--no-cache", action="store_true", help="synthesize every build again (default: reuse build/yosys-cache)"
+    )
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
-        try:
-            shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",") if s.strip()]
-            if any(len(s) != 2 for s in shapes):
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"option '--shapes': expected ROWSxCOLS[,ROWSxCOLS...], got {args.shapes!r}") from None
-        print(run_both(cfg, args.config, Path(args.out), abc9=not args.legacy_abc, shapes=shapes))
+        shapes = parse_shapes(args.shapes, "--shapes")
+        dense_shapes = parse_shapes(args.dense_shapes, "--dense-shapes")
+        print(
+            run_both(
+                cfg,
+                args.config,
+                Path(args.out),
+                abc9=not args.legacy_abc,
+                shapes=shapes,
+                dense_shapes=dense_shapes,
+                cache=None if args.no_cache else CACHE,
+            )
+        )
         print(f"wrote {args.out}")
         return 0
     except ArchsimError as exc:

@@ -21,8 +21,8 @@ def test_ultra96v2_loads_with_derived_fields():
     [
         (("pe_array:\n  rows: 16", "pe_array:\n  rows: 0"), "pe_array.rows"),
         (("clock_mhz: 200", "clock_mhz: 200\nbogus: 1"), "bogus"),
-        (("data_bits: 128", "data_bits: 100"), "axi"),
-        (("act_word_bits: 64", "act_word_bits: 40"), "(top level)"),
+        (("data_bits: 128", "data_bits: 100"), "'axi.data_bits'"),
+        (("act_word_bits: 64", "act_word_bits: 40"), "'buffers.act_word_bits'"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, edit, field):

@@ -96,7 +96,7 @@ def test_register_map_regions_are_consistent():
     d = regmap.decode(regmap.pass_addr(5, "k"))
     assert (d.region.name, d.entry, d.field) == ("PASS", 5, "k")
     assert regmap.decode(regmap.layer_addr(0, "n_pass") + 4).entry == 1  # 16 fields fill a layer entry
-    assert regmap.decode(regmap.pass_addr(0, "cpass") + 4) is None  # 13 of 16 words: a gap
+    assert regmap.decode(regmap.pass_addr(0, "need") + 4) is None  # 15 of 16 words: a gap
     assert regmap.decode(regmap.CTRL + 2) is None and regmap.decode(regmap.SIZE) is None
     hdr = regmap.verilog_header()
     for bit in ("CTRL_START_BIT", "STATUS_DONE_BIT", "STATUS_BUSY_BIT"):

@@ -10,7 +10,7 @@ import pytest
 
 from archsim.config import load_config
 from archsim.errors import ConfigError
-from archsim.program import compile_program, layer_k, pass_geometry, real_rows, structured_indices
+from archsim.program import compile_program, layer_k, pass_geometry, place_blobs, real_rows, structured_indices
 from tests.reference import random_layer, tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +91,54 @@ def test_buffer_limits_name_the_layer_and_field(cfg):
         compile_program(model, small, "sparse", "w.yaml")
     with pytest.raises(ConfigError, match="dense mode"):
         compile_program(model, cfg, "dense", "w.yaml")
+
+
+def test_place_blobs_ring_and_slots():
+    """docs/timing.md section 3: bases wrap modulo the ring; need comes from the ring or the slot."""
+    # Ring of 8 entries, plenty of slots: blob i waits for the blobs its span overwrites.
+    assert place_blobs([4, 4, 4, 4], ring=8, slots=16) == [(0, 0), (4, 0), (0, 1), (4, 2)]
+    # A blob that wraps: 6 + 3 > 8, so blob 2 occupies entries 6, 7, 0 and overwrites blob 0.
+    assert place_blobs([3, 3, 3], ring=8, slots=16) == [(0, 0), (3, 0), (6, 1)]
+    # Small blobs: only the slots limit (blob i reuses the slot of blob i - slots).
+    assert place_blobs([1] * 6, ring=64, slots=4) == [(i, max(0, i - 3)) for i in range(6)]
+    # Two slots and blobs of at most half the ring: the two alternating slots (blob i waits for i - 2).
+    went = [5, 8, 1, 8, 8, 3]
+    assert [need for _, need in place_blobs(went, ring=16, slots=2)] == [0, 0, 1, 2, 3, 4]
+
+
+def test_program_places_every_blob():
+    """compile_program fills went, wbase and need of every pass from the configuration."""
+    from timing_models import CONFIGS, Spec, make_model
+
+    cfg = CONFIGS["small"]
+    data = cfg.model_dump()
+    data["buffers"].update(weight_depth=64, blob_slots=4)
+    cfg = type(cfg).model_validate(data)
+    specs = [Spec(16, k=2, predictor=True), Spec(24, kernel=1, stride=2, k=1, role="shortcut"), Spec(24, stride=2, k=3)]
+    prog = compile_program(make_model(cfg, 16, (6, 6), specs, np.random.default_rng(3)), cfg, "sparse")
+    assert sum(len(L.passes) for L in prog.layers) == 5
+    passes = [(L, p) for L in prog.layers for p in L.passes]
+    ring = cfg.weight_ring_entries(True)
+    went = [-(-L.c_in * p.k // cfg.steps_per_entry(L.kernel, True)) for L, p in passes]
+    assert [p.went for _, p in passes] == went
+    placed = place_blobs(went, ring, cfg.buffers.blob_slots)
+    assert [(p.wbase, p.need) for _, p in passes] == placed
+    assert any(need for _, need in placed)  # the placement limits bind in this case
+
+
+def test_weight_ring_geometry_of_the_ultra96v2():
+    """The numbers rtl/params.py builds the weight memory from (E = 192 bits, 2 x 4096 entries)."""
+    c = load_config(ROOT / "configs/ultra96v2.yaml")
+    assert c.step_bits(3, True) == 16 * (9 + 3)
+    assert c.weight_entry_bits(True) == 192
+    assert (c.steps_per_entry(1, True), c.steps_per_entry(3, True)) == (3, 1)
+    assert c.weight_ring_entries(True) == 2 * 4096
+    assert c.buffers.blob_slots == 16
+
+
+def test_blob_slots_must_be_a_power_of_two():
+    c = load_config(ROOT / "configs/ultra96v2.yaml")
+    data = c.model_dump()
+    data["buffers"]["blob_slots"] = 6
+    with pytest.raises(ValueError, match="blob_slots must be a power of two"):
+        type(c).model_validate(data)

@@ -176,9 +176,16 @@ def test_yosys_on_a_small_config(tmp_path):
     from archsim.config import HardwareConfig
 
     cfg = HardwareConfig.model_validate(d)
-    u, secs, _ = synthesize(cfg, True, tmp_path)
+    cache = tmp_path / "cache"
+    u, secs, tail = synthesize(cfg, True, tmp_path / "a", cache=cache)
     assert u.lut > 0 and u.ff > 0 and u.dsp == cfg.pe_array.rows  # one DSP multiplier per PE row
-    assert secs < 600
+    assert tail != "(cached)" and len(list(cache.glob("*.json"))) == 1
+    # the same generated Verilog again: the cell counts come from the cache, Yosys does not run
+    again, secs_again, tail = synthesize(cfg, True, tmp_path / "b", cache=cache)
+    assert tail == "(cached)" and (again.lut, again.ff, again.dsp, secs_again) == (u.lut, u.ff, u.dsp, secs)
+    # other RTL (the dense build) misses the cache
+    _, _, tail = synthesize(cfg, False, tmp_path / "c", cache=cache)
+    assert tail != "(cached)" and len(list(cache.glob("*.json"))) == 2
 
 
 def test_latencies_are_the_rtls():
@@ -212,3 +219,17 @@ def test_resource_json_is_what_analysis_reads(tmp_path):
     got = load_resources(f)
     assert [(e.rows, e.cols) for e in got] == [(16, 16), (8, 16)]
     assert got[0].values == {"lut": u.lut, "ff": u.ff, "bram36": u.bram36, "dsp": u.dsp}
+
+
+def test_equal_area_dense_build_is_the_largest_that_fits():
+    """rtl.resources picks the dense build with the most columns within the sparse build's LUTs."""
+    from rtl.resources import equal_area
+
+    def e(design, cols, lut):
+        return {"design": design, "pe_rows": 16, "pe_cols": cols, "lut": lut, "ff": 1, "bram36": 1, "dsp": 1}
+
+    sparse = e("sparse", 16, 46_000)
+    builds = [sparse, e("dense", 16, 40_000), e("dense", 18, 44_000), e("dense", 19, 45_900), e("dense", 20, 48_000)]
+    assert equal_area(builds)["pe_cols"] == 19
+    assert equal_area([sparse, e("dense", 16, 40_000)]) is None  # no larger dense build synthesized
+    assert equal_area([sparse, e("dense", 16, 40_000), e("dense", 18, 47_000)])["pe_cols"] == 16

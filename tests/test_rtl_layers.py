@@ -120,3 +120,31 @@ def test_backpressure_keeps_outputs_exact(mem_seed, tmp_path):
     # the stalls really happened: the run is slower than the contract's stall-free schedule
     assert o.done > o.sched.total_cycles
     assert o.cycles_reg == o.done
+
+
+@pytest.mark.parametrize("name", ["ring_wrap", "slots_4", "slots_2"])
+def test_placement_cases_hold_a_blob_back(name):
+    """The ring and slot cases really exercise docs/timing.md section 3: some blob's first AR
+    waits for `allowed` (the blobs it overwrites being freed), past when the DMA was free."""
+    from archsim.contract import schedule
+    from archsim.program import compile_program
+    from tests.rtlsim.reference import expected_run
+
+    spec = case(name)
+    c, cfg = spec.make(), spec.config()
+    program = compile_program(c.model, cfg, "sparse")
+    _, masks = expected_run(c.model, c.x0, "sparse", cfg)
+    active = [
+        np.flatnonzero(m) if m is not None and p.mask_enabled else None
+        for m, p in zip(masks, program.layers, strict=True)
+    ]
+    s = schedule(program, cfg, active)
+    held = [
+        j for prev, j in zip(s.jobs, s.jobs[1:], strict=False) if j.allowed > prev.last_beat and j.first_ar == j.allowed
+    ]
+    assert held, f"{name}: no blob waited for its placement"
+    if name == "ring_wrap":
+        passes = [p for L in program.layers for p in L.passes]
+        ring = cfg.weight_ring_entries(True)
+        assert any(p.wbase + p.went > ring for p in passes), "no blob wraps around the ring"
+        assert any(p.need > max(0, i - cfg.buffers.blob_slots + 1) for i, p in enumerate(passes)), "ring never binds"

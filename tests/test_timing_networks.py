@@ -84,7 +84,12 @@ def _random_config(rng: np.random.Generator, i: int) -> HardwareConfig:
         "max_outstanding_writes": int(rng.integers(1, 5)),
         "read_beat_cycles": int(rng.integers(1, 4)),
     }
-    return make_config(f"random{i}", {"rows": rows, "cols": int(rng.integers(1, 7)), "acc_depth": depth}, axi, baw)
+    cfg = make_config(f"random{i}", {"rows": rows, "cols": int(rng.integers(1, 7)), "acc_depth": depth}, axi, baw)
+    # A weight ring from just above the largest pass (24 channels x 8 steps) to roomy, and
+    # 2 to 16 blob slots, so both placement limits of docs/timing.md section 3 bind somewhere.
+    data = cfg.model_dump()
+    data["buffers"].update(weight_depth=int(rng.choice([192, 256, 1 << 16])), blob_slots=int(rng.choice([2, 4, 8, 16])))
+    return HardwareConfig.model_validate(data)
 
 
 def _random_specs(rng: np.random.Generator, c: int, depth: int) -> list[Spec]:

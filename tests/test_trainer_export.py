@@ -1,7 +1,6 @@
 """The key test: train a tiny pruned BNN on real data, export it, and `archsim run` it bit-exactly."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from trainer.train import RunOptions, train
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
     hw = small_hw(tmp)
-    t0 = time.monotonic()
     opts = RunOptions(threads=1, progress=False)
     # The dense baseline only has to run in the workload; the pruned model must learn.
     train(tiny_config(hw, kernel_density=(1.0,) * 4, spatial_budget=None, epochs=1), tmp / "dense", opts)
@@ -49,12 +47,11 @@ def exported(tmp_path_factory):
         )
         == 0
     )
-    return {"out": out, "hw": hw, "seconds": time.monotonic() - t0, "tmp": tmp}
+    return {"out": out, "hw": hw, "tmp": tmp}
 
 
 def test_train_export_and_archsim_run_bit_exact(exported, capsys):
     out = exported["out"]
-    assert exported["seconds"] < 100  # training both tiny models and exporting them
     res = out / "results"
     rc = archsim_main(["run", str(out / "tiny_pruned.yaml"), "--out", str(res), "--quiet"])
     text = capsys.readouterr().out

@@ -90,3 +90,37 @@ def test_readme_figures_are_the_shipped_run():
     wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
     res = run_workload(wl, progress=False)
     assert (res.dense.done, res.sparse_cycles_mean) == (s["dense"]["cycles"], s["sparse"]["cycles"])
+
+
+def test_equal_area_baseline(wdir, tmp_path, capsys):
+    """baseline.equal_area_cols times the dense model on a wider array and reports that speedup too."""
+    text = (wdir / "small_pruned.yaml").read_text()
+    y = wdir / "equal_area.yaml"
+    y.write_text(text.replace("baseline:\n", "baseline:\n  equal_area_cols: 20\n"))
+    res = run_workload(load_workload(y), progress=False)
+    plain = run_workload(load_workload(wdir / "small_pruned.yaml"), progress=False)
+    assert res.equal_area_cols == 20 and res.equal_area_dense is not None
+    assert res.equal_area_dense.done < plain.dense.done  # more columns: fewer tiles per layer
+    assert res.equal_area_speedup == pytest.approx(res.equal_area_dense.done / res.sparse_cycles_mean)
+    assert res.speedup == plain.speedup  # the paper-style comparison is unchanged
+    assert main(["run", str(y), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "equal area" in out and "16 x 20 PEs" in out and "fairness" in out
+    s = json.loads((tmp_path / "r/summary.json").read_text())
+    assert s["equal_area"] == {
+        "dense_pe_cols": 20,
+        "dense_cycles": res.equal_area_dense.done,
+        "speedup": res.equal_area_speedup,
+    }
+    assert "same hardware configuration" in s["fairness"]
+    assert plain.equal_area_dense is None
+
+
+@pytest.mark.parametrize("value", ["0", "yes", "1.5", "300"])
+def test_equal_area_cols_is_checked(wdir, value, capsys):
+    text = (wdir / "small_pruned.yaml").read_text()
+    y = wdir / "bad_equal_area.yaml"
+    y.write_text(text.replace("baseline:\n", f"baseline:\n  equal_area_cols: {value}\n"))
+    assert main(["run", str(y)]) == 2
+    err = capsys.readouterr().err
+    assert "baseline.equal_area_cols" in err and "Traceback" not in err

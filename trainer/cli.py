@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0 = 64/128/256/512 channels)")
     t.add_argument(
+        "--network",
+        default=None,
+        help="network description (docs/formats.md section 6) to train instead of the built-in ResNet-18",
+    )
+    t.add_argument(
         "--kernel-density",
         type=_densities,
         default=(1.0, 1.0, 1.0, 1.0),
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 hardware=args.hardware,
                 ste=args.ste,
                 bf16=args.bf16,
+                network=args.network,
             )
             opts = RunOptions(
                 threads=args.threads, ckpt_minutes=args.ckpt_minutes, ckpt_every=args.ckpt_every, progress=args.progress

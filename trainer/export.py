@@ -167,10 +167,11 @@ def export_run(args: argparse.Namespace) -> dict[str, Any]:
     )
     save_trace(trace_path, trace)
 
+    net_label = "ResNet-18" if cfg.network is None else f"network '{st['model_args']['network'].get('name')}'"
     workload: dict[str, Any] = {
         "name": args.name,
         "description": (
-            f"binary ResNet-18 (width {cfg.width}) trained on {cfg.dataset} for {cfg.epochs} epochs; "
+            f"binary {net_label} (width {cfg.width}) trained on {cfg.dataset} for {cfg.epochs} epochs; "
             f"integer-mode test accuracy {acc_int:.4f}, kernel density {prov['kernel_density']:.3f}, "
             f"spatial density {'-' if spatial is None else f'{spatial:.3f}'}, ideal speedup {dense_w / pruned_w:.2f}x"
         ),

@@ -147,7 +147,7 @@ def calibrate_frac_bits(net: BiRealResNet18, pixels: Tensor, value_bits: int = 1
         pending = None
         if spec.name in net.predictors:
             y = y * net.predictors[spec.name](bits)[:, None]
-        x = r + y
+        x = r + y if spec.residual else y
         peak = max(peak, float(x.abs().max()))
     limit = 2.0 ** (value_bits - 1) - 1
     return max(0, min(value_bits - 2, math.floor(math.log2(limit / (peak * headroom)))))

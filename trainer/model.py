@@ -1,4 +1,5 @@
-"""Bi-Real-style binary ResNet-18, CIFAR variant, exactly as docs/architecture.md section 1.
+"""Bi-Real-style binary ResNet-18, CIFAR variant, exactly as docs/architecture.md section 1,
+or any network a description gives (archsim.networks, docs/formats.md section 6).
 
 Layer order is the model-file order: a stage's stride-2 1x1 `shortcut` layer comes just
 before the main 3x3 conv whose residual it provides. Every binary conv has its own
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archsim.network import LayerShape, resnet18_layers
+from archsim.networks import network_from_dict
 from trainer.binary import BinaryConv2d, SpatialPredictor, sign_ste
 
 # Layer names of the trained models (their checkpoints' module keys): s1b1c1, s2b1sc, ...
@@ -34,7 +36,44 @@ def fake_quant_int8(w: Tensor) -> tuple[Tensor, Tensor]:
     return q.detach() + (w - w.detach()), scale  # exactly q forward, identity gradient
 
 
+class _NamedModules(nn.ModuleDict):
+    """A ModuleDict keyed by layer names that may hold '.', which torch reserves for its
+    parameter paths: stored with '/' instead (the compact ResNet-18 names have no '.', so
+    their checkpoints keep their keys)."""
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return name.replace(".", "/")
+
+    def __getitem__(self, name: str) -> nn.Module:
+        return super().__getitem__(self._key(name))
+
+    def __setitem__(self, name: str, module: nn.Module) -> None:
+        super().__setitem__(self._key(name), module)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(self._key(name))
+
+    def __iter__(self):  # type: ignore[override]
+        return (k.replace("/", ".") for k in super().__iter__())
+
+    def keys(self):  # type: ignore[override]
+        return list(iter(self))
+
+    def items(self):  # type: ignore[override]
+        return [(k, self[k]) for k in self]
+
+
+def network_specs(network: dict, width: float, c_img: int, size: int) -> list[LayerSpec]:
+    """The binary layers of a network description (its parsed YAML mapping), refusing what
+    the accelerator cannot run yet with one line naming the layer and field."""
+    name = str(network.get("name", "network")) if isinstance(network, dict) else "network"
+    return network_from_dict(network, name).layer_shapes(width, (c_img, size, size))
+
+
 class BiRealResNet18(nn.Module):
+    """The trained network: ResNet-18 by default, or the one `network` (a parsed description) gives."""
+
     def __init__(
         self,
         c_img: int,
@@ -45,11 +84,13 @@ class BiRealResNet18(nn.Module):
         predict_layers: tuple[str, ...] = (),
         ste: str = "clipped",
         size: int = 32,
+        network: dict | None = None,
     ) -> None:
         super().__init__()
         self.c_img, self.n_classes, self.width, self.size = c_img, n_classes, width, size
         self.input_offset, self.input_scale, self.ste = int(input_offset), float(input_scale), ste
-        self.specs = layer_specs(width, size)
+        self.network = network
+        self.specs = layer_specs(width, size) if network is None else network_specs(network, width, c_img, size)
         c0 = self.specs[0].c_in
         # Real-valued stem; its weights see int8 rounding in training as they will on the host.
         self.stem_weight = nn.Parameter(torch.empty(c0, c_img, 3, 3))
@@ -60,7 +101,7 @@ class BiRealResNet18(nn.Module):
         bad = [p for p in predict_layers if p not in names]
         if bad:
             raise ValueError(f"predictors requested for unknown layers {bad}")
-        self.predictors = nn.ModuleDict(
+        self.predictors = _NamedModules(
             {s.name: SpatialPredictor(s.c_in, s.stride) for s in self.specs if s.name in predict_layers}
         )
         self.fc = nn.Linear(self.specs[-1].c_out, n_classes)
@@ -89,7 +130,7 @@ class BiRealResNet18(nn.Module):
                 m = self.predictors[spec.name](bits, noise_scale, generator)
                 masks[spec.name] = m
                 y = y * m[:, None]
-            x = r + y
+            x = r + y if spec.residual else y
         return self.fc(x.mean(dim=(2, 3))), masks
 
     def binary_convs(self) -> list[tuple[LayerSpec, BinaryConv2d]]:

@@ -28,9 +28,10 @@ from tqdm import tqdm
 from archsim.config import load_config
 from archsim.errors import ArchsimError
 from archsim.fileio import atomic_write_bytes, atomic_write_text
+from archsim.networks import network_data, network_from_dict
 from trainer.binary import set_train_conv_dtype
 from trainer.data import Dataset, augment, load_dataset
-from trainer.model import BiRealResNet18, LayerSpec, layer_specs
+from trainer.model import BiRealResNet18, LayerSpec, layer_specs, network_specs
 from trainer.pruning import balanced_keep, k_for_density, kernel_importance, max_slots, schedule_k
 
 
@@ -58,10 +59,13 @@ class TrainConfig:
     hardware: str = "configs/ultra96v2.yaml"
     ste: str = "clipped"
     bf16: bool = True
+    network: str | None = None  # network description file; None = the built-in ResNet-18
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["kernel_density"] = list(self.kernel_density)
+        if self.network is None:
+            del d["network"]  # runs without --network record exactly what they always did
         return d
 
 
@@ -91,11 +95,27 @@ def predicted_layers(specs: list[LayerSpec], cols: int) -> tuple[str, ...]:
     return tuple(s.name for s in specs if s.role == "main" and s.kernel == 3 and s.residual and s.positions > cols)
 
 
+def read_network(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The run's network description as a validated mapping (kept in the checkpoint, so an
+    export does not depend on the file), refusing operators the accelerator lacks; None = ResNet-18."""
+    if cfg.network is None:
+        return None
+    data = network_data(cfg.network)
+    network_from_dict(data, cfg.network).check_supported()
+    return data
+
+
 def model_args(cfg: TrainConfig, ds: Dataset) -> dict[str, Any]:
     _, _, cols = hw_geometry(cfg)
     offset, scale = ds.input_stats()
-    preds = predicted_layers(layer_specs(cfg.width), cols) if cfg.spatial_budget is not None else ()
-    return {
+    network = read_network(cfg)
+    if network is None:
+        specs = layer_specs(cfg.width)
+    else:
+        marked = network_from_dict(network, str(cfg.network)).predicted()
+        specs = [s for s in network_specs(network, cfg.width, ds.c_img, 32) if s.name in marked]
+    preds = predicted_layers(specs, cols) if cfg.spatial_budget is not None else ()
+    args: dict[str, Any] = {
         "c_img": ds.c_img,
         "n_classes": ds.n_classes,
         "width": cfg.width,
@@ -104,6 +124,9 @@ def model_args(cfg: TrainConfig, ds: Dataset) -> dict[str, Any]:
         "predict_layers": list(preds),
         "ste": cfg.ste,
     }
+    if network is not None:
+        args["network"] = network
+    return args
 
 
 def build_model(args: dict[str, Any]) -> BiRealResNet18:
@@ -229,7 +252,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise RunError(f"{path}: no checkpoint (train first: python -m trainer train --run-dir {run_dir} ...)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: tensors and plain types only, so a checkpoint file cannot run code when loaded
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
         raise RunError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
 
@@ -258,6 +282,7 @@ def train(
     set_train_conv_dtype(torch.bfloat16 if cfg.bf16 else torch.float32)
     # Check the inputs before anything is written, so a typo does not pin a run directory.
     rows, depth, _ = hw_geometry(cfg)
+    read_network(cfg)
     ds = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.train_subset, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
@@ -287,6 +312,10 @@ def train(
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
         st = load_checkpoint(run_dir)
+        if st["model_args"].get("network") != margs.get("network"):
+            raise RunError(
+                f"{cfg.network}: the network description changed since this run started (use a new --run-dir)"
+            )
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         if st["done"]:

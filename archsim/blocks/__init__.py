@@ -1,6 +1,6 @@
 """SimPy models of the accelerator's hardware blocks, one module per block (docs/simulator.md).
 
-Every block module holds a fast model (events per tile, per burst, per mask scan,
+Every block module holds a fast model (events per tile, per DMA job, per mask scan,
 with durations from archsim.contract) and a cycle model (one step per clock,
 durations emerging from counters). `accelerator.py` wires either set together.
 """

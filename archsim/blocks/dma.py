@@ -4,7 +4,7 @@ Read engine: serves jobs strictly in order (the LOAD, then one blob per pass);
 splits each into bursts of at most max_burst_beats; issues at most one AR per
 cycle and keeps at most max_outstanding_reads bursts outstanding (a burst stops
 counting the cycle after its last R beat). A blob may start only when its weight
-slot is free. A job's data is usable lambda_load cycles after its last beat.
+storage is free (docs/timing.md 3). A job's data is usable lambda_load cycles after its last beat.
 
 Write engine (STORE): lambda_store cycles after it is started, streams the last
 map as bursts, one W beat per cycle, at most max_outstanding_writes bursts
@@ -50,48 +50,54 @@ def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
 
 
 class FastReadDma:
-    """Events per burst: an AR process, and the memory's R-channel callback."""
+    """One event per job: once its permit fires, the job's bursts are laid out as a train.
+
+    Burst b's AR goes out at a_b = max(a_{b-1} + 1, permit, r_{b-O_r} + 1): one AR per cycle,
+    at most O_r bursts outstanding, each counting until the cycle after its last R beat. The
+    memory returns each burst's last beat r_b. The job's data is usable lambda_load after its
+    last beat; that is the job's one event.
+    """
 
     def __init__(
         self, env: simpy.Environment, cfg: HardwareConfig, lat: Latencies, memory: FastMemory, jobs: list[ReadJob]
     ) -> None:
         self.env, self.memory, self.jobs, self.lat = env, memory, jobs, lat
         self.max_burst = cfg.axi.max_burst_beats
-        self.credits = simpy.Container(env, capacity=cfg.axi.max_outstanding_reads, init=cfg.axi.max_outstanding_reads)
+        self.max_outstanding = cfg.axi.max_outstanding_reads
+        self.last_ar = -(10**18)
+        self.retired: list[int] = []  # r_b + 1 of every burst so far: when its outstanding slot frees
         env.process(self._issue())
 
     def _issue(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        next_ar: simpy.Event | None = None
+        env, o = self.env, self.max_outstanding
         for run in self.jobs:
             assert run.permit is not None
-            yield run.permit  # weight slot free (blobs from the third on)
-            sizes = burst_sizes(run.job.beats, self.max_burst)
-            for i, n in enumerate(sizes):
-                if next_ar is not None:
-                    yield next_ar  # one AR per cycle
-                yield self.credits.get(1)  # an outstanding-burst slot
+            yield run.permit  # the blobs it overwrites are free
+            earliest = cycle(env)
+            last = 0
+            for i, n in enumerate(burst_sizes(run.job.beats, self.max_burst)):
+                b = len(self.retired)
+                a = max(self.last_ar + 1, earliest, self.retired[b - o] if b >= o else earliest)
                 if i == 0:
-                    run.job.first_ar = cycle(env)
-                self.memory.read(Burst(n, (run, i == len(sizes) - 1)), self._last_beat)
-                next_ar = env.timeout(1)
-
-    def _last_beat(self, burst: Burst) -> None:
-        run, last_of_job = burst.owner
-        now = cycle(self.env)
-        after(self.env, 1, self.credits.put, 1)  # the counter drops the cycle after the last beat
-        run.activity.ddr_read_beats += burst.beats
-        if last_of_job:
-            run.job.last_beat = now
-            run.job.loaded = now + self.lat.load
+                    run.job.first_ar = a
+                last = self.memory.read(a, n)
+                self.last_ar = a
+                self.retired.append(last + 1)
+            run.activity.ddr_read_beats += run.job.beats
             run.activity.res_writes += run.words
             run.activity.act_writes += run.words
+            run.job.last_beat = last
+            run.job.loaded = last + self.lat.load
             assert run.loaded_event is not None
-            after(self.env, self.lat.load, run.loaded_event.succeed)
+            after(env, run.job.loaded - cycle(env), run.loaded_event.succeed)
 
 
 class FastWriteDma:
-    """Events per burst: W beats back to back, B responses from the memory model."""
+    """One event for the STORE: its bursts as a train, W beats back to back.
+
+    Burst b's first W beat (and AW) is s_b = max(start + lambda_store, s_{b-1} + n_{b-1},
+    B_{b-O_w} + 1); the memory returns its B handshake B_b; done the cycle after the last.
+    """
 
     def __init__(
         self,
@@ -106,9 +112,7 @@ class FastWriteDma:
         self.env, self.memory, self.lat = env, memory, lat
         self.beats, self.words, self.activity = beats, words, activity
         self.max_burst = cfg.axi.max_burst_beats
-        self.credits = simpy.Container(
-            env, capacity=cfg.axi.max_outstanding_writes, init=cfg.axi.max_outstanding_writes
-        )
+        self.max_outstanding = cfg.axi.max_outstanding_writes
         self.start = env.event()
         self.done = env.event()
         self.done_at = 0
@@ -116,26 +120,19 @@ class FastWriteDma:
         env.process(self._run())
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
+        env, o = self.env, self.max_outstanding
         yield self.start
-        yield env.timeout(self.lat.store)
-        sizes = burst_sizes(self.beats, self.max_burst)
-        for i, n in enumerate(sizes):
-            yield self.credits.get(1)  # at most O_w bursts awaiting their B response
-            record = [cycle(env), n, 0]
-            self.bursts.append(record)
-            self.activity.ddr_write_beats += n
-            self.memory.write(Burst(n, (record, i == len(sizes) - 1)), self._response)
-            yield env.timeout(write_burst_cycles(n))
+        s_next = cycle(env) + self.lat.store
+        for n in burst_sizes(self.beats, self.max_burst):
+            b = len(self.bursts)
+            s = max(s_next, self.bursts[b - o][2] + 1) if b >= o else s_next
+            self.bursts.append([s, n, self.memory.write(s, n)])
+            s_next = s + write_burst_cycles(n)
+        self.activity.ddr_write_beats += self.beats
         self.activity.res_reads += self.words
-
-    def _response(self, burst: Burst) -> None:
-        record, last = burst.owner
-        record[2] = cycle(self.env)
-        after(self.env, 1, self.credits.put, 1)
-        if last:
-            self.done_at = cycle(self.env) + 1
-            after(self.env, 1, self.done.succeed)
+        self.done_at = (self.bursts[-1][2] if self.bursts else cycle(env)) + 1
+        yield env.timeout(self.done_at - cycle(env))
+        self.done.succeed()
 
 
 # --------------------------------------------------------------------------- cycle mode

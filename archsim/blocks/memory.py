@@ -10,13 +10,13 @@ burst comes write_latency cycles after its last W beat.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import simpy
 
-from archsim.blocks.signals import Clocked, after
+from archsim.blocks.signals import Clocked
 from archsim.config import HardwareConfig
 from archsim.contract import read_beat_span, write_burst_cycles
 
@@ -31,31 +31,28 @@ class Burst:
 
 
 class FastMemory:
-    """Events per burst: the R channel is a Resource that each burst holds for its beats."""
+    """Fast mode: the channels as timelines. A DMA hands over a whole train of bursts at once
+    (its AR cycles) and gets each burst's last R beat back, computed from the one rule below;
+    no event per burst or beat."""
 
     def __init__(self, env: simpy.Environment, cfg: HardwareConfig) -> None:
         self.env = env
         ax = cfg.axi
         self.read_latency, self.write_latency, self.beat_cycles = ax.read_latency, ax.write_latency, ax.read_beat_cycles
-        self.r_channel = simpy.Resource(env, capacity=1)
+        self.r_free = -(10**18)  # the R channel's next free beat slot
 
-    def read(self, burst: Burst, last_beat: Callable[[Burst], None]) -> None:
-        """AR handshake of `burst` in this cycle; `last_beat(burst)` runs in the cycle of its last R beat."""
-        self.env.process(self._answer(burst, last_beat))
+    def read(self, ar: int, beats: int) -> int:
+        """AR handshake of a burst of `beats` beats at cycle `ar` (ARs come in order): the cycle of
+        its last R beat. The first beat comes read_latency after the AR, and no earlier than the
+        channel's next slot after the previous burst's last beat."""
+        first = max(ar + self.read_latency, self.r_free)
+        last = first + read_beat_span(beats, self.beat_cycles)
+        self.r_free = last + self.beat_cycles
+        return last
 
-    def _answer(self, burst: Burst, last_beat: Callable[[Burst], None]) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        yield env.timeout(self.read_latency)
-        # Requests queue in AR order (ARs are one cycle apart), so bursts are answered in order.
-        with self.r_channel.request() as granted:
-            yield granted  # first beat: L_r after the AR, and beta after the previous burst's last beat
-            yield env.timeout(read_beat_span(burst.beats, self.beat_cycles))
-            last_beat(burst)
-            yield env.timeout(self.beat_cycles)  # the channel's next beat slot
-
-    def write(self, burst: Burst, response: Callable[[Burst], None]) -> None:
-        """AW and first W beat of `burst` in this cycle; `response(burst)` runs in the cycle of its B handshake."""
-        after(self.env, write_burst_cycles(burst.beats) - 1 + self.write_latency, response, burst)
+    def write(self, first_w: int, beats: int) -> int:
+        """AW and first W beat of a burst at `first_w`: the cycle of its B handshake."""
+        return first_w + write_burst_cycles(beats) - 1 + self.write_latency
 
 
 class CycleMemory(Clocked):

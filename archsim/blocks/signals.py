@@ -16,7 +16,7 @@ the blocks that make them tick first (see accelerator.CycleAccelerator).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -83,20 +83,12 @@ class Count:
 
 
 class Clocked:
-    """A block that steps once per clock: `tick(now)` is one cycle of its logic."""
+    """A block that steps once per clock: `tick(now)` is one cycle of its logic. The
+    accelerator's one clock process ticks every block, in a fixed order, each cycle."""
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.last_active = 0  # last cycle in which the block did something (deadlock watchdog)
-
-    def start(self) -> None:
-        self.env.process(self._clock())
-
-    def _clock(self) -> Generator[simpy.Event, Any, None]:
-        env, tick = self.env, self.tick
-        while True:
-            tick(cycle(env))
-            yield env.timeout(1)
 
     def tick(self, now: int) -> None:
         raise NotImplementedError

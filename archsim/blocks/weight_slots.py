@@ -1,15 +1,18 @@
-"""The two weight slots (docs/timing.md section 3).
+"""Weight ring and blob slots (docs/timing.md section 3).
 
-A slot holds one pass's blob: weight steps with their sparse indices, the
-epilogue parameters and, on a layer's first pass, the predictor. Blob i
-(counting passes across the whole programme) fills slot i % 2. The slot is free
-for blob i + 2 once blob i is loaded, its layer's mask scan has ended (the
-predictor's reader) and the epilogue has finished the pass's last tile (the
-last reader of its weights and parameters):
+A blob holds one pass: weight steps with their sparse indices (in the weight
+ring, from entry wbase on, wrapping), the epilogue parameters and, on a layer's
+first pass, the predictor and its threshold (in slot i mod blob_slots of their
+memories; i counts passes across the whole programme). Blob i's storage is free
+once it is loaded, its layer's mask scan has ended (the predictor's reader) and
+the epilogue has finished the pass's last tile (the last reader of its weights
+and parameters):
 
     free(i) = max(loaded(i), E_end(last tile of pass i), mask_end(layer of i))
 
-The slots are storage: they do not step. Their readers count the reads.
+Blob i may be written once blobs 0 .. need_i - 1 are free (`PassPlan.need`,
+placed by archsim.program.place_blobs); blobs are freed in programme order.
+The memories are storage: they do not step. Their readers count the reads.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from archsim.blocks.work import CycleLayer
 class FastWeightSlots:
     """Fast mode: per blob a `loaded` and a `pass_done` event; `freed` joins them with the scan's end."""
 
-    def __init__(self, env: simpy.Environment, owners: list[tuple[int, int]], mask_end: list[simpy.Event]) -> None:
+    def __init__(
+        self, env: simpy.Environment, owners: list[tuple[int, int]], needs: list[int], mask_end: list[simpy.Event]
+    ) -> None:
         self.env = env
+        self.needs = needs
         self.loaded = [env.event() for _ in owners]
         self.pass_done = [env.event() for _ in owners]
         self.freed = [
@@ -33,8 +39,9 @@ class FastWeightSlots:
         ]
 
     def permit(self, blob: int) -> simpy.Event:
-        """Blob `blob` may be written into its slot after this event."""
-        return done_event(self.env) if blob < 2 else self.freed[blob - 2]
+        """Blob `blob` may be written after this event."""
+        need = self.needs[blob]
+        return done_event(self.env) if need == 0 else self.freed[need - 1]
 
 
 class CycleWeightSlots:
@@ -42,23 +49,31 @@ class CycleWeightSlots:
 
     def __init__(self, layers: list[CycleLayer]) -> None:
         self.owners = [(L, q) for L in layers for q in range(len(L.blobs))]
+        self.needs = [p.need for L in layers for p in L.work.plan.passes]
+        self.freed_upto = 0  # blobs 0 .. freed_upto - 1 are known free (registers only rise)
 
     def free(self, blob: int, now: int) -> bool:
+        if blob < self.freed_upto:
+            return True
         L, q = self.owners[blob]
         if not (L.blobs[q].up(now) and L.mask_done.up(now)):
             return False
         tiles = L.tiles(now)
-        return tiles is not None and L.epi_done.value(now) >= (q + 1) * tiles
+        if tiles is None or L.epi_done.value(now) < (q + 1) * tiles:
+            return False
+        self.freed_upto = blob + 1  # blobs are freed in programme order
+        return True
 
     def writable(self, blob: int, now: int) -> bool:
-        return blob < 2 or self.free(blob - 2, now)
+        need = self.needs[blob]
+        return need == 0 or self.free(need - 1, now)
 
     def freed_at(self, blob: int) -> int:
-        """The cycle from which blob `blob`'s slot was free (read back after the run)."""
+        """The cycle from which blob `blob`'s storage was free (read back after the run)."""
         L, q = self.owners[blob]
         flags: list[Flag] = [L.blobs[q], L.mask_done]
         times = [f.at for f in flags if f.at is not None]
-        assert len(times) == len(flags), "slot never freed"
+        assert len(times) == len(flags), "blob never freed"
         last_tile = (q + 1) * (L.timing.tiles) - 1
         if last_tile >= 0:
             times.append(L.epi_done.times[last_tile])

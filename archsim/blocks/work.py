@@ -24,7 +24,7 @@ from archsim.program import LayerPlan, Program, ceil_div, real_rows
 class LayerWork:
     plan: LayerPlan
     active: np.ndarray  # ascending raster indices of the active positions (all when the mask unit is bypassed)
-    first_blob: int  # global pass index of its pass 0; blob i goes to weight slot i % 2
+    first_blob: int  # global pass index of its pass 0 (blob i: slot i mod blob_slots)
     useful_rows: tuple[np.ndarray, ...]  # per pass, per step j < k_q: rows whose step j is a kept real kernel
     slot_channels: tuple[np.ndarray, ...]  # per pass, per channel slot s < g_q: real output channels
     activity: Activity = field(default_factory=Activity)

@@ -73,7 +73,8 @@ module bnn_core #(
     parameter MAXL = 32,
     parameter MLW = 5,
     parameter MAXP = 64,
-    parameter MPW = 6
+    parameter MPW = 6,
+    parameter SLW = 1  // log2 of the blob slots of the parameter, predictor and threshold memories
 ) (
     input wire clk,
     input wire rst,
@@ -171,7 +172,8 @@ module bnn_core #(
     wire [MPW-1:0] ar_idx, r_idx, pe_idx, ep_idx;
     wire [AXW-1:0] pt_addr;
     wire [BTW-1:0] pt_beats, pt_wbeats, pt_pbeats, pt_prbeats;
-    wire [WAW:0] pt_went;
+    wire [WAW:0] pt_went, pt_wbase_r, pt_wbase_pe;
+    wire [MPW:0] pt_need;
     wire pt_k3;
     wire [GW:0] pt_k, pt_g;
     wire [SW-1:0] pt_steps;
@@ -207,7 +209,8 @@ module bnn_core #(
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
         .cur_shift(cur_shift), .cur_first_pass(cur_first_pass), .cur_n_pass(cur_n_pass),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en),
-        .ar_idx(ar_idx), .pt_addr(pt_addr), .pt_beats(pt_beats),
+        .ar_idx(ar_idx), .pt_addr(pt_addr), .pt_beats(pt_beats), .pt_need(pt_need), .pt_wbase_r(pt_wbase_r),
+        .pt_wbase_pe(pt_wbase_pe),
         .r_idx(r_idx), .pt_wbeats(pt_wbeats), .pt_pbeats(pt_pbeats), .pt_prbeats(pt_prbeats), .pt_went(pt_went),
         .pt_k3(pt_k3), .pe_idx(pe_idx), .pt_k(pt_k), .pt_steps(pt_steps),
         .ep_idx(ep_idx), .pt_g(pt_g), .pt_woff(pt_woff), .pt_wblk0(pt_wblk0), .pt_cpass(pt_cpass),
@@ -262,44 +265,43 @@ module bnn_core #(
         .mb_addr(mb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data)
     );
 
-    // weight/index slots: entry {slot, e}; read with output register (2 cycles)
+    // weight/index ring: entry wbase + e, modulo 2^(WAW+1); read with output register (2 cycles)
     wire w_we;
     wire [WAW:0] w_waddr, w_raddr;
     wire [E_MEM-1:0] w_wdata, w_rdata;
     bnn_ram_sdp #(.W(E_MEM), .AW(WAW + 1), .DEPTH(2 << WAW), .OUTREG(1)) u_wmem (
         .clk(clk), .we(w_we), .waddr(w_waddr), .wdata(w_wdata), .raddr(w_raddr), .rdata(w_rdata)
     );
-    // epilogue parameters: entry {slot, channel slot}
+    // epilogue parameters: entry {blob slot, channel slot}
     wire p_we;
-    wire [GW:0] p_waddr, p_raddr;
+    wire [GW+SLW-1:0] p_waddr, p_raddr;
     wire [PW-1:0] p_wdata, p_rdata;
-    bnn_lutram #(.W(PW), .AW(GW + 1), .DEPTH(2 << GW)) u_pmem (
+    bnn_lutram #(.W(PW), .AW(GW + SLW), .DEPTH(1 << (GW + SLW))) u_pmem (
         .clk(clk), .we(p_we), .waddr(p_waddr), .wdata(p_wdata), .raddr(p_raddr), .rdata(p_rdata)
     );
-    // predictor: entry {slot, channel block}, and the two thresholds
-    wire pr_we, thr_we, thr_slot;
-    wire [NBW:0] pr_waddr, pr_raddr;
+    // predictor: entry {blob slot, channel block}, and one threshold per blob slot
+    wire pr_we, thr_we;
+    wire [SLW-1:0] thr_slot;
+    wire [NBW+SLW-1:0] pr_waddr, pr_raddr;
     wire [PRW-1:0] pr_wdata, pr_rdata;
-    wire [31:0] thr_data;
-    reg [31:0] thr0, thr1;
-    always @(posedge clk) begin
-        if (thr_we && !thr_slot) thr0 <= thr_data;
-        if (thr_we && thr_slot) thr1 <= thr_data;
-    end
+    wire [31:0] thr_data, thr_q;
+    bnn_lutram #(.W(32), .AW(SLW), .DEPTH(1 << SLW)) u_thr (
+        .clk(clk), .we(thr_we), .waddr(thr_slot), .wdata(thr_data), .raddr(cur_first_pass[SLW-1:0]), .rdata(thr_q)
+    );
 
     // ------------------------------------------------------------------ DMA
     bnn_rd_dma #(
         .D(D), .BMAX(BMAX), .O_R(O_R), .ORW(ORW), .AXW(AXW), .BTW(BTW), .MPW(MPW), .BPR(BPR), .BPRW(BPRW),
         .RESW(RESW), .RAW(RAW), .ROWS(ROWS), .VB(VB), .LANES(LANES), .LW(LW), .AAW(AAW), .CW(CW), .NCW(NCW),
         .E_MEM(E_MEM), .WGR(WGR), .CB1(CB1), .CB3(CB3), .WFW(WFW), .WAW(WAW), .PW(PW), .PGR(PGR), .PFW(PFW),
-        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SPARSE(SPARSE)
+        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE)
     ) u_rd (
         .clk(clk), .clr(rst || run_end), .start(start_all), .run(busy), .n_passes(g_n_passes),
         .load_addr(g_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
         .load_nblk(g_load_nblk), .load_w3n(g_load_w3n), .load_nwo(g_load_nwo),
-        .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats),
+        .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats), .ar_need(pt_need),
         .r_pidx(r_idx), .r_wbeats(pt_wbeats), .r_pbeats(pt_pbeats), .r_prbeats(pt_prbeats), .r_went(pt_went),
-        .r_k3(pt_k3), .ep_done(ep_done), .loaded_cnt(loaded_cnt), .load_fin(load_fin),
+        .r_wbase(pt_wbase_r), .r_k3(pt_k3), .ep_done(ep_done), .loaded_cnt(loaded_cnt), .load_fin(load_fin),
         .m_arvalid(m_axi_arvalid), .m_arready(m_axi_arready), .m_araddr(m_axi_araddr), .m_arlen(m_axi_arlen),
         .m_rvalid(m_axi_rvalid), .m_rready(m_axi_rready), .m_rdata(m_axi_rdata), .m_rlast(m_axi_rlast),
         .res_we(d_res_we), .res_waddr(d_res_waddr), .res_wdata(d_res_wdata),
@@ -325,7 +327,7 @@ module bnn_core #(
     wire [LOUTW-1:0] el_rdata;
     generate
         if (SPARSE != 0) begin : g_mask
-            bnn_ram_sdp #(.W(PRW), .AW(NBW + 1), .DEPTH(2 << NBW), .OUTREG(0)) u_prmem (
+            bnn_ram_sdp #(.W(PRW), .AW(NBW + SLW), .DEPTH(1 << (NBW + SLW)), .OUTREG(0)) u_prmem (
                 .clk(clk), .we(pr_we), .waddr(pr_waddr), .wdata(pr_wdata), .raddr(pr_raddr), .rdata(pr_rdata)
             );
             wire list_we;
@@ -334,14 +336,14 @@ module bnn_core #(
             wire [LOUTW-1:0] list_wout;
             bnn_mask_unit #(
                 .BA(BA), .BAW(BAW), .AAW(AAW), .CW(CW), .NCW(NCW), .NBW(NBW), .RAW(RAW), .PSW(PSW), .LAW(LAW),
-                .MPW(MPW), .COLS(COLS), .TW(UW), .LINW(LINW), .LOUTW(LOUTW)
+                .MPW(MPW), .COLS(COLS), .TW(UW), .LINW(LINW), .LOUTW(LOUTW), .SLW(SLW)
             ) u_mask (
                 .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .copy_en(f_copy),
                 .k3(f_k3), .loaded_cnt(loaded_cnt), .first_pass(cur_first_pass), .s2(f_s2),
                 .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out),
                 .nblk_in(cur_nblk_in), .w3n_in(cur_w3n_in), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
                 .nwo(cur_nwo), .positions(cur_positions), .cv_last(cur_cv_last),
-                .threshold(cur_first_pass[0] ? thr1 : thr0),
+                .threshold(thr_q),
                 .pr_raddr(pr_raddr), .pr_rdata(pr_rdata), .mb_addr(mb_addr), .mb_data(mb_data),
                 .cp_en(cp_en), .cp_bank(cp_bank), .cp_addr(cp_addr), .cp_data(cp_data),
                 .list_we(list_we), .list_waddr(list_waddr), .list_win(list_win), .list_wout(list_wout),
@@ -357,10 +359,10 @@ module bnn_core #(
             // dense baseline: no mask unit, no active list (every position active)
             /* verilator lint_off UNUSEDSIGNAL */
             // what would feed the mask unit and the list is left unconnected in the dense build
-            wire unused_dense = &{1'b0, cur_cv_last, f_copy, mb_data, pr_we, pr_waddr, pr_wdata, thr0, thr1,
+            wire unused_dense = &{1'b0, cur_cv_last, f_copy, mb_data, pr_we, pr_waddr, pr_wdata, thr_q,
                                   gl_raddr, el_raddr, pr_raddr, pr_rdata};
             /* verilator lint_on UNUSEDSIGNAL */
-            assign pr_raddr = {(NBW + 1) {1'b0}};
+            assign pr_raddr = {(NBW + SLW) {1'b0}};
             assign pr_rdata = {PRW{1'b0}};
             assign mb_addr = {(9 * AAW) {1'b0}};
             assign cp_en = 1'b0;
@@ -418,7 +420,7 @@ module bnn_core #(
     ) u_pe_ctl (
         .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .k3(f_k3), .g_ready(g_ready),
         .e_done(e_done), .loaded_cnt(loaded_cnt), .rec_idx(pe_rec), .rec_gp(pe_rec_gp), .pidx(pe_idx),
-        .p_k(pt_k), .p_steps(pt_steps), .w_raddr(w_raddr), .wb_rbuf(wb_rbuf), .wb_rblk(wb_rblk), .wb_rbit(wb_rbit),
+        .p_k(pt_k), .p_steps(pt_steps), .p_wbase(pt_wbase_pe), .w_raddr(w_raddr), .wb_rbuf(wb_rbuf), .wb_rblk(wb_rblk), .wb_rbit(wb_rbit),
         .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j), .p2_bank(p2_bank), .p2_first(p2_first), .p2_last(p2_last),
         .c_done(c_done)
     );
@@ -440,7 +442,7 @@ module bnn_core #(
     bnn_epilogue #(
         .ROWS(ROWS), .CLW(CLW), .GW(GW), .ACC_W(ACC_W), .MB(MB), .BB(BB), .VB(VB), .RAW(RAW),
         .AAW(AAW), .CW(CW), .NCW(NCW), .LANES(LANES), .LW(LW), .LAW(LAW), .MPW(MPW), .UW(UW),
-        .LOUTW(LOUTW), .CPW(CPW)
+        .LOUTW(LOUTW), .CPW(CPW), .SLW(SLW)
     ) u_epi (
         .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .resid(f_resid),
         .shift(cur_shift), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),

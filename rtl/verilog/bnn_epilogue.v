@@ -27,7 +27,8 @@ module bnn_epilogue #(
     parameter MPW = 6,
     parameter UW = 16,
     parameter LOUTW = 24,
-    parameter CPW = 8  // bits of a channel count within a pass
+    parameter CPW = 8,  // bits of a channel count within a pass
+    parameter SLW = 1  // log2 of the parameter slots: the pass's blob sits in slot pass mod 2^SLW
 ) (
     input wire clk,
     input wire layer_init,
@@ -54,7 +55,7 @@ module bnn_epilogue #(
     output wire [GW-1:0] e_slot,
     output wire [CLW-1:0] e_col,
     input wire [ROWS*ACC_W-1:0] e_dot,
-    output wire [GW:0] prm_raddr,
+    output wire [GW+SLW-1:0] prm_raddr,
     input wire [ROWS*(MB+BB)-1:0] prm_rdata,
     output wire [LAW-1:0] list_raddr,
     input wire [LOUTW-1:0] list_rdata,
@@ -97,7 +98,7 @@ module bnn_epilogue #(
     assign e_bank = u[0];
     assign e_slot = s;
     assign e_col = n;
-    assign prm_raddr = {rec_gp[0], s};
+    assign prm_raddr = {rec_gp[SLW-1:0], s};
     assign list_raddr = rec_tb + {{(LAW - CLW) {1'b0}}, n};
     always @(posedge clk) begin
         if (layer_init) begin

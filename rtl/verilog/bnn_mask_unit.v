@@ -25,7 +25,8 @@ module bnn_mask_unit #(
     parameter COLS = 16,
     parameter TW = 12,
     parameter LINW = 24,  // list entry, gather side
-    parameter LOUTW = 24  // list entry, epilogue side
+    parameter LOUTW = 24,  // list entry, epilogue side
+    parameter SLW = 1  // log2 of the predictor slots: layer's blob in slot first_pass mod 2^SLW
 ) (
     input wire clk,
     input wire layer_init,
@@ -49,7 +50,7 @@ module bnn_mask_unit #(
     input wire [BAW-1:0] cv_last,  // valid channels in the last block
     input wire [31:0] threshold,
     // predictor memory (synchronous read)
-    output wire [NBW:0] pr_raddr,
+    output wire [NBW+SLW-1:0] pr_raddr,
     input wire [9*BA-1:0] pr_rdata,
     // activation banks, port B of the input set / of the output set
     output wire [9*AAW-1:0] mb_addr,
@@ -92,8 +93,8 @@ module bnn_mask_unit #(
         .yc(yc), .xc(xc), .ym(ycm), .xm(xcm), .ibase(ibase), .blk(blk), .h_in(h_in), .w_in(w_in),
         .w3n(w3n_in), .nblk(nblk_in), .k3(k3), .addr(mb_addr), .valid(tvalid)
     );
-    assign pr_raddr = {first_pass[0], blk[NBW-1:0]};
-    // The threshold belongs to the weight slot: latch it in the busy cycles (at the start),
+    assign pr_raddr = {first_pass[SLW-1:0], blk[NBW-1:0]};
+    // The threshold belongs to the blob's slot: latch it in the busy cycles (at the start),
     // as the slot may be refilled from the end of the scan.
     reg signed [31:0] thr_q;
     always @(posedge clk) if (go) thr_q <= threshold;

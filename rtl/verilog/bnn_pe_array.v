@@ -43,6 +43,7 @@ module bnn_pe_ctl #(
     output wire [MPW-1:0] pidx,
     input wire [GW:0] p_k,
     input wire [SW-1:0] p_steps,
+    input wire [WAW:0] p_wbase,  // the pass's first weight-ring entry
     output wire [WAW:0] w_raddr,
     output wire wb_rbuf,
     output wire [NBW-1:0] wb_rblk,
@@ -73,7 +74,7 @@ module bnn_pe_ctl #(
     wire issue = go || busy;
     wire last_step = (cnt == p_steps - 1'b1);
     wire [MW-1:0] m_last = k3 ? M3_M1[MW-1:0] : M1_M1[MW-1:0];
-    assign w_raddr = {rec_gp[0], e};
+    assign w_raddr = p_wbase + {1'b0, e};  // wraps modulo the ring's 2^(WAW+1) entries
     assign wb_rbuf = u[0];
     assign wb_rblk = cblk;
     assign wb_rbit = cbit;

@@ -1,11 +1,13 @@
 // AXI4 read DMA (docs/timing.md section 3).
 // Jobs, strictly in order: job 0 is the LOAD of the input map, job i+1 the blob of
 // pass i. A job is cut into bursts of at most BMAX beats; one AR per cycle, at most
-// O_R bursts outstanding (a burst counts until its last R beat). Blob i goes to weight
-// slot i mod 2 and may start once pass i-2 has freed that slot.
+// O_R bursts outstanding (a burst counts until its last R beat). Blob i fills the
+// weight ring from entry wbase_i on (wrapping) and slot i mod 2^SLW of the parameter,
+// predictor and threshold memories; it may start once blobs 0 .. need_i - 1 are
+// loaded and freed by their consumers (docs/timing.md section 3).
 // R beats are accepted at once (RREADY = 1), registered, and written the next cycle
 // into their destination: the residual buffer and activation set 0 (LOAD), or the
-// weight, parameter and predictor memories of the slot (blob sections, each starting
+// weight, parameter and predictor memories (blob sections, each starting
 // on a beat boundary, docs/formats.md 4.2). A job's data is usable two cycles after
 // its last beat (lambda_load = 2): beat register, then the memory write.
 `default_nettype none
@@ -42,6 +44,7 @@ module bnn_rd_dma #(
     parameter PRGR = 64,
     parameter PRFW = 4,
     parameter NBW = 3,
+    parameter SLW = 1,  // log2 of the parameter/predictor/threshold slots (1 <= SLW <= MPW)
     parameter SPARSE = 1
 ) (
     input wire clk,
@@ -60,11 +63,13 @@ module bnn_rd_dma #(
     output wire [MPW-1:0] ar_pidx,
     input wire [AXW-1:0] ar_paddr,
     input wire [BTW-1:0] ar_pbeats,
+    input wire [MPW:0] ar_need,  // blobs that must be free before this one may start
     output wire [MPW-1:0] r_pidx,
     input wire [BTW-1:0] r_wbeats,
     input wire [BTW-1:0] r_pbeats,
     input wire [BTW-1:0] r_prbeats,
     input wire [WAW:0] r_went,
+    input wire [WAW:0] r_wbase,  // first weight-ring entry of the blob being received
     input wire r_k3,
     input wire [MPW:0] ep_done,  // passes whose epilogue (and mask scan) are finished
     output reg [MPW:0] loaded_cnt,  // blobs whose data is usable
@@ -91,19 +96,18 @@ module bnn_rd_dma #(
     output wire [WAW:0] w_addr,
     output wire [E_MEM-1:0] w_data,
     output wire p_we,
-    output wire [GW:0] p_addr,
+    output wire [GW+SLW-1:0] p_addr,
     output wire [PW-1:0] p_data,
     output wire pr_we,
-    output wire [NBW:0] pr_addr,
+    output wire [NBW+SLW-1:0] pr_addr,
     output wire [PRW-1:0] pr_data,
     output wire thr_we,
-    output wire thr_slot,
+    output wire [SLW-1:0] thr_slot,
     output wire [31:0] thr_data
 );
     localparam BEAT_BYTES = D / 8;
     localparam integer BPR_M1 = BPR - 1;
     localparam integer LANES_M1 = LANES - 1;
-    localparam [MPW:0] TWO = {{(MPW - 1) {1'b0}}, 2'd2};
 
     // ------------------------------------------------------------------ AR side
     reg [MPW:0] jr;  // job being requested
@@ -115,8 +119,8 @@ module bnn_rd_dma #(
     assign ar_pidx = jr[MPW-1:0] - 1'b1;
     wire [BTW-1:0] jbeats = started ? rem : (is_load ? load_beats : ar_pbeats);
     wire [AXW-1:0] jaddr = started ? addr : (is_load ? load_addr : ar_paddr);
-    // blob i = jr - 1 needs pass i - 2 = jr - 3 done: loaded and freed by its consumers
-    wire allowed = (jr <= TWO) || ((loaded_cnt >= jr - TWO) && (ep_done >= jr - TWO));
+    // blob i = jr - 1 needs blobs 0 .. need_i - 1 done: loaded and freed by their consumers
+    wire allowed = is_load || ((loaded_cnt >= ar_need) && (ep_done >= ar_need));
     wire [BTW-1:0] blen = (jbeats > BMAX) ? BMAX : jbeats;
     assign m_arvalid = (start || run) && (jr <= n_passes) && (started || allowed) && (outst < O_R);
     assign m_araddr = jaddr;
@@ -161,7 +165,9 @@ module bnn_rd_dma #(
     wire [1:0] sec = (rbeat < wend) ? 2'd0 : (rbeat < pend) ? 2'd1 : (rbeat == pend) ? 2'd2 : 2'd3;
     wire sec_first = (rbeat == 0) || (rbeat == wend) || (rbeat == pend + 1'b1);
 
-    reg s1_v, s1_load, s1_first, s1_lastw, s1_last, s1_slot, s1_k3;
+    reg s1_v, s1_load, s1_first, s1_lastw, s1_last, s1_k3;
+    reg [SLW-1:0] s1_slot;
+    reg [WAW:0] s1_wbase;
     reg [1:0] s1_sec;
     reg [D-1:0] s1_data;
     reg [WAW:0] s1_went;
@@ -183,7 +189,8 @@ module bnn_rd_dma #(
         s1_first <= sec_first;
         s1_lastw <= (rbeat == wend - 1'b1);
         s1_last <= last_of_job;
-        s1_slot <= r_pidx[0];
+        s1_slot <= r_pidx[SLW-1:0];
+        s1_wbase <= r_wbase;
         s1_k3 <= r_k3;
         s1_went <= r_went;
     end
@@ -262,7 +269,7 @@ module bnn_rd_dma #(
     // weights: entries of E_MEM bits, each taking the next m steps of the stream
     reg [WAW:0] wcnt;
     reg wflush;
-    reg wflush_slot;
+    reg [WAW:0] wflush_base;
     wire w_in = sb && (s1_sec == 2'd0);
     wire w_emit;
     wire [WAW:0] wcnt_eff = (w_in && s1_first) ? {(WAW + 1) {1'b0}} : wcnt;
@@ -271,19 +278,20 @@ module bnn_rd_dma #(
         .flush(wflush), .out_valid(w_emit), .out_data(w_data)
     );
     assign w_we = w_emit;
-    assign w_addr = wflush ? {wflush_slot, wcnt[WAW-1:0]} : {s1_slot, wcnt_eff[WAW-1:0]};
+    // ring address: base + entry, wrapping modulo the 2^(WAW+1) entries
+    assign w_addr = wflush ? wflush_base + wcnt : s1_wbase + wcnt_eff;
     wire [WAW:0] wcnt_next = wcnt_eff + {{WAW{1'b0}}, w_in && w_emit};
     always @(posedge clk) begin
         if (clr) begin
             wcnt <= 0;
             wflush <= 1'b0;
-            wflush_slot <= 1'b0;
+            wflush_base <= 0;
         end else begin
             if (w_in) wcnt <= wcnt_next;
             if (wflush) wcnt <= wcnt + 1'b1;
             // a partial entry (steps left over after the last full one) is written next cycle
             wflush <= w_in && s1_lastw && (wcnt_next < s1_went);
-            wflush_slot <= s1_slot;
+            wflush_base <= s1_wbase;
         end
     end
 
@@ -325,7 +333,7 @@ module bnn_rd_dma #(
             end
         end else begin : g_nopred
             assign pr_we = 1'b0;
-            assign pr_addr = {(NBW + 1) {1'b0}};
+            assign pr_addr = {(NBW + SLW) {1'b0}};
             assign pr_data = {PRW{1'b0}};
         end
     endgenerate

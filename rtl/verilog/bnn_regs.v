@@ -103,6 +103,9 @@ module bnn_regs #(
     input wire [MPW-1:0] ar_idx,
     output wire [AXW-1:0] pt_addr,
     output wire [BTW-1:0] pt_beats,
+    output wire [MPW:0] pt_need,
+    output wire [WAW:0] pt_wbase_r,  // at r_idx
+    output wire [WAW:0] pt_wbase_pe,  // at pe_idx
     input wire [MPW-1:0] r_idx,
     output wire [BTW-1:0] pt_wbeats,
     output wire [BTW-1:0] pt_pbeats,
@@ -298,6 +301,13 @@ module bnn_regs #(
     );
     bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_beats (
         .clk(clk), .we(wr_pass && (wf == PF_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(ar_idx), .rdata(pt_beats)
+    );
+    bnn_lutram #(.W(MPW + 1), .AW(MPW), .DEPTH(MAXP)) u_p_need (
+        .clk(clk), .we(wr_pass && (wf == PF_NEED)), .waddr(wp), .wdata(wd[MPW + 1-1:0]), .raddr(ar_idx), .rdata(pt_need)
+    );
+    bnn_lutram2 #(.W(WAW + 1), .AW(MPW), .DEPTH(MAXP)) u_p_wbase (
+        .clk(clk), .we(wr_pass && (wf == PF_WBASE)), .waddr(wp), .wdata(wd[WAW + 1-1:0]),
+        .raddr_a(r_idx), .rdata_a(pt_wbase_r), .raddr_b(pe_idx), .rdata_b(pt_wbase_pe)
     );
     bnn_lutram #(.W(BTW), .AW(MPW), .DEPTH(MAXP)) u_p_wbeats (
         .clk(clk), .we(wr_pass && (wf == PF_WEIGHT_BEATS)), .waddr(wp), .wdata(wd[BTW-1:0]), .raddr(r_idx), .rdata(pt_wbeats)

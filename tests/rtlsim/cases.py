@@ -65,6 +65,21 @@ class CaseSpec:
 SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
 G4 = {"pe_array": {"acc_depth": 4}, "buffers": {"act_word_bits": 16}}
 
+PROGRAM_LAYERS = (
+    LayerSpec("c1", 8, k=1),
+    LayerSpec("c2", 8, k=2, predictor="p"),
+    LayerSpec("sc", 16, k=1, **SC),
+    LayerSpec("c3", 16, stride=2, k=1, predictor="p"),
+    LayerSpec("c4", 16, k=1, predictor="p"),
+)
+# Ten blobs of 8 to 48 weight entries: enough to fill a small weight ring and wrap it.
+RING_LAYERS = (
+    LayerSpec("c1", 16, k=1, residual=False),
+    LayerSpec("c2", 16, k=2, predictor="p"),
+    LayerSpec("c3", 24, k=1, residual=False),
+    LayerSpec("c4", 24, k=2, predictor="p"),
+)
+
 CASES: tuple[CaseSpec, ...] = (
     CaseSpec(
         "c3_s1",
@@ -166,13 +181,7 @@ CASES: tuple[CaseSpec, ...] = (
         c0=8,
         h=8,
         w=8,
-        layers=(
-            LayerSpec("c1", 8, k=1),
-            LayerSpec("c2", 8, k=2, predictor="p"),
-            LayerSpec("sc", 16, k=1, **SC),
-            LayerSpec("c3", 16, stride=2, k=1, predictor="p"),
-            LayerSpec("c4", 16, k=1, predictor="p"),
-        ),
+        layers=PROGRAM_LAYERS,
         thresholds={1: "sparse", 3: "few", 4: "sparse"},
         seed=10,
     ),
@@ -216,6 +225,39 @@ CASES: tuple[CaseSpec, ...] = (
         w=5,
         layers=(LayerSpec("c1", 8, k=1, mult_range=32767, shift=2), LayerSpec("c2", 8, k=2, mult_range=32767, shift=0)),
         seed=13,
+    ),
+    CaseSpec(
+        "ring_wrap",
+        "weight ring of 128 entries, 8 blob slots: blobs wait for the ring (need from the ring), the last wraps",
+        cfg_over={"buffers": {"weight_depth": 48, "blob_slots": 8}},
+        c0=8,
+        h=6,
+        w=6,
+        layers=RING_LAYERS,
+        thresholds={1: "sparse", 3: "sparse"},
+        seed=15,
+    ),
+    CaseSpec(
+        "slots_4",
+        "the same programme with 4 blob slots: blobs wait for their parameter/predictor slot",
+        cfg_over={"buffers": {"weight_depth": 48, "blob_slots": 4}},
+        c0=8,
+        h=6,
+        w=6,
+        layers=RING_LAYERS,
+        thresholds={1: "sparse", 3: "sparse"},
+        seed=15,
+    ),
+    CaseSpec(
+        "slots_2",
+        "the multi-layer programme with 2 blob slots (blob i waits for blob i - 2)",
+        cfg_over={"buffers": {"blob_slots": 2}},
+        c0=8,
+        h=8,
+        w=8,
+        layers=PROGRAM_LAYERS,
+        thresholds={1: "sparse", 3: "few", 4: "sparse"},
+        seed=10,
     ),
     CaseSpec(
         "dense_prog",

@@ -1,0 +1,71 @@
+"""What each accelerator lever buys, on dense and on pruned cycles (the same hardware for both).
+
+    python bench/levers.py [WORKLOAD] [--mode fast|cycle]
+
+Runs the workload (default: the shipped trained ResNet-18) once per hardware variant and
+prints dense cycles, pruned cycles (mean over the workload's samples), the speedup, the
+ideal (work-ratio) speedup and achieved / ideal. Every lever is a field of the hardware
+configuration, so the dense baseline always runs on exactly the hardware the pruned
+model runs on (the index decoder and mask unit bypassed). The first row is the design as
+configured; the others switch one lever back to its earlier form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from archsim.config import HardwareConfig  # noqa: E402
+from archsim.program import compile_program  # noqa: E402
+from archsim.runner import run_workload  # noqa: E402
+from archsim.workload import Workload, load_workload  # noqa: E402
+
+# (label, config changes as {section: {field: value}}); {} is the design as configured.
+VARIANTS: tuple[tuple[str, dict[str, dict[str, Any]]], ...] = (
+    ("as configured", {}),
+    ("2 blob slots (no run-ahead: blob i waits for blob i - 2)", {"buffers": {"blob_slots": 2}}),
+)
+
+
+def with_config(wl: Workload, changes: dict[str, dict[str, Any]]) -> Workload:
+    data = wl.config.model_dump()
+    for section, fields in changes.items():
+        data[section].update(fields)
+    cfg = HardwareConfig.model_validate(data)
+    return dataclasses.replace(
+        wl,
+        config=cfg,
+        program=compile_program(wl.model, cfg, "sparse"),
+        baseline_program=compile_program(wl.baseline, cfg, "dense"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workload", nargs="?", default=str(ROOT / "workloads/resnet18_pruned.yaml"))
+    ap.add_argument("--mode", choices=("fast", "cycle"), default="fast")
+    args = ap.parse_args(argv)
+    wl = load_workload(args.workload)
+    print(f"workload {wl.name}: {len(wl.samples)} samples, hardware {wl.config.name}, timing mode {args.mode}")
+    head = f"{'variant':<58} {'dense cyc':>10} {'pruned cyc':>11} {'speedup':>8} {'ideal':>7} {'ach/ideal':>9}"
+    print(head)
+    print("-" * len(head))
+    for label, changes in VARIANTS:
+        r = run_workload(with_config(wl, changes), mode=args.mode, progress=False)
+        dense = r.dense.total_cycles
+        pruned = r.sparse_cycles_mean
+        print(
+            f"{label:<58} {dense:>10,} {pruned:>11,.0f} {r.speedup:>7.2f}x {r.ideal_speedup:>6.2f}x "
+            f"{r.speedup / r.ideal_speedup:>9.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
