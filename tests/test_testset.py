@@ -198,13 +198,17 @@ def _npz(path: Path, **arrays) -> Path:
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda d: d / "missing.npz", "missing.npz: not found"),
-        (lambda d: _junk(d / "junk.npz"), "not a readable .npz file"),
+        (lambda d: d / "missing.npz", "missing.npz: image set file not found"),
+        (lambda d: _junk(d / "junk.npz"), "not a readable image set file"),
         (lambda d: _npz(d / "a.npz", labels=np.zeros(2, int)), "field 'images': missing"),
         (lambda d: _npz(d / "b.npz", images=np.zeros((2, 3, 12, 12), np.uint8)), "field 'labels': missing"),
         (
             lambda d: _npz(d / "c.npz", images=np.zeros((2, 3, 12, 12), np.float32), labels=np.zeros(2, int)),
-            "field 'images': dtype float32",
+            "field 'images': array of type",
+        ),
+        (
+            lambda d: _npz(d / "d.npz", images=np.zeros((2, 3, 12, 12), np.int64), labels=np.zeros(2, int)),
+            "field 'images': dtype int64, expected uint8",
         ),
         (
             lambda d: _npz(d / "e.npz", images=np.zeros((2, 3, 8, 8), np.uint8), labels=np.zeros(2, int)),
@@ -220,6 +224,10 @@ def _npz(path: Path, **arrays) -> Path:
         ),
         (
             lambda d: _npz(d / "h.npz", images=np.zeros((2, 3, 12, 12), np.uint8), labels=np.array([0.5, 1.0])),
+            "field 'labels': array of type",
+        ),
+        (
+            lambda d: _npz(d / "h2.npz", images=np.zeros((2, 3, 12, 12), np.uint8), labels=np.zeros((2, 1), int)),
             "field 'labels': expected a 1-D integer array",
         ),
         (
@@ -228,7 +236,7 @@ def _npz(path: Path, **arrays) -> Path:
         ),
         (
             lambda d: _npz(d / "j.npz", images=np.array([None, 1], dtype=object), labels=np.zeros(2, int)),
-            "not a readable .npz file",
+            "field 'images': array of type",
         ),
         (lambda d: d / "set.txt", "'--images'"),
     ],
