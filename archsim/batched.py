@@ -47,8 +47,8 @@ class _Layer:
     conv: BinaryConv
     weight: np.ndarray  # float32 [(ky, kx, c_in), C_out]: +-1, 0 at pruned kernels
     predictor: np.ndarray | None  # float32 [c_in, (ky, kx)]: +-1
-    mult: np.ndarray  # int64 [C_out]
-    bias: np.ndarray  # int64 [C_out]
+    mult: np.ndarray  # [C_out], of the epilogue's integer type
+    bias: np.ndarray  # [C_out], same type
 
 
 def _pm1(bits: np.ndarray) -> np.ndarray:
@@ -77,13 +77,18 @@ class BatchedModel:
             pred = None
             if mode == "sparse" and L.role == "main" and L.predictor is not None:
                 pred = np.ascontiguousarray(_pm1(L.predictor.weight).reshape(L.c_in, 9))
+            # int32 arithmetic (half the memory traffic) where |dot mult + bias| provably fits, with
+            # room to add a residual after the shift; int64 otherwise.
+            bound = L.c_in * L.kernel * L.kernel * int(np.abs(L.mult.astype(np.int64)).max())
+            bound += int(np.abs(L.bias.astype(np.int64)).max())
+            itype = np.int32 if bound < (1 << 31) - (1 << 16) else np.int64
             self.layers.append(
                 _Layer(
                     conv=L,
                     weight=np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, L.c_out), dtype=np.float32),
                     predictor=pred,
-                    mult=L.mult.astype(np.int64),
-                    bias=L.bias.astype(np.int64),
+                    mult=L.mult.astype(itype),
+                    bias=L.bias.astype(itype),
                 )
             )
 
@@ -96,16 +101,16 @@ class BatchedModel:
         n, c, h, w = x.shape
         xp = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
         cols = sliding_window_view(xp, (3, 3), axis=(1, 2)).reshape(n * h * w, c * 9)  # (c, ky, kx)
-        y = self._epilogue(cols @ self.stem_w, st.mult, st.bias, st.shift, None)
+        y = self._epilogue(cols @ self.stem_w, st.mult.astype(np.int64), st.bias.astype(np.int64), st.shift, None)
         return y.reshape(n, h, w, -1)
 
     def _epilogue(
         self, dot: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int, residual: np.ndarray | None
     ) -> np.ndarray:
-        """int16 sat(((dot * mult + bias) >> shift) [+ residual]), in place on one int64 buffer."""
-        y = dot.astype(np.int64)
-        y *= mult.astype(np.int64)
-        y += bias.astype(np.int64)
+        """int16 sat(((dot * mult + bias) >> shift) [+ residual]), in place on one buffer of mult's type."""
+        y = dot.astype(mult.dtype)
+        y *= mult
+        y += bias
         y >>= shift
         if residual is not None:
             y += residual
@@ -142,9 +147,12 @@ class BatchedModel:
         shifts = (np.arange(k)[:, None] * wp + np.arange(k)).reshape(-1)
         mask = None
         if lay.predictor is not None:
-            g = flat @ lay.predictor  # [N Hp Wp, 9]: each tap's channel sum at every row
-            score = g[base[:, None] + shifts, np.arange(9)].sum(axis=1, dtype=np.float32)
-            mask = score.astype(np.int64).reshape(n, ho, wo) >= L.predictor.threshold  # type: ignore[union-attr]
+            g = (flat @ lay.predictor).reshape(n, hp, wp, 9)  # each tap's channel sum at every row
+            score = np.zeros((n, ho, wo), np.float32)
+            for t in range(9):
+                ky, kx = divmod(t, 3)
+                score += g[:, ky : ky + s * (ho - 1) + 1 : s, kx : kx + s * (wo - 1) + 1 : s, t]
+            mask = score.astype(np.int64) >= L.predictor.threshold  # type: ignore[union-attr]
             pos = np.flatnonzero(mask)  # active output positions, flat over (n, y, x)
         else:
             pos = None
@@ -191,7 +199,9 @@ class BatchedModel:
                     # Skipped positions keep the shortcut's bits (after a shortcut layer) or the mask
                     # unit's copies of the input bits (identity residual), as the hardware does.
                     prev = sets[1 - cur] if after_shortcut else bits_in
-                    out = np.where(mask[..., None], z >= 0, prev)
+                    pos = np.flatnonzero(mask)
+                    out = prev.copy()
+                    out.reshape(-1, L.c_out)[pos] = z.reshape(-1, L.c_out)[pos] >= 0
                 sets[1 - cur] = out
                 cur = 1 - cur
             residual = z

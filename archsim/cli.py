@@ -322,7 +322,8 @@ def _run_images(args: argparse.Namespace, wl: Workload, t0: float) -> int:
     if args.samples:
         images = replace(images, images=images.images[: args.samples], labels=images.labels[: args.samples])
     res = run_images(wl, images, args.baseline_accuracy, args.mode, args.jobs, progress=not args.quiet)
-    print(format_report(res))
+    report = format_report(res)
+    print(report[report.index("accuracy  ") :] if args.quiet else report)
     if args.out is not None:
         try:
             files = write_results(args.out, res)

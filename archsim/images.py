@@ -12,7 +12,6 @@ Every problem is an ArchsimError naming the file and the field.
 from __future__ import annotations
 
 import gzip
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from archsim.errors import ArchsimError
+from archsim.format import _read_members as read_npz_members
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_PACKAGE = "dataset-fashion-mnist"
 FASHION_SPLITS = {"test": "t10k", "train": "train"}
 FASHION_SIZE = 28
+IDX_MAX_BYTES = 256 << 20  # inflated idx file (Fashion-MNIST's largest is 47 MB)
 
 
 class ImagesError(ArchsimError):
@@ -46,7 +47,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     """A gzip-compressed idx file of unsigned bytes with `ndim` dimensions."""
     try:
         with gzip.open(path, "rb") as f:
-            data = f.read()
+            data = f.read(IDX_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ImagesError(
             f"{path}: not found (Fashion-MNIST comes from the Debian package {FASHION_PACKAGE}: "
@@ -54,6 +55,8 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         ) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise ImagesError(f"{path}: not a readable gzip idx file ({exc})") from None
+    if len(data) > IDX_MAX_BYTES:
+        raise ImagesError(f"{path}: field 'data': inflates to more than {IDX_MAX_BYTES} bytes")
     head = 4 + 4 * ndim
     if len(data) < head:
         raise ImagesError(f"{path}: field 'header': {len(data)} bytes, an idx header needs {head}")
@@ -108,13 +111,8 @@ def _check_labels(labels: np.ndarray, n_classes: int, where: str) -> None:
 
 
 def load_npz(path: Path, shape: tuple[int, int, int], n_classes: int) -> ImageSet:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise ImagesError(f"{path}: not found") from None
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
-        raise ImagesError(f"{path}: not a readable .npz file ({exc})") from None
+    # The model files' hardened reader: sizes checked before inflating, integer and boolean arrays only.
+    arrays = read_npz_members(path, "image set")
     for key in ("images", "labels"):
         if key not in arrays:
             raise ImagesError(f"{path}: field '{key}': missing (found {sorted(arrays) or 'no arrays'})")

@@ -79,6 +79,11 @@ class ChunkRunner:
         self.baseline = None if baseline is None else BatchedModel(baseline, "dense", vb)
         self.program, self.cfg = program, cfg
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to workers as the models (bits) rather than their float32 weight matrices.
+        base = None if self.baseline is None else self.baseline.model
+        return ChunkRunner, (self.model.model, base, self.program, self.cfg)
+
     def active_lists(self, run: BatchRun, j: int) -> list[np.ndarray | None]:
         """Image j's active positions per layer, as `schedule` takes them."""
         return [

@@ -198,13 +198,17 @@ def _npz(path: Path, **arrays) -> Path:
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda d: d / "missing.npz", "missing.npz: not found"),
-        (lambda d: _junk(d / "junk.npz"), "not a readable .npz file"),
+        (lambda d: d / "missing.npz", "missing.npz: image set file not found"),
+        (lambda d: _junk(d / "junk.npz"), "not a readable image set file"),
         (lambda d: _npz(d / "a.npz", labels=np.zeros(2, int)), "field 'images': missing"),
         (lambda d: _npz(d / "b.npz", images=np.zeros((2, 3, 12, 12), np.uint8)), "field 'labels': missing"),
         (
             lambda d: _npz(d / "c.npz", images=np.zeros((2, 3, 12, 12), np.float32), labels=np.zeros(2, int)),
-            "field 'images': dtype float32",
+            "field 'images': array of type",
+        ),
+        (
+            lambda d: _npz(d / "d.npz", images=np.zeros((2, 3, 12, 12), np.int64), labels=np.zeros(2, int)),
+            "field 'images': dtype int64, expected uint8",
         ),
         (
             lambda d: _npz(d / "e.npz", images=np.zeros((2, 3, 8, 8), np.uint8), labels=np.zeros(2, int)),
@@ -220,6 +224,10 @@ def _npz(path: Path, **arrays) -> Path:
         ),
         (
             lambda d: _npz(d / "h.npz", images=np.zeros((2, 3, 12, 12), np.uint8), labels=np.array([0.5, 1.0])),
+            "field 'labels': array of type",
+        ),
+        (
+            lambda d: _npz(d / "h2.npz", images=np.zeros((2, 3, 12, 12), np.uint8), labels=np.zeros((2, 1), int)),
             "field 'labels': expected a 1-D integer array",
         ),
         (
@@ -228,7 +236,7 @@ def _npz(path: Path, **arrays) -> Path:
         ),
         (
             lambda d: _npz(d / "j.npz", images=np.array([None, 1], dtype=object), labels=np.zeros(2, int)),
-            "not a readable .npz file",
+            "field 'images': array of type",
         ),
         (lambda d: d / "set.txt", "'--images'"),
     ],
@@ -262,6 +270,12 @@ def test_corrupt_fashion_mnist_files(monkeypatch, tmp_path, capsys):
     assert rc == 2 and "field 'data': 100 bytes" in err
     rc, _, err = run_cli(["run", wl, "--images", "fashion-mnist:valid"], capsys)
     assert rc == 2 and "unknown split 'valid'" in err
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST (Debian package dataset-fashion-mnist) missing")
+def test_fashion_mnist_needs_a_one_channel_model(wdir, capsys):
+    rc, _, err = run_cli(["run", wdir / "small_pruned.yaml", "--images", "fashion-mnist:test"], capsys)
+    assert rc == 2 and "images are 1x28x28; the model expects 3x12x12" in err and err.count("\n") == 1
 
 
 def test_image_options_need_images(capsys):
@@ -307,6 +321,7 @@ def test_a_truncated_table_is_refused(run_dir, tmp_path, capsys):
 # --------------------------------------------------------------------------- the shipped model vs the trainer
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST (Debian package dataset-fashion-mnist) missing")
 def test_predictions_equal_the_trainers_integer_mode_image_by_image():
     """CI cross-check on 200 test images: the simulator's batched model and trainer/intmode.py give the
