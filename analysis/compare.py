@@ -89,6 +89,8 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
                 "gops_per_watt_actual": em.get("gops_per_watt_actual"),
                 "accuracy": _accuracy(run, "model" if mode == "sparse" else "baseline"),
                 "speedup": 1.0 if mode == "dense" else s["speedup"],
+                # pruned vs the dense build given the sparse logic's LUTs (more PE columns), if the run has it
+                "equal_area": None if mode == "dense" else s.get("equal_area"),
                 "source": f"{show(run.path / 'summary.json')}; energy: ESTIMATES ({e.get('table_file', 'no table')})",
             }
         )
@@ -165,6 +167,9 @@ def comparison(
             if r["gops_per_watt_actual"] is not None:
                 eff += f" effective ({r['gops_per_watt_actual']:,.0f} actual)"
         speed = f"{r['speedup']:.2f}x" + (f" (paper: {paper['speedup_over_dense']:g}x)" if r["speedup"] != 1.0 else "")
+        ea = r.get("equal_area")
+        if ea:
+            speed += f"; {ea['speedup']:.2f}x at equal area (dense on {ea['dense_pe_cols']} PE columns)"
         lines.append(
             f"| {r['system']} | {r['board']} | {r['clock_mhz']:g} | {r['fps']:,.0f} | {r['latency_us']:,.1f} "
             f"({r['latency_with_host_us']:,.1f}) | {_resources(r['resources']) if r['resources'] else r['resources_note']} "

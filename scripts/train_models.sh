@@ -61,5 +61,9 @@ step "$PY" -m trainer table $M/resnet18_dense.npz $M/resnet18_pruned.npz $M/resn
   $M/resnet18_half_kernel.npz $M/resnet18_half_spatial.npz $M/resnet18_half_both.npz --out docs/accuracy.md
 # the shipped run's results and every figure made from them (the sweeps stay synthetic)
 step "$PY" -m archsim run workloads/resnet18_pruned.yaml --out docs/figures/data/resnet18_pruned
+for w in half_kernel half_spatial half_both; do  # the ablation runs behind the accuracy-vs-speedup figure
+  step "$PY" -m archsim run workloads/resnet18_$w.yaml --out docs/figures/data/resnet18_$w
+done
 step "$PY" -m analysis all --results docs/figures/data/resnet18_pruned docs/figures/data/density_grid \
-  docs/figures/data/pe_array --out docs/figures
+  docs/figures/data/pe_array --accuracy docs/figures/data/resnet18_half_kernel docs/figures/data/resnet18_half_spatial \
+  docs/figures/data/resnet18_half_both --out docs/figures

@@ -342,3 +342,13 @@ def test_comparison_states_its_caveats(results, trained):
     assert "Yosys estimates" in text and "(200 MHz, the configuration's clock_mhz) is assumed" in text
     assert "Fashion-MNIST" in text
     assert "not measured on the same task" in text
+
+
+def test_comparison_gives_the_equal_area_speedup_beside_the_paper_style_one(tmp_path):
+    """The shipped run names an equal-area dense build: the pruned row quotes both speedups."""
+    run = load_results(ROOT / "docs/figures/data/resnet18_pruned")
+    ea = run.summary["equal_area"]
+    rows, text = comparison([run], load_published(PUBLISHED), None, tmp_path / "none.json")
+    assert rows[1]["equal_area"] == ea and rows[0]["equal_area"] is None
+    assert f"{run.summary['speedup']:.2f}x (paper: 5.4x); {ea['speedup']:.2f}x at equal area" in text
+    assert f"(dense on {ea['dense_pe_cols']} PE columns)" in text

@@ -85,6 +85,8 @@ def test_readme_figures_are_the_shipped_run():
         f"pruned {round(s['sparse']['cycles']):,}",
         f"**{s['speedup']:.2f}x**",
         f"ideal (work-ratio) {s['ideal_speedup']:.2f}x",
+        f"({s['hardware']['pe_rows']} x {s['equal_area']['dense_pe_cols']} PEs,",
+        f"the pruned design is {s['equal_area']['speedup']:.2f}x faster (dense {s['equal_area']['dense_cycles']:,} cycles)",
     ):
         assert quoted in readme, quoted
     wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
@@ -124,3 +126,17 @@ def test_equal_area_cols_is_checked(wdir, value, capsys):
     assert main(["run", str(y)]) == 2
     err = capsys.readouterr().err
     assert "baseline.equal_area_cols" in err and "Traceback" not in err
+
+
+def test_shipped_equal_area_build_is_the_resource_report():
+    """The shipped workload's equal-area dense build is the one docs/resources.json found (Yosys)."""
+    import yaml
+
+    rep = json.loads((ROOT / "docs/resources.json").read_text())
+    spec = yaml.safe_load((ROOT / "workloads/resnet18_pruned.yaml").read_text())
+    assert rep["equal_area"] is not None
+    assert spec["baseline"]["equal_area_cols"] == rep["equal_area"]["pe_cols"]
+    sparse = rep["builds"][0]
+    assert sparse["design"] == "sparse" and rep["equal_area"]["lut"] <= sparse["lut"]
+    wider = [b for b in rep["builds"] if b["design"] == "dense" and b["pe_cols"] > rep["equal_area"]["pe_cols"]]
+    assert wider and all(b["lut"] > sparse["lut"] for b in wider)  # the next wider build does not fit
