@@ -19,20 +19,19 @@ from typing import Any
 
 import simpy
 
-from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.signals import Channel, Clocked, after, cycle
 from archsim.blocks.work import CycleLayer, FastLayer, Tile
 from archsim.contract import Latencies, gather_cycles
 
 
 class FastGather:
-    """Events per tile. The window buffers are tokens in a Store: taken by the gather, returned by the PE array."""
+    """Events per tile. The window buffers are tokens in a Channel: taken by the gather, returned by the PE array."""
 
     def __init__(self, env: simpy.Environment, lat: Latencies) -> None:
         self.env, self.lat = env, lat
-        self.commands: simpy.Store = simpy.Store(env)  # layers, put by the accelerator at their start
-        self.free_buffers: simpy.Store = simpy.Store(env)
-        self.free_buffers.items.extend([0, 1])
-        self.windows: simpy.Store = simpy.Store(env)  # filled window buffers, in tile order, for the PE array
+        self.commands = Channel(env)  # layers, put by the accelerator at their start
+        self.free_buffers = Channel(env, [0, 1])
+        self.windows = Channel(env)  # filled window buffers, in tile order, for the PE array
         env.process(self._run())
 
     def _run(self) -> Generator[simpy.Event, Any, None]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from archsim.blocks.signals import Clocked, cycle
+from archsim.blocks.signals import Channel, Clocked, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
@@ -33,7 +33,7 @@ class FastMaskUnit:
 
     def __init__(self, env: simpy.Environment, lat: Latencies, slots: FastWeightSlots, cols: int) -> None:
         self.env, self.lat, self.slots, self.cols = env, lat, slots, cols
-        self.commands: simpy.Store = simpy.Store(env)  # layers to scan, put by the accelerator at their start
+        self.commands = Channel(env)  # layers to scan, put by the accelerator at their start
         env.process(self._run())
 
     def _run(self) -> Generator[simpy.Event, Any, None]:

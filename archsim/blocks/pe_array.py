@@ -20,7 +20,7 @@ import simpy
 
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
-from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.signals import Channel, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
@@ -28,7 +28,7 @@ from archsim.contract import Latencies, compute_cycles
 
 
 class FastPeArray:
-    """Events per tile. The accumulator banks are tokens in a Store: taken here, returned by the epilogue."""
+    """Events per tile. The accumulator banks are tokens in a Channel: taken here, returned by the epilogue."""
 
     def __init__(
         self,
@@ -41,9 +41,8 @@ class FastPeArray:
     ) -> None:
         self.env, self.lat, self.gather, self.slots, self.decoder = env, lat, gather, slots, decoder
         self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
-        self.free_banks: simpy.Store = simpy.Store(env)
-        self.free_banks.items.extend([0, 1])
-        self.results: simpy.Store = simpy.Store(env)  # tiles with final accumulators, for the epilogue
+        self.free_banks = Channel(env, [0, 1])
+        self.results = Channel(env)  # tiles with final accumulators, for the epilogue
         env.process(self._run())
 
     def _run(self) -> Generator[simpy.Event, Any, None]:

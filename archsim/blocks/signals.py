@@ -16,7 +16,8 @@ the blocks that make them tick first (see accelerator.CycleAccelerator).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import simpy
@@ -37,6 +38,33 @@ def done_event(env: simpy.Environment) -> simpy.Event:
     event = env.event()
     event.succeed()
     return event
+
+
+class Channel:
+    """A FIFO hand-over between fast-mode blocks (what simpy.Store does, with less bookkeeping):
+    `put` never blocks; `get` returns an event that fires, in FIFO order of the getters, with the
+    oldest item, at once when one is waiting."""
+
+    __slots__ = ("env", "items", "waiters")
+
+    def __init__(self, env: simpy.Environment, items: Iterable[Any] = ()) -> None:
+        self.env = env
+        self.items: deque[Any] = deque(items)
+        self.waiters: deque[simpy.Event] = deque()
+
+    def put(self, item: Any) -> None:
+        if self.waiters:
+            self.waiters.popleft().succeed(item)
+        else:
+            self.items.append(item)
+
+    def get(self) -> simpy.Event:
+        event = self.env.event()
+        if self.items:
+            event.succeed(self.items.popleft())
+        else:
+            self.waiters.append(event)
+        return event
 
 
 class Flag:
