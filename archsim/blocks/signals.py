@@ -1,10 +1,11 @@
 """Plumbing shared by the block models (not a hardware block itself).
 
-Fast mode: blocks are SimPy processes that hand work over through Stores,
-Containers and Events; `after` makes something happen a latency later without a
+Fast mode: blocks are SimPy processes that hand work over through Channels (FIFO
+queues) and Events; `after` makes something happen a latency later without a
 process of its own.
 
-Cycle mode: blocks are `Clocked` processes that step once per clock. What one
+Cycle mode: blocks are `Clocked` and step once per clock (the accelerator's one
+clock process ticks them in a fixed order). What one
 block tells another goes through a `Flag` or a `Count`: a register write that
 carries the first cycle in which readers see it. A write made in cycle t is
 visible from t + 1 + lambda (a lambda-stage valid pipeline ending in a
