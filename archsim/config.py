@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from archsim.errors import ConfigError
-from archsim.yamlio import FieldError, Real, read_yaml, validate
+from archsim.yamlio import FieldError, Real, parse_yaml, read_yaml, short, validate
 
 ACT_BANKS = 9  # activation bits are banked by (y mod 3, x mod 3)
 MAX_DEPTH = 1 << 22  # words of any one buffer: far beyond any FPGA, small enough for the models' arithmetic
@@ -232,13 +232,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"option '--set': expected KEY=VALUE with a dotted config field, got {text!r}")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else value
-    except yaml.YAMLError:
+        raise ConfigError(f"option '--set': expected KEY=VALUE with a dotted config field, got {short(text)}")
+    try:  # the hardened loader: no aliases (a value cannot expand into a bomb), bounded nesting
+        parsed = parse_yaml(value) if value.strip() else value
+    except (yaml.YAMLError, ValueError):
         parsed = value
     if isinstance(parsed, dict | list):
-        raise ConfigError(f"option '--set': {key}: expected a single value, got {value!r}")
+        raise ConfigError(f"option '--set': {short(key)}: expected a single value, got {short(value)}")
     return key, parsed
 
 
@@ -250,9 +250,9 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str
     out: dict[str, Any] = {}
     for key, value in pairs:
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
-            raise ConfigError(f"option '--set': expected a dotted config field, got {key!r}")
+            raise ConfigError(f"option '--set': expected a dotted config field, got {short(key)}")
         if key in out:
-            raise ConfigError(f"option '--set': {key} is given twice")
+            raise ConfigError(f"option '--set': {short(key)} is given twice")
         out[key] = value
     return out
 

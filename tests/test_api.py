@@ -99,6 +99,9 @@ def test_set_overrides_change_the_config_like_the_file(wdir, tmp_path, capsys):
         ("pe_array=8", "'pe_array' is a section of the hardware config"),
         ("cols", "expected KEY=VALUE"),
         ("axi.data_bits=512", "field 'axi.data_bits': must divide rows x value_bits"),
+        # a value is read by the hardened YAML loader: an alias bomb stays text, it never expands
+        ("pe_array.cols=" + "[&a [1,1], &b [*a,*a], &c [*b,*b], &d [*c,*c]]", "field 'pe_array.cols'"),
+        ("pe_array.cols=[1, 2]", "'pe_array.cols': expected a single value"),
     ],
 )
 def test_bad_set_is_one_line_exit_2_and_nothing_written(value, message, tmp_path, capsys):
