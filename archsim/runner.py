@@ -34,7 +34,7 @@ UNITS = ("pe", "dma", "gather", "epilogue", "mask")
 def unit_busy(lt: LayerTiming, read_beat_cycles: int) -> dict[str, int]:
     """Busy cycles of each unit for one layer of one schedule. The DMA's is the layer's blob
     streamed at the read port's rate (beta, docs/timing.md section 3), wherever it was loaded: above the
-    layer's cycles when part of it came in during the layer before (double-buffered slots)."""
+    layer's cycles when part of it came in before the layer started (the read DMA runs ahead)."""
     return {
         "pe": lt.pe_busy,
         "dma": lt.dma_beats * read_beat_cycles,

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from archsim.config import NAME_PATTERN, HardwareConfig, load_config
+from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides, load_config
 from archsim.energy import EnergyTable, check_table_for, default_table_path, load_energy_table
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
@@ -193,17 +193,14 @@ def load_workload(path: str | Path, overrides: Mapping[str, Any] | None = None) 
 
     equal_area = None
     if spec.baseline.equal_area_cols is not None:
-        data = cfg.model_dump()
-        data["pe_array"]["cols"] = spec.baseline.equal_area_cols
+        cols = {"pe_array.cols": spec.baseline.equal_area_cols}
         try:
-            iso_cfg = HardwareConfig.model_validate(data)
+            iso_cfg = validate(HardwareConfig, apply_overrides(cfg.model_dump(), cols, str(cfg_path)), cfg_path)
             iso_prog = compile_program(
-                base, iso_cfg, "dense", where=f"{cfg_path} with pe_array.cols={iso_cfg.pe_array.cols}"
+                base, iso_cfg, "dense", where=f"{cfg_path} with pe_array.cols={cols['pe_array.cols']}"
             )
         except ArchsimError as exc:
             raise _wrap(wl, "baseline.equal_area_cols", exc) from None
-        except ValueError as exc:
-            raise _wrap(wl, "baseline.equal_area_cols", ConfigError(str(exc).splitlines()[0])) from None
         equal_area = (iso_cfg, iso_prog)
 
     energy_path, energy = find_energy_table(wl, spec.energy, cfg_path, cfg)

@@ -13,7 +13,6 @@ configured; the others switch one lever back to its earlier form.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,29 +20,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from archsim.config import HardwareConfig  # noqa: E402
-from archsim.program import compile_program  # noqa: E402
 from archsim.runner import run_workload  # noqa: E402
-from archsim.workload import Workload, load_workload  # noqa: E402
+from archsim.workload import load_workload  # noqa: E402
 
-# (label, config changes as {section: {field: value}}); {} is the design as configured.
-VARIANTS: tuple[tuple[str, dict[str, dict[str, Any]]], ...] = (
+# (label, --set style overrides of the hardware configuration); {} is the design as configured.
+VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("as configured", {}),
-    ("2 blob slots (no run-ahead: blob i waits for blob i - 2)", {"buffers": {"blob_slots": 2}}),
+    ("2 blob slots (no run-ahead: blob i waits for blob i - 2)", {"buffers.blob_slots": 2}),
 )
-
-
-def with_config(wl: Workload, changes: dict[str, dict[str, Any]]) -> Workload:
-    data = wl.config.model_dump()
-    for section, fields in changes.items():
-        data[section].update(fields)
-    cfg = HardwareConfig.model_validate(data)
-    return dataclasses.replace(
-        wl,
-        config=cfg,
-        program=compile_program(wl.model, cfg, "sparse"),
-        baseline_program=compile_program(wl.baseline, cfg, "dense"),
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("-" * len(head))
     for label, changes in VARIANTS:
-        r = run_workload(with_config(wl, changes), mode=args.mode, progress=False)
+        r = run_workload(load_workload(args.workload, changes), mode=args.mode, progress=False)
         dense = r.dense.total_cycles
         pruned = r.sparse_cycles_mean
         print(

@@ -21,16 +21,9 @@ from archsim.config import load_config
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import load_model
 from archsim.results import LAYER_COLUMNS
-from tests.synth_helpers import ROOT, make_workload
+from tests.synth_helpers import ROOT
 
 SAMPLE = ROOT / "workloads/resnet18_half_both.yaml"
-
-
-@pytest.fixture(scope="module")
-def wdir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    return out
 
 
 def sha256(path: Path) -> str:

@@ -26,13 +26,6 @@ from archsim.workload import load_workload
 from tests.synth_helpers import ROOT, SMALL, make_workload, small_config
 
 
-@pytest.fixture(scope="module")
-def wdir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    return out
-
-
 def copy_workload(src: Path, dst: Path) -> None:
     """Copy a workload folder; its relative hardware path is made absolute so it still resolves."""
     shutil.copytree(src, dst, dirs_exist_ok=True)

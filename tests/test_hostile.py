@@ -35,13 +35,6 @@ ENERGY = ROOT / "configs/energy/ultra96v2.yaml"
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module")
-def wdir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    return out
-
-
 def workload_copy(wdir: Path, tmp: Path) -> Path:
     """A private copy of the small workload whose hardware path still resolves; returns its folder."""
     dst = tmp / "w"

@@ -9,14 +9,7 @@ import pytest
 from archsim.cli import main
 from archsim.runner import run_workload
 from archsim.workload import load_workload
-from tests.synth_helpers import ROOT, make_workload
-
-
-@pytest.fixture(scope="module")
-def wdir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    return out
+from tests.synth_helpers import ROOT
 
 
 def test_load_compiles_both_programmes(wdir):
@@ -140,3 +133,18 @@ def test_shipped_equal_area_build_is_the_resource_report():
     assert sparse["design"] == "sparse" and rep["equal_area"]["lut"] <= sparse["lut"]
     wider = [b for b in rep["builds"] if b["design"] == "dense" and b["pe_cols"] > rep["equal_area"]["pe_cols"]]
     assert wider and all(b["lut"] > sparse["lut"] for b in wider)  # the next wider build does not fit
+
+
+def test_readme_lever_table_is_computed():
+    """Every row of the README's lever table is a run of bench/levers.py's variant, not a typed number;
+    the LOAD + STORE share it quotes is the shipped run's cycle accounting."""
+    from bench.levers import VARIANTS
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for _label, overrides in VARIANTS:
+        res = run_workload(load_workload(ROOT / "workloads/resnet18_pruned.yaml", overrides), progress=False)
+        row = f"| {res.dense.done:,} | {res.sparse_cycles_mean:,.0f} | {res.speedup:.2f}x |"
+        assert row in readme, row
+    s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
+    share = s["cycle_accounting"]["sparse"]["load_store"] / s["sparse"]["cycles"]
+    assert f"LOAD + STORE of the maps ({100 * share:.1f} % of the pruned run)" in readme

@@ -8,7 +8,7 @@ layer actually sees, so "sparse" really is about half the positions, "empty" non
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -78,6 +78,18 @@ RING_LAYERS = (
     LayerSpec("c2", 16, k=2, predictor="p"),
     LayerSpec("c3", 24, k=1, residual=False),
     LayerSpec("c4", 24, k=2, predictor="p"),
+)
+
+RING_WRAP = CaseSpec(
+    "ring_wrap",
+    "weight ring of 128 entries, 8 blob slots: blobs wait for the ring (need from the ring), the last wraps",
+    cfg_over={"buffers": {"weight_depth": 48, "blob_slots": 8}},
+    c0=8,
+    h=6,
+    w=6,
+    layers=RING_LAYERS,
+    thresholds={1: "sparse", 3: "sparse"},
+    seed=15,
 )
 
 CASES: tuple[CaseSpec, ...] = (
@@ -226,27 +238,12 @@ CASES: tuple[CaseSpec, ...] = (
         layers=(LayerSpec("c1", 8, k=1, mult_range=32767, shift=2), LayerSpec("c2", 8, k=2, mult_range=32767, shift=0)),
         seed=13,
     ),
-    CaseSpec(
-        "ring_wrap",
-        "weight ring of 128 entries, 8 blob slots: blobs wait for the ring (need from the ring), the last wraps",
-        cfg_over={"buffers": {"weight_depth": 48, "blob_slots": 8}},
-        c0=8,
-        h=6,
-        w=6,
-        layers=RING_LAYERS,
-        thresholds={1: "sparse", 3: "sparse"},
-        seed=15,
-    ),
-    CaseSpec(
-        "slots_4",
-        "the same programme with 4 blob slots: blobs wait for their parameter/predictor slot",
+    RING_WRAP,
+    replace(
+        RING_WRAP,
+        name="slots_4",
+        what="the same programme with 4 blob slots: blobs wait for their parameter/predictor slot",
         cfg_over={"buffers": {"weight_depth": 48, "blob_slots": 4}},
-        c0=8,
-        h=6,
-        w=6,
-        layers=RING_LAYERS,
-        thresholds={1: "sparse", 3: "sparse"},
-        seed=15,
     ),
     CaseSpec(
         "slots_2",
