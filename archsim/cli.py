@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="hardware configuration (default: the packaged configs/ultra96v2.yaml)",
     )
     s.add_argument("--force", action="store_true", help="overwrite existing model, trace and workload files")
-    s.add_argument("--name", default="resnet18", help="file-name stem (default: %(default)s)")
+    s.add_argument(
+        "--name", default=None, help="file-name stem (default: the network's name; resnet18 without --network)"
+    )
     s.add_argument(
         "--network",
         metavar="FILE",
@@ -376,8 +378,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     input_shape = args.input_shape
     if input_shape is None:
         input_shape = network.input_shape if network is not None else (3, 32, 32)
+    name = args.name
+    if name is None:
+        name = network.name if network is not None else "resnet18"
     spec = SynthSpec(
-        name=args.name,
+        name=name,
         kernel_density=args.kernel_density,
         layer_density=tuple(args.layer_density),
         spatial_budget=args.spatial_budget,

@@ -317,7 +317,8 @@ def test_no_residual_layers_synth_and_run(tmp_path, capsys):
 
 def test_recorded_command_reproduces_the_files(tmp_path):
     assert _synth(tmp_path / "a", "--network", "reactnet", "--kernel-density", "0.5") == 0
-    command = load_model(tmp_path / "a" / "models" / "resnet18_pruned.npz").meta["command"]
+    # Without --name the files take the network's name (they would collide with ResNet-18's otherwise).
+    command = load_model(tmp_path / "a" / "models" / "reactnet_pruned.npz").meta["command"]
     argv = command.split()
     assert argv[:2] == ["archsim", "synth"] and "--network" in argv
     assert main([*argv[1:], "--out", str(tmp_path / "b")]) == 0
