@@ -87,9 +87,8 @@ class CyclePeArray(Clocked):
         self.q = self.n = self.k = 0
         self.c = 0  # input channel
         self.j = 0  # kept kernel of the input channel
-        self.useful: list[
-            int
-        ] = []  # the tile's pass: rows whose step j is a kept real kernel (plain ints, read per step)
+        # The tile's pass: rows whose step j is a kept real kernel (plain ints, read every step).
+        self.useful: list[int] = []
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
