@@ -7,6 +7,12 @@ different evaluation strategy chosen for throughput:
 * a binary dot product is a float32 matrix product of +-1 operands (0 at padded taps and at
   pruned kernels). Every partial sum is an integer of magnitude at most C_in x K x K, far below
   2^24, so float32 adds it exactly; `BatchedModel` checks that bound for every layer;
+* two windows share one row of the matrix product where that stays exact: the product of
+  (window a + S window b) with a column of weights is dot_a + S dot_b, and with |dot| <= n (n the
+  column's nonzero weights) and S a power of two above 2 n, dot_b = round(D / S) and
+  dot_a = D - S dot_b. Every partial sum is at most n (S + 1) in magnitude; where that is below
+  2^24 (`BatchedModel` checks it per layer) float32 adds it exactly, so this halves the
+  multiply-adds of the pruned layers (whose zero kernels keep n small) at no cost in exactness;
 * the predictor is evaluated first and only the active positions' windows are gathered and
   multiplied (spatial skipping); skipped positions take the residual, as in the hardware;
 * layers are processed in blocks of images so that no temporary exceeds `block_bytes`.
@@ -49,6 +55,7 @@ class _Layer:
     predictor: np.ndarray | None  # float32 [c_in, (ky, kx)]: +-1
     mult: np.ndarray  # [C_out], of the epilogue's integer type
     bias: np.ndarray  # [C_out], same type
+    pack_bits: int  # two windows per product row with S = 2^pack_bits (module docstring); 0: one window per row
 
 
 def _pm1(bits: np.ndarray) -> np.ndarray:
@@ -82,6 +89,10 @@ class BatchedModel:
             bound = L.c_in * L.kernel * L.kernel * int(np.abs(L.mult.astype(np.int64)).max())
             bound += int(np.abs(L.bias.astype(np.int64)).max())
             itype = np.int32 if bound < (1 << 31) - (1 << 16) else np.int64
+            n_max = int(np.count_nonzero(w, axis=(1, 2, 3)).max(initial=0))
+            pack_bits = (2 * n_max).bit_length()  # 2^pack_bits > 2 n_max
+            if n_max * ((1 << pack_bits) + 1) >= EXACT_F32:
+                pack_bits = 0
             self.layers.append(
                 _Layer(
                     conv=L,
@@ -89,6 +100,7 @@ class BatchedModel:
                     predictor=pred,
                     mult=L.mult.astype(itype),
                     bias=L.bias.astype(itype),
+                    pack_bits=pack_bits,
                 )
             )
 
@@ -108,7 +120,7 @@ class BatchedModel:
         self, dot: np.ndarray, mult: np.ndarray, bias: np.ndarray, shift: int, residual: np.ndarray | None
     ) -> np.ndarray:
         """int16 sat(((dot * mult + bias) >> shift) [+ residual]), in place on one buffer of mult's type."""
-        y = dot.astype(mult.dtype)
+        y = dot.astype(mult.dtype, copy=False)  # in place when dot is already of this type (packed products)
         y *= mult
         y += bias
         y >>= shift
@@ -158,11 +170,14 @@ class BatchedModel:
             pos = None
         rows = base if pos is None else base[pos]
         kk = k * k * L.c_in
-        dot = np.empty((len(rows), L.c_out), np.float32)
         step = max(1, self.block_bytes // (kk * 4))
-        for a in range(0, len(rows), step):
-            cols = np.take(flat, rows[a : a + step, None] + shifts, axis=0)  # [m, K K, C_in]
-            np.matmul(cols.reshape(-1, kk), lay.weight, out=dot[a : a + step])
+        if lay.pack_bits:
+            dot = self._packed_products(lay, xp, rows, shifts, step)
+        else:
+            dot = np.empty((len(rows), L.c_out), np.float32)
+            for a in range(0, len(rows), step):
+                cols = np.take(flat, rows[a : a + step, None] + shifts, axis=0)  # [m, K K, C_in]
+                np.matmul(cols.reshape(-1, kk), lay.weight, out=dot[a : a + step])
         if residual is None:
             return self._epilogue(dot, lay.mult, lay.bias, L.shift, None).reshape(n, ho, wo, L.c_out), mask
         r = residual.reshape(-1, L.c_out)
@@ -171,6 +186,30 @@ class BatchedModel:
         z = r.copy()  # skipped positions output the residual
         z[pos] = self._epilogue(dot, lay.mult, lay.bias, L.shift, r[pos])
         return z.reshape(n, ho, wo, L.c_out), mask
+
+    def _packed_products(
+        self, lay: _Layer, xp: np.ndarray, rows: np.ndarray, shifts: np.ndarray, step: int
+    ) -> np.ndarray:
+        """Window products of `rows`, int32 [len(rows), C_out]: the first half of the rows at weight 1
+        and the second half at weight S = 2^pack_bits in the same product rows (module docstring)."""
+        c_in, bits = lay.conv.c_in, lay.pack_bits
+        flat = xp.reshape(-1, c_in)
+        flat_s = (xp * np.float32(1 << bits)).reshape(-1, c_in)
+        half = -(-len(rows) // 2)
+        lo, hi = rows[:half], rows[half:]
+        dot = np.empty((len(rows), lay.weight.shape[1]), np.int32)
+        for a in range(0, half, step):
+            cols = np.take(flat, lo[a : a + step, None] + shifts, axis=0)  # [m, K K, C_in]
+            b = hi[a : a + step]
+            if len(b):
+                cols[: len(b)] += np.take(flat_s, b[:, None] + shifts, axis=0)
+            d = np.matmul(cols.reshape(len(cols), -1), lay.weight).astype(np.int32)  # exact: |d| < 2^24
+            top = d + np.int32(1 << (bits - 1))
+            top >>= bits  # round(d / S): the second window's product
+            d -= top << bits
+            dot[a : a + len(d)] = d
+            dot[half + a : half + a + len(b)] = top[: len(b)]
+        return dot
 
     # ----------------------------------------------------------------------- whole model
 

@@ -2,9 +2,11 @@
 
 Every image goes through the batched functional model (archsim/batched.py) of the pruned
 network; its predictor masks give each layer's active positions, and the timing contract
-(`archsim.contract.schedule`, the single source of truth for cycles) times that image. The
-dense baseline's timing does not depend on the input and is computed once; with
-`baseline_accuracy` its batched functional model also classifies every image.
+times that image, evaluated for a whole chunk of images at once by
+archsim/batched_contract.py (the same recurrences as `archsim.contract.schedule`, the single
+source of truth for cycles, on vectors of images). The dense baseline's timing does not depend
+on the input and is computed once; with `baseline_accuracy` its batched functional model also
+classifies every image.
 
 Images are processed in chunks by worker processes (results in image order, so a run is
 deterministic whatever the number of workers); each chunk returns only per-image numbers,
@@ -12,7 +14,8 @@ so memory stays bounded. Every run also checks, before its figures are trusted:
 
 * the traced samples: the reference functional model (archsim/functional.py) and the batched
   one both equal the trace in every layer, mask and logit, and the SimPy model's cycles equal
-  the contract's for their masks (this is `archsim run` on the trace samples);
+  both the contract's and the batched contract's for their masks (this is `archsim run` on the
+  trace samples);
 * a seeded sample of the set: the reference functional model gives the same masks, layer
   outputs and logits as the batched one, and the SimPy model timing those masks gives the
   cycles the run recorded for those images.
@@ -36,6 +39,7 @@ import numpy as np
 from tqdm import tqdm
 
 from archsim.batched import BatchedModel, BatchRun
+from archsim.batched_contract import schedule_batch
 from archsim.config import HardwareConfig
 from archsim.contract import Schedule, schedule
 from archsim.fileio import atomic_write_files
@@ -48,7 +52,9 @@ from archsim.runner import RunResult, run_workload
 from archsim.sim import simulate
 from archsim.workload import Workload
 
-CHUNK = 16  # images per work item: enough rows for efficient matrix products, maps small enough for the caches
+CHUNK = 256  # images per work item: long vectors for the batched contract, few messages between processes
+# images per functional-model call: enough rows for efficient matrix products, maps small enough for the caches
+BLOCK = 16
 CHECK_IMAGES = 8  # images of the set re-run through the reference models every run
 CHECK_SEED = 0
 SLOWEST = 10  # slowest images listed in the summary
@@ -91,19 +97,27 @@ class ChunkRunner:
             for i, plan in enumerate(self.program.layers)
         ]
 
+    def masks(self, run: BatchRun) -> list[np.ndarray | None]:
+        """Every image's active positions per layer, as `schedule_batch` takes them."""
+        return [
+            m.reshape(len(m), -1) if plan.mask_enabled and m is not None else None
+            for plan, m in zip(self.program.layers, run.masks, strict=True)
+        ]
+
     def __call__(self, start: int, images: np.ndarray) -> ChunkResult:
-        run = self.model.run(images)
-        n, nl = len(images), len(self.program.layers)
-        cycles = np.empty(n, np.int64)
-        layer_cycles = np.empty((n, nl), np.int64)
-        active = np.empty((n, nl), np.int64)
-        for j in range(n):
-            sched = schedule(self.program, self.cfg, self.active_lists(run, j))
-            cycles[j] = sched.done
-            layer_cycles[j] = [lt.cycles for lt in sched.layers]
-            active[j] = [lt.n_active for lt in sched.layers]
-        base = None if self.baseline is None else self.baseline.run(images).predictions
-        return ChunkResult(start, run.predictions, base, cycles, layer_cycles, active)
+        n = len(images)
+        preds, base, masks = [], [], []
+        for a in range(0, n, BLOCK):
+            run = self.model.run(images[a : a + BLOCK])
+            preds.append(run.predictions)
+            masks.append(self.masks(run))
+            if self.baseline is not None:
+                base.append(self.baseline.run(images[a : a + BLOCK]).predictions)
+        per_layer = [None if m[0] is None else np.concatenate(m) for m in zip(*masks, strict=True)]
+        t = schedule_batch(self.program, self.cfg, per_layer, n=n)
+        return ChunkResult(
+            start, np.concatenate(preds), np.concatenate(base) if base else None, t.done, t.layer_cycles, t.active
+        )
 
 
 _WORKER: ChunkRunner | None = None
@@ -226,11 +240,17 @@ def check_trace(wl: Workload, runner: ChunkRunner, mode: str) -> tuple[list[Chec
             )
         )
     bad = []
+    fast = schedule_batch(wl.program, wl.config, runner.masks(got), n=len(samples))
     for j, s in enumerate(samples):
         c = schedule(wl.program, wl.config, runner.active_lists(got, j))
         if not _same_timing(c, ref.sparse[j]):
             bad.append(f"sample {s}: contract {c.done} cycles, SimPy {mode} model {ref.sparse[j].done}")
-    checks.append(Check(f"trace: contract = SimPy {mode} model", not bad, f"{len(samples)} samples", bad))
+        sim_layers = [lt.cycles for lt in ref.sparse[j].layers]
+        if fast.done[j] != ref.sparse[j].done or fast.layer_cycles[j].tolist() != sim_layers:
+            bad.append(f"sample {s}: batched contract {fast.done[j]} cycles, SimPy {mode} model {ref.sparse[j].done}")
+    checks.append(
+        Check(f"trace: contract = batched contract = SimPy {mode} model", not bad, f"{len(samples)} samples", bad)
+    )
     return checks, ref
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import archsim.batched
 import archsim.images
+import archsim.testset
 from analysis.cli import main as analysis_main
 from analysis.testset import density_data, latency_data, load_testset
 from archsim.batched import BatchedModel
@@ -180,6 +181,25 @@ def test_a_wrong_batched_model_fails_the_checks(wdir, tmp_path, capsys, monkeypa
     assert rc == 1
     assert "FAIL  trace: batched functional model" in out
     assert json.loads((tmp_path / "summary.json").read_text())["functional_check"] == "fail"
+
+
+def test_a_wrong_batched_contract_fails_the_checks(wdir, tmp_path, capsys, monkeypatch):
+    """The batched contract is checked against the SimPy model: one cycle too many in a layer is caught."""
+    real = archsim.testset.schedule_batch
+
+    def late(*args, **kwargs):
+        t = real(*args, **kwargs)
+        t.layer_cycles[:, -1] += 1
+        t.done += 1
+        return t
+
+    monkeypatch.setattr(archsim.testset, "schedule_batch", late)
+    rc, out, _ = run_cli(
+        ["run", wdir / "small_pruned.yaml", "--images", wdir / "set.npz", "--jobs", 1, "--out", tmp_path], capsys
+    )
+    assert rc == 1
+    assert "FAIL  trace: contract = batched contract = SimPy fast model" in out
+    assert "FAIL  set sample: SimPy fast model = recorded cycles" in out
 
 
 # --------------------------------------------------------------------------- bad input

@@ -240,24 +240,30 @@ class CycleAccelerator(Clocked):
         self.patience = 2 * (ax.read_latency + ax.write_latency + ax.read_beat_cycles + sum(vars(lat).values())) + 64
         self.li = 0
         self.done = 0
+        self.stopped = False  # DONE seen: the clock stops after this cycle
         self.finished = env.event()
         env.process(self._clock_all())
 
     def _clock_all(self) -> Generator[simpy.Event, Any, None]:
-        """One clock for every block: each cycle, tick them in the fixed order above. (One SimPy
-        process instead of one per block: the same order, far fewer events.)"""
+        """One clock for every block: each cycle, tick them in the fixed order above. The clock is a
+        plain loop over cycles: nothing in cycle mode waits on a SimPy event (blocks talk through
+        registers), so one SimPy timeout at the end brings simulated time to DONE instead of one
+        timeout per cycle. The same ticks run in the same order in every cycle."""
         env, ticks = self.env, [block.tick for block in self.blocks]
-        while True:
-            now = cycle(env)
+        now = cycle(env)
+        while not self.stopped:
             for tick in ticks:
                 tick(now)
-            yield env.timeout(1)
+            now += 1
+        yield env.timeout(self.done - cycle(env))
+        self.finished.succeed()
 
     def tick(self, now: int) -> None:
         if self.li < len(self.layers):
             L = self.layers[self.li]
             tiles = L.tiles(now)
-            if tiles is not None and all(f.up(now) for f in L.blobs) and L.written.value(now) >= tiles * len(L.blobs):
+            # Cheapest test first: the last tile's outputs written, then the blobs loaded.
+            if tiles is not None and L.written.value(now) >= tiles * len(L.blobs) and all(f.up(now) for f in L.blobs):
                 end = now + self.lat.layer
                 L.timing.end = end
                 self.li += 1
@@ -265,7 +271,7 @@ class CycleAccelerator(Clocked):
                 self.last_active = now
         elif self.write_dma.done.up(now):
             self.done = now
-            self.finished.succeed()
+            self.stopped = True
         if not now & 1023 and now - max(b.last_active for b in self.blocks) > self.patience:
             raise DeadlockError(f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})")
 

@@ -67,6 +67,7 @@ class CycleEpilogue(Clocked):
         self.q = self.n = self.g = 0
         self.i = 0  # position within the tile
         self.s = 0  # channel slot
+        self.channels: list[int] = []  # the tile's pass: real output channels per slot (plain ints, read per cycle)
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
@@ -74,7 +75,7 @@ class CycleEpilogue(Clocked):
         L = self.layers[self.li]
         plan, act = L.work.plan, L.work.activity
         act.param_reads += 1
-        act.epilogue_ops += int(L.work.slot_channels[self.q][self.s])
+        act.epilogue_ops += self.channels[self.s]
         if plan.residual:
             act.res_reads += 1
         act.res_writes += 1
@@ -103,5 +104,6 @@ class CycleEpilogue(Clocked):
             return False
         self.q, self.n = L.tags[self.u]
         self.busy, self.g, self.i, self.s = True, L.work.plan.passes[self.q].g, 0, 0
+        self.channels = L.work.slot_channels[self.q].tolist()
         L.tile_events[self.u] += [now]
         return True

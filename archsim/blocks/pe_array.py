@@ -87,6 +87,8 @@ class CyclePeArray(Clocked):
         self.q = self.n = self.k = 0
         self.c = 0  # input channel
         self.j = 0  # kept kernel of the input channel
+        # The tile's pass: rows whose step j is a kept real kernel (plain ints, read every step).
+        self.useful: list[int] = []
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
@@ -96,7 +98,7 @@ class CyclePeArray(Clocked):
         act = work.activity
         act.weight_reads += 1
         act.pe_ops += self.rows * self.cols
-        act.pe_useful += self.n * int(work.useful_rows[self.q][self.j])
+        act.pe_useful += self.n * self.useful[self.j]
         if self.j == 0:
             act.window_reads += self.n  # each column reads the input channel's window once, for all k steps
         L.timing.pe_busy += 1
@@ -128,5 +130,6 @@ class CyclePeArray(Clocked):
         if not L.blobs[q].up(now):
             return False  # weights not loaded
         self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, L.work.plan.passes[q].k, 0, 0
+        self.useful = L.work.useful_rows[q].tolist()
         L.tile_events[self.u] += [now]
         return True

@@ -105,9 +105,11 @@ class Count:
 
     def value(self, now: int) -> int:
         times, seen = self.times, self._seen
-        while seen < len(times) and times[seen] <= now:
+        if seen < len(times) and times[seen] <= now:  # most reads find nothing new: no store then
             seen += 1
-        self._seen = seen
+            while seen < len(times) and times[seen] <= now:
+                seen += 1
+            self._seen = seen
         return seen
 
 

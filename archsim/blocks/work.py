@@ -124,10 +124,13 @@ class CycleLayer:
     written: Count = field(default_factory=Count)  # tiles whose outputs are written
     tags: list[tuple[int, int]] = field(default_factory=list)  # (pass, positions) of tile u, set by the gather
     tile_events: list[list[int]] = field(default_factory=list)  # per tile u: G, C, E start/end
+    n_tiles: int | None = None  # tiles(), kept once known: the list's length is final when the scan has ended
 
     def tiles(self, now: int) -> int | None:
         """Tiles per pass, known once the scan has ended (from the list's final length)."""
-        if not self.mask_done.up(now):
-            return None
-        n = self.entries.value(now) if self.work.plan.mask_enabled else self.work.plan.positions
-        return ceil_div(n, self.cols)
+        if self.n_tiles is None:
+            if not self.mask_done.up(now):
+                return None
+            n = self.entries.value(now) if self.work.plan.mask_enabled else self.work.plan.positions
+            self.n_tiles = ceil_div(n, self.cols)
+        return self.n_tiles
