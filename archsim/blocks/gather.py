@@ -21,7 +21,7 @@ import simpy
 
 from archsim.blocks.signals import Channel, Clocked, after, cycle
 from archsim.blocks.work import CycleLayer, FastLayer, Tile
-from archsim.contract import Latencies, gather_cycles
+from archsim.contract import Latencies, gather_cycles, gather_end
 
 
 class FastGather:
@@ -46,7 +46,8 @@ class FastGather:
                     buffer = yield self.free_buffers.get()
                     start = cycle(env)
                     cycles = gather_cycles(n, plan.nblk)
-                    yield env.timeout(cycles)
+                    lo = t * L.sizes[0]
+                    yield env.timeout(gather_end(start, L.work.active[lo : lo + n], plan, L.ready) - start)
                     last = t == len(L.sizes) - 1
                     tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, cycle(env)])
                     L.tiles.append(tile)
@@ -77,6 +78,8 @@ class CycleGather(Clocked):
         if not self.busy and not self._next_tile(now):
             return
         L = self.layers[self.li]
+        if not self.blk and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
+            return  # input buffer: the position's input rows are not loaded yet
         act = L.work.activity
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += 1

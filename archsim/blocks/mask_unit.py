@@ -25,7 +25,7 @@ from archsim.blocks.signals import Channel, Clocked, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
-from archsim.contract import Latencies, mask_cycles
+from archsim.contract import Latencies, mask_cycles, scan_row_starts
 
 
 class FastMaskUnit:
@@ -44,12 +44,14 @@ class FastMaskUnit:
             yield self.slots.loaded[L.work.first_blob]  # the predictor
             start = cycle(env)
             L.timing.mask_start = start
+            rows = scan_row_starts(plan, start, L.ready)  # each output row waits for its input rows (4.4)
+            w = plan.w_out
             # Full tile t is listed when its last position's entry becomes visible.
-            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols]):
-                yield env.timeout(start + mask_cycles(int(pos) + 1, plan.nblk) + lam - cycle(env))
+            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols].tolist()):
+                yield env.timeout(int(rows[pos // w]) + mask_cycles(pos % w + 1, plan.nblk) + lam - cycle(env))
                 L.listed[t].succeed()
             scan = mask_cycles(plan.positions, plan.nblk)
-            yield env.timeout(start + scan + lam - cycle(env))
+            yield env.timeout(int(rows[-1]) + mask_cycles(w, plan.nblk) + lam - cycle(env))
             L.timing.mask_end = cycle(env)
             L.timing.mask_busy = scan
             act.mask_evals += scan
@@ -85,6 +87,8 @@ class CycleMaskUnit(Clocked):
             self.is_active = np.zeros(L.work.plan.positions, dtype=bool)
             self.is_active[L.work.active] = True
         L = self.layers[self.li]
+        if not self.blk and not L.rows_ready(self.p, now):
+            return  # input buffer: the position's input rows are not loaded yet
         plan, act = L.work.plan, L.work.activity
         act.mask_evals += 1
         act.act_reads += ACT_BANKS
