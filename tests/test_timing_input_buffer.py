@@ -3,14 +3,17 @@ first LOADed rows. contract.schedule == fast mode == cycle mode with it, and the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_timing_layers import CASES, build, busy_by_formula
 from test_timing_networks import _active, _random_config, _random_specs, _shipped
-from timing_models import CONFIGS, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model
+from timing_models import CONFIGS, ROOT, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model
 
-from archsim.config import HardwareConfig
+from archsim.config import HardwareConfig, load_config
 from archsim.contract import LATENCIES, Latencies, schedule
+from archsim.errors import ConfigError
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
 
@@ -100,3 +103,20 @@ def program_cfg() -> HardwareConfig:
 def test_shipped_workload_cycle() -> None:
     program, active = _shipped("resnet18_pruned", program_cfg())
     assert_same_schedule(simulate(program, program_cfg(), active, "cycle"), schedule(program, program_cfg(), active))
+
+
+def test_rtl_generator_refuses_it(tmp_path: Path) -> None:
+    """What simulates is what is built: a configuration with the input buffer is refused outside the timing tests."""
+    text = (ROOT / "configs/ultra96v2.yaml").read_text().replace("\nbuffers:\n", "\nbuffers:\n  input_buffer: true\n")
+    (tmp_path / "hw.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"buffers\.input_buffer.*RTL has no input buffer"):
+        load_config(tmp_path / "hw.yaml")
+    assert not ULTRA96.buffers.input_buffer  # the default: today's timing rules exactly
+
+
+def test_off_is_todays_schedule() -> None:
+    """input_buffer: false compiles to the same programme and schedule as a configuration without the field."""
+    program, active = _shipped("resnet18_pruned", with_input_buffer(ULTRA96, on=False))
+    base, _ = _shipped("resnet18_pruned")
+    assert program == base and program.job_order()[0] == -1
+    assert schedule(program, ULTRA96, active).done == schedule(base, ULTRA96, active).done
