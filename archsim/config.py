@@ -216,9 +216,6 @@ def rtl_limit(cfg: HardwareConfig) -> tuple[str, str] | None:
     positions = max(min(9 * b.act_bank_depth, b.res_depth), b.list_depth)
     if (RTL_MAX_PASSES * math.ceil(positions / p.cols)).bit_length() + 1 > 31:
         return "buffers", "too many tiles per layer for the RTL's tile counters (fewer positions or more columns)"
-    if b.input_buffer:
-        # The timing contract has it (docs/timing.md 4.4); the generated Verilog does not yet.
-        return "buffers.input_buffer", "must be false: the RTL has no input buffer yet"
     return None
 
 

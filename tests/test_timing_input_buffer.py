@@ -120,3 +120,15 @@ def test_off_is_todays_schedule() -> None:
     base, _ = _shipped("resnet18_pruned")
     assert program == base and program.job_order()[0] == -1
     assert schedule(program, ULTRA96, active).done == schedule(base, ULTRA96, active).done
+
+
+def test_readme_input_buffer_row_is_computed() -> None:
+    """The README's lever row for the input buffer is a run of bench/input_buffer.py's variant."""
+    from archsim.runner import run_workload
+    from archsim.workload import load_workload
+    from bench.input_buffer import with_input_buffer
+
+    res = run_workload(with_input_buffer(load_workload(ROOT / "workloads/resnet18_pruned.yaml")), progress=False)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    row = f"| {res.dense.done:,} | {res.sparse_cycles_mean:,.0f} | {res.speedup:.2f}x |"
+    assert "input buffer" in readme and row in readme, row
