@@ -102,6 +102,12 @@ class Program:
         blobs = sum(len(plan.passes) for plan in self.layers)
         return [*range(self.pre_load), -1, *range(self.pre_load, blobs)]
 
+    @property
+    def load_res_copies(self) -> int:
+        """Residual buffers the LOAD writes each word to: with an input buffer, also the residual
+        buffer when layer 1 has an identity residual (its skipped positions keep x0; docs/architecture.md 5)."""
+        return 2 if self.input_buffer and self.layers and self.layers[0].residual else 1
+
     def row_need(self, plan: LayerPlan, y: int) -> int:
         """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
         return min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)

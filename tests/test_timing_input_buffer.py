@@ -3,17 +3,14 @@ first LOADed rows. contract.schedule == fast mode == cycle mode with it, and the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from test_timing_layers import CASES, build, busy_by_formula
 from test_timing_networks import _active, _random_config, _random_specs, _shipped
-from timing_models import CONFIGS, ROOT, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model
+from timing_models import CONFIGS, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model
 
-from archsim.config import HardwareConfig, load_config
+from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES, Latencies, schedule
-from archsim.errors import ConfigError
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
 
@@ -105,30 +102,14 @@ def test_shipped_workload_cycle() -> None:
     assert_same_schedule(simulate(program, program_cfg(), active, "cycle"), schedule(program, program_cfg(), active))
 
 
-def test_rtl_generator_refuses_it(tmp_path: Path) -> None:
-    """What simulates is what is built: a configuration with the input buffer is refused outside the timing tests."""
-    text = (ROOT / "configs/ultra96v2.yaml").read_text().replace("\nbuffers:\n", "\nbuffers:\n  input_buffer: true\n")
-    (tmp_path / "hw.yaml").write_text(text)
-    with pytest.raises(ConfigError, match=r"buffers\.input_buffer.*RTL has no input buffer"):
-        load_config(tmp_path / "hw.yaml")
-    assert not ULTRA96.buffers.input_buffer  # the default: today's timing rules exactly
-
-
-def test_off_is_todays_schedule() -> None:
-    """input_buffer: false compiles to the same programme and schedule as a configuration without the field."""
-    program, active = _shipped("resnet18_pruned", with_input_buffer(ULTRA96, on=False))
-    base, _ = _shipped("resnet18_pruned")
-    assert program == base and program.job_order()[0] == -1
-    assert schedule(program, ULTRA96, active).done == schedule(base, ULTRA96, active).done
-
-
-def test_readme_input_buffer_row_is_computed() -> None:
-    """The README's lever row for the input buffer is a run of bench/input_buffer.py's variant."""
-    from archsim.runner import run_workload
-    from archsim.workload import load_workload
-    from bench.input_buffer import with_input_buffer
-
-    res = run_workload(with_input_buffer(load_workload(ROOT / "workloads/resnet18_pruned.yaml")), progress=False)
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    row = f"| {res.dense.done:,} | {res.sparse_cycles_mean:,.0f} | {res.speedup:.2f}x |"
-    assert "input buffer" in readme and row in readme, row
+def test_off_is_the_default() -> None:
+    """A configuration without the field has no input buffer: the LOAD first, then layer 1 (today's rule)."""
+    data = ULTRA96.model_dump()
+    del data["buffers"]["input_buffer"]
+    plain = HardwareConfig.model_validate(data)
+    assert ULTRA96.buffers.input_buffer and not plain.buffers.input_buffer
+    program, active = _shipped("resnet18_pruned", plain)
+    assert program == _shipped("resnet18_pruned", with_input_buffer(ULTRA96, on=False))[0]
+    assert program.job_order()[0] == -1 and program.pre_load == 0
+    s = schedule(program, plain, active)
+    assert s.layers[0].start == s.load_done

@@ -91,6 +91,7 @@ class FastAccelerator:
             permit=done_event(env),
             loaded_event=env.event(),
             row_beats=program.load_row_beats,
+            res_copies=program.load_res_copies,
             rows_known=env.event() if program.input_buffer else None,
         )
         self.load = load
@@ -213,6 +214,7 @@ class CycleAccelerator(Clocked):
             self.load_activity,
             words=_map_words(program.load_shape, cfg),
             row_beats=program.load_row_beats,
+            res_copies=program.load_res_copies,
         )
         self.layers: list[CycleLayer] = []
         for li, w in enumerate(works):

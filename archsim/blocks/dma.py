@@ -42,6 +42,7 @@ class ReadJob:
     # Input buffer (docs/timing.md 4.4), the LOAD only: per input row the beats that complete it;
     # fast mode: each row's visible cycle, known once `rows_known` fires; cycle mode: rows visible.
     row_beats: tuple[int, ...] = ()
+    res_copies: int = 1  # residual buffers each LOADed word goes to (Program.load_res_copies)
     row_times: list[int] = field(default_factory=list)
     rows_known: simpy.Event | None = None
     rows: Count = field(default_factory=Count)
@@ -96,7 +97,7 @@ class FastReadDma:
                 run.row_times = row_visible(run.row_beats, beats, self.beta, self.lat)
                 run.rows_known.succeed()
             run.activity.ddr_read_beats += run.job.beats
-            run.activity.res_writes += run.words
+            run.activity.res_writes += run.words * run.res_copies
             run.activity.act_writes += run.words
             run.job.last_beat = last
             run.job.loaded = last + self.lat.load
@@ -201,7 +202,7 @@ class CycleReadDma(Clocked):
         if run.words:
             words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
             words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
-            run.activity.res_writes += words
+            run.activity.res_writes += words * run.res_copies
             run.activity.act_writes += words
         if burst.done == burst.beats:
             self.retired.add(now + 1)
