@@ -93,11 +93,13 @@ def test_mask_cases_are_what_they_claim(tmp_path):
             assert 0 < m.sum() < m.size
 
 
-def test_back_to_back_samples(tmp_path):
-    """Three inferences without reset or reprogramming: each exact, each cycle-exact."""
+@pytest.mark.parametrize("name", ["program", "inbuf_program"])
+def test_back_to_back_samples(name, tmp_path):
+    """Three inferences without reset or reprogramming: each exact, each cycle-exact (with the input
+    buffer too: its row counter and the sequencer's LOAD flags start again with every run)."""
     import dataclasses
 
-    spec = case("program")
+    spec = case(name)
     c = spec.make()
     rng = np.random.default_rng(99)
     others = tuple(random_x0(rng, *c.x0.shape) for _ in range(2))
