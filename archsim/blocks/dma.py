@@ -1,6 +1,7 @@
 """AXI DMA engines, the master side (docs/timing.md sections 3 and 5).
 
-Read engine: serves jobs strictly in order (the LOAD, then one blob per pass);
+Read engine: serves jobs strictly in order (the LOAD, then one blob per pass; with an input
+buffer blob 0 first, and the LOAD also counts complete input rows, docs/timing.md 4.4);
 splits each into bursts of at most max_burst_beats; issues at most one AR per
 cycle and keeps at most max_outstanding_reads bursts outstanding (a burst stops
 counting the cycle after its last R beat). A blob may start only when its weight

@@ -10,6 +10,9 @@ masked layer, a full tile as soon as its last entry is visible, the final
 partial tile (and every tile of a later pass) once the scan has ended.
 
     G_start(u) = max(start_l, G_end(u-1), LR(u), C_end(u-2))
+
+A layer that reads the input buffer waits before each position until its window's input
+rows are LOADed (docs/timing.md 4.4), so G_end(u) may exceed G_start(u) + n nblk.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ scans the output positions in raster order, one channel block per cycle (a
 appends each active position to the active list lambda_mask cycles after the
 position's last block. For stride-1 layers it also copies each position's centre
 bits to the output set (one word per cycle). The scan ends lambda_mask cycles
-after its last evaluation. A layer without predictor bypasses the unit; the
+after its last evaluation. A layer that reads the input buffer waits before each position
+until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). A layer
+without predictor bypasses the unit; the
 accelerator then marks the list complete at the layer's start.
 
 Which positions are active is an input (the predictor's outcome, from the trace
