@@ -32,7 +32,7 @@ from archsim.contract import (
     read_beat_span,
     store_schedule,
 )
-from archsim.program import Program
+from archsim.program import LayerPlan, Program
 
 
 @dataclass
@@ -50,44 +50,102 @@ class _Reader:
         self.last_ar = np.full(n, NEG, np.int64)
         self.last_beat = np.full(n, NEG, np.int64)
         self.beat_done: list[np.ndarray] = []
+        self.first_beats: list[np.ndarray] = []  # f_b of the last job's bursts
 
     def run(self, beats: int, allowed: np.ndarray, lat: Latencies) -> np.ndarray:
         """Issue one job's bursts; returns the cycle from which its data is usable."""
         ax = self.cfg.axi
         o, beta = ax.max_outstanding_reads, ax.read_beat_cycles
+        self.first_beats = []
         for nb in burst_sizes(beats, ax.max_burst_beats):
             b = len(self.beat_done)
             a = np.maximum(self.last_ar + 1, allowed)
             if b >= o:
                 np.maximum(a, self.beat_done[b - o] + 1, out=a)
-            r = np.maximum(a + ax.read_latency, self.last_beat + beta)
-            r += read_beat_span(nb, beta)
+            f = np.maximum(a + ax.read_latency, self.last_beat + beta)
+            self.first_beats.append(f)
+            r = f + read_beat_span(nb, beta)
             self.last_ar, self.last_beat = a, r
             self.beat_done.append(r)
         return self.last_beat + lat.load
 
 
+def _row_visible(program: Program, cfg: HardwareConfig, first_beats: list[np.ndarray], lat: Latencies) -> np.ndarray:
+    """contract.row_visible for every image: int64 [N, input rows]. The LOAD's bursts have the same
+    sizes for every image, so which burst completes a row is fixed; only its first beat varies."""
+    ax = cfg.axi
+    sizes = burst_sizes(program.load_beats, ax.max_burst_beats)
+    cols, b, before = [], 0, 0
+    for beats in program.load_row_beats:
+        j = beats - 1  # the beat that completes the row
+        while j >= before + sizes[b]:
+            before += sizes[b]
+            b += 1
+        cols.append(first_beats[b] + ax.read_beat_cycles * (j - before) + lat.load)
+    return np.stack(cols, axis=1)
+
+
+def _scan_rows(mask_start: np.ndarray, ready: np.ndarray | None, h_out: int, row: int) -> np.ndarray:
+    """contract.scan_row_starts for every image: M_y, int64 [N, h_out] (row = W_out nblk cycles)."""
+    starts = mask_start[:, None] + row * np.arange(h_out, dtype=np.int64)
+    if ready is not None:
+        m = np.maximum(mask_start, ready[:, 0])
+        starts[:, 0] = m
+        for y in range(1, h_out):
+            m = np.maximum(m + row, ready[:, y])
+            starts[:, y] = m
+    return starts
+
+
 def _list_ready(
     mask: np.ndarray,
     n_act: np.ndarray,
-    mask_start: np.ndarray,
+    rows: np.ndarray,
     mask_end: np.ndarray,
     tiles: int,
     cols: int,
+    w_out: int,
     nblk: int,
     lat: Latencies,
 ) -> np.ndarray:
     """contract.list_ready_times for every image: int64 [N, tiles]; a full tile waits for the position
-    that fills it, a partial tile (and a tile an image lacks) for the end of the scan."""
+    that fills it, a partial tile (and a tile an image lacks) for the end of the scan. `rows`: the
+    scan's row starts M_y, [N, h_out]."""
     n = len(mask)
     ready = np.repeat(mask_end[:, None], tiles, axis=1)
     img, pos = np.nonzero(mask)  # grouped by image, positions ascending
     rank = np.arange(len(img)) - np.repeat(np.cumsum(n_act) - n_act, n_act)
     fills = (rank + 1) % cols == 0
     i, p, t = img[fills], pos[fills], rank[fills] // cols
-    ready[i, t] = mask_start[i] + (p + 1) * nblk + lat.mask
+    ready[i, t] = rows[i, p // w_out] + (p % w_out + 1) * nblk + lat.mask
     assert ready.shape == (n, tiles)
     return ready
+
+
+def _gather_waits(
+    mask: np.ndarray | None, n_act: np.ndarray, row_ready: np.ndarray, tiles: int, cols: int, plan: LayerPlan
+) -> np.ndarray:
+    """The row waits of contract.gather_end for every image and tile: int64 [N, tiles].
+
+    gather_end runs g = max(g, RowReady(row of p_i)) + nblk over the tile's positions p_0..p_{n-1},
+    so g_end = max(start + n nblk, max_i RowReady(row of p_i) + (n - i) nblk); this returns the
+    second term (NEG for a tile an image lacks)."""
+    n = len(n_act)
+    slots = tiles * cols
+    if mask is None:  # every position is active, in raster order
+        pos = np.broadcast_to(np.arange(slots, dtype=np.int64), (n, slots))
+    else:
+        pos = np.zeros((n, slots), np.int64)
+        img, p = np.nonzero(mask)
+        rank = np.arange(len(img)) - np.repeat(np.cumsum(n_act) - n_act, n_act)
+        pos[img, rank] = p
+    index = np.arange(slots, dtype=np.int64)
+    valid = index[None, :] < n_act[:, None]
+    size = np.minimum(cols, n_act[:, None] - (index // cols * cols)[None, :])  # n of the slot's tile
+    rows = np.minimum(pos // plan.w_out, plan.h_out - 1)
+    wait = np.take_along_axis(row_ready, rows, axis=1) + (size - index[None, :] % cols) * plan.nblk
+    wait = np.where(valid, wait, NEG)
+    return wait.reshape(n, tiles, cols).max(axis=2)
 
 
 def schedule_batch(
@@ -123,12 +181,21 @@ def schedule_batch(
             blobs.append(reader.run(p.blob_beats, free[p.need - 1] if p.need else zero, lat))
         return blobs[i]
 
-    prev_end = reader.run(program.load_beats, zero, lat)
+    for i in range(program.pre_load):  # input buffer: these blobs go before the LOAD
+        loaded(i)
+    load_end = reader.run(program.load_beats, zero, lat)
+    # Input buffer: the first layer starts lambda_layer after the start, else once the LOAD is over.
+    prev_end = np.full(n, lat.layer, np.int64) if program.input_buffer else load_end
+    rows_in = _row_visible(program, cfg, reader.first_beats, lat) if program.input_buffer else None
     layer_cycles = np.empty((n, nl), np.int64)
     active = np.empty((n, nl), np.int64)
     for plan in program.layers:
         start = prev_end
         first_blob = len(free)
+        row_ready = None  # RowReady(y), [N, h_out]: output row y's input rows are loaded (4.4)
+        if plan.reads_input:
+            assert rows_in is not None
+            row_ready = rows_in[:, [program.row_need(plan, y) for y in range(plan.h_out)]]
         if plan.mask_enabled:
             m = np.asarray(masks[plan.index], dtype=bool).reshape(n, -1)
             if m.shape[1] != plan.positions:
@@ -140,10 +207,14 @@ def schedule_batch(
         max_tiles = int(tiles.max(initial=0))
         if plan.mask_enabled:
             mask_start = np.maximum(start, loaded(first_blob))
-            mask_end = mask_start + mask_cycles(plan.positions, plan.nblk) + lat.mask
-            ready0 = _list_ready(m, n_act, mask_start, mask_end, max_tiles, cols, plan.nblk, lat)
+            rows = _scan_rows(mask_start, row_ready, plan.h_out, plan.w_out * plan.nblk)
+            mask_end = rows[:, -1] + mask_cycles(plan.w_out, plan.nblk) + lat.mask
+            ready0 = _list_ready(m, n_act, rows, mask_end, max_tiles, cols, plan.w_out, plan.nblk, lat)
         else:
             mask_start = mask_end = start
+        waits = None  # input buffer: per tile slot, the latest row-ready wait of its positions
+        if row_ready is not None:
+            waits = _gather_waits(m if plan.mask_enabled else None, n_act, row_ready, max_tiles, cols, plan)
         # The last tiles' ends (gb[u-1], cb[u-1], cb[u-2], eb[u-1], eb[u-2] of the contract).
         g1, c1, c2, e1, e2 = (np.full(n, NEG, np.int64) for _ in range(5))
         for p in plan.passes:
@@ -154,6 +225,8 @@ def schedule_batch(
                 lr = ready0[:, t] if plan.mask_enabled and p.index == 0 else mask_end
                 gs = np.maximum(np.maximum(start, g1), np.maximum(lr, c2))
                 g_end = gs + size * plan.nblk  # gather_cycles
+                if waits is not None:  # contract.gather_end: each position waits for its rows
+                    np.maximum(g_end, waits[:, t], out=g_end)
                 cs = np.maximum(np.maximum(c1, g_end + lat.gather), np.maximum(e2, ready))
                 c_end = cs + c_dur
                 e_end = np.maximum(e1, c_end + lat.compute) + size * p.g  # epilogue_cycles
@@ -166,6 +239,8 @@ def schedule_batch(
             free.append(np.maximum(np.maximum(ready, e1), mask_end))  # e1 is NEG without tiles
         er_last = np.where(tiles > 0, e1 + lat.epilogue, NEG)
         end = np.maximum(er_last, mask_end)
+        if plan.reads_input:  # an input-reading layer also waits for the whole LOAD
+            end = np.maximum(end, load_end)
         for b in blobs[first_blob:]:
             end = np.maximum(end, b)
         end = end + lat.layer

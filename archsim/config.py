@@ -49,6 +49,9 @@ class Buffers(_Strict):
     # Blobs that may be resident at once: slots of the parameter, predictor and threshold
     # memories. The weight memory is a ring shared by the resident blobs (docs/timing.md 3).
     blob_slots: int = Field(default=2, ge=2, le=64)
+    # An input buffer (a third activation-bit set and a second residual buffer) that only the
+    # LOAD writes, so the first layer starts from the first LOADed rows (docs/timing.md 3-4).
+    input_buffer: bool = False
 
     @model_validator(mode="after")
     def _slots(self) -> Buffers:

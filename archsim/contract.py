@@ -158,10 +158,12 @@ class ReadEngine:
         self.last_beat = NEG
         self.beat_done: list[int] = []  # r_b of every burst so far
 
-    def run(self, job: Job, lat: Latencies) -> None:
+    def run(self, job: Job, lat: Latencies) -> list[tuple[int, int]]:
+        """Lays out the job's bursts; returns (first R beat, beats) of each."""
         ax = self.cfg.axi
         o, beta = ax.max_outstanding_reads, ax.read_beat_cycles
         first = True
+        out = []
         for n in burst_sizes(job.beats, ax.max_burst_beats):
             b = len(self.beat_done)
             freed = self.beat_done[b - o] + 1 if b >= o else NEG
@@ -172,8 +174,55 @@ class ReadEngine:
                 job.first_ar, first = a, False
             self.last_ar, self.last_beat = a, r
             self.beat_done.append(r)
+            out.append((f, n))
         job.last_beat = self.last_beat
         job.loaded = self.last_beat + lat.load
+        return out
+
+
+def row_visible(
+    row_beats: tuple[int, ...], bursts: list[tuple[int, int]], beat_cycles: int, lat: Latencies
+) -> list[int]:
+    """Input buffer: the cycle from which each input row of the LOAD is usable (docs/timing.md 4.4).
+
+    Row r is complete with the LOAD's beat number row_beats[r] - 1 (`Program.load_row_beats`)
+    and visible lambda_load later. `bursts` are the LOAD's (first R beat, beats).
+    """
+    out = []
+    b, before = 0, 0  # burst holding the beat, beats of the bursts before it
+    for n in row_beats:
+        j = n - 1
+        while j >= before + bursts[b][1]:
+            before += bursts[b][1]
+            b += 1
+        out.append(bursts[b][0] + beat_cycles * (j - before) + lat.load)
+    return out
+
+
+def scan_row_starts(plan: LayerPlan, mask_start: int, ready: list[int] | None) -> np.ndarray:
+    """M_y: the cycle the mask unit starts output row y (docs/timing.md 4.1 and 4.4).
+
+    M_y = max(M_{y-1} + W_out nblk, RowReady(y)); without an input buffer RowReady is no
+    constraint and M_y = mask_start + y W_out nblk.
+    """
+    row = plan.w_out * plan.nblk
+    starts = mask_start + row * np.arange(plan.h_out, dtype=np.int64)
+    if ready is not None:
+        m = NEG
+        for y in range(plan.h_out):
+            m = max(m + row if y else mask_start, ready[y])
+            starts[y] = m
+    return starts
+
+
+def gather_end(start: int, positions: np.ndarray, plan: LayerPlan, ready: list[int] | None) -> int:
+    """G_end of a tile gathered from `start`: n nblk cycles, each position waiting for its rows (4.4)."""
+    if ready is None:
+        return start + gather_cycles(len(positions), plan.nblk)
+    g = start
+    for p in positions.tolist():
+        g = max(g, ready[p // plan.w_out]) + plan.nblk
+    return g
 
 
 def store_schedule(
@@ -197,20 +246,21 @@ def store_schedule(
 # --------------------------------------------------------------------------- layers
 
 
-def list_ready_times(plan: LayerPlan, active: np.ndarray, mask_start: int, cols: int, lat: Latencies) -> np.ndarray:
+def list_ready_times(plan: LayerPlan, active: np.ndarray, rows: np.ndarray, cols: int, lat: Latencies) -> np.ndarray:
     """Pass-0 tile t may be gathered once its last list entry is visible.
 
     A full tile waits for the position that fills it; a final partial tile waits for
     the end of the scan (only then is it known that no more positions follow).
+    `rows` are the scan's row starts M_y (scan_row_starts).
     """
     n = len(active)
     tiles = ceil_div(n, cols)
-    end = mask_start + mask_cycles(plan.positions, plan.nblk) + lat.mask
+    end = int(rows[-1]) + mask_cycles(plan.w_out, plan.nblk) + lat.mask
     ready = np.full(tiles, end, dtype=np.int64)
     full = n // cols
     if full:
         last_pos = active[cols - 1 :: cols][:full]
-        ready[:full] = mask_start + (last_pos + 1) * plan.nblk + lat.mask
+        ready[:full] = rows[last_pos // plan.w_out] + (last_pos % plan.w_out + 1) * plan.nblk + lat.mask
     return ready
 
 
@@ -229,11 +279,9 @@ def schedule(
     cols = cfg.pe_array.cols
     reader = ReadEngine(cfg)
     load = Job("load", -1, 0, program.load_beats)
-    reader.run(load, lat)
-    jobs = [load]
+    jobs: list[Job] = []
     blobs: list[Job] = []  # programme (global pass) order
     free: list[int] = []  # time from which every blob's storage may be reused, same order
-    prev_end = load.loaded
     timings = []
 
     def loaded(i: int) -> int:
@@ -249,8 +297,19 @@ def schedule(
         return blobs[i].loaded
 
     passes = [(plan.index, p) for plan in program.layers for p in plan.passes]
+    for i in range(program.pre_load):  # input buffer: these blobs go before the LOAD (section 3)
+        loaded(i)
+    load_bursts = reader.run(load, lat)
+    jobs.insert(program.pre_load, load)
+    # Input buffer: the first layer starts lambda_layer after the start; else once the LOAD is over.
+    prev_end = lat.layer if program.input_buffer else load.loaded
+    rows_in = (
+        row_visible(program.load_row_beats, load_bursts, cfg.axi.read_beat_cycles, lat) if program.input_buffer else []
+    )
     for plan in program.layers:
         start = prev_end
+        # RowReady(y): output row y's input rows are loaded (input-reading layers only, section 4.4)
+        row_ready = [rows_in[program.row_need(plan, y)] for y in range(plan.h_out)] if plan.reads_input else None
         first_blob = len(free)
         # Mask unit.
         if plan.mask_enabled:
@@ -263,8 +322,9 @@ def schedule(
 
         if plan.mask_enabled:
             mask_start = max(start, loaded(first_blob))
-            mask_end = mask_start + mask_cycles(plan.positions, plan.nblk) + lat.mask
-            ready0 = list_ready_times(plan, acts, mask_start, cols, lat)
+            row_starts = scan_row_starts(plan, mask_start, row_ready)
+            mask_end = int(row_starts[-1]) + mask_cycles(plan.w_out, plan.nblk) + lat.mask
+            ready0 = list_ready_times(plan, acts, row_starts, cols, lat)
         else:
             mask_start = mask_end = start
             ready0 = np.full(tiles, start, dtype=np.int64)
@@ -282,7 +342,7 @@ def schedule(
                 n = sizes[t]
                 lr = int(ready0[t]) if p.index == 0 else mask_end
                 gs = max(start, gb[u - 1] if u else NEG, lr, cb[u - 2] if u >= 2 else NEG)
-                g_end = gs + gather_cycles(n, plan.nblk)
+                g_end = gather_end(gs, acts[t * cols : t * cols + n], plan, row_ready)
                 gr = g_end + lat.gather
                 cs = max(cb[u - 1] if u else NEG, gr, eb[u - 2] if u >= 2 else NEG, ready)
                 c_end = cs + compute_cycles(plan.c_in, p.k)
@@ -294,13 +354,15 @@ def schedule(
                 cb.append(c_end)
                 eb.append(e_end)
                 pe_busy += c_end - cs
-                g_busy += g_end - gs
+                g_busy += gather_cycles(n, plan.nblk)
                 e_busy += e_end - es
                 if keep_tiles:
                     events.append(TileEvents(p.index, t, n, gs, g_end, cs, c_end, es, e_end))
             pass_end = eb[-1] if tiles else NEG
             free.append(max(ready, pass_end, mask_end))
-        end = max(er_last, mask_end, *(b.loaded for b in blobs[first_blob:])) + lat.layer
+        # an input-reading layer also waits for the whole LOAD (it may not need the last rows)
+        load_end = load.loaded if plan.reads_input else NEG
+        end = max(er_last, mask_end, load_end, *(b.loaded for b in blobs[first_blob:])) + lat.layer
         timings.append(
             LayerTiming(
                 index=plan.index,

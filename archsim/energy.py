@@ -262,7 +262,7 @@ def load_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
     """LOAD: the stem output into the residual buffer, its sign bits into activation set 0."""
     words = _map_words(program.load_shape, cfg.pe_array.rows)
     e = dict.fromkeys(EVENTS, 0)
-    e.update(ddr_read_beats=program.load_beats, res_writes=words, act_writes_bits=words)
+    e.update(ddr_read_beats=program.load_beats, res_writes=words * program.load_res_copies, act_writes_bits=words)
     return e
 
 
@@ -331,7 +331,8 @@ def store_activity(program: Program, cycles: int, cfg: HardwareConfig, port: int
 
 def inference_activity(program: Program, sched: Schedule, cfg: HardwareConfig, port: int) -> list[PartActivity]:
     """LOAD, every layer, STORE; their cycles add up to the inference's cycles."""
-    parts = [load_activity(program, sched.load_done, cfg, port)]
+    # The LOAD's own cycles are those before the first layer starts (with an input buffer they overlap it).
+    parts = [load_activity(program, sched.layers[0].start if sched.layers else sched.load_done, cfg, port)]
     for plan, lt in zip(program.layers, sched.layers, strict=True):
         parts.append(layer_activity(plan, lt.n_active, lt.cycles, cfg, program.mode, port))
     parts.append(store_activity(program, sched.done - sched.store_start, cfg, port))

@@ -70,6 +70,9 @@ class LayerPlan:
     k_layer: int
     kept_kernels: int
     passes: tuple[PassPlan, ...]
+    # Reads the input map from the input buffer (`buffers.input_buffer`): the first layer, and the
+    # main layer after it when the first is a shortcut. Its units wait for LOADed rows (docs/timing.md 4.4).
+    reads_input: bool = False
 
     @property
     def positions(self) -> int:
@@ -88,6 +91,26 @@ class Program:
     layers: tuple[LayerPlan, ...]
     load_shape: tuple[int, int, int]
     store_shape: tuple[int, int, int]
+    # Input buffer (docs/timing.md 3, 4.4): blobs the read DMA serves before the LOAD (job order
+    # blob 0 .. pre_load - 1, LOAD, the rest), and per input row the LOAD beats that complete it.
+    input_buffer: bool = False
+    pre_load: int = 0
+    load_row_beats: tuple[int, ...] = ()
+
+    def job_order(self) -> list[int]:
+        """Read jobs in the order the DMA serves them: -1 is the LOAD, i >= 0 blob i."""
+        blobs = sum(len(plan.passes) for plan in self.layers)
+        return [*range(self.pre_load), -1, *range(self.pre_load, blobs)]
+
+    @property
+    def load_res_copies(self) -> int:
+        """Residual buffers the LOAD writes each word to: with an input buffer, also the residual
+        buffer when layer 1 has an identity residual (its skipped positions keep x0; docs/architecture.md 5)."""
+        return 2 if self.input_buffer and self.layers and self.layers[0].residual else 1
+
+    def row_need(self, plan: LayerPlan, y: int) -> int:
+        """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
+        return min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)
 
 
 def pass_geometry(c_out: int, rows: int, acc_depth: int) -> list[tuple[int, int, int]]:
@@ -303,6 +326,8 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
                 k_layer=k_l,
                 kept_kernels=int(L.keep.sum()) if sparse else L.c_in * L.c_out,
                 passes=tuple(passes),
+                # the input map is read until the first main layer has run (shortcuts do not swap the sets)
+                reads_input=b.input_buffer and all(p.role == "shortcut" for p in plans),
             )
         )
         after_shortcut = L.role == "shortcut"
@@ -328,6 +353,11 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     def map_beats(c: int, h: int, w: int) -> int:
         return ceil_div(_res_words(c, h, w, cfg) * cfg.res_word_bits, d)
 
+    row_beats: tuple[int, ...] = ()
+    if b.input_buffer:
+        # Input row r is complete once the beat carrying its last residual word has arrived.
+        row_words = _res_words(c0, 1, w0, cfg)
+        row_beats = tuple(ceil_div((r + 1) * row_words * cfg.res_word_bits, d) for r in range(h0))
     return Program(
         mode=mode,
         load_beats=map_beats(*maps[0]),
@@ -335,6 +365,11 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         layers=tuple(plans),
         load_shape=maps[0],
         store_shape=maps[-1],
+        # Pass 0's blob (the first layer's predictor and weights) goes before the LOAD: the layer
+        # needs it before it can use the first rows. It never waits for a free slot (need_0 = 0).
+        input_buffer=b.input_buffer,
+        pre_load=1 if b.input_buffer and plans else 0,
+        load_row_beats=row_beats,
     )
 
 

@@ -26,7 +26,11 @@ from archsim.workload import load_workload  # noqa: E402
 # (label, --set style overrides of the hardware configuration); {} is the design as configured.
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("as configured", {}),
-    ("2 blob slots (no run-ahead: blob i waits for blob i - 2)", {"buffers.blob_slots": 2}),
+    ("no input buffer (layer 1 waits for the whole LOAD)", {"buffers.input_buffer": False}),
+    (
+        "no input buffer, 2 blob slots (blob i waits for blob i - 2)",
+        {"buffers.input_buffer": False, "buffers.blob_slots": 2},
+    ),
 )
 
 

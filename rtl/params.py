@@ -251,6 +251,7 @@ class RtlParams:
             "MAXP": self.max_passes,
             "MPW": self.mpw,
             "SLW": self.slw,
+            "INBUF": int(b.input_buffer),  # input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4)
         }
 
     # ---------------------------------------------------------------- checks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_timing_input_buffer import with_input_buffer
 from test_timing_layers import CASES, build
 from test_timing_networks import _random_config, _random_specs
 from timing_models import CONFIGS, ULTRA96, make_model, resnet18
@@ -38,11 +39,13 @@ def _assert_equal(
         assert got.active[j].tolist() == [L.n_active for L in want.layers], f"image {j}"
 
 
+@pytest.mark.parametrize("inbuf", [False, True], ids=["no-inbuf", "inbuf"])
 @pytest.mark.parametrize("seed", range(40))
-def test_randomized_programmes(seed: int) -> None:
-    """Random folding, AXI timing, blob placement, latencies and networks (the timing suite's generator)."""
+def test_randomized_programmes(seed: int, inbuf: bool) -> None:
+    """Random folding, AXI timing, blob placement, latencies and networks (the timing suite's generator),
+    with and without an input buffer (docs/timing.md 4.4)."""
     rng = np.random.default_rng(1000 + seed)
-    cfg = _random_config(rng, seed)
+    cfg = with_input_buffer(_random_config(rng, seed), inbuf)
     c0 = int(rng.integers(1, 20))
     specs = _random_specs(rng, c0, cfg.pe_array.acc_depth)
     model = make_model(cfg, c0, (int(rng.integers(1, 9)), int(rng.integers(1, 9))), specs, rng)
@@ -53,9 +56,11 @@ def test_randomized_programmes(seed: int) -> None:
 
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("case", list(CASES))
-def test_single_layer_cases(case: str, config: str) -> None:
-    cfg = CONFIGS[config]
+@pytest.mark.parametrize("inbuf", [False, True], ids=["no-inbuf", "inbuf"])
+def test_single_layer_cases(case: str, config: str, inbuf: bool) -> None:
+    cfg = with_input_buffer(CONFIGS[config], inbuf)
     program, _ = build(case, cfg)
+    assert program.layers[0].reads_input == inbuf
     _assert_equal(program, cfg, _masks(program, np.random.default_rng(3), 8), 8, Latencies())
 
 

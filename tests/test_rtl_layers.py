@@ -93,11 +93,13 @@ def test_mask_cases_are_what_they_claim(tmp_path):
             assert 0 < m.sum() < m.size
 
 
-def test_back_to_back_samples(tmp_path):
-    """Three inferences without reset or reprogramming: each exact, each cycle-exact."""
+@pytest.mark.parametrize("name", ["program", "inbuf_program"])
+def test_back_to_back_samples(name, tmp_path):
+    """Three inferences without reset or reprogramming: each exact, each cycle-exact (with the input
+    buffer too: its row counter and the sequencer's LOAD flags start again with every run)."""
     import dataclasses
 
-    spec = case("program")
+    spec = case(name)
     c = spec.make()
     rng = np.random.default_rng(99)
     others = tuple(random_x0(rng, *c.x0.shape) for _ in range(2))
@@ -148,3 +150,38 @@ def test_placement_cases_hold_a_blob_back(name):
         ring = cfg.weight_ring_entries(True)
         assert any(p.wbase + p.went > ring for p in passes), "no blob wraps around the ring"
         assert any(p.need > max(0, i - cfg.buffers.blob_slots + 1) for i, p in enumerate(passes)), "ring never binds"
+
+
+@pytest.mark.parametrize("name", ["inbuf_mask", "inbuf_program", "inbuf_pair", "inbuf_dense"])
+def test_input_buffer_cases_wait_for_rows(name):
+    """The input-buffer cases really overlap the LOAD (docs/timing.md 4.4): the first layer's first tile
+    is gathered before the LOAD is over, and its mask unit (with a predictor) or gather (without) waits
+    for rows: the scan, or the tiles, take longer than their busy cycles. test_layer_case holds the RTL
+    to these schedules to the cycle."""
+    from archsim.contract import LATENCIES, schedule
+    from archsim.program import compile_program
+    from tests.rtlsim.reference import expected_run
+
+    spec = case(name)
+    c, cfg = spec.make(), spec.config()
+    assert cfg.buffers.input_buffer
+    program = compile_program(c.model, cfg, spec.mode)
+    _, masks = expected_run(c.model, c.x0, spec.mode, cfg)
+    active = [
+        np.flatnonzero(m) if m is not None and p.mask_enabled else None
+        for m, p in zip(masks, program.layers, strict=True)
+    ]
+    s = schedule(program, cfg, active, keep_tiles=True)
+    load = next(j for j in s.jobs if j.kind == "load")
+    assert [j.kind for j in s.jobs[:2]] == ["blob", "load"]
+    readers = [lt for lt, p in zip(s.layers, program.layers, strict=True) if p.reads_input]
+    assert readers[0].tile_events[0].gather_start < load.loaded
+    waited = []
+    for lt, p in zip(s.layers, program.layers, strict=True):
+        if not p.reads_input:
+            continue
+        if p.mask_enabled:
+            waited.append(lt.mask_end - lt.mask_start > lt.mask_busy + LATENCIES.mask)
+        else:
+            waited.append(sum(t.gather_end - t.gather_start for t in lt.tile_events) > lt.gather_busy)
+    assert any(waited)

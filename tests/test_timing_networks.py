@@ -155,11 +155,11 @@ def test_resnet18_cycle_mode() -> None:
     assert fast.layer_activity() == cycle.layer_activity()
 
 
-def _shipped(name: str) -> tuple[Program, list[np.ndarray | None]]:
+def _shipped(name: str, cfg: HardwareConfig = ULTRA96) -> tuple[Program, list[np.ndarray | None]]:
     """A shipped workload's model with sample 0's spatial masks from its trace (predictor outcomes)."""
     model = load_model(ROOT / f"workloads/models/{name}.npz")
     trace = load_trace(ROOT / f"workloads/models/{name}.trace.npz")
-    program = compile_program(model, ULTRA96, "dense" if name.endswith("dense") else "sparse")
+    program = compile_program(model, cfg, "dense" if name.endswith("dense") else "sparse")
     active = [
         np.flatnonzero(mask[0]) if plan.mask_enabled and mask is not None else None
         for plan, mask in zip(program.layers, trace.masks, strict=True)

@@ -57,7 +57,7 @@ def _result(
     layers = [SimLayerTiming(**vars(t), activity=w.activity) for t, w in zip(timings, works, strict=True)]
     return SimSchedule(
         total_cycles=done,
-        load_done=jobs[0].loaded,
+        load_done=next(j.loaded for j in jobs if j.kind == "load"),
         store_start=store_start,
         done=done,
         layers=layers,  # type: ignore[arg-type]
@@ -90,8 +90,12 @@ class FastAccelerator:
             words=_map_words(program.load_shape, cfg),
             permit=done_event(env),
             loaded_event=env.event(),
+            row_beats=program.load_row_beats,
+            res_copies=program.load_res_copies,
+            rows_known=env.event() if program.input_buffer else None,
         )
-        self.jobs = [load] + [
+        self.load = load
+        blobs = [
             ReadJob(
                 Job("blob", li, q, works[li].plan.passes[q].blob_beats),
                 i,
@@ -101,6 +105,7 @@ class FastAccelerator:
             )
             for i, (li, q) in enumerate(owners)
         ]
+        self.jobs = [load if i < 0 else blobs[i] for i in program.job_order()]
         for run in self.jobs:
             assert run.permit is not None
             run.permit.callbacks.append(self._allowed_recorder(run.job))
@@ -127,9 +132,18 @@ class FastAccelerator:
 
     def _programme(self) -> Generator[simpy.Event, Any, None]:
         env, slots = self.env, self.slots
-        load = self.jobs[0].loaded_event
-        assert load is not None
-        yield load
+        if self.program.input_buffer:  # the first layer starts lambda_layer after the start (4.4)
+            yield env.timeout(self.lat.layer)
+            assert self.load.rows_known is not None
+            yield self.load.rows_known
+            for L in self.layers:
+                if L.work.plan.reads_input:
+                    L.ready = [
+                        self.load.row_times[self.program.row_need(L.work.plan, y)] for y in range(L.work.plan.h_out)
+                    ]
+        else:
+            assert self.load.loaded_event is not None
+            yield self.load.loaded_event
         for L in self.layers:
             plan, first = L.work.plan, L.work.first_blob
             L.timing.start = cycle(env)
@@ -143,6 +157,9 @@ class FastAccelerator:
                     slots.pass_done[first + q].succeed()
             self.gather.commands.put(L)
             waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
+            if plan.reads_input:  # an input-reading layer ends after the whole LOAD
+                assert self.load.loaded_event is not None
+                waits.append(self.load.loaded_event)
             if L.sizes:
                 waits.append(L.written)
             yield simpy.AllOf(env, waits)
@@ -192,19 +209,31 @@ class CycleAccelerator(Clocked):
         cols = cfg.pe_array.cols
         self.load_activity, self.store_activity = Activity(), Activity()
         load = ReadJob(
-            Job("load", -1, 0, program.load_beats), -1, self.load_activity, words=_map_words(program.load_shape, cfg)
+            Job("load", -1, 0, program.load_beats),
+            -1,
+            self.load_activity,
+            words=_map_words(program.load_shape, cfg),
+            row_beats=program.load_row_beats,
+            res_copies=program.load_res_copies,
         )
         self.layers: list[CycleLayer] = []
         for li, w in enumerate(works):
-            start = load.loaded_flag if li == 0 else Flag()  # start_1 = loaded(LOAD)
+            # start_1 = loaded(LOAD), or lambda_layer with an input buffer (docs/timing.md 4.4)
+            first = Flag(lat.layer) if program.input_buffer else load.loaded_flag
+            start = first if li == 0 else Flag()
             blobs = [Flag() for _ in w.plan.passes]
             mask_done = Flag() if w.plan.mask_enabled else start  # bypassed: list complete at the start
-            self.layers.append(CycleLayer(w, new_timing(w), cols, start, blobs, mask_done))
+            L = CycleLayer(w, new_timing(w), cols, start, blobs, mask_done)
+            if w.plan.reads_input:
+                L.input_rows = load.rows
+            self.layers.append(L)
+        self.load_flag = load.loaded_flag
         self.slots = CycleWeightSlots(self.layers)
-        self.jobs = [load]
+        blob_jobs = []
         for i, (L, q) in enumerate(self.slots.owners):
             job = Job("blob", L.work.plan.index, q, L.work.plan.passes[q].blob_beats)
-            self.jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q]))
+            blob_jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q]))
+        self.jobs = [load if i < 0 else blob_jobs[i] for i in program.job_order()]
         self.store_start = Flag()
         self.memory = CycleMemory(env, cfg)
         self.read_dma = CycleReadDma(env, cfg, lat, self.memory, self.jobs, self.slots.writable)
@@ -262,8 +291,14 @@ class CycleAccelerator(Clocked):
         if self.li < len(self.layers):
             L = self.layers[self.li]
             tiles = L.tiles(now)
-            # Cheapest test first: the last tile's outputs written, then the blobs loaded.
-            if tiles is not None and L.written.value(now) >= tiles * len(L.blobs) and all(f.up(now) for f in L.blobs):
+            # Cheapest tests first: the last tile's outputs written, then the LOAD (an input-reading
+            # layer ends after it), then the blobs loaded.
+            if (
+                tiles is not None
+                and L.written.value(now) >= tiles * len(L.blobs)
+                and (L.input_rows is None or self.load_flag.up(now))
+                and all(f.up(now) for f in L.blobs)
+            ):
                 end = now + self.lat.layer
                 L.timing.end = end
                 self.li += 1
@@ -290,7 +325,9 @@ class CycleAccelerator(Clocked):
                     TileEvents(q, u - q * t.tiles, n, *ev)
                     for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
                 ]
-        for run in self.jobs[1:]:
+        for run in self.jobs:
+            if run.blob < 0:
+                continue
             need = self.slots.needs[run.blob]
             if need:
                 run.job.allowed = self.slots.freed_at(need - 1)

@@ -1,6 +1,7 @@
 """AXI DMA engines, the master side (docs/timing.md sections 3 and 5).
 
-Read engine: serves jobs strictly in order (the LOAD, then one blob per pass);
+Read engine: serves jobs strictly in order (the LOAD, then one blob per pass; with an input
+buffer blob 0 first, and the LOAD also counts complete input rows, docs/timing.md 4.4);
 splits each into bursts of at most max_burst_beats; issues at most one AR per
 cycle and keeps at most max_outstanding_reads bursts outstanding (a burst stops
 counting the cycle after its last R beat). A blob may start only when its weight
@@ -23,7 +24,7 @@ from archsim.activity import Activity
 from archsim.blocks.memory import Burst, CycleMemory, FastMemory
 from archsim.blocks.signals import Clocked, Count, Flag, after, cycle
 from archsim.config import HardwareConfig
-from archsim.contract import Job, Latencies, burst_sizes, write_burst_cycles
+from archsim.contract import Job, Latencies, burst_sizes, row_visible, write_burst_cycles
 
 
 @dataclass(eq=False)
@@ -39,6 +40,13 @@ class ReadJob:
     loaded_event: simpy.Event | None = None  # fast mode: its data is usable
     loaded_flag: Flag = field(default_factory=Flag)  # cycle mode: its data is usable
     received: int = 0  # cycle mode: beats received
+    # Input buffer (docs/timing.md 4.4), the LOAD only: per input row the beats that complete it;
+    # fast mode: each row's visible cycle, known once `rows_known` fires; cycle mode: rows visible.
+    row_beats: tuple[int, ...] = ()
+    res_copies: int = 1  # residual buffers each LOADed word goes to (Program.load_res_copies)
+    row_times: list[int] = field(default_factory=list)
+    rows_known: simpy.Event | None = None
+    rows: Count = field(default_factory=Count)
 
 
 def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
@@ -64,6 +72,7 @@ class FastReadDma:
         self.env, self.memory, self.jobs, self.lat = env, memory, jobs, lat
         self.max_burst = cfg.axi.max_burst_beats
         self.max_outstanding = cfg.axi.max_outstanding_reads
+        self.beta = cfg.axi.read_beat_cycles
         self.last_ar = -(10**18)
         self.retired: list[int] = []  # r_b + 1 of every burst so far: when its outstanding slot frees
         env.process(self._issue())
@@ -75,6 +84,7 @@ class FastReadDma:
             yield run.permit  # the blobs it overwrites are free
             earliest = cycle(env)
             last = 0
+            beats = []  # (first R beat, beats) per burst
             for i, n in enumerate(burst_sizes(run.job.beats, self.max_burst)):
                 b = len(self.retired)
                 a = max(self.last_ar + 1, earliest, self.retired[b - o] if b >= o else earliest)
@@ -83,8 +93,12 @@ class FastReadDma:
                 last = self.memory.read(a, n)
                 self.last_ar = a
                 self.retired.append(last + 1)
+                beats.append((last - self.beta * (n - 1), n))
+            if run.rows_known is not None:
+                run.row_times = row_visible(run.row_beats, beats, self.beta, self.lat)
+                run.rows_known.succeed()
             run.activity.ddr_read_beats += run.job.beats
-            run.activity.res_writes += run.words
+            run.activity.res_writes += run.words * run.res_copies
             run.activity.act_writes += run.words
             run.job.last_beat = last
             run.job.loaded = last + self.lat.load
@@ -189,10 +203,12 @@ class CycleReadDma(Clocked):
         if run.words:
             words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
             words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
-            run.activity.res_writes += words
+            run.activity.res_writes += words * run.res_copies
             run.activity.act_writes += words
         if burst.done == burst.beats:
             self.retired.add(now + 1)
+        while len(run.rows.times) < len(run.row_beats) and run.row_beats[len(run.rows.times)] == run.received:
+            run.rows.add(now + self.lat.load)  # an input row is complete (input buffer)
         if run.received == run.job.beats:
             run.job.last_beat = now
             run.job.loaded = now + self.lat.load

@@ -10,6 +10,9 @@ masked layer, a full tile as soon as its last entry is visible, the final
 partial tile (and every tile of a later pass) once the scan has ended.
 
     G_start(u) = max(start_l, G_end(u-1), LR(u), C_end(u-2))
+
+A layer that reads the input buffer waits before each position until its window's input
+rows are LOADed (docs/timing.md 4.4), so G_end(u) may exceed G_start(u) + n nblk.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import simpy
 
 from archsim.blocks.signals import Channel, Clocked, after, cycle
 from archsim.blocks.work import CycleLayer, FastLayer, Tile
-from archsim.contract import Latencies, gather_cycles
+from archsim.contract import Latencies, gather_cycles, gather_end
 
 
 class FastGather:
@@ -46,7 +49,8 @@ class FastGather:
                     buffer = yield self.free_buffers.get()
                     start = cycle(env)
                     cycles = gather_cycles(n, plan.nblk)
-                    yield env.timeout(cycles)
+                    lo = t * L.sizes[0]
+                    yield env.timeout(gather_end(start, L.work.active[lo : lo + n], plan, L.ready) - start)
                     last = t == len(L.sizes) - 1
                     tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, cycle(env)])
                     L.tiles.append(tile)
@@ -77,6 +81,8 @@ class CycleGather(Clocked):
         if not self.busy and not self._next_tile(now):
             return
         L = self.layers[self.li]
+        if not self.blk and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
+            return  # input buffer: the position's input rows are not loaded yet
         act = L.work.activity
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += 1

@@ -6,7 +6,9 @@ scans the output positions in raster order, one channel block per cycle (a
 appends each active position to the active list lambda_mask cycles after the
 position's last block. For stride-1 layers it also copies each position's centre
 bits to the output set (one word per cycle). The scan ends lambda_mask cycles
-after its last evaluation. A layer without predictor bypasses the unit; the
+after its last evaluation. A layer that reads the input buffer waits before each position
+until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). A layer
+without predictor bypasses the unit; the
 accelerator then marks the list complete at the layer's start.
 
 Which positions are active is an input (the predictor's outcome, from the trace
@@ -25,7 +27,7 @@ from archsim.blocks.signals import Channel, Clocked, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
-from archsim.contract import Latencies, mask_cycles
+from archsim.contract import Latencies, mask_cycles, scan_row_starts
 
 
 class FastMaskUnit:
@@ -44,12 +46,14 @@ class FastMaskUnit:
             yield self.slots.loaded[L.work.first_blob]  # the predictor
             start = cycle(env)
             L.timing.mask_start = start
+            rows = scan_row_starts(plan, start, L.ready)  # each output row waits for its input rows (4.4)
+            w = plan.w_out
             # Full tile t is listed when its last position's entry becomes visible.
-            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols]):
-                yield env.timeout(start + mask_cycles(int(pos) + 1, plan.nblk) + lam - cycle(env))
+            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols].tolist()):
+                yield env.timeout(int(rows[pos // w]) + mask_cycles(pos % w + 1, plan.nblk) + lam - cycle(env))
                 L.listed[t].succeed()
             scan = mask_cycles(plan.positions, plan.nblk)
-            yield env.timeout(start + scan + lam - cycle(env))
+            yield env.timeout(int(rows[-1]) + mask_cycles(w, plan.nblk) + lam - cycle(env))
             L.timing.mask_end = cycle(env)
             L.timing.mask_busy = scan
             act.mask_evals += scan
@@ -85,6 +89,8 @@ class CycleMaskUnit(Clocked):
             self.is_active = np.zeros(L.work.plan.positions, dtype=bool)
             self.is_active[L.work.active] = True
         L = self.layers[self.li]
+        if not self.blk and not L.rows_ready(self.p, now):
+            return  # input buffer: the position's input rows are not loaded yet
         plan, act = L.work.plan, L.work.activity
         act.mask_evals += 1
         act.act_reads += ACT_BANKS

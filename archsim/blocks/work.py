@@ -75,6 +75,7 @@ class FastLayer:
     listed: list[simpy.Event]  # pass 0, full tile t: its last list entry visible
     written: simpy.Event  # the last tile's outputs are written
     tiles: list[Tile] = field(default_factory=list)  # every tile gathered so far, for the report
+    ready: list[int] | None = None  # input-reading layer: RowReady(y) per output row (docs/timing.md 4.4)
 
     @staticmethod
     def build(env: simpy.Environment, work: LayerWork, cols: int) -> FastLayer:
@@ -125,6 +126,15 @@ class CycleLayer:
     tags: list[tuple[int, int]] = field(default_factory=list)  # (pass, positions) of tile u, set by the gather
     tile_events: list[list[int]] = field(default_factory=list)  # per tile u: G, C, E start/end
     n_tiles: int | None = None  # tiles(), kept once known: the list's length is final when the scan has ended
+    input_rows: Count | None = None  # input-reading layer: the LOAD's complete rows (docs/timing.md 4.4)
+
+    def rows_ready(self, p: int, now: int) -> bool:
+        """Input buffer: the input rows that output position p's window needs are loaded."""
+        if self.input_rows is None:
+            return True
+        plan = self.work.plan
+        need = min(plan.h_in - 1, plan.stride * (p // plan.w_out) + (plan.kernel - 1) // 2)
+        return self.input_rows.value(now) > need
 
     def tiles(self, now: int) -> int | None:
         """Tiles per pass, known once the scan has ended (from the list's final length)."""

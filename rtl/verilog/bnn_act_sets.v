@@ -1,4 +1,8 @@
-// Activation bits: two sets (input and output of the running layer) of nine banks.
+// Activation bits: two sets (input and output of the running layer) of nine banks, and with
+// INBUF a third, the input set, that only the LOAD writes and only the layers reading the input
+// map read (docs/timing.md 4.4): LUT RAM with one write and two read ports (gather, mask unit),
+// its reads registered like the block RAM's, so every reader sees the same one-cycle latency
+// (bnn_lutram2_reg).
 // A bank word holds BA channels of one position; the bank of input position (y, x)
 // is (y mod 3) * 3 + (x mod 3), so every 3x3 window (stride 1 or 2) touches each bank
 // exactly once and the gather reads a whole window's channel block per cycle.
@@ -13,10 +17,18 @@ module bnn_act_sets #(
     parameter LANES = 4,
     parameter LW = 2,
     parameter AAW = 8,
-    parameter ADEPTH = 256
+    parameter ADEPTH = 256,
+    parameter INBUF = 0
 ) (
     input wire clk,
     input wire in_set,
+    input wire in_x,  // read the input set (INBUF)
+    // input set writes (the LOAD, INBUF)
+    input wire wx_en,
+    input wire [3:0] wx_bank,
+    input wire [AAW-1:0] wx_addr,
+    input wire [LW-1:0] wx_lane,
+    input wire [ROWS-1:0] wx_data,
     // port A
     input wire [9*AAW-1:0] ga_addr,
     output wire [9*BA-1:0] ga_data,
@@ -67,8 +79,30 @@ module bnn_act_sets #(
             end
         end
     endgenerate
+    wire [9*BA-1:0] qax, qbx;
+    generate
+        if (INBUF != 0) begin : g_inset
+            for (b = 0; b < 9; b = b + 1) begin : g_bank
+                for (l = 0; l < LANES; l = l + 1) begin : g_lane
+                    wire [ROWS-1:0] qa, qb;
+                    bnn_lutram2_reg #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
+                        .clk(clk), .we(wx_en && (wx_bank == b) && (wx_lane == l)), .waddr(wx_addr), .wdata(wx_data),
+                        .raddr_a(ga_addr[b * AAW +: AAW]), .rdata_a(qa), .raddr_b(mb_addr[b * AAW +: AAW]), .rdata_b(qb)
+                    );
+                    assign qax[b * BA + l * ROWS +: ROWS] = qa;
+                    assign qbx[b * BA + l * ROWS +: ROWS] = qb;
+                end
+            end
+        end else begin : g_noinset
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire unused_x = &{1'b0, in_x, wx_en, wx_bank, wx_addr, wx_lane, wx_data};
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign qax = {9 * BA{1'b0}};
+            assign qbx = {9 * BA{1'b0}};
+        end
+    endgenerate
     // The input set does not change while a layer reads it.
-    assign ga_data = in_set ? qa1 : qa0;
-    assign mb_data = in_set ? qb1 : qb0;
+    assign ga_data = (INBUF != 0 && in_x) ? qax : in_set ? qa1 : qa0;
+    assign mb_data = (INBUF != 0 && in_x) ? qbx : in_set ? qb1 : qb0;
 endmodule
 `default_nettype wire

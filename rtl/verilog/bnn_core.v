@@ -74,7 +74,8 @@ module bnn_core #(
     parameter MLW = 5,
     parameter MAXP = 64,
     parameter MPW = 6,
-    parameter SLW = 1  // log2 of the blob slots of the parameter, predictor and threshold memories
+    parameter SLW = 1,  // log2 of the blob slots of the parameter, predictor and threshold memories
+    parameter INBUF = 0  // input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4, docs/architecture.md 5)
 ) (
     input wire clk,
     input wire rst,
@@ -155,7 +156,8 @@ module bnn_core #(
     wire [AAW-1:0] g_load_w3n;
     wire [RAW-1:0] g_load_nwo;
     wire [RAW:0] g_store_words;
-    wire layer_init, layer_active, cl_clear, store_init, in_set, run_end;
+    wire layer_init, layer_active, cl_clear, store_init, in_set, in_x, first_l, run_end;
+    wire [CW:0] rows_cnt;
     wire [MLW-1:0] cl_idx;
     wire [5:0] cur_shift;
     wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap;
@@ -222,14 +224,15 @@ module bnn_core #(
     wire mask_done, mask_fin;
     wire [UW-1:0] mask_tiles_next, e_done, e_out, c_done, c_ready, g_ready;
     wire e_tile_end;
-    bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW)) u_seq (
+    bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW), .INBUF(INBUF)) u_seq (
         .clk(clk), .rst(rst), .start(start_all), .n_layers(g_n_layers), .load_fin(load_fin),
         .loaded_cnt(loaded_cnt), .wr_fin(wr_fin), .cur_mask_en(f_mask), .cur_swap(f_swap),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en && (SPARSE != 0)), .cur_first_pass(cur_first_pass),
         .cur_n_pass(cur_n_pass), .mask_done(mask_done), .mask_fin(mask_fin), .mask_tiles_next(mask_tiles_next),
         .e_tile_end(e_tile_end), .e_done(e_done), .e_out(e_out),
         .busy(busy), .done(done), .layer_active(layer_active), .layer_init(layer_init), .cl_idx(cl_idx),
-        .cl_clear(cl_clear), .store_init(store_init), .in_set(in_set), .ep_done(ep_done), .run_end(run_end),
+        .cl_clear(cl_clear), .store_init(store_init), .in_set(in_set), .in_x(in_x), .first_l(first_l),
+        .ep_done(ep_done), .run_end(run_end),
         .cycles(cycles), .log_we(log_we), .log_idx(log_idx), .log_data(log_data)
     );
 
@@ -243,10 +246,41 @@ module bnn_core #(
         if (rst || run_end) storing <= 1'b0;
         else if (store_init) storing <= 1'b1;
     end
-    bnn_ram_sdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH), .OUTREG(0)) u_res (
-        .clk(clk), .we(d_res_we || e_res_we), .waddr(d_res_we ? d_res_waddr : e_res_waddr),
-        .wdata(d_res_we ? d_res_wdata : e_res_wdata), .raddr(storing ? s_res_raddr : e_res_raddr), .rdata(res_rdata)
-    );
+    // With INBUF the LOAD writes the input residual buffer, which only layer 1's epilogue reads (its
+    // residual), and, when layer 1 has an identity residual, the residual buffer too, through the read
+    // port, which nothing else uses then (layer 1 reads its residual from the input residual buffer,
+    // the STORE comes after the LOAD): positions the mask unit skips keep x0 as layer 1's output.
+    // The LOAD writes a position long before the epilogue writes it (the gather waited for its row).
+    wire [RESW-1:0] res_q, e_res_rdata;
+    generate
+        if (INBUF != 0) begin : g_inres
+            wire x_res_we = d_res_we && first_l && f_resid;
+            wire [RESW-1:0] xres_q;
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [RESW-1:0] res_qa;  // port A only writes
+            /* verilator lint_on UNUSEDSIGNAL */
+            bnn_ram_tdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH)) u_res (
+                .clk(clk), .we_a(e_res_we), .addr_a(e_res_waddr), .wdata_a(e_res_wdata), .rdata_a(res_qa),
+                .we_b(x_res_we), .addr_b(x_res_we ? d_res_waddr : storing ? s_res_raddr : e_res_raddr),
+                .wdata_b(d_res_wdata), .rdata_b(res_q)
+            );
+            bnn_ram_sdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH), .OUTREG(0)) u_xres (
+                .clk(clk), .we(d_res_we), .waddr(d_res_waddr), .wdata(d_res_wdata), .raddr(e_res_raddr), .rdata(xres_q)
+            );
+            assign e_res_rdata = first_l ? xres_q : res_q;
+        end else begin : g_noinres
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire unused_x = &{1'b0, first_l};  // no input buffer: layer 1 reads the residual buffer
+            /* verilator lint_on UNUSEDSIGNAL */
+            bnn_ram_sdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH), .OUTREG(0)) u_res (
+                .clk(clk), .we(d_res_we || e_res_we), .waddr(d_res_we ? d_res_waddr : e_res_waddr),
+                .wdata(d_res_we ? d_res_wdata : e_res_wdata), .raddr(storing ? s_res_raddr : e_res_raddr),
+                .rdata(res_q)
+            );
+            assign e_res_rdata = res_q;
+        end
+    endgenerate
+    assign res_rdata = res_q;
 
     // activation bits
     wire [9*AAW-1:0] ga_addr, mb_addr;
@@ -257,11 +291,17 @@ module bnn_core #(
     wire [LW-1:0] d_act_lane, e_act_lane;
     wire [ROWS-1:0] d_act_data, e_act_data;
     wire [BA-1:0] cp_data;
-    bnn_act_sets #(.BA(BA), .ROWS(ROWS), .LANES(LANES), .LW(LW), .AAW(AAW), .ADEPTH(ADEPTH)) u_act (
-        .clk(clk), .in_set(in_set), .ga_addr(ga_addr), .ga_data(ga_data),
-        .wa_en(d_act_we || e_act_we), .wa_set(d_act_we ? 1'b0 : !in_set), .wa_bank(d_act_we ? d_act_bank : e_act_bank),
-        .wa_addr(d_act_we ? d_act_addr : e_act_addr), .wa_lane(d_act_we ? d_act_lane : e_act_lane),
-        .wa_data(d_act_we ? d_act_data : e_act_data),
+    // With INBUF the LOAD's sign bits go to the input set instead of set 0.
+    wire l_act_we = d_act_we && (INBUF == 0);
+    bnn_act_sets #(
+        .BA(BA), .ROWS(ROWS), .LANES(LANES), .LW(LW), .AAW(AAW), .ADEPTH(ADEPTH), .INBUF(INBUF)
+    ) u_act (
+        .clk(clk), .in_set(in_set), .in_x(in_x), .ga_addr(ga_addr), .ga_data(ga_data),
+        .wx_en(d_act_we && (INBUF != 0)), .wx_bank(d_act_bank), .wx_addr(d_act_addr), .wx_lane(d_act_lane),
+        .wx_data(d_act_data),
+        .wa_en(l_act_we || e_act_we), .wa_set(l_act_we ? 1'b0 : !in_set), .wa_bank(l_act_we ? d_act_bank : e_act_bank),
+        .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
+        .wa_data(l_act_we ? d_act_data : e_act_data),
         .mb_addr(mb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data)
     );
 
@@ -294,7 +334,7 @@ module bnn_core #(
         .D(D), .BMAX(BMAX), .O_R(O_R), .ORW(ORW), .AXW(AXW), .BTW(BTW), .MPW(MPW), .BPR(BPR), .BPRW(BPRW),
         .RESW(RESW), .RAW(RAW), .ROWS(ROWS), .VB(VB), .LANES(LANES), .LW(LW), .AAW(AAW), .CW(CW), .NCW(NCW),
         .E_MEM(E_MEM), .WGR(WGR), .CB1(CB1), .CB3(CB3), .WFW(WFW), .WAW(WAW), .PW(PW), .PGR(PGR), .PFW(PFW),
-        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE)
+        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE), .INBUF(INBUF)
     ) u_rd (
         .clk(clk), .clr(rst || run_end), .start(start_all), .run(busy), .n_passes(g_n_passes),
         .load_addr(g_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
@@ -302,6 +342,7 @@ module bnn_core #(
         .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats), .ar_need(pt_need),
         .r_pidx(r_idx), .r_wbeats(pt_wbeats), .r_pbeats(pt_pbeats), .r_prbeats(pt_prbeats), .r_went(pt_went),
         .r_wbase(pt_wbase_r), .r_k3(pt_k3), .ep_done(ep_done), .loaded_cnt(loaded_cnt), .load_fin(load_fin),
+        .rows_cnt(rows_cnt),
         .m_arvalid(m_axi_arvalid), .m_arready(m_axi_arready), .m_araddr(m_axi_araddr), .m_arlen(m_axi_arlen),
         .m_rvalid(m_axi_rvalid), .m_rready(m_axi_rready), .m_rdata(m_axi_rdata), .m_rlast(m_axi_rlast),
         .res_we(d_res_we), .res_waddr(d_res_waddr), .res_wdata(d_res_wdata),
@@ -340,6 +381,7 @@ module bnn_core #(
             ) u_mask (
                 .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .copy_en(f_copy),
                 .k3(f_k3), .loaded_cnt(loaded_cnt), .first_pass(cur_first_pass), .s2(f_s2),
+                .in_x(in_x && (INBUF != 0)), .rows_cnt(rows_cnt),
                 .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out),
                 .nblk_in(cur_nblk_in), .w3n_in(cur_w3n_in), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
                 .nwo(cur_nwo), .positions(cur_positions), .cv_last(cur_cv_last),
@@ -394,7 +436,7 @@ module bnn_core #(
         .LAW(LAW), .MPW(MPW), .UW(UW), .LINW(LINW)
     ) u_gather (
         .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .k3(f_k3), .s2(f_s2),
-        .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_in(cur_nblk_in),
+        .in_x(in_x && (INBUF != 0)), .rows_cnt(rows_cnt), .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_in(cur_nblk_in),
         .w3n_in(cur_w3n_in), .positions(cur_positions), .n_pass(cur_n_pass), .first_pass(cur_first_pass),
         .list_cnt(list_cnt), .mask_done(mask_done), .c_done(c_done), .list_raddr(gl_raddr), .list_rdata(gl_rdata),
         .ga_addr(ga_addr), .ga_data(ga_data), .wb_we(wb_we), .wb_col(wb_col), .wb_buf(wb_buf), .wb_blk(wb_blk),
@@ -449,7 +491,7 @@ module bnn_core #(
         .nwo(cur_nwo), .c_ready(c_ready), .rec_idx(ep_rec), .rec_gp(ep_rec_gp), .rec_tb(ep_rec_tb),
         .rec_nt(ep_rec_nt), .pidx(ep_idx), .p_g(pt_g), .p_woff(pt_woff), .p_wblk0(pt_wblk0), .p_cpass(pt_cpass),
         .e_bank(e_bank), .e_slot(e_slot), .e_col(e_col), .e_dot(e_dot), .prm_raddr(p_raddr), .prm_rdata(p_rdata),
-        .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(res_rdata),
+        .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
         .res_we(e_res_we), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
         .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end)

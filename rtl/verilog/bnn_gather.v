@@ -36,6 +36,8 @@ module bnn_gather #(
     input wire mask_en,
     input wire k3,
     input wire s2,
+    input wire in_x,  // the layer reads the input buffer: wait for LOADed rows (docs/timing.md 4.4)
+    input wire [CW:0] rows_cnt,
     input wire [CW-1:0] h_in,
     input wire [CW-1:0] w_in,
     input wire [CW-1:0] h_out,
@@ -97,8 +99,13 @@ module bnn_gather #(
         end
     end
     wire wb_free = (u < 2) || (c_done >= u - 1'b1);
-    wire go = layer_active && !busy && cv && wb_free;
-    wire issue = go || busy;
+    // Input buffer: before a position's first channel block, its window's input rows must be loaded.
+    // Checked on the raster generator's row; with a predictor the list entry of a position only
+    // exists after the mask unit waited for the same rows, so the check never binds there.
+    wire [CW-1:0] pyc;
+    wire rows_ok = !in_x || mask_en || (rows_cnt == {1'b0, h_in}) || (rows_cnt > {1'b0, pyc} + {{CW{1'b0}}, k3});
+    wire go = layer_active && !busy && cv && wb_free && rows_ok;
+    wire issue = go || (busy && (blk != 0 || rows_ok));
 
     // ------------------------------------------------------------------ issue stage
     reg [CLW-1:0] n;
@@ -151,7 +158,7 @@ module bnn_gather #(
     end
 
     // raster positions for layers without a predictor
-    wire [CW-1:0] pyc, pxc;
+    wire [CW-1:0] pxc;
     wire [1:0] pym, pxm;
     wire [AAW-1:0] pib;
     /* verilator lint_off PINCONNECTEMPTY */

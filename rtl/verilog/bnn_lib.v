@@ -142,6 +142,39 @@ module bnn_lutram2 #(
     assign rdata_b = mem[raddr_b];
 endmodule
 
+// Distributed (LUT) RAM with one write port and two read ports, both registered: the block
+// RAM's one-cycle read latency where a block RAM would need a third port (the input activation
+// set: the LOAD writes while the gather and the mask unit read). Kept out of block RAM on purpose.
+module bnn_lutram2_reg #(
+    parameter W = 8,
+    parameter AW = 4,
+    parameter DEPTH = 16
+) (
+    input wire clk,
+    input wire we,
+    input wire [AW-1:0] waddr,
+    input wire [W-1:0] wdata,
+    input wire [AW-1:0] raddr_a,
+    output reg [W-1:0] rdata_a,
+    input wire [AW-1:0] raddr_b,
+    output reg [W-1:0] rdata_b
+);
+    (* ram_style = "distributed" *) reg [W-1:0] mem [0:DEPTH-1];
+`ifndef SYNTHESIS
+    integer i;
+    initial begin
+        for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
+        rdata_a = {W{1'b0}};
+        rdata_b = {W{1'b0}};
+    end
+`endif
+    always @(posedge clk) begin
+        if (we) mem[waddr] <= wdata;
+        rdata_a <= mem[raddr_a];
+        rdata_b <= mem[raddr_b];
+    end
+endmodule
+
 // Bit gearbox: packs a stream of IN_W-bit beats into OUT_W-bit entries, each entry
 // taking the next CB bits of the stream (CB_A or CB_B, chosen per entry by sel_b;
 // CB >= IN_W, so at most one entry completes per beat). Fill levels are multiples

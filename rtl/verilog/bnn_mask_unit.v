@@ -37,6 +37,8 @@ module bnn_mask_unit #(
     input wire [MPW:0] loaded_cnt,
     input wire [MPW-1:0] first_pass,
     input wire s2,
+    input wire in_x,  // the layer reads the input buffer: wait for LOADed rows (docs/timing.md 4.4)
+    input wire [CW:0] rows_cnt,
     input wire [CW-1:0] h_in,
     input wire [CW-1:0] w_in,
     input wire [CW-1:0] h_out,
@@ -74,10 +76,13 @@ module bnn_mask_unit #(
     reg [NCW-1:0] blk;
     reg [PSW-1:0] pcnt;
     wire go = layer_active && mask_en && !started && (loaded_cnt > {1'b0, first_pass});
-    wire issue = go || scanning;
+    wire [CW-1:0] yc, xc;
+    // a position's window needs input rows up to min(h_in - 1, yc + 1) (3x3) or yc (1x1): checked
+    // before its first channel block
+    wire rows_ok = !in_x || (rows_cnt == {1'b0, h_in}) || (rows_cnt > {1'b0, yc} + {{CW{1'b0}}, k3});
+    wire issue = (go || scanning) && (blk != 0 || rows_ok);
     wire last_blk = (blk == nblk_in - 1'b1);
     wire last_pos = (pcnt == positions - 1'b1);
-    wire [CW-1:0] yc, xc;
     wire [1:0] ycm, xcm;
     wire [AAW-1:0] ibase, obase;
     wire [RAW-1:0] rbase;

@@ -45,7 +45,8 @@ module bnn_rd_dma #(
     parameter PRFW = 4,
     parameter NBW = 3,
     parameter SLW = 1,  // log2 of the parameter/predictor/threshold slots (1 <= SLW <= MPW)
-    parameter SPARSE = 1
+    parameter SPARSE = 1,
+    parameter INBUF = 0  // input buffer: jobs blob 0, LOAD, blob 1, ... (docs/timing.md 3) and a row counter
 ) (
     input wire clk,
     input wire clr,  // reset, and the end of every run
@@ -74,6 +75,7 @@ module bnn_rd_dma #(
     input wire [MPW:0] ep_done,  // passes whose epilogue (and mask scan) are finished
     output reg [MPW:0] loaded_cnt,  // blobs whose data is usable
     output wire load_fin,  // the LOAD's last write happens in this cycle
+    output reg [CW:0] rows_cnt,  // input rows whose last residual word and sign bits are written
     // AXI4 read channels
     output wire m_arvalid,
     input wire m_arready,
@@ -115,8 +117,10 @@ module bnn_rd_dma #(
     reg [BTW-1:0] rem;
     reg [AXW-1:0] addr;
     reg [ORW-1:0] outst;
-    wire is_load = (jr == {(MPW + 1) {1'b0}});
-    assign ar_pidx = jr[MPW-1:0] - 1'b1;
+    // job order: the LOAD is job PRE (0, or 1 with an input buffer: blob 0 goes first); blob i is job i or i + 1
+    localparam [MPW:0] PRE = (INBUF != 0) ? 1 : 0;
+    wire is_load = (jr == PRE);
+    assign ar_pidx = (jr > PRE) ? jr[MPW-1:0] - 1'b1 : jr[MPW-1:0];
     wire [BTW-1:0] jbeats = started ? rem : (is_load ? load_beats : ar_pbeats);
     wire [AXW-1:0] jaddr = started ? addr : (is_load ? load_addr : ar_paddr);
     // blob i = jr - 1 needs blobs 0 .. need_i - 1 done: loaded and freed by their consumers
@@ -155,8 +159,8 @@ module bnn_rd_dma #(
     // ------------------------------------------------------------------ R side: classify and register
     reg [MPW:0] rj;  // job being received
     reg [BTW-1:0] rbeat;  // beat within the job
-    wire r_is_load = (rj == {(MPW + 1) {1'b0}});
-    assign r_pidx = rj[MPW-1:0] - 1'b1;
+    wire r_is_load = (rj == PRE);
+    assign r_pidx = (rj > PRE) ? rj[MPW-1:0] - 1'b1 : rj[MPW-1:0];
     wire [BTW-1:0] wend = r_wbeats;
     wire [BTW-1:0] pend = r_wbeats + r_pbeats;
     wire [BTW-1:0] rtot = r_wbeats + r_pbeats + r_prbeats;
@@ -212,6 +216,7 @@ module bnn_rd_dma #(
     reg [NCW-1:0] lblk;
     wire [3:0] lobank;
     wire [AAW-1:0] lobase;
+    wire [CW-1:0] lxc;
     wire lpos_adv = lword_done && (lwp == load_nwo - 1'b1);
     /* verilator lint_off PINCONNECTEMPTY */
     // only the output-side addresses of the position generator are needed for the LOAD
@@ -219,7 +224,7 @@ module bnn_rd_dma #(
         .clk(clk), .init(clr), .adv(lpos_adv), .s2(1'b0),
         .h_out(load_h), .w_out(load_w), .nblk_in(load_nblk), .w3n_in(load_w3n),
         .nblk_out(load_nblk), .w3n_out(load_w3n), .nwo(load_nwo),
-        .yc(), .xc(), .ycm(), .xcm(), .ibase(), .rbase(), .obank(lobank), .obase(lobase)
+        .yc(), .xc(lxc), .ycm(), .xcm(), .ibase(), .rbase(), .obank(lobank), .obase(lobase)
     );
     /* verilator lint_on PINCONNECTEMPTY */
     always @(posedge clk) begin
@@ -248,6 +253,12 @@ module bnn_rd_dma #(
                 end
             end
         end
+    end
+    // a row is complete with the last word of its last position; the count is visible the next cycle,
+    // lambda_load = 2 after the beat, with the written words
+    always @(posedge clk) begin
+        if (clr) rows_cnt <= 0;
+        else if (lpos_adv && (lxc == load_w - 1'b1)) rows_cnt <= rows_cnt + 1'b1;
     end
     assign res_we = lword_done;
     assign res_waddr = lwc;

@@ -12,7 +12,8 @@
 module bnn_seq #(
     parameter MLW = 5,
     parameter MPW = 6,
-    parameter UW = 16
+    parameter UW = 16,
+    parameter INBUF = 0  // input buffer: layer 1 starts with the run and overlaps the LOAD (docs/timing.md 4.4)
 ) (
     input wire clk,
     input wire rst,
@@ -44,6 +45,8 @@ module bnn_seq #(
     output wire cl_clear,
     output wire store_init,
     output reg in_set,
+    output reg in_x,  // input buffer: the running layer reads the input map (no main layer has run yet)
+    output wire first_l,  // input buffer: the running layer is layer 1 (its residual is the input map)
     output wire [MPW:0] ep_done,  // passes whose slot may be refilled (epilogue and scan over)
     output wire run_end,
     output reg [31:0] cycles,  // cycles of the last run
@@ -65,12 +68,16 @@ module bnn_seq #(
     wire [UW-1:0] e_after = e_done + {{(UW - 1) {1'b0}}, e_tile_end};
     assign ep_done = {1'b0, cur_first_pass} + ep_cnt;
 
+    // input buffer: an input-reading layer also ends after the whole LOAD (visible lambda_load after its last beat)
+    reg load_seen;
     assign layer_active = (st == S_LAYER);
     wire layer_end = layer_active && (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) &&
-        (e_out == e_done) && (loaded_cnt >= {1'b0, cur_first_pass} + cur_n_pass);
+        (e_out == e_done) && (loaded_cnt >= {1'b0, cur_first_pass} + cur_n_pass) && (!in_x || load_seen);
     wire last_layer = ({1'b0, l} == n_layers - 1'b1);
-    assign layer_init = (st == S_LOAD && load_fin) || (layer_end && !last_layer);
-    assign cl_idx = (st == S_LOAD) ? {MLW{1'b0}} : l + 1'b1;
+    wire run_init = (INBUF != 0) && (st == S_IDLE) && start;  // input buffer: layer 1 is set up with `start`
+    assign layer_init = (st == S_LOAD && load_fin) || run_init || (layer_end && !last_layer);
+    assign cl_idx = (st != S_LAYER) ? {MLW{1'b0}} : l + 1'b1;
+    assign first_l = (INBUF != 0) && (l == {MLW{1'b0}});
     assign store_init = layer_end && last_layer;
     assign run_end = (st == S_STORE) && wr_fin;
     assign cl_clear = run_end;
@@ -87,15 +94,20 @@ module bnn_seq #(
             cyc <= 0;
             cycles <= 0;
             in_set <= 1'b0;
+            in_x <= 1'b0;
+            load_seen <= 1'b0;
         end else begin
             if (start || busy) cyc <= now + 1'b1;
+            if (load_fin) load_seen <= 1'b1;
             case (st)
                 S_IDLE:
                 if (start) begin
-                    st <= S_LOAD;
+                    st <= (INBUF != 0) ? S_LAYER : S_LOAD;
                     busy <= 1'b1;
                     done <= 1'b0;
                     in_set <= 1'b0;
+                    in_x <= (INBUF != 0);
+                    load_seen <= 1'b0;
                     l <= 0;
                 end
                 S_LOAD:
@@ -103,6 +115,7 @@ module bnn_seq #(
                 S_LAYER:
                 if (layer_end) begin
                     if (cur_swap) in_set <= !in_set;
+                    if (cur_swap) in_x <= 1'b0;
                     if (last_layer) st <= S_STORE;
                     else l <= l + 1'b1;
                 end

@@ -64,6 +64,7 @@ class CaseSpec:
 
 SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
 G4 = {"pe_array": {"acc_depth": 4}, "buffers": {"act_word_bits": 16}}
+INBUF = {"buffers": {"input_buffer": True}}
 
 PROGRAM_LAYERS = (
     LayerSpec("c1", 8, k=1),
@@ -270,6 +271,52 @@ CASES: tuple[CaseSpec, ...] = (
         ),
         thresholds={1: "sparse", 3: "sparse"},
         seed=10,
+        mode="dense",
+    ),
+    # Input buffer (docs/timing.md 4.4): layer 1 overlaps the LOAD; its units wait for the LOADed rows.
+    CaseSpec(
+        "inbuf_mask",
+        "input buffer: a predicted 3x3 first layer scans the rows as they are LOADed (mask unit waits)",
+        cfg_over=INBUF,
+        c0=8,
+        h=10,
+        w=9,
+        layers=(LayerSpec("c1", 8, k=1, predictor="p"), LayerSpec("c2", 8, k=2)),
+        thresholds={0: "sparse"},
+        seed=16,
+    ),
+    CaseSpec(
+        "inbuf_program",
+        "input buffer: the multi-layer programme, its first layer without predictor (gather waits)",
+        cfg_over=INBUF,
+        c0=8,
+        h=8,
+        w=8,
+        layers=PROGRAM_LAYERS,
+        thresholds={1: "sparse", 3: "few", 4: "sparse"},
+        seed=10,
+    ),
+    CaseSpec(
+        "inbuf_pair",
+        "input buffer: a shortcut first, then the predicted stride-2 main layer also reads the input set",
+        cfg_over=INBUF,
+        c0=8,
+        h=9,
+        w=8,
+        layers=(LayerSpec("sc", 16, k=1, **SC), LayerSpec("main", 16, stride=2, k=1, predictor="p")),
+        thresholds={1: "sparse"},
+        seed=17,
+    ),
+    CaseSpec(
+        "inbuf_dense",
+        "input buffer on the dense baseline: the gather of the first layer waits for rows",
+        cfg_over=INBUF,
+        c0=8,
+        h=8,
+        w=8,
+        layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p")),
+        thresholds={1: "sparse"},
+        seed=18,
         mode="dense",
     ),
 )

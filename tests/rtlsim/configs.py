@@ -23,7 +23,10 @@ def tiny_dict(**over: dict) -> dict:
     d = copy.deepcopy(d)
     d["name"] = "tiny"
     d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
-    d["buffers"].update(act_word_bits=8, act_bank_depth=64, res_depth=512, weight_depth=256, list_depth=128)
+    # input_buffer off: the cases test the LOAD-then-layer rule unless they turn it on (the "inbuf_" cases)
+    d["buffers"].update(
+        act_word_bits=8, act_bank_depth=64, res_depth=512, weight_depth=256, list_depth=128, input_buffer=False
+    )
     d["axi"].update(
         data_bits=32,
         max_burst_beats=4,
