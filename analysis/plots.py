@@ -504,11 +504,15 @@ def plot_pe(
             a3.text(i, 3, "not synthesized", rotation=90, ha="center", va="bottom", fontsize=MIN_FONT, color="0.35")
         a3.set_ylabel(f"% of {device.get('part', 'device')}")
         a3.set_xticks(x, d["labels"], rotation=90)
+        a3.set_xlim(-0.7, len(x) - 0.3)
         a3.set_xlabel("PE array (rows x columns); no bars: not synthesized")
         a3.legend(ncol=2)
         known = sum(f is not None for f in d["fits"])
         a3.set_title(
-            wrap(f"resources ({show(resource_file)}: {known} of {len(d['labels'])} arrays)", 1 if narrow() else 0.45)
+            wrap(
+                f"resources ({show(resource_file)}: {known} of {len(d['labels'])} arrays synthesized)",
+                1 if narrow() else 0.45,
+            )
         )
     else:
         a3.axis("off")

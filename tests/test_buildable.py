@@ -142,3 +142,15 @@ def test_what_archsim_accepts_the_rtl_builds(name):
 def test_window_buffers_are_the_generators(max_cin):
     prm = RtlParams(CFG, max_cin=max_cin)
     assert window_channels(CFG, max_cin) == prm.nblk_max * prm.ba
+
+
+def test_the_programme_limits_are_in_the_docs():
+    doc = (ROOT / "docs/config.md").read_text()
+    for phrase in (
+        f"{RTL_MAX_LAYERS} layers",
+        f"{RTL_MAX_PASSES} weight passes",
+        "the window buffers hold `weight_depth` / `acc_depth` channels",
+        "4 GiB",
+        "`archsim.buildable`",
+    ):
+        assert phrase in doc, phrase
