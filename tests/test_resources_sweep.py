@@ -15,11 +15,10 @@ from archsim.sweep import load_sweep
 from rtl import resources
 from rtl.gen import write_verilog
 from rtl.params import RtlParams
-from tests.synth_helpers import ULTRA96
-
-pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="the cache key names the Yosys version")
+from tests.synth_helpers import ROOT, ULTRA96
 
 
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="the cache key names the Yosys version")
 def test_sweep_points_from_the_cache_or_not_synthesized(tmp_path):
     sweep = tmp_path / "pe.yaml"
     sweep.write_text(
@@ -63,3 +62,25 @@ def test_sweep_points_from_the_cache_or_not_synthesized(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", got["design_commit"])  # the design the numbers belong to
     text = resources.sweep_table("pe", got)
     assert "| 1 | 16 x 4 | 8192 | not synthesized |" in text and "| 0 | 8 x 4 | 8192 | 1,280 (2 %)" in text
+
+
+def test_shipped_report_covers_every_point_of_the_pe_array_sweep():
+    """docs/resources.json gives every point of workloads/sweeps/pe_array.yaml its own build (the
+    point's configuration: rows, columns and residual buffer) or says plainly that it was not
+    synthesized; the figure had resources for 3 of the 16 arrays, from other configurations."""
+    report = json.loads((ROOT / "docs/resources.json").read_text())
+    section = report["sweeps"]["pe_array"]
+    assert section["file"] == "workloads/sweeps/pe_array.yaml"
+    assert re.fullmatch(r"[0-9a-f]{40}", section["design_commit"])  # a committed design, not a dirty tree
+    points = load_sweep(ROOT / section["file"]).points
+    builds = section["builds"]
+    assert [b["point"] for b in builds] == [p.index for p in points]
+    for p, b in zip(points, builds, strict=True):
+        hw = p.hardware
+        assert (b["pe_rows"], b["pe_cols"]) == (hw["pe_array"]["rows"], hw["pe_array"]["cols"])
+        assert (b["res_depth"], b["acc_depth"]) == (hw["buffers"]["res_depth"], hw["pe_array"]["acc_depth"])
+        assert b["status"] in ("synthesized", "not synthesized")
+        if b["status"] == "synthesized":
+            assert all(b[k] > 0 for k in ("lut", "ff", "bram36", "dsp"))
+        else:
+            assert not {"lut", "ff", "bram36", "dsp"} & set(b)  # no guessed numbers
