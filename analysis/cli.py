@@ -35,6 +35,7 @@ from .readers import (
     load_published,
     load_resources,
     load_results,
+    load_sweep_resources,
     show,
 )
 from .testset import is_testset_dir, load_testset, plot_density, plot_latency
@@ -152,7 +153,7 @@ def _figures(
             note(plot_grid(sw, out)[0], src)
         if is_pe_sweep(sw):
             note(
-                plot_pe(sw, out, resources, resources_file, device)[0],
+                plot_pe(sw, out, resources, resources_file, device, load_sweep_resources(resources_file, sw.name))[0],
                 src + (f", {show(resources_file)}" if resources else ""),
             )
         wanted = list(metrics) or ([] if is_density_grid(sw) or is_pe_sweep(sw) else ["speedup"])

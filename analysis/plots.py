@@ -408,10 +408,14 @@ def fits_device(values: dict[str, float], device: dict[str, Any]) -> bool | None
 
 
 def pe_data(
-    sw: SweepResults, resources: list[ResourceEntry] | None, device: dict[str, Any] | None = None
+    sw: SweepResults,
+    resources: list[ResourceEntry] | None,
+    device: dict[str, Any] | None = None,
+    sweep_resources: list[ResourceEntry] | None = None,
 ) -> dict[str, Any]:
     """Per PE array (rows x cols; mean over other parameters), in sweep order: speedup, ideal, fps,
-    energy, resources, and whether the report's build fits the device."""
+    energy, resources, and whether the report's build fits the device. `sweep_resources`: the report's
+    builds of this sweep's own points (their configurations exactly), used instead of `resources`."""
     shapes: list[tuple[int, int]] = []
     for r in sw.ok:  # the order the sweep ran them: rows of a series stay together
         s = (int(r["pe_rows"]), int(r["pe_cols"]))
@@ -424,13 +428,19 @@ def pe_data(
         )
     res: dict[str, np.ndarray] = {}
     by_shape: dict[tuple[Any, Any], dict[str, float]] = {}
-    if resources:
+    skipped: set[tuple[Any, Any]] = set()
+    if sweep_resources is not None:
+        by_shape = {(e.rows, e.cols): e.values for e in sweep_resources if e.synthesized}
+        skipped = {(e.rows, e.cols) for e in sweep_resources if not e.synthesized}
+    elif resources:
         # the sweep varies the sparse design; a report's dense baseline builds are not its points
         by_shape = {(e.rows, e.cols): e.values for e in reversed(resources) if e.design != "dense"}
+    if by_shape or skipped:
         for kind in ("lut", "ff", "bram36", "dsp"):
             res[kind] = np.array([by_shape.get(s, {}).get(kind, np.nan) for s in shapes])
     out["resources"] = res
     out["fits"] = [fits_device(by_shape[s], device or {}) if s in by_shape else None for s in shapes]
+    out["not_synthesized"] = [s in skipped and s not in by_shape for s in shapes]
     return out
 
 
@@ -443,12 +453,17 @@ def _series(shapes: list[tuple[int, int]]) -> dict[int, list[int]]:
 
 
 def plot_pe(
-    sw: SweepResults, out: Path, resources: list[ResourceEntry] | None, resource_file: Path, device: dict[str, Any]
+    sw: SweepResults,
+    out: Path,
+    resources: list[ResourceEntry] | None,
+    resource_file: Path,
+    device: dict[str, Any],
+    sweep_resources: list[ResourceEntry] | None = None,
 ) -> tuple[list[Path], dict[str, Any]]:
-    d = pe_data(sw, resources, device)
+    d = pe_data(sw, resources, device, sweep_resources)
     cols = np.array([c for _, c in d["shapes"]], dtype=float)
     res = d["resources"]
-    have = bool(res) and not all(np.isnan(v).all() for v in res.values())
+    have = bool(res) and (not all(np.isnan(v).all() for v in res.values()) or any(d["not_synthesized"]))
     fig, axes = figure(6.2, 2, 2)
     a1, a2, a4, a3 = np.ravel(axes)
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(1, len(_series(d["shapes"])))))
@@ -485,13 +500,19 @@ def plot_pe(
             shown = 100 * vals / cap if cap else vals
             a3.bar(x + (i - 1.5) * 0.2, shown, 0.2, label=kind.upper())
         a3.axhline(100, color="k", lw=1, ls="--")
+        for i in np.flatnonzero(d["not_synthesized"]):  # marked, never estimated
+            a3.text(i, 3, "not synthesized", rotation=90, ha="center", va="bottom", fontsize=MIN_FONT, color="0.35")
         a3.set_ylabel(f"% of {device.get('part', 'device')}")
         a3.set_xticks(x, d["labels"], rotation=90)
-        a3.set_xlabel("PE array (rows x columns); no bars: not synthesised")
+        a3.set_xlim(-0.7, len(x) - 0.3)
+        a3.set_xlabel("PE array (rows x columns); no bars: not synthesized")
         a3.legend(ncol=2)
         known = sum(f is not None for f in d["fits"])
         a3.set_title(
-            wrap(f"resources ({show(resource_file)}: {known} of {len(d['labels'])} arrays)", 1 if narrow() else 0.45)
+            wrap(
+                f"resources ({show(resource_file)}: {known} of {len(d['labels'])} arrays synthesized)",
+                1 if narrow() else 0.45,
+            )
         )
     else:
         a3.axis("off")

@@ -234,6 +234,7 @@ class ResourceEntry:
     cols: int | None
     values: dict[str, float]  # lut, ff, bram36, dsp (those the report gives)
     design: str | None = None  # "sparse" or "dense" (the dense baseline build); None: not given
+    synthesized: bool = True  # False: a sweep point the report lists as not synthesized (no values)
 
     def matches(self, rows: int | None, cols: int | None, design: str) -> bool:
         return (self.rows, self.cols) == (rows, cols) and self.design in (None, design)
@@ -280,6 +281,40 @@ def load_resources(path: Path) -> list[ResourceEntry] | None:
             out.append(
                 ResourceEntry(int(r) if r is not None else None, int(c) if c is not None else None, vals, design)
             )
+    return out
+
+
+def load_sweep_resources(path: Path, sweep: str) -> list[ResourceEntry] | None:
+    """The builds the report gives for every point of sweep `sweep` (`python -m rtl.resources --sweep`),
+    under 'sweeps' -> name -> 'builds'; a point with status 'not synthesized' has no values. None when the
+    report or its section for that sweep is absent."""
+    if not path.exists() or path.suffix != ".json":
+        return None
+    data = _json(path)
+    section = (
+        data.get("sweeps", {}).get(sweep) if isinstance(data, dict) and isinstance(data.get("sweeps"), dict) else None
+    )
+    if section is None:
+        return None
+    builds = section.get("builds") if isinstance(section, dict) else None
+    if not isinstance(builds, list):
+        raise ResultsError(f"{path}: field 'sweeps.{sweep[:60]}.builds': expected a list")
+    out = []
+    for i, d in enumerate(builds):
+        where = f"{path}: field 'sweeps.{sweep[:60]}.builds[{i}]'"
+        if not isinstance(d, dict) or not all(isinstance(_pick(d, k), int) for k in ("rows", "cols")):
+            raise ResultsError(f"{where}: expected a mapping with integer pe_rows and pe_cols")
+        status = d.get("status", "synthesized")
+        if status not in ("synthesized", "not synthesized"):
+            raise ResultsError(f"{where}: status must be 'synthesized' or 'not synthesized', not {str(status)[:60]!r}")
+        vals = {}
+        if status == "synthesized":
+            for k in ("lut", "ff", "bram36", "dsp"):
+                v = _pick(d, k)
+                if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e9:
+                    raise ResultsError(f"{where}: field '{k}': expected a number, got {str(v)[:60]!r}")
+                vals[k] = float(v)
+        out.append(ResourceEntry(_pick(d, "rows"), _pick(d, "cols"), vals, "sparse", status == "synthesized"))
     return out
 
 

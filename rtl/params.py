@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from archsim.buildable import limits_problem, window_words
 from archsim.config import RTL_LIMIT, RTL_MAX_LAYERS, RTL_MAX_PASSES, HardwareConfig, rtl_limit
 from archsim.contract import LATENCIES, Latencies
 from archsim.errors import ConfigError
@@ -91,14 +92,9 @@ class RtlParams:
         return self.resw // self.d
 
     @property
-    def cin_max(self) -> int:
-        c = self.max_cin if self.max_cin is not None else self.cfg.buffers.weight_depth // self.depth
-        return max(self.ba, c)
-
-    @property
     def nblk_max(self) -> int:
-        """Activation words per position the window buffers hold (a power of two)."""
-        return 1 << max(1, clog2(math.ceil(self.cin_max / self.ba)))
+        """Activation words per position the window buffers hold (a power of two; archsim.buildable's rule)."""
+        return window_words(self.cfg, self.max_cin)
 
     @property
     def nbw(self) -> int:
@@ -282,20 +278,21 @@ class RtlParams:
             raise ConfigError(
                 f"{where}: a {lay.mode}-mode programme cannot run on the {'sparse' if self.sparse else 'dense'} RTL"
             )
-        if len(lay.layers) > self.max_layers:
-            raise ConfigError(f"{where}: {len(lay.layers)} layers exceed the RTL's max_layers={self.max_layers}")
-        if len(lay.passes) > self.max_passes:
-            raise ConfigError(f"{where}: {len(lay.passes)} passes exceed the RTL's max_passes={self.max_passes}")
+        problem = limits_problem(  # archsim refuses the same programmes up front (archsim.buildable)
+            self.cfg,
+            len(lay.layers),
+            len(lay.passes),
+            ((L.name, L.c_in) for L in lay.layers),
+            lay.end,
+            self.max_layers,
+            self.max_passes,
+            self.max_cin,
+        )
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem} {RTL_LIMIT}")
         for L in lay.layers:
-            if L.c_in > self.nblk_max * self.ba:
-                raise ConfigError(
-                    f"{where}: layer '{L.name}' has {L.c_in} input channels; the window buffers hold "
-                    f"{self.nblk_max * self.ba} (raise --max-cin)"
-                )
             if L.shift > 63:
                 raise ConfigError(f"{where}: layer '{L.name}': shift {L.shift} exceeds 63")
-        if lay.end > 1 << 32:
-            raise ConfigError(f"{where}: the DDR images end at {lay.end:#x}, beyond a 32-bit address")
 
 
 def check_latencies(lat: Latencies = LATENCIES) -> None:

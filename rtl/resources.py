@@ -20,6 +20,7 @@ retiming and maps some LUT RAM conservatively).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
@@ -109,8 +110,26 @@ def usage_of(cells: dict[str, int]) -> Usage:
 CACHE = ROOT / "build" / "yosys-cache"
 
 
+class NotCached(ConfigError):
+    """`cached_only` and the build is not in the cache: not synthesized (never estimated otherwise)."""
+
+
+def verilog_key(files: list[Path], abc9: bool) -> str:
+    """The cache key of a build: the Yosys version and flow, and every generated Verilog file."""
+    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n".encode())
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def synthesize(
-    cfg: HardwareConfig, sparse: bool, work: Path, abc9: bool = True, cache: Path | None = None, **prm_kw
+    cfg: HardwareConfig,
+    sparse: bool,
+    work: Path,
+    abc9: bool = True,
+    cache: Path | None = None,
+    cached_only: bool = False,
+    **prm_kw,
 ) -> tuple[Usage, float, str]:
     """Run Yosys on the generated design; returns (usage, seconds, log tail).
 
@@ -130,13 +149,12 @@ def synthesize(
         f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
         f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
     )
-    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n".encode())
-    for f in sorted(files, key=lambda f: f.name):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    hit = cache / f"{h.hexdigest()}.json" if cache is not None else None
+    hit = cache / f"{verilog_key(files, abc9)}.json" if cache is not None else None
     if hit is not None and hit.exists():
         saved = json.loads(hit.read_text())
         return usage_of({str(k): int(v) for k, v in saved["cells"].items()}), float(saved["synth_s"]), "(cached)"
+    if cached_only:
+        raise NotCached(f"{cfg.name}: not in the Yosys cache")
     t0 = time.perf_counter()
     proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
     secs = time.perf_counter() - t0
@@ -183,6 +201,79 @@ def _entry(design: str, cfg: HardwareConfig, u: Usage, secs: float) -> dict:
     }
 
 
+def design_commit() -> str | None:
+    """The last commit that changed the generated design (rtl/verilog and the generator), '+dirty' when
+    those files differ from it; None outside a clone. Estimates belong to that design only."""
+    paths = ["rtl/verilog", "rtl/gen.py", "rtl/params.py", "rtl/regmap.py", "archsim/config.py", "archsim/buildable.py"]
+    try:
+        log = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", *paths], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    if log.returncode != 0 or not log.stdout.strip():
+        return None
+    return log.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def sweep_builds(
+    sweep_file: Path, abc9: bool, cache: Path | None, cached_only: bool, work: Path, prm_args: dict
+) -> dict:
+    """The sparse build of every point of a sweep (its own hardware configuration, overrides applied).
+
+    With `cached_only`, a point whose build is not in the Yosys cache is recorded as not synthesized
+    (no numbers): never an estimate from another build."""
+    from archsim.sweep import load_sweep
+
+    sw = load_sweep(sweep_file)
+    builds = []
+    for p in sw.points:
+        data = dict(p.hardware)
+        shape = f"{data['pe_array']['rows']}x{data['pe_array']['cols']}"
+        cfg = HardwareConfig.model_validate({**data, "name": f"{data['name']}-{shape}"})  # as --shapes names it
+        try:
+            u, s, _ = synthesize(
+                cfg,
+                True,
+                work / f"{sw.spec.name}-{p.index}",
+                abc9=abc9,
+                cache=cache,
+                cached_only=cached_only,
+                **prm_args,
+            )
+            builds.append({**_entry("sparse", cfg, u, s), "point": p.index, "status": "synthesized"})
+        except NotCached:
+            e = _entry("sparse", cfg, Usage(0, 0, 0, 0, 0, {}), 0)
+            builds.append(
+                {k: e[k] for k in ("design", "config", "pe_rows", "pe_cols", "acc_depth", "res_depth")}
+                | {"point": p.index, "status": "not synthesized"}
+            )
+    rel = sweep_file.resolve()
+    with contextlib.suppress(ValueError):
+        rel = rel.relative_to(ROOT)
+    return {"file": str(rel), "design_commit": design_commit(), "builds": builds}
+
+
+def sweep_table(name: str, sweep: dict) -> str:
+    d = DEVICE
+    out = [
+        f"| point | PE array | res_depth | LUT (of {d['LUT']:,}) | FF | BRAM36 (of {d['BRAM36']}) | DSP | fits |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for b in sweep["builds"]:
+        shape = f"{b['pe_rows']} x {b['pe_cols']}"
+        if b["status"] != "synthesized":
+            out.append(f"| {b['point']} | {shape} | {b['res_depth']} | not synthesized | | | | |")
+            continue
+        fits = all(b[k] <= d[k.upper()] for k in ("lut", "ff", "bram36", "dsp"))
+        out.append(
+            f"| {b['point']} | {shape} | {b['res_depth']} | {b['lut']:,} ({100 * b['lut'] / d['LUT']:.0f} %) | {b['ff']:,} "
+            f"| {b['bram36']:g} ({100 * b['bram36'] / d['BRAM36']:.0f} %) | {b['dsp']} | {'yes' if fits else 'NO'} |"
+        )
+    return "\n".join(out)
+
+
 def with_shape(cfg: HardwareConfig, rows: int, cols: int) -> HardwareConfig:
     d = cfg.model_dump()
     d["pe_array"].update(rows=rows, cols=cols)
@@ -199,26 +290,37 @@ def run_both(
     shapes: list[tuple[int, int]] | None = None,
     dense_shapes: list[tuple[int, int]] | None = None,
     cache: Path | None = CACHE,
+    sweeps: list[Path] | None = None,
+    cached_only: bool = False,
 ) -> str:
     """Synthesize sparse and dense (and sparse `shapes`), write `out` (Markdown) and its JSON; return the table."""
     prm_args = prm_args or {}
     rows, secs, entries = [], [], []
     with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:
         for sparse in (True, False):
-            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, cache=cache, **prm_args)
+            u, s, _ = synthesize(cfg, sparse, Path(tmp), abc9=abc9, cache=cache, cached_only=cached_only, **prm_args)
             rows.append((("sparse" if sparse else "dense baseline") + f" ({cfg.name})", u))
             secs.append(s)
             entries.append(_entry("sparse" if sparse else "dense", cfg, u, s))
         for r, c in shapes or []:
             scfg = with_shape(cfg, r, c)
-            u, s, _ = synthesize(scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, cache=cache, **prm_args)
+            u, s, _ = synthesize(
+                scfg, True, Path(tmp) / f"{r}x{c}", abc9=abc9, cache=cache, cached_only=cached_only, **prm_args
+            )
             rows.append((f"sparse, {r} x {c} PEs", u))
             entries.append(_entry("sparse", scfg, u, s))
         for r, c in dense_shapes or []:
             dcfg = with_shape(cfg, r, c)
-            u, s, _ = synthesize(dcfg, False, Path(tmp) / f"dense-{r}x{c}", abc9=abc9, cache=cache, **prm_args)
+            u, s, _ = synthesize(
+                dcfg, False, Path(tmp) / f"dense-{r}x{c}", abc9=abc9, cache=cache, cached_only=cached_only, **prm_args
+            )
             rows.append((f"dense, {r} x {c} PEs", u))
             entries.append(_entry("dense", dcfg, u, s))
+        swept = {}
+        for f in sweeps or []:
+            from archsim.sweep import load_sweep
+
+            swept[load_sweep(f).spec.name] = sweep_builds(f, abc9, cache, cached_only, Path(tmp) / "sweeps", prm_args)
     tab = table(rows)
     sp = rows[0][1]
     iso = equal_area(entries)
@@ -233,6 +335,23 @@ def run_both(
         cmd += " --shapes " + ",".join(f"{r}x{c}" for r, c in shapes)
     if dense_shapes:
         cmd += " --dense-shapes " + ",".join(f"{r}x{c}" for r, c in dense_shapes)
+    for sw in swept.values():
+        cmd += f" --sweep {sw['file']}"
+    if cached_only:
+        cmd += " --cached-only"
+    sweep_text = "".join(
+        f"""
+## The sparse build of every point of sweep '{name}' ({sw["file"]})
+
+Each point's own configuration (the sweep's overrides applied). Design: the generator and RTL as of
+commit {sw["design_commit"] or "(not a clone)"}; a later design change (another buffer, say) makes these
+numbers stale. "not synthesized": no Yosys run finished for it (`--cached-only` records only builds
+in the cache); such points have no estimate at all.
+
+{sweep_table(name, sw)}
+"""
+        for name, sw in swept.items()
+    )
     iso_text = (
         f"Equal-area dense baseline: {iso['pe_rows']} x {iso['pe_cols']} PEs, the largest dense build here whose "
         f"{iso['lut']:,} LUTs do not exceed the sparse build's {sp.lut:,}: the dense design given the LUTs that the "
@@ -258,7 +377,7 @@ These are Yosys estimates before place and route; Vivado's will differ.
 Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
 {cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
 Yosys does no timing analysis).
-"""
+{sweep_text}"""
     atomic_write_text(out, text)
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
     report = {
@@ -269,6 +388,8 @@ Yosys does no timing analysis).
         "builds": entries,
         "equal_area": iso,
     }
+    if swept:
+        report["sweeps"] = swept
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     return tab
 
@@ -334,6 +455,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-cache", action="store_true", help="synthesize every build again (default: reuse build/yosys-cache)"
     )
+    ap.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        type=Path,
+        help="also the sparse build of every point of this sweep file (repeatable), e.g. workloads/sweeps/pe_array.yaml",
+    )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="run no Yosys: take builds from the cache; a sweep point not there is recorded as not synthesized",
+    )
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -348,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                 shapes=shapes,
                 dense_shapes=dense_shapes,
                 cache=None if args.no_cache else CACHE,
+                sweeps=args.sweep,
+                cached_only=args.cached_only,
             )
         )
         print(f"wrote {args.out}")

@@ -6,14 +6,17 @@ For each selected trace sample: generate and build the accelerator for the workl
 configuration (cached by content under build/sim_cache), load the model's DDR images and the
 sample's stem output, run until DONE, and check that the output map equals archsim's functional
 model and the trace (bit for bit), and that DONE and every layer's end cycle equal archsim's
-schedule and its SimPy model. The testbench is the repository's (tests/rtlsim, cocotb), the same
-one the test suite uses, so this runs from a clone. Exit 0 all equal, 1 a difference, 2 bad input.
+schedule and its SimPy model. The testbench is the one the test suite uses (tests/rtlsim, cocotb),
+which the wheel ships as bnn_archsim.rtlsim, so this runs from a clone and from an installed package
+(the build cache is then build/sim_cache under the working folder). Exit 0 all equal, 1 a difference,
+2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import tempfile
@@ -36,16 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _harness() -> Any:
-    """The testbench's harness module (tests/rtlsim), which only a clone has."""
+    """The testbench's harness module: the clone's tests/rtlsim, or the copy the wheel ships as bnn_archsim.rtlsim."""
+    if __package__.startswith("bnn_archsim."):
+        return importlib.import_module("bnn_archsim.rtlsim.harness")
     if not (ROOT / "tests" / "rtlsim" / "harness.py").is_file():
-        raise ArchsimError(
-            "the RTL testbench (tests/rtlsim) ships with the repository, not the wheel: run verify-rtl from a clone"
-        )
+        raise ArchsimError(f"the RTL testbench is missing: {ROOT / 'tests' / 'rtlsim'} (reinstall the package)")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.rtlsim import harness
-
-    return harness
+    return importlib.import_module("tests.rtlsim.harness")
 
 
 def check_one(

@@ -19,7 +19,7 @@ from analysis.cli import main as analysis_main
 from analysis.cli import make_all
 from analysis.compare import comparison
 from analysis.plots import energy_data, grid_data, layer_data, pe_data, plot_accounting, plot_energy
-from analysis.readers import ResultsError, load_published, load_resources, load_results
+from analysis.readers import ResultsError, load_published, load_resources, load_results, load_sweep_resources
 from archsim.cli import main as archsim_main
 from archsim.sweep import load_sweep, run_sweep
 from tests.synth_helpers import ROOT, make_workload
@@ -352,3 +352,40 @@ def test_comparison_gives_the_equal_area_speedup_beside_the_paper_style_one(tmp_
     assert rows[1]["equal_area"] == ea and rows[0]["equal_area"] is None
     assert f"{run.summary['speedup']:.2f}x (paper: 5.4x); {ea['speedup']:.2f}x at equal area" in text
     assert f"(dense on {ea['dense_pe_cols']} PE columns)" in text
+
+
+def test_pe_plot_uses_the_sweeps_own_builds_and_marks_the_unsynthesized(results, tmp_path):
+    """`rtl.resources --sweep` reports a build per sweep point (its exact configuration) or 'not synthesized':
+    the figure takes those over same-shape builds of other configurations and marks the missing ones."""
+    report = tmp_path / "resources.json"
+    entry = {"design": "sparse", "ff": 9000, "bram36": 150.0, "dsp": 17}
+    sweep_builds = [
+        {"pe_rows": 16, "pe_cols": 4, "lut": 20000, "status": "synthesized", **entry},
+        {"pe_rows": 16, "pe_cols": 16, "lut": 31000, "status": "synthesized", **entry},
+        {"pe_rows": 32, "pe_cols": 4, "status": "not synthesized", "design": "sparse"},
+    ]
+    data = {
+        "builds": [{"design": "sparse", "pe_rows": 16, "pe_cols": 16, "lut": 30000, **entry}],
+        "sweeps": {"pe": {"file": "pe.yaml", "design_commit": "0" * 40, "builds": sweep_builds}},
+    }
+    report.write_text(json.dumps(data))
+    sw = load_results(results["pe"])
+    device = {"part": "xczu3eg", "lut": 70560, "ff": 141120, "bram36": 216, "dsp": 360}
+    d = pe_data(sw, load_resources(report), device, load_sweep_resources(report, "pe"))
+    assert d["labels"] == ["16x4", "16x16", "32x4", "32x16"]
+    lut = d["resources"]["lut"]
+    assert list(lut[:2]) == [20000, 31000] and np.isnan(lut[2:]).all()  # 31000: the point's own build
+    assert d["not_synthesized"] == [False, False, True, False]  # 32x16: not in the report at all
+    assert d["fits"] == [True, True, None, None]
+    assert load_sweep_resources(report, "other") is None
+    out = tmp_path / "figs"
+    argv = ["all", "--results", str(results["pe"]), "--resources", str(report), "--out", str(out)]
+    assert analysis_main(argv) == 0 and (out / "pe_array_pe.pdf").stat().st_size > 10_000
+    sweep_builds[2]["status"] = "guessed"
+    report.write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match=r"builds\[2\]'.*status"):
+        load_sweep_resources(report, "pe")
+    sweep_builds[2]["status"] = "synthesized"  # a synthesized build without numbers
+    report.write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match="field 'lut'"):
+        load_sweep_resources(report, "pe")

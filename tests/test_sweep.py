@@ -309,3 +309,27 @@ def test_workload_sweep_columns_are_unique(tmp_path):
     assert len(header) == len(set(header))
     rows = read_rows(tmp_path / "o/results.csv")
     assert rows[0]["workload_file"] == "w/small_pruned.yaml" and rows[0]["workload"] == "small_pruned"
+
+
+def test_cli_exit_is_not_zero_when_points_fail(tmp_path, monkeypatch, capsys):
+    """Points a worker cannot compute (here: their files changed after the sweep was read) are failures:
+    `archsim sweep` exits 1, the sweep is not complete and nothing is cached; it used to exit 0 with
+    every point 'invalid' and "complete": true."""
+    from archsim import sweep as sweep_mod
+
+    sweep_file = _workload_sweep(tmp_path)
+    real_digest, real_compute = sweep_mod._digest, sweep_mod.compute_point
+    running = {"now": False}
+
+    def compute(point):  # a worker (one process: --jobs 1 computes in this one) sees other files
+        running["now"] = True
+        return real_compute(point)
+
+    monkeypatch.setattr(sweep_mod, "compute_point", compute)
+    monkeypatch.setattr(sweep_mod, "_digest", lambda paths: "other files" if running["now"] else real_digest(paths))
+    rc = main(["sweep", str(sweep_file), "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
+    out = capsys.readouterr()
+    assert rc == 1, out.out + out.err
+    assert "changed since the sweep was read" in out.out + out.err
+    assert json.loads((tmp_path / "o/sweep.json").read_text())["complete"] is False
+    assert not list((tmp_path / "o/points").glob("*.json"))

@@ -22,13 +22,20 @@ from archsim.contract import Schedule, schedule
 from archsim.format import BnnModel
 from archsim.layout import build_layout, pack_map, unpack_map
 from archsim.program import Program, compile_program
-from rtl import regmap
-from rtl.gen import SOURCES, TOP, VERILOG_DIR, top_wrapper, write_verilog
-from rtl.params import RtlParams
-from tests.rtlsim.configs import ROOT
-from tests.rtlsim.reference import expected_run
 
-CACHE = ROOT / "build" / "sim_cache"
+if __package__.startswith("bnn_archsim."):  # the wheel ships this testbench for `archsim verify-rtl`
+    from bnn_archsim.rtl import regmap
+    from bnn_archsim.rtl.gen import SOURCES, TOP, VERILOG_DIR, build_root, top_wrapper, write_verilog
+    from bnn_archsim.rtl.params import RtlParams
+else:  # a clone: tests.rtlsim
+    from rtl import regmap
+    from rtl.gen import SOURCES, TOP, VERILOG_DIR, build_root, top_wrapper, write_verilog
+    from rtl.params import RtlParams
+
+from .reference import expected_run
+
+ROOT = Path(__file__).resolve().parents[2]  # the clone, or the site-packages folder (cocotb's PYTHONPATH)
+CACHE = build_root() / "build" / "sim_cache"  # the clone's build/, or the working folder's when installed
 
 
 def _verilator_env() -> None:
@@ -201,7 +208,7 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
     res_file = work / "result.json"
     total = run_testbench(
         built,
-        "tests.rtlsim.tb_accel",
+        f"{__package__}.tb_accel",
         work,
         {"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file)},
         res_file,

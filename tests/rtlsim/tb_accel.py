@@ -18,7 +18,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from tests.rtlsim.axi import AxiMemory, MemTiming
+from .axi import AxiMemory, MemTiming
 
 MAX_CYCLES = int(os.environ.get("BNN_MAX_CYCLES", "2000000"))
 
