@@ -12,7 +12,11 @@ __all__ = ["RunOutput", "SweepOutput", "__version__", "run", "sample_workload", 
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "RunOutput", "SweepOutput"):
+    if name == "SweepOutput":
+        from archsim.sweep import SweepOutput
+
+        return SweepOutput
+    if name in ("run", "RunOutput"):
         from archsim import api
 
         return getattr(api, name)

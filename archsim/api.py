@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from archsim.runner import RunResult
-    from archsim.sweep import SweepStats
+    from archsim.sweep import SweepOutput
 
 OverridesArg = Mapping[str, Any] | Iterable[str] | None
 
@@ -52,19 +52,6 @@ class RunOutput:
             f"RunOutput(workload={s['workload']!r}, config={s['config']!r}, samples={len(s['samples'])}, "
             f"speedup={self.speedup:.2f}x, ideal={self.ideal_speedup:.2f}x, functional_check={s['functional_check']!r})"
         )
-
-
-@dataclass
-class SweepOutput:
-    """What `archsim.sweep` returns: results.csv as a DataFrame, the run's counts and the output folder."""
-
-    table: pd.DataFrame
-    stats: SweepStats
-    out: Path
-
-    @property
-    def complete(self) -> bool:
-        return self.stats.total == self.stats.skipped + self.stats.computed and not self.stats.failed
 
 
 def _call(name: str, first: Any, **kwargs: Any) -> str:
@@ -125,14 +112,6 @@ def sweep(
     jobs: local worker processes (default 1; None: one per CPU core). scheduler: a Dask scheduler
     address instead. overrides: as for run(), applied to every point's base hardware configuration.
     """
-    import pandas as pd
+    from archsim.sweep import sweep_frame
 
-    from archsim.sweep import load_sweep, run_sweep
-
-    if jobs is not None and scheduler is not None:
-        raise ConfigError("jobs and scheduler exclude one another")
-    sw = load_sweep(sweep_file, parse_overrides(overrides))
-    stats = run_sweep(sw, out, jobs=jobs, scheduler=scheduler, progress=progress)
-    assert stats.table is not None
-    table = pd.read_csv(stats.table, keep_default_na=False, na_values=[""])
-    return SweepOutput(table=table, stats=stats, out=Path(out))
+    return sweep_frame(sweep_file, out, jobs=jobs, scheduler=scheduler, overrides=overrides, progress=progress)

@@ -24,11 +24,11 @@ import os
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,12 +36,15 @@ from tqdm import tqdm
 
 from archsim import __version__
 from archsim.buildable import check_program
-from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides
+from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides, parse_overrides
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import atomic_write_text
 from archsim.program import compile_program
 from archsim.yamlio import PathText, one_line, path_problem, read_yaml, short, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SWEEP_VERSION = 2  # part of every point's key, with the digest of archsim's source (code_digest)
 MAX_POINTS = 100_000
@@ -850,14 +853,47 @@ def finish(sweep: Sweep, out: Path, stats: SweepStats) -> None:
     stats.table = out / "results.csv"
 
 
+@dataclass
+class SweepOutput:
+    """What `archsim.sweep` returns: results.csv as a DataFrame, the run's counts and the output folder."""
+
+    table: pd.DataFrame
+    stats: SweepStats
+    out: Path
+
+    @property
+    def complete(self) -> bool:
+        return self.stats.total == self.stats.skipped + self.stats.computed and not self.stats.failed
+
+
+def sweep_frame(
+    sweep_file: str | Path,
+    out: str | Path,
+    *,
+    jobs: int | None = 1,
+    scheduler: str | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    progress: bool = False,
+) -> SweepOutput:
+    """`archsim.sweep(...)` of the Python API (archsim/api.py documents it): run_sweep, then results.csv
+    as a DataFrame. Here, not in api.py, so that this module's callable form needs no import of api."""
+    import pandas as pd
+
+    if jobs is not None and scheduler is not None:
+        raise ConfigError("jobs and scheduler exclude one another")
+    sw = load_sweep(sweep_file, parse_overrides(overrides))
+    stats = run_sweep(sw, out, jobs=jobs, scheduler=scheduler, progress=progress)
+    assert stats.table is not None
+    table = pd.read_csv(stats.table, keep_default_na=False, na_values=[""])
+    return SweepOutput(table=table, stats=stats, out=Path(out))
+
+
 class _CallableModule(types.ModuleType):
     """`archsim.sweep(...)` is the Python API (archsim/api.py) although `archsim.sweep` is also this
     module: importing a submodule binds its name in the package, so the module itself is made callable."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from archsim.api import sweep
-
-        return sweep(*args, **kwargs)
+        return sweep_frame(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -24,7 +24,7 @@ from archsim.errors import ConfigError
 from archsim.fileio import atomic_write_text
 
 from . import regmap
-from .params import RtlParams
+from .params import TOP, RtlParams
 
 VIVADO_DIR = Path(__file__).resolve().parent / "vivado"
 WRAPPER = "bnn_accel_axi"  # module reference in the block design
@@ -96,8 +96,6 @@ def _interface(name: str) -> tuple[str, str] | None:
 
 def axi_wrapper(prm: RtlParams, top_text: str) -> str:
     """Verilog-2001 wrapper: bnn_accel's ports one to one, renamed and annotated for Vivado IP integrator."""
-    from .gen import TOP
-
     ports = module_ports(top_text, TOP)
     width = {p.name: p.width for p in ports}
     c = prm.cfg
@@ -213,8 +211,6 @@ set bnn(xdc) bnn_accel.xdc
 
 def write_vivado(prm: RtlParams, out: Path, verilog_files: list[Path]) -> list[Path]:
     """The wrapper into out/verilog, the Vivado files into out/vivado; returns what was written."""
-    from .gen import TOP
-
     vdir = out / "verilog"
     wrapper = vdir / f"{WRAPPER}.v"
     atomic_write_text(wrapper, axi_wrapper(prm, (vdir / f"{TOP}.v").read_text()))

@@ -24,10 +24,13 @@ from archsim.contract import LATENCIES, Latencies
 from archsim.errors import ConfigError
 from archsim.layout import DdrLayout
 
+from .address_map import max_layers_in_map, max_passes_in_map
+
 # The pipelines of the generated RTL (see the module comments in rtl/verilog/): they
 # must equal the timing contract's latency constants (docs/timing.md section 7).
 RTL_LATENCIES = Latencies(load=2, mask=3, gather=2, compute=4, epilogue=4, store=2, layer=1)
 
+TOP = "bnn_accel"  # the generated top-level module
 DEFAULT_MAX_LAYERS = RTL_MAX_LAYERS
 DEFAULT_MAX_PASSES = RTL_MAX_PASSES
 
@@ -262,8 +265,6 @@ class RtlParams:
             raise bad("pe_array.acc_depth", "sparse mode needs index bits")
         if self.cfg.pe_array.acc_bits < 8:
             raise bad("pe_array.acc_bits", "must be at least 8")
-        from .regmap import max_layers_in_map, max_passes_in_map
-
         if not 1 <= self.max_layers <= max_layers_in_map():
             raise ConfigError(f"{self.where}: max_layers must be in [1, {max_layers_in_map()}], got {self.max_layers}")
         if not 1 <= self.max_passes <= max_passes_in_map():

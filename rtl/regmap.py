@@ -17,27 +17,28 @@ from dataclasses import dataclass
 from archsim.errors import ConfigError
 from archsim.layout import DdrLayout
 
+from .address_map import (  # noqa: F401  (re-exported: the register map is read from here)
+    ADDR_BITS,
+    CTRL,
+    CTRL_START_BIT,
+    CYCLES,
+    GLOBAL_BASE,
+    HW_BASE,
+    ID,
+    ID_MAGIC,
+    LAYER_BASE,
+    LAYER_STRIDE,
+    LOG_BASE,
+    PASS_BASE,
+    PASS_STRIDE,
+    SIZE,
+    STATUS,
+    STATUS_BUSY_BIT,
+    STATUS_DONE_BIT,
+    max_layers_in_map,
+    max_passes_in_map,
+)
 from .params import RtlParams
-
-ID_MAGIC = 0xB1A50001  # "BNN accelerator", register map version 1
-
-CTRL = 0x0000  # W: bit 0 = start (one pulse per write of 1)
-STATUS = 0x0004  # R: bit 0 = done (until the next start), bit 1 = busy
-CYCLES = 0x0008  # R: cycles from start to done of the last run
-ID = 0x000C  # R: ID_MAGIC
-HW_BASE = 0x0010  # R: hardware parameters, one per word (HW_FIELDS)
-GLOBAL_BASE = 0x0080  # RW: programme-wide fields (GLOBAL_FIELDS)
-LAYER_BASE = 0x1000  # W: layer l field f at LAYER_BASE + l * LAYER_STRIDE + 4 f
-LAYER_STRIDE = 0x40
-PASS_BASE = 0x2000  # W: pass p field f at PASS_BASE + p * PASS_STRIDE + 4 f
-PASS_STRIDE = 0x40
-LOG_BASE = 0x4000  # R: word l = cycle (from start) at which layer l ended
-ADDR_BITS = 16
-SIZE = 1 << ADDR_BITS  # bytes of address space the slave decodes (its AXI-Lite range)
-
-CTRL_START_BIT = 0  # CTRL: writing 1 starts an inference (ignored while busy)
-STATUS_DONE_BIT = 0  # STATUS: set at done, cleared by the next start
-STATUS_BUSY_BIT = 1  # STATUS: an inference is running
 
 HW_FIELDS = (
     "rows",
@@ -177,14 +178,6 @@ def hw_addr(name: str) -> int:
 
 def log_addr(layer: int) -> int:
     return LOG_BASE + 4 * layer
-
-
-def max_layers_in_map() -> int:
-    return (PASS_BASE - LAYER_BASE) // LAYER_STRIDE
-
-
-def max_passes_in_map() -> int:
-    return (LOG_BASE - PASS_BASE) // PASS_STRIDE
 
 
 def field_widths(prm: RtlParams) -> dict[str, int]:

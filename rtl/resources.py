@@ -136,8 +136,8 @@ def synthesize(
     With `cache`, the cell counts are kept under a key made of the generated Verilog and the
     Yosys command (any RTL change misses), so a report over several builds resumes where an
     interrupted one stopped, and builds can be synthesized by separate processes."""
-    from .gen import TOP, write_verilog
-    from .params import RtlParams
+    from .emit import write_verilog
+    from .params import TOP, RtlParams
 
     yosys = shutil.which("yosys")
     if yosys is None:
@@ -419,7 +419,7 @@ def equal_area(entries: list[dict]) -> dict | None:
 
 def default_report(out: Path) -> Path:
     """docs/resources.md in a clone; beside the generated design (`out`) for an installed package."""
-    from .gen import in_clone
+    from .emit import in_clone
 
     return ROOT / "docs" / "resources.md" if in_clone() else out / "resources.md"
 
