@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_timing_layers import CASES, build, busy_by_formula
-from test_timing_networks import _active, _random_config, _random_specs, _shipped
+from test_timing_networks import _shipped, check_random_network
 from timing_models import CONFIGS, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model
 
 from archsim.config import HardwareConfig
-from archsim.contract import LATENCIES, Latencies, schedule
+from archsim.contract import LATENCIES, schedule
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
 
@@ -39,20 +39,7 @@ def test_single_layer_all_modes_agree(case: str, config: str) -> None:
 @pytest.mark.parametrize("seed", range(40))
 def test_randomized(seed: int) -> None:
     """The randomized networks of test_timing_networks (same seeds), with an input buffer."""
-    rng = np.random.default_rng(1000 + seed)
-    cfg = with_input_buffer(_random_config(rng, seed))
-    c0 = int(rng.integers(1, 20))
-    specs = _random_specs(rng, c0, cfg.pe_array.acc_depth)
-    model = make_model(cfg, c0, (int(rng.integers(1, 9)), int(rng.integers(1, 9))), specs, rng)
-    dense = all(s.k is None for s in specs) and rng.random() < 0.5
-    program = compile_program(model, cfg, "dense" if dense else "sparse")
-    active = _active(program, rng, (0.0, 0.3, 0.7, 1.0))
-    lat = Latencies(*(int(x) for x in rng.integers(0, 6, 7))) if rng.random() < 0.5 else Latencies()
-    want = schedule(program, cfg, active, lat, keep_tiles=True)
-    got = [simulate(program, cfg, active, mode, lat, keep_tiles=True) for mode in ("fast", "cycle")]
-    for sched in got:
-        assert_same_schedule(sched, want)
-    assert got[0].total_activity() == got[1].total_activity()
+    check_random_network(seed, with_input_buffer)
 
 
 def _overlap_case(mode: str, on: bool) -> tuple[HardwareConfig, Program, list[np.ndarray | None]]:
