@@ -186,7 +186,8 @@ def test_load_and_store_counts(tmp_path):
 
 def test_counts_match_the_schedule_busy_counters(tmp_path):
     """The documented formulas reproduce the timing model's busy cycles for every layer."""
-    cfg_path = small_config(tmp_path, rows=4, cols=4, depth=2, word=8)
+    # 4 rows x 4 slots: 16 channels per pass, so the 0.125-wide ResNet-18 fits the RTL's 64 passes
+    cfg_path = small_config(tmp_path, rows=4, cols=4, depth=4, word=8)
     make_workload(
         tmp_path / "w", SynthSpec(name="t", width=0.125, input_shape=(3, 12, 12), samples=2, seed=5), cfg_path
     )
@@ -213,7 +214,7 @@ def test_events_match_the_timing_models_counters(tmp_path):
     from archsim.functional import run_model
     from archsim.sim import SimSchedule, simulate
 
-    cfg_path = small_config(tmp_path, rows=4, cols=4, depth=2, word=8)
+    cfg_path = small_config(tmp_path, rows=4, cols=4, depth=4, word=8)  # within the RTL's 64 passes
     make_workload(
         tmp_path / "w", SynthSpec(name="t", width=0.125, input_shape=(3, 12, 12), samples=1, seed=5), cfg_path
     )
@@ -348,7 +349,7 @@ def test_workload_energy_field(tmp_path, capsys):
 
 
 def test_no_table_means_no_energy(tmp_path, capsys):
-    cfg = small_config(tmp_path)  # no energy/small_hw.yaml beside it
+    cfg = small_config(tmp_path, rows=8)  # no energy/small_hw.yaml beside it; 8 rows: within the RTL's 64 passes
     make_workload(tmp_path / "w", config=cfg)
     out = tmp_path / "r"
     assert main(["run", str(tmp_path / "w/small_pruned.yaml"), "--out", str(out), "--quiet"]) == 0
