@@ -30,6 +30,7 @@ from archsim.contract import (
     compute_cycles,
     mask_cycles,
     read_beat_span,
+    row_visible,
     store_schedule,
 )
 from archsim.program import LayerPlan, Program
@@ -73,16 +74,11 @@ class _Reader:
 def _row_visible(program: Program, cfg: HardwareConfig, first_beats: list[np.ndarray], lat: Latencies) -> np.ndarray:
     """contract.row_visible for every image: int64 [N, input rows]. The LOAD's bursts have the same
     sizes for every image, so which burst completes a row is fixed; only its first beat varies."""
-    ax = cfg.axi
-    sizes = burst_sizes(program.load_beats, ax.max_burst_beats)
-    cols, b, before = [], 0, 0
-    for beats in program.load_row_beats:
-        j = beats - 1  # the beat that completes the row
-        while j >= before + sizes[b]:
-            before += sizes[b]
-            b += 1
-        cols.append(first_beats[b] + ax.read_beat_cycles * (j - before) + lat.load)
-    return np.stack(cols, axis=1)
+    sizes = burst_sizes(program.load_beats, cfg.axi.max_burst_beats)
+    rows = row_visible(
+        program.load_row_beats, list(zip(first_beats, sizes, strict=True)), cfg.axi.read_beat_cycles, lat
+    )
+    return np.stack(rows, axis=1)
 
 
 def _scan_rows(mask_start: np.ndarray, ready: np.ndarray | None, h_out: int, row: int) -> np.ndarray:

@@ -186,7 +186,8 @@ def row_visible(
     """Input buffer: the cycle from which each input row of the LOAD is usable (docs/timing.md 4.4).
 
     Row r is complete with the LOAD's beat number row_beats[r] - 1 (`Program.load_row_beats`)
-    and visible lambda_load later. `bursts` are the LOAD's (first R beat, beats).
+    and visible lambda_load later. `bursts` are the LOAD's (first R beat, beats); the first beats may
+    also be numpy vectors over images (archsim.batched_contract), the burst sizes are ints.
     """
     out = []
     b, before = 0, 0  # burst holding the beat, beats of the bursts before it
