@@ -24,6 +24,7 @@ from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
 from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
 from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
+from archsim.blocks.pipeline import FastTilePipeline
 from archsim.blocks.signals import Clocked, Flag, cycle, done_event
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
@@ -70,7 +71,8 @@ def _result(
 
 
 class FastAccelerator:
-    """Fast mode: every block is a SimPy process with events per DMA job, per tile and per mask scan."""
+    """Fast mode: SimPy processes with events per DMA job, per mask scan and per layer and pass of the
+    tile pipeline (blocks/pipeline.py), which evaluates the gather, PE array and epilogue per tile."""
 
     def __init__(
         self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
@@ -116,6 +118,7 @@ class FastAccelerator:
             env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse")
         )
         self.epilogue = FastEpilogue(env, lat, self.pe, self.slots)
+        self.tiles = FastTilePipeline(env, self.gather, self.pe, self.epilogue, self.slots)
         self.write_dma = FastWriteDma(
             env, cfg, lat, self.memory, program.store_beats, _map_words(program.store_shape, cfg), self.store_activity
         )
@@ -155,7 +158,7 @@ class FastAccelerator:
             if not L.sizes:  # no tile will ever release the slots: only the scan's end gates them
                 for q in range(len(plan.passes)):
                     slots.pass_done[first + q].succeed()
-            self.gather.commands.put(L)
+            self.tiles.commands.put(L)
             waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
             if plan.reads_input:  # an input-reading layer ends after the whole LOAD
                 assert self.load.loaded_event is not None

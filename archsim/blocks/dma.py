@@ -78,22 +78,25 @@ class FastReadDma:
         env.process(self._issue())
 
     def _issue(self) -> Generator[simpy.Event, Any, None]:
-        env, o = self.env, self.max_outstanding
+        env, o, read, retired = self.env, self.max_outstanding, self.memory.read, self.retired
         for run in self.jobs:
             assert run.permit is not None
             yield run.permit  # the blobs it overwrites are free
             earliest = cycle(env)
-            last = 0
-            beats = []  # (first R beat, beats) per burst
-            for i, n in enumerate(burst_sizes(run.job.beats, self.max_burst)):
-                b = len(self.retired)
-                a = max(self.last_ar + 1, earliest, self.retired[b - o] if b >= o else earliest)
-                if i == 0:
-                    run.job.first_ar = a
-                last = self.memory.read(a, n)
-                self.last_ar = a
-                self.retired.append(last + 1)
-                beats.append((last - self.beta * (n - 1), n))
+            last, a, first = 0, self.last_ar, True
+            keep = run.rows_known is not None
+            beats = []  # (first R beat, beats) per burst, for the input rows
+            # One pass per burst, on plain locals: this loop runs about 1,800 times per inference.
+            for n in burst_sizes(run.job.beats, self.max_burst):
+                b = len(retired)
+                a = max(a + 1, earliest, retired[b - o]) if b >= o else max(a + 1, earliest)
+                if first:
+                    run.job.first_ar, first = a, False
+                last = read(a, n)
+                retired.append(last + 1)
+                if keep:
+                    beats.append((last - self.beta * (n - 1), n))
+            self.last_ar = a
             if run.rows_known is not None:
                 run.row_times = row_visible(run.row_beats, beats, self.beta, self.lat)
                 run.rows_known.succeed()
@@ -103,7 +106,7 @@ class FastReadDma:
             run.job.last_beat = last
             run.job.loaded = last + self.lat.load
             assert run.loaded_event is not None
-            after(env, run.job.loaded - cycle(env), run.loaded_event.succeed)
+            after(env, run.job.loaded - cycle(env), run.loaded_event.succeed, run.job.loaded)
 
 
 class FastWriteDma:

@@ -45,7 +45,9 @@ class FastMemory:
         """AR handshake of a burst of `beats` beats at cycle `ar` (ARs come in order): the cycle of
         its last R beat. The first beat comes read_latency after the AR, and no earlier than the
         channel's next slot after the previous burst's last beat."""
-        first = max(ar + self.read_latency, self.r_free)
+        first = ar + self.read_latency
+        if first < self.r_free:
+            first = self.r_free
         last = first + read_beat_span(beats, self.beat_cycles)
         self.r_free = last + self.beat_cycles
         return last

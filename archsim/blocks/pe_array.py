@@ -13,14 +13,13 @@ lambda_compute cycles after the last step.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections import deque
 
 import simpy
 
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
-from archsim.blocks.signals import Channel, Clocked, after, cycle
+from archsim.blocks.signals import Clocked
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
@@ -28,7 +27,9 @@ from archsim.contract import Latencies, compute_cycles
 
 
 class FastPeArray:
-    """Events per tile. The accumulator banks are tokens in a Channel: taken here, returned by the epilogue."""
+    """The rule above per tile, in closed form (called by the tile pipeline, archsim/blocks/pipeline.py).
+    The accumulator banks are a FIFO of the cycles from which each is free: taken here, given back by
+    the epilogue."""
 
     def __init__(
         self,
@@ -41,30 +42,27 @@ class FastPeArray:
     ) -> None:
         self.env, self.lat, self.gather, self.slots, self.decoder = env, lat, gather, slots, decoder
         self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
-        self.free_banks = Channel(env, [0, 1])
-        self.results = Channel(env)  # tiles with final accumulators, for the epilogue
-        env.process(self._run())
+        self.free_banks: deque[int] = deque([0, 0])
+        self.end = 0  # C_end of the previous tile
 
-    def _run(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        while True:
-            tile: Tile = yield self.gather.windows.get()
-            tile.bank = yield self.free_banks.get()
-            work = tile.layer.work
-            plan, act = work.plan, work.activity
-            yield self.slots.loaded[work.first_blob + tile.q]
-            start = cycle(env)
-            steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
-            yield env.timeout(steps)
-            self.gather.free_buffers.put(tile.buffer)
-            tile.times += [start, cycle(env)]
-            tile.layer.timing.pe_busy += steps
-            act.weight_reads += steps
-            act.pe_ops += steps * self.rows * self.cols
-            act.pe_useful += tile.n * plan.c_in * int(work.useful_rows[tile.q].sum())
-            act.window_reads += tile.n * plan.c_in
-            self.decoder.decode(act, steps)
-            after(env, self.lat.compute, self.results.put, tile)
+    def compute(self, tile: Tile, windows: int) -> int:
+        """Computes `tile`, whose window buffer is usable from `windows` and whose blob has been
+        loaded; returns the cycle from which its accumulators are final."""
+        work = tile.layer.work
+        plan, act = work.plan, work.activity
+        loaded = self.slots.loaded[work.first_blob + tile.q].value
+        start = max(self.end, windows, self.free_banks.popleft(), loaded)
+        steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
+        self.end = start + steps
+        self.gather.free_buffers.append(self.end)
+        tile.times += [start, self.end]
+        tile.layer.timing.pe_busy += steps
+        act.weight_reads += steps
+        act.pe_ops += steps * self.rows * self.cols
+        act.pe_useful += tile.n * plan.c_in * work.useful_steps[tile.q]
+        act.window_reads += tile.n * plan.c_in
+        self.decoder.decode(act, steps)
+        return self.end + self.lat.compute
 
 
 class CyclePeArray(Clocked):
