@@ -22,7 +22,7 @@ from collections import deque
 import simpy
 
 from archsim.blocks.signals import Clocked
-from archsim.blocks.work import CycleLayer, FastLayer, Tile
+from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, gather_cycles, gather_end
 
 
