@@ -12,6 +12,7 @@ and starts the STORE after the last layer. `FastAccelerator` and
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from heapq import heappop
 from typing import Any
 
 import simpy
@@ -25,7 +26,7 @@ from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
 from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
 from archsim.blocks.pipeline import FastTilePipeline
-from archsim.blocks.signals import Clocked, Flag, cycle, done_event
+from archsim.blocks.signals import NEVER, Clocked, Count, Flag, Wakeups, cycle, done_event, watch
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
@@ -274,21 +275,50 @@ class CycleAccelerator(Clocked):
         self.done = 0
         self.stopped = False  # DONE seen: the clock stops after this cycle
         self.finished = env.event()
+        self.wakeups = Wakeups()
+        self.wakeups.blocks = self.blocks
+        watch(self.wakeups, [*self.layers, *self.jobs, *self.blocks])
         env.process(self._clock_all())
 
     def _clock_all(self) -> Generator[simpy.Event, Any, None]:
         """One clock for every block: each cycle, tick them in the fixed order above. The clock is a
         plain loop over cycles: nothing in cycle mode waits on a SimPy event (blocks talk through
         registers), so one SimPy timeout at the end brings simulated time to DONE instead of one
-        timeout per cycle. The same ticks run in the same order in every cycle."""
-        env, ticks = self.env, [block.tick for block in self.blocks]
+        timeout per cycle. The same ticks run in the same order in every cycle, except that a
+        sleeping block's tick is skipped (signals.Wakeups): the clock wakes every block in each cycle
+        in which a register write becomes visible, and jumps over cycles in which all of them sleep."""
+        env, blocks, wakeups = self.env, self.blocks, self.wakeups
+        pending = wakeups.pending
         now = cycle(env)
+        watchdog = now + 1024
         while not self.stopped:
-            for tick in ticks:
-                tick(now)
+            if pending and pending[0] <= now:  # a register changes in this cycle
+                while pending and pending[0] <= now:
+                    heappop(pending)
+                for block in blocks:
+                    block.wake = now
+            wakeups.now = now
+            awake = False
+            for block in blocks:
+                if block.wake <= now:
+                    block.tick(now)
+                    awake = True
             now += 1
+            if not awake:  # every block sleeps: go to the first cycle in which one wakes
+                now = max(now, min(min(b.wake for b in blocks), pending[0] if pending else NEVER))
+                if now >= NEVER:
+                    raise DeadlockError(f"cycle model: every block waits and no register will change (layer {self.li})")
+            if now >= watchdog:
+                watchdog = now + 1024
+                if now - max(b.last_active for b in blocks) > self.patience:
+                    raise DeadlockError(
+                        f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})"
+                    )
         yield env.timeout(self.done - cycle(env))
         self.finished.succeed()
+
+    def registers(self) -> list[Flag | Count]:
+        return [self.store_start]
 
     def tick(self, now: int) -> None:
         if self.li < len(self.layers):
@@ -307,13 +337,16 @@ class CycleAccelerator(Clocked):
                 self.li += 1
                 (self.layers[self.li].start if self.li < len(self.layers) else self.store_start).rise(end)
                 self.last_active = now
+            else:
+                self.wake = NEVER  # until a register changes
         elif self.write_dma.done.up(now):
             self.done = now
             self.stopped = True
-        if not now & 1023 and now - max(b.last_active for b in self.blocks) > self.patience:
-            raise DeadlockError(f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})")
+        else:
+            self.wake = NEVER
 
     def result(self, keep_tiles: bool) -> SimSchedule:
+        assert not self.decoder.issued, "index decoder: steps left undecoded at DONE"
         for L in self.layers:
             t, plan = L.timing, L.work.plan
             assert L.start.at is not None and L.mask_done.at is not None

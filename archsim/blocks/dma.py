@@ -22,7 +22,7 @@ import simpy
 
 from archsim.activity import Activity
 from archsim.blocks.memory import Burst, CycleMemory, FastMemory
-from archsim.blocks.signals import Clocked, Count, Flag, after, cycle
+from archsim.blocks.signals import NEVER, Clocked, Count, Flag, after, cycle
 from archsim.config import HardwareConfig
 from archsim.contract import Job, Latencies, burst_sizes, row_visible, write_burst_cycles
 
@@ -177,13 +177,19 @@ class CycleReadDma(Clocked):
         self.issued = 0
         self.retired = Count()  # bursts whose last beat has arrived, visible the cycle after
 
+    def registers(self) -> list[Flag | Count]:
+        return [self.retired]
+
     def tick(self, now: int) -> None:
         if self.next == len(self.jobs):
+            self.wake = NEVER
             return
         run = self.jobs[self.next]
         if run.blob >= 0 and not self.writable(run.blob, now):
+            self.wake = NEVER  # until a register changes
             return
         if self.issued - self.retired.value(now) >= self.max_outstanding:
+            self.wake = NEVER
             return
         if self.left == run.job.beats:
             run.job.first_ar = now
@@ -248,9 +254,13 @@ class CycleWriteDma(Clocked):
         self.bursts: list[list[int]] = []  # [first W beat, beats, B response]
         self.done = Flag()
 
+    def registers(self) -> list[Flag | Count]:
+        return [self.retired, self.done]
+
     def tick(self, now: int) -> None:
         if self.wait is None:
             if not self.start_flag.up(now):
+                self.wake = NEVER
                 return
             self.wait = self.lat.store
         if self.wait:
@@ -258,6 +268,7 @@ class CycleWriteDma(Clocked):
             return
         if not self.in_burst:
             if not self.left or self.issued - self.retired.value(now) >= self.max_outstanding:
+                self.wake = NEVER
                 return
             n = min(self.max_burst, self.left)
             record = [now, n, 0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import simpy
 
 from archsim.blocks.pe_array import FastPeArray
-from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.signals import NEVER, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, epilogue_cycles
@@ -68,6 +68,7 @@ class CycleEpilogue(Clocked):
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
         plan, act = L.work.plan, L.work.activity

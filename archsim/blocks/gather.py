@@ -21,7 +21,7 @@ from collections import deque
 
 import simpy
 
-from archsim.blocks.signals import Clocked
+from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, gather_cycles, gather_end
 
@@ -70,9 +70,11 @@ class CycleGather(Clocked):
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
         if not self.blk and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
+            self.wake = NEVER
             return  # input buffer: the position's input rows are not loaded yet
         act = L.work.activity
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one

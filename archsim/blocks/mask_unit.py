@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from archsim.blocks.signals import Channel, Clocked, after, cycle
+from archsim.blocks.signals import NEVER, Channel, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
@@ -80,9 +80,11 @@ class CycleMaskUnit(Clocked):
     def tick(self, now: int) -> None:
         if not self.busy:
             if self.li == len(self.layers):
+                self.wake = NEVER
                 return
             L = self.layers[self.li]
             if not (L.start.up(now) and L.blobs[0].up(now)):
+                self.wake = NEVER  # until a register changes
                 return
             self.busy, self.p, self.blk = True, 0, 0
             L.timing.mask_start = now
@@ -90,6 +92,7 @@ class CycleMaskUnit(Clocked):
             self.is_active[L.work.active] = True
         L = self.layers[self.li]
         if not self.blk and not L.rows_ready(self.p, now):
+            self.wake = NEVER
             return  # input buffer: the position's input rows are not loaded yet
         plan, act = L.work.plan, L.work.activity
         act.mask_evals += 1

@@ -19,7 +19,7 @@ import simpy
 
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
-from archsim.blocks.signals import Clocked
+from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
@@ -90,6 +90,7 @@ class CyclePeArray(Clocked):
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
         work = L.work
