@@ -286,7 +286,7 @@ class CycleAccelerator(Clocked):
         registers), so one SimPy timeout at the end brings simulated time to DONE instead of one
         timeout per cycle. The same ticks run in the same order in every cycle, except that a
         sleeping block's tick is skipped (signals.Wakeups): the clock wakes every block in each cycle
-        in which a register write becomes visible, and jumps over cycles in which all of them sleep."""
+        in which a register write becomes visible."""
         env, blocks, wakeups = self.env, self.blocks, self.wakeups
         pending = wakeups.pending
         now = cycle(env)
@@ -298,17 +298,11 @@ class CycleAccelerator(Clocked):
                 for block in blocks:
                     block.wake = now
             wakeups.now = now
-            awake = False
             for block in blocks:
                 if block.wake <= now:
                     block.tick(now)
-                    awake = True
             now += 1
-            if not awake:  # every block sleeps: go to the first cycle in which one wakes
-                now = max(now, min(min(b.wake for b in blocks), pending[0] if pending else NEVER))
-                if now >= NEVER:
-                    raise DeadlockError(f"cycle model: every block waits and no register will change (layer {self.li})")
-            if now >= watchdog:
+            if now >= watchdog:  # every 1,024 cycles
                 watchdog = now + 1024
                 if now - max(b.last_active for b in blocks) > self.patience:
                     raise DeadlockError(

@@ -17,13 +17,14 @@ from collections import deque
 
 import simpy
 
+from archsim.activity import Activity
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
 from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
-from archsim.contract import Latencies, compute_cycles
+from archsim.contract import Latencies, LayerTiming, compute_cycles
 
 
 class FastPeArray:
@@ -87,20 +88,23 @@ class CyclePeArray(Clocked):
         self.j = 0  # kept kernel of the input channel
         # The tile's pass: rows whose step j is a kept real kernel (plain ints, read every step).
         self.useful: list[int] = []
+        self.ops = self.rows * self.cols  # PE operations per step
+        self.c_in = 0
+        # Set per tile from its layer, read every step.
+        self.act: Activity
+        self.timing: LayerTiming
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
             self.wake = NEVER  # until a register changes
             return
-        L = self.layers[self.li]
-        work = L.work
-        act = work.activity
+        act = self.act  # the tile's layer's counters (this runs every step: no lookups through the layer)
         act.weight_reads += 1
-        act.pe_ops += self.rows * self.cols
+        act.pe_ops += self.ops
         act.pe_useful += self.n * self.useful[self.j]
         if self.j == 0:
             act.window_reads += self.n  # each column reads the input channel's window once, for all k steps
-        L.timing.pe_busy += 1
+        self.timing.pe_busy += 1
         self.decoder.push(now + 1, act)
         self.last_active = now
         self.j += 1
@@ -108,8 +112,9 @@ class CyclePeArray(Clocked):
             return
         self.j = 0
         self.c += 1
-        if self.c < work.plan.c_in:
+        if self.c < self.c_in:
             return
+        L = self.layers[self.li]
         L.computed.add(now + 1)
         L.acc_ready.add(now + 1 + self.lat.compute)
         L.tile_events[self.u] += [now + 1]
@@ -130,5 +135,6 @@ class CyclePeArray(Clocked):
             return False  # weights not loaded
         self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, L.work.plan.passes[q].k, 0, 0
         self.useful = L.work.useful_rows[q].tolist()
+        self.act, self.timing, self.c_in = L.work.activity, L.timing, L.work.plan.c_in
         L.tile_events[self.u] += [now]
         return True
