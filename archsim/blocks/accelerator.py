@@ -205,6 +205,8 @@ class CycleAccelerator(Clocked):
     controller): those blocks tick first, so their readers see such writes in time.
     """
 
+    sleep = True  # False: every block ticks every cycle (the tests check that sleeping changes nothing)
+
     def __init__(
         self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
     ) -> None:
@@ -287,12 +289,12 @@ class CycleAccelerator(Clocked):
         timeout per cycle. The same ticks run in the same order in every cycle, except that a
         sleeping block's tick is skipped (signals.Wakeups): the clock wakes every block in each cycle
         in which a register write becomes visible."""
-        env, blocks, wakeups = self.env, self.blocks, self.wakeups
+        env, blocks, wakeups, awake = self.env, self.blocks, self.wakeups, not self.sleep
         pending = wakeups.pending
         now = cycle(env)
         watchdog = now + 1024
         while not self.stopped:
-            if pending and pending[0] <= now:  # a register changes in this cycle
+            if awake or (pending and pending[0] <= now):  # a register changes in this cycle
                 while pending and pending[0] <= now:
                     heappop(pending)
                 for block in blocks:
