@@ -42,8 +42,11 @@ class FastGather:
         plan, act = L.work.plan, L.work.activity
         start = max(L.timing.start, self.end, L.list_ready(tile.q, tile.t), self.free_buffers.popleft())
         cycles = gather_cycles(tile.n, plan.nblk)
-        lo = tile.t * L.sizes[0]
-        self.end = gather_end(start, L.work.active[lo : lo + tile.n], plan, L.ready)
+        if L.ready is None:  # no input rows to wait for: the slice below is not needed
+            self.end = start + cycles
+        else:
+            lo = tile.t * L.sizes[0]
+            self.end = gather_end(start, L.work.active[lo : lo + tile.n], plan, L.ready)
         tile.times += [start, self.end]
         L.timing.gather_busy += cycles
         act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one

@@ -9,7 +9,7 @@ activity counters need. They hold no durations: each mode derives its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import simpy
@@ -40,6 +40,19 @@ class LayerWork:
         return [int(u.sum()) for u in self.useful_rows]
 
 
+@lru_cache(maxsize=4096)
+def _pass_tables(channels: int, g: int, k: int, k_layer: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A pass's useful_rows and slot_channels (LayerWork). They depend on the pass's shape only, so
+    they are computed once per shape instead of once per inference; read-only, as they are shared."""
+    n_r = real_rows(channels, rows, g)  # real output channels per PE row
+    kept = np.minimum(k_layer, n_r)  # balanced pruning: every (row, input channel) keeps this many
+    useful = (np.arange(k)[:, None] < kept[None, :]).sum(axis=1)
+    slots = np.minimum(rows, channels - np.arange(g) * rows)
+    useful.setflags(write=False)
+    slots.setflags(write=False)
+    return useful, slots
+
+
 def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None]) -> list[LayerWork]:
     rows = cfg.pe_array.rows
     works = []
@@ -50,13 +63,8 @@ def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | 
             positions = np.asarray(acts, dtype=np.int64)
         else:
             positions = np.arange(plan.positions, dtype=np.int64)
-        useful, channels = [], []
-        for p in plan.passes:
-            n_r = real_rows(p.channels, rows, p.g)  # real output channels per PE row
-            kept = np.minimum(plan.k_layer, n_r)  # balanced pruning: every (row, input channel) keeps this many
-            useful.append((np.arange(p.k)[:, None] < kept[None, :]).sum(axis=1))
-            channels.append(np.minimum(rows, p.channels - np.arange(p.g) * rows))
-        works.append(LayerWork(plan, positions, blob, tuple(useful), tuple(channels)))
+        tables = [_pass_tables(p.channels, p.g, p.k, plan.k_layer, rows) for p in plan.passes]
+        works.append(LayerWork(plan, positions, blob, tuple(u for u, _ in tables), tuple(c for _, c in tables)))
         blob += len(plan.passes)
     return works
 
