@@ -216,8 +216,9 @@ class CycleReadDma(Clocked):
             run.activity.act_writes += words
         if burst.done == burst.beats:
             self.retired.add(now + 1)
-        while len(run.rows.times) < len(run.row_beats) and run.row_beats[len(run.rows.times)] == run.received:
-            run.rows.add(now + self.lat.load)  # an input row is complete (input buffer)
+        if run.row_beats:  # the LOAD with an input buffer (blobs have no rows)
+            while len(run.rows.times) < len(run.row_beats) and run.row_beats[len(run.rows.times)] == run.received:
+                run.rows.add(now + self.lat.load)  # an input row is complete
         if run.received == run.job.beats:
             run.job.last_beat = now
             run.job.loaded = now + self.lat.load
