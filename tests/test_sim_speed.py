@@ -13,6 +13,7 @@ import simpy
 from timing_models import ULTRA96, Spec, assert_same_schedule, make_model, random_active, resnet18
 
 from archsim.blocks.accelerator import CycleAccelerator
+from archsim.blocks.signals import Count, Flag
 from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES, Latencies, schedule
 from archsim.program import Program, compile_program
@@ -73,3 +74,11 @@ def test_fast_mode_schedules_events_per_layer_and_pass_not_per_tile(monkeypatch:
     tiles = sum(L.tiles * len(p.passes) for L, p in zip(got.layers, program.layers, strict=True))
     assert tiles > 4 * passes  # the network has many more tiles than passes: the bound below means something
     assert steps <= 8 * (len(program.layers) + passes) + 4 * len(got.jobs)
+
+
+def test_a_register_that_no_block_watches_cannot_be_written() -> None:
+    """A register the clock does not know of could leave a sleeping block asleep: writing it fails."""
+    with pytest.raises(AssertionError, match="without a Wakeups"):
+        Flag().rise(3)
+    with pytest.raises(AssertionError, match="without a Wakeups"):
+        Count().add(3)

@@ -96,6 +96,10 @@ class Wakeups:
                 block.wake = self.now
 
 
+# A register written before `watch` connected it could leave a sleeping block asleep.
+UNWATCHED = "a register written without a Wakeups: list it in its block's registers() (signals.watch)"
+
+
 class Flag:
     """A register bit that rises once and stays up; `at` is the first cycle readers see it."""
 
@@ -108,8 +112,9 @@ class Flag:
     def rise(self, at: int) -> None:
         if self.at is None:
             self.at = at
-            if self.wakeups is not None:
-                self.wakeups.push(at)
+            if self.wakeups is None:
+                raise AssertionError(UNWATCHED)
+            self.wakeups.push(at)
 
     def up(self, now: int) -> bool:
         return self.at is not None and self.at <= now
@@ -134,8 +139,9 @@ class Count:
         if self.times and at < self.times[-1]:
             raise AssertionError(f"counter increment visible at {at} before the previous one ({self.times[-1]})")
         self.times.append(at)
-        if self.wakeups is not None:
-            self.wakeups.push(at)
+        if self.wakeups is None:
+            raise AssertionError(UNWATCHED)
+        self.wakeups.push(at)
 
     def value(self, now: int) -> int:
         times, seen = self.times, self._seen
