@@ -1,7 +1,7 @@
 """Activity counters: how often each block acts, for the energy model.
 
 The timing model counts these while it simulates (fast mode per tile and per
-burst, cycle mode per cycle); the two modes must agree on every counter. An
+DMA job, cycle mode per cycle); the two modes must agree on every counter. An
 energy model multiplies each counter by an energy per action. docs/simulator.md
 defines every counter precisely.
 """

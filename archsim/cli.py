@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         choices=("fast", "cycle"),
         default="fast",
-        help="timing model: 'fast' (events per tile and burst) or 'cycle' (one step per clock); same cycles",
+        help="timing model: 'fast' (events per DMA job and pass) or 'cycle' (one step per clock); same cycles",
     )
     r.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
     r.add_argument("--quiet", action="store_true", help="print only the summary, not the per-layer table")

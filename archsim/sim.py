@@ -1,9 +1,11 @@
 """The timing model's single entry point: `simulate(program, cfg, active, mode)`.
 
 Two SimPy models of the same blocks (archsim/blocks, docs/simulator.md):
-"fast" schedules events per DMA job, per tile and per mask scan with the
-per-block durations of archsim.contract; "cycle" steps every block once per
-clock and lets durations emerge from its counters, as an independent check.
+"fast" schedules events per DMA job, per mask scan and per layer and pass
+(each tile's times computed in between) with the per-block durations of
+archsim.contract; "cycle" steps every block once per clock (skipping a block
+while it sleeps until a register changes) and lets durations emerge from its
+counters, as an independent check.
 Both must reproduce `archsim.contract.schedule()` exactly (docs/timing.md).
 """
 

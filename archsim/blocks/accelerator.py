@@ -12,6 +12,7 @@ and starts the STORE after the last layer. `FastAccelerator` and
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from heapq import heappop
 from typing import Any
 
 import simpy
@@ -24,7 +25,8 @@ from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
 from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
 from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
-from archsim.blocks.signals import Clocked, Flag, cycle, done_event
+from archsim.blocks.pipeline import FastTilePipeline
+from archsim.blocks.signals import NEVER, Clocked, Count, Flag, Wakeups, cycle, done_event, watch
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
@@ -70,7 +72,8 @@ def _result(
 
 
 class FastAccelerator:
-    """Fast mode: every block is a SimPy process with events per DMA job, per tile and per mask scan."""
+    """Fast mode: SimPy processes with events per DMA job, per mask scan and per layer and pass of the
+    tile pipeline (blocks/pipeline.py), which evaluates the gather, PE array and epilogue per tile."""
 
     def __init__(
         self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
@@ -116,6 +119,7 @@ class FastAccelerator:
             env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse")
         )
         self.epilogue = FastEpilogue(env, lat, self.pe, self.slots)
+        self.tiles = FastTilePipeline(env, self.gather, self.pe, self.epilogue, self.slots)
         self.write_dma = FastWriteDma(
             env, cfg, lat, self.memory, program.store_beats, _map_words(program.store_shape, cfg), self.store_activity
         )
@@ -155,7 +159,7 @@ class FastAccelerator:
             if not L.sizes:  # no tile will ever release the slots: only the scan's end gates them
                 for q in range(len(plan.passes)):
                     slots.pass_done[first + q].succeed()
-            self.gather.commands.put(L)
+            self.tiles.commands.put(L)
             waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
             if plan.reads_input:  # an input-reading layer ends after the whole LOAD
                 assert self.load.loaded_event is not None
@@ -200,6 +204,8 @@ class CycleAccelerator(Clocked):
     DMA when the memory delivers a beat) and lambda_layer = 0 (made by the
     controller): those blocks tick first, so their readers see such writes in time.
     """
+
+    sleep = True  # False: every block ticks every cycle (the tests check that sleeping changes nothing)
 
     def __init__(
         self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
@@ -271,21 +277,44 @@ class CycleAccelerator(Clocked):
         self.done = 0
         self.stopped = False  # DONE seen: the clock stops after this cycle
         self.finished = env.event()
+        self.wakeups = Wakeups()
+        self.wakeups.blocks = self.blocks
+        watch(self.wakeups, [*self.layers, *self.jobs, *self.blocks])
         env.process(self._clock_all())
 
     def _clock_all(self) -> Generator[simpy.Event, Any, None]:
         """One clock for every block: each cycle, tick them in the fixed order above. The clock is a
         plain loop over cycles: nothing in cycle mode waits on a SimPy event (blocks talk through
         registers), so one SimPy timeout at the end brings simulated time to DONE instead of one
-        timeout per cycle. The same ticks run in the same order in every cycle."""
-        env, ticks = self.env, [block.tick for block in self.blocks]
+        timeout per cycle. The same ticks run in the same order in every cycle, except that a
+        sleeping block's tick is skipped (signals.Wakeups): the clock wakes every block in each cycle
+        in which a register write becomes visible."""
+        env, blocks, wakeups, awake = self.env, self.blocks, self.wakeups, not self.sleep
+        pending = wakeups.pending
         now = cycle(env)
+        watchdog = now + 1024
         while not self.stopped:
-            for tick in ticks:
-                tick(now)
+            if awake or (pending and pending[0] <= now):  # a register changes in this cycle
+                while pending and pending[0] <= now:
+                    heappop(pending)
+                for block in blocks:
+                    block.wake = now
+            wakeups.now = now
+            for block in blocks:
+                if block.wake <= now:
+                    block.tick(now)
             now += 1
+            if now >= watchdog:  # every 1,024 cycles
+                watchdog = now + 1024
+                if now - max(b.last_active for b in blocks) > self.patience:
+                    raise DeadlockError(
+                        f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})"
+                    )
         yield env.timeout(self.done - cycle(env))
         self.finished.succeed()
+
+    def registers(self) -> list[Flag | Count]:
+        return [self.store_start]
 
     def tick(self, now: int) -> None:
         if self.li < len(self.layers):
@@ -304,13 +333,16 @@ class CycleAccelerator(Clocked):
                 self.li += 1
                 (self.layers[self.li].start if self.li < len(self.layers) else self.store_start).rise(end)
                 self.last_active = now
+            else:
+                self.wake = NEVER  # until a register changes
         elif self.write_dma.done.up(now):
             self.done = now
             self.stopped = True
-        if not now & 1023 and now - max(b.last_active for b in self.blocks) > self.patience:
-            raise DeadlockError(f"cycle model: no block has acted since cycle {now - self.patience} (layer {self.li})")
+        else:
+            self.wake = NEVER
 
     def result(self, keep_tiles: bool) -> SimSchedule:
+        assert not self.decoder.issued, "index decoder: steps left undecoded at DONE"
         for L in self.layers:
             t, plan = L.timing, L.work.plan
             assert L.start.at is not None and L.mask_done.at is not None

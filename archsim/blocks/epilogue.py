@@ -13,46 +13,43 @@ lambda_epilogue cycles after the last cycle.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
 import simpy
 
 from archsim.blocks.pe_array import FastPeArray
-from archsim.blocks.signals import Clocked, after, cycle
+from archsim.blocks.signals import NEVER, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, epilogue_cycles
 
 
 class FastEpilogue:
-    """Events per tile."""
+    """The rule above per tile, in closed form (called by the tile pipeline, archsim/blocks/pipeline.py);
+    what others wait on (a pass's weight slot done, the layer's outputs written) becomes a timed event."""
 
     def __init__(self, env: simpy.Environment, lat: Latencies, pe: FastPeArray, slots: FastWeightSlots) -> None:
         self.env, self.lat, self.pe, self.slots = env, lat, pe, slots
-        env.process(self._run())
+        self.end = 0  # E_end of the previous tile
 
-    def _run(self) -> Generator[simpy.Event, Any, None]:
+    def finish(self, tile: Tile, acc_ready: int) -> None:
+        """Runs `tile`, whose accumulators are final from `acc_ready`."""
         env = self.env
-        while True:
-            tile: Tile = yield self.pe.results.get()
-            L = tile.layer
-            plan, act = L.work.plan, L.work.activity
-            start = cycle(env)
-            cycles = epilogue_cycles(tile.n, plan.passes[tile.q].g)
-            yield env.timeout(cycles)
-            self.pe.free_banks.put(tile.bank)
-            tile.times += [start, cycle(env)]
-            L.timing.epilogue_busy += cycles
-            act.param_reads += cycles
-            act.epilogue_ops += tile.n * plan.passes[tile.q].channels
-            act.res_reads += cycles if plan.residual else 0
-            act.res_writes += cycles
-            act.act_writes += cycles
-            if tile.last_in_pass:
-                self.slots.pass_done[L.work.first_blob + tile.q].succeed()
-            if tile.last_in_layer:
-                after(env, self.lat.epilogue, L.written.succeed)
+        L = tile.layer
+        plan, act = L.work.plan, L.work.activity
+        start = max(self.end, acc_ready)
+        cycles = epilogue_cycles(tile.n, plan.passes[tile.q].g)
+        self.end = start + cycles
+        self.pe.free_banks.append(self.end)
+        tile.times += [start, self.end]
+        L.timing.epilogue_busy += cycles
+        act.param_reads += cycles
+        act.epilogue_ops += tile.n * plan.passes[tile.q].channels
+        act.res_reads += cycles if plan.residual else 0
+        act.res_writes += cycles
+        act.act_writes += cycles
+        if tile.last_in_pass:
+            after(env, self.end - cycle(env), self.slots.pass_done[L.work.first_blob + tile.q].succeed)
+        if tile.last_in_layer:
+            after(env, self.end + self.lat.epilogue - cycle(env), L.written.succeed)
 
 
 class CycleEpilogue(Clocked):
@@ -71,6 +68,7 @@ class CycleEpilogue(Clocked):
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
         plan, act = L.work.plan, L.work.activity

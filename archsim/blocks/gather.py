@@ -17,49 +17,43 @@ rows are LOADed (docs/timing.md 4.4), so G_end(u) may exceed G_start(u) + n nblk
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections import deque
 
 import simpy
 
-from archsim.blocks.signals import Channel, Clocked, after, cycle
-from archsim.blocks.work import CycleLayer, FastLayer, Tile
+from archsim.blocks.signals import NEVER, Clocked
+from archsim.blocks.work import CycleLayer, Tile
 from archsim.contract import Latencies, gather_cycles, gather_end
 
 
 class FastGather:
-    """Events per tile. The window buffers are tokens in a Channel: taken by the gather, returned by the PE array."""
+    """The rule above per tile, in closed form (the tile pipeline, archsim/blocks/pipeline.py, calls it
+    in tile order). The window buffers are a FIFO of the cycles from which each is free: taken here,
+    given back by the PE array."""
 
     def __init__(self, env: simpy.Environment, lat: Latencies) -> None:
         self.env, self.lat = env, lat
-        self.commands = Channel(env)  # layers, put by the accelerator at their start
-        self.free_buffers = Channel(env, [0, 1])
-        self.windows = Channel(env)  # filled window buffers, in tile order, for the PE array
-        env.process(self._run())
+        self.free_buffers: deque[int] = deque([0, 0])
+        self.end = 0  # G_end of the previous tile
 
-    def _run(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        while True:
-            L: FastLayer = yield self.commands.get()
-            plan, act = L.work.plan, L.work.activity
-            last_pass = len(plan.passes) - 1
-            for q in range(len(plan.passes)):
-                for t, n in enumerate(L.sizes):
-                    yield L.list_ready(q, t)
-                    buffer = yield self.free_buffers.get()
-                    start = cycle(env)
-                    cycles = gather_cycles(n, plan.nblk)
-                    lo = t * L.sizes[0]
-                    yield env.timeout(gather_end(start, L.work.active[lo : lo + n], plan, L.ready) - start)
-                    last = t == len(L.sizes) - 1
-                    tile = Tile(L, q, t, n, buffer, last, last and q == last_pass, times=[start, cycle(env)])
-                    L.tiles.append(tile)
-                    L.timing.gather_busy += cycles
-                    act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
-                    act.window_writes += cycles
-                    if plan.mask_enabled:
-                        act.list_reads += n
-                    after(env, self.lat.gather, self.windows.put, tile)
+    def gather(self, tile: Tile) -> int:
+        """Gathers `tile`; returns the cycle from which its window buffer is usable by the PE array."""
+        L = tile.layer
+        plan, act = L.work.plan, L.work.activity
+        start = max(L.timing.start, self.end, L.list_ready(tile.q, tile.t), self.free_buffers.popleft())
+        cycles = gather_cycles(tile.n, plan.nblk)
+        if L.ready is None:  # no input rows to wait for: the slice below is not needed
+            self.end = start + cycles
+        else:
+            lo = tile.t * L.sizes[0]
+            self.end = gather_end(start, L.work.active[lo : lo + tile.n], plan, L.ready)
+        tile.times += [start, self.end]
+        L.timing.gather_busy += cycles
+        act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
+        act.window_writes += cycles
+        if plan.mask_enabled:
+            act.list_reads += tile.n
+        return self.end + self.lat.gather
 
 
 class CycleGather(Clocked):
@@ -79,9 +73,11 @@ class CycleGather(Clocked):
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
         if not self.blk and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
+            self.wake = NEVER
             return  # input buffer: the position's input rows are not loaded yet
         act = L.work.activity
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one

@@ -17,7 +17,7 @@ from collections import deque
 import simpy
 
 from archsim.activity import Activity
-from archsim.blocks.signals import Clocked
+from archsim.blocks.signals import NEVER, Clocked
 
 
 class IndexDecoder:
@@ -32,7 +32,13 @@ class IndexDecoder:
 
 
 class CycleIndexDecoder(Clocked):
-    """Cycle mode: a pipeline register from the PE array's issue stage; one step decoded per cycle."""
+    """Cycle mode: a pipeline register from the PE array's issue stage; one step decoded per cycle.
+
+    Nothing reads its count during the run, so it need not tick in every cycle of a tile: it
+    sleeps, and when woken decodes every step that has reached its stage by then, as it would have
+    one per cycle. The PE array's last step of a tile comes with a register write that wakes it,
+    so every step is decoded before DONE.
+    """
 
     def __init__(self, env: simpy.Environment, rows: int, sparse: bool) -> None:
         super().__init__(env)
@@ -43,7 +49,9 @@ class CycleIndexDecoder(Clocked):
         self.issued.append((visible, activity))
 
     def tick(self, now: int) -> None:
-        if self.issued and self.issued[0][0] <= now:
-            activity = self.issued.popleft()[1]
+        issued = self.issued
+        while issued and issued[0][0] <= now:
+            activity = issued.popleft()[1]
             if self.sparse:
                 activity.index_decodes += self.rows
+        self.wake = NEVER

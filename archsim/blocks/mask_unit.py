@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from archsim.blocks.signals import Channel, Clocked, cycle
+from archsim.blocks.signals import NEVER, Channel, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
@@ -31,7 +31,8 @@ from archsim.contract import Latencies, mask_cycles, scan_row_starts
 
 
 class FastMaskUnit:
-    """Events per scan, plus one per full tile of the list (its last entry becoming visible)."""
+    """Events per scan: it starts once its predictor is loaded, lays out when every full tile of
+    the list is complete (`FastLayer.listed_at`, for the gather) and ends with one timed event."""
 
     def __init__(self, env: simpy.Environment, lat: Latencies, slots: FastWeightSlots, cols: int) -> None:
         self.env, self.lat, self.slots, self.cols = env, lat, slots, cols
@@ -49,19 +50,18 @@ class FastMaskUnit:
             rows = scan_row_starts(plan, start, L.ready)  # each output row waits for its input rows (4.4)
             w = plan.w_out
             # Full tile t is listed when its last position's entry becomes visible.
-            for t, pos in enumerate(L.work.active[self.cols - 1 :: self.cols].tolist()):
-                yield env.timeout(int(rows[pos // w]) + mask_cycles(pos % w + 1, plan.nblk) + lam - cycle(env))
-                L.listed[t].succeed()
+            last = L.work.active[self.cols - 1 :: self.cols]
+            L.listed_at = (rows[last // w] + mask_cycles(last % w + 1, plan.nblk) + lam).tolist()
             scan = mask_cycles(plan.positions, plan.nblk)
-            yield env.timeout(int(rows[-1]) + mask_cycles(w, plan.nblk) + lam - cycle(env))
-            L.timing.mask_end = cycle(env)
+            L.timing.mask_end = int(rows[-1]) + mask_cycles(w, plan.nblk) + lam
             L.timing.mask_busy = scan
             act.mask_evals += scan
             act.list_writes += L.work.n_active
             act.act_reads += ACT_BANKS * scan
             if plan.copy_masked:
                 act.act_writes += scan
-            L.mask_end.succeed()
+            L.scanned.succeed()
+            after(env, L.timing.mask_end - start, L.mask_end.succeed)
 
 
 class CycleMaskUnit(Clocked):
@@ -80,9 +80,11 @@ class CycleMaskUnit(Clocked):
     def tick(self, now: int) -> None:
         if not self.busy:
             if self.li == len(self.layers):
+                self.wake = NEVER
                 return
             L = self.layers[self.li]
             if not (L.start.up(now) and L.blobs[0].up(now)):
+                self.wake = NEVER  # until a register changes
                 return
             self.busy, self.p, self.blk = True, 0, 0
             L.timing.mask_start = now
@@ -90,6 +92,7 @@ class CycleMaskUnit(Clocked):
             self.is_active[L.work.active] = True
         L = self.layers[self.li]
         if not self.blk and not L.rows_ready(self.p, now):
+            self.wake = NEVER
             return  # input buffer: the position's input rows are not loaded yet
         plan, act = L.work.plan, L.work.activity
         act.mask_evals += 1

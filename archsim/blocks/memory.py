@@ -16,7 +16,7 @@ from typing import Any
 
 import simpy
 
-from archsim.blocks.signals import Clocked
+from archsim.blocks.signals import NEVER, Clocked
 from archsim.config import HardwareConfig
 from archsim.contract import read_beat_span, write_burst_cycles
 
@@ -45,7 +45,9 @@ class FastMemory:
         """AR handshake of a burst of `beats` beats at cycle `ar` (ARs come in order): the cycle of
         its last R beat. The first beat comes read_latency after the AR, and no earlier than the
         channel's next slot after the previous burst's last beat."""
-        first = max(ar + self.read_latency, self.r_free)
+        first = ar + self.read_latency
+        if first < self.r_free:
+            first = self.r_free
         last = first + read_beat_span(beats, self.beat_cycles)
         self.r_free = last + self.beat_cycles
         return last
@@ -75,11 +77,13 @@ class CycleMemory(Clocked):
     def ar(self, burst: Burst, now: int) -> None:
         """AR handshake (the read DMA calls it in the cycle of the handshake)."""
         self.ars.append((now, burst))
+        self.wake = min(self.wake, now + 1)
 
     def w_beat(self, burst: Burst, last: bool, now: int) -> None:
         """W handshake (the write DMA calls it for every beat)."""
         if last:
             self.pending_b.append((now, burst))
+            self.wake = min(self.wake, now + 1)
 
     def tick(self, now: int) -> None:
         if self.gap:
@@ -96,6 +100,9 @@ class CycleMemory(Clocked):
         while self.pending_b and now - self.pending_b[0][0] >= self.write_latency:
             self.last_active = now
             self.b_response(self.pending_b.popleft()[1], now)
+        if not self.gap:  # nothing to count down: sleep until the head burst's latency has passed
+            wake = self.ars[0][0] + self.read_latency if self.ars else NEVER
+            self.wake = min(wake, self.pending_b[0][0] + self.write_latency) if self.pending_b else wake
 
 
 def _unconnected(burst: Burst, now: int) -> None:

@@ -13,22 +13,24 @@ lambda_compute cycles after the last step.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections import deque
 
 import simpy
 
+from archsim.activity import Activity
 from archsim.blocks.gather import FastGather
 from archsim.blocks.index_decoder import CycleIndexDecoder, IndexDecoder
-from archsim.blocks.signals import Channel, Clocked, after, cycle
+from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, Tile
 from archsim.config import HardwareConfig
-from archsim.contract import Latencies, compute_cycles
+from archsim.contract import Latencies, LayerTiming, compute_cycles
 
 
 class FastPeArray:
-    """Events per tile. The accumulator banks are tokens in a Channel: taken here, returned by the epilogue."""
+    """The rule above per tile, in closed form (called by the tile pipeline, archsim/blocks/pipeline.py).
+    The accumulator banks are a FIFO of the cycles from which each is free: taken here, given back by
+    the epilogue."""
 
     def __init__(
         self,
@@ -41,30 +43,27 @@ class FastPeArray:
     ) -> None:
         self.env, self.lat, self.gather, self.slots, self.decoder = env, lat, gather, slots, decoder
         self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
-        self.free_banks = Channel(env, [0, 1])
-        self.results = Channel(env)  # tiles with final accumulators, for the epilogue
-        env.process(self._run())
+        self.free_banks: deque[int] = deque([0, 0])
+        self.end = 0  # C_end of the previous tile
 
-    def _run(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        while True:
-            tile: Tile = yield self.gather.windows.get()
-            tile.bank = yield self.free_banks.get()
-            work = tile.layer.work
-            plan, act = work.plan, work.activity
-            yield self.slots.loaded[work.first_blob + tile.q]
-            start = cycle(env)
-            steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
-            yield env.timeout(steps)
-            self.gather.free_buffers.put(tile.buffer)
-            tile.times += [start, cycle(env)]
-            tile.layer.timing.pe_busy += steps
-            act.weight_reads += steps
-            act.pe_ops += steps * self.rows * self.cols
-            act.pe_useful += tile.n * plan.c_in * int(work.useful_rows[tile.q].sum())
-            act.window_reads += tile.n * plan.c_in
-            self.decoder.decode(act, steps)
-            after(env, self.lat.compute, self.results.put, tile)
+    def compute(self, tile: Tile, windows: int) -> int:
+        """Computes `tile`, whose window buffer is usable from `windows` and whose blob has been
+        loaded; returns the cycle from which its accumulators are final."""
+        work = tile.layer.work
+        plan, act = work.plan, work.activity
+        loaded = self.slots.loaded[work.first_blob + tile.q].value
+        start = max(self.end, windows, self.free_banks.popleft(), loaded)
+        steps = compute_cycles(plan.c_in, plan.passes[tile.q].k)
+        self.end = start + steps
+        self.gather.free_buffers.append(self.end)
+        tile.times += [start, self.end]
+        tile.layer.timing.pe_busy += steps
+        act.weight_reads += steps
+        act.pe_ops += steps * self.rows * self.cols
+        act.pe_useful += tile.n * plan.c_in * work.useful_steps[tile.q]
+        act.window_reads += tile.n * plan.c_in
+        self.decoder.decode(act, steps)
+        return self.end + self.lat.compute
 
 
 class CyclePeArray(Clocked):
@@ -89,19 +88,23 @@ class CyclePeArray(Clocked):
         self.j = 0  # kept kernel of the input channel
         # The tile's pass: rows whose step j is a kept real kernel (plain ints, read every step).
         self.useful: list[int] = []
+        self.ops = self.rows * self.cols  # PE operations per step
+        self.c_in = 0
+        # Set per tile from its layer, read every step.
+        self.act: Activity
+        self.timing: LayerTiming
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
+            self.wake = NEVER  # until a register changes
             return
-        L = self.layers[self.li]
-        work = L.work
-        act = work.activity
+        act = self.act  # the tile's layer's counters (this runs every step: no lookups through the layer)
         act.weight_reads += 1
-        act.pe_ops += self.rows * self.cols
+        act.pe_ops += self.ops
         act.pe_useful += self.n * self.useful[self.j]
         if self.j == 0:
             act.window_reads += self.n  # each column reads the input channel's window once, for all k steps
-        L.timing.pe_busy += 1
+        self.timing.pe_busy += 1
         self.decoder.push(now + 1, act)
         self.last_active = now
         self.j += 1
@@ -109,8 +112,9 @@ class CyclePeArray(Clocked):
             return
         self.j = 0
         self.c += 1
-        if self.c < work.plan.c_in:
+        if self.c < self.c_in:
             return
+        L = self.layers[self.li]
         L.computed.add(now + 1)
         L.acc_ready.add(now + 1 + self.lat.compute)
         L.tile_events[self.u] += [now + 1]
@@ -131,5 +135,6 @@ class CyclePeArray(Clocked):
             return False  # weights not loaded
         self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, L.work.plan.passes[q].k, 0, 0
         self.useful = L.work.useful_rows[q].tolist()
+        self.act, self.timing, self.c_in = L.work.activity, L.timing, L.work.plan.c_in
         L.tile_events[self.u] += [now]
         return True

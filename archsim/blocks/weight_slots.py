@@ -24,7 +24,8 @@ from archsim.blocks.work import CycleLayer
 
 
 class FastWeightSlots:
-    """Fast mode: per blob a `loaded` and a `pass_done` event; `freed` joins them with the scan's end."""
+    """Fast mode: per blob a `loaded` and a `pass_done` event; `freed` joins them with the scan's end.
+    A `loaded` event's value is the cycle from which the blob's data is usable (the PE array reads it)."""
 
     def __init__(
         self, env: simpy.Environment, owners: list[tuple[int, int]], needs: list[int], mask_end: list[simpy.Event]

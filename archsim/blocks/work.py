@@ -9,6 +9,7 @@ activity counters need. They hold no durations: each mode derives its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import numpy as np
 import simpy
@@ -33,6 +34,24 @@ class LayerWork:
     def n_active(self) -> int:
         return len(self.active)
 
+    @cached_property
+    def useful_steps(self) -> list[int]:
+        """Per pass: (row, step) pairs that apply a kept real kernel (useful_rows summed)."""
+        return [int(u.sum()) for u in self.useful_rows]
+
+
+@lru_cache(maxsize=4096)
+def _pass_tables(channels: int, g: int, k: int, k_layer: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A pass's useful_rows and slot_channels (LayerWork). They depend on the pass's shape only, so
+    they are computed once per shape instead of once per inference; read-only, as they are shared."""
+    n_r = real_rows(channels, rows, g)  # real output channels per PE row
+    kept = np.minimum(k_layer, n_r)  # balanced pruning: every (row, input channel) keeps this many
+    useful = (np.arange(k)[:, None] < kept[None, :]).sum(axis=1)
+    slots = np.minimum(rows, channels - np.arange(g) * rows)
+    useful.setflags(write=False)
+    slots.setflags(write=False)
+    return useful, slots
+
 
 def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None]) -> list[LayerWork]:
     rows = cfg.pe_array.rows
@@ -44,13 +63,8 @@ def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | 
             positions = np.asarray(acts, dtype=np.int64)
         else:
             positions = np.arange(plan.positions, dtype=np.int64)
-        useful, channels = [], []
-        for p in plan.passes:
-            n_r = real_rows(p.channels, rows, p.g)  # real output channels per PE row
-            kept = np.minimum(plan.k_layer, n_r)  # balanced pruning: every (row, input channel) keeps this many
-            useful.append((np.arange(p.k)[:, None] < kept[None, :]).sum(axis=1))
-            channels.append(np.minimum(rows, p.channels - np.arange(p.g) * rows))
-        works.append(LayerWork(plan, positions, blob, tuple(useful), tuple(channels)))
+        tables = [_pass_tables(p.channels, p.g, p.k, plan.k_layer, rows) for p in plan.passes]
+        works.append(LayerWork(plan, positions, blob, tuple(u for u, _ in tables), tuple(c for _, c in tables)))
         blob += len(plan.passes)
     return works
 
@@ -72,8 +86,9 @@ class FastLayer:
     timing: LayerTiming
     sizes: list[int]  # positions of each tile of a pass
     mask_end: simpy.Event  # scan ended: every list entry visible (at start when bypassed)
-    listed: list[simpy.Event]  # pass 0, full tile t: its last list entry visible
+    scanned: simpy.Event  # the scan's timing is laid out (`listed_at`, `timing.mask_end`)
     written: simpy.Event  # the last tile's outputs are written
+    listed_at: list[int] = field(default_factory=list)  # pass 0, full tile t: its last list entry visible
     tiles: list[Tile] = field(default_factory=list)  # every tile gathered so far, for the report
     ready: list[int] | None = None  # input-reading layer: RowReady(y) per output row (docs/timing.md 4.4)
 
@@ -81,12 +96,12 @@ class FastLayer:
     def build(env: simpy.Environment, work: LayerWork, cols: int) -> FastLayer:
         n = work.n_active
         sizes = [min(cols, n - lo) for lo in range(0, n, cols)]
-        full = n // cols if work.plan.mask_enabled else 0
-        return FastLayer(work, new_timing(work), sizes, env.event(), [env.event() for _ in range(full)], env.event())
+        return FastLayer(work, new_timing(work), sizes, env.event(), env.event(), env.event())
 
-    def list_ready(self, q: int, t: int) -> simpy.Event:
-        """Event after which tile t of pass q may be gathered (LR in docs/timing.md 4.2)."""
-        return self.listed[t] if q == 0 and t < len(self.listed) else self.mask_end
+    def list_ready(self, q: int, t: int) -> int:
+        """Cycle from which tile t of pass q may be gathered (LR in docs/timing.md 4.2): known once
+        the scan is laid out (at the layer's start when the mask unit is bypassed)."""
+        return self.listed_at[t] if q == 0 and t < len(self.listed_at) else self.timing.mask_end
 
 
 @dataclass(eq=False)
@@ -97,10 +112,10 @@ class Tile:
     q: int  # pass
     t: int  # tile within the pass
     n: int  # positions
-    buffer: int  # window buffer it was gathered into
+    buffer: int  # window buffer it was gathered into (u % 2)
     last_in_pass: bool
     last_in_layer: bool
-    bank: int = -1  # accumulator bank
+    bank: int = -1  # accumulator bank (u % 2)
     times: list[int] = field(default_factory=list)  # G start/end, C start/end, E start/end
 
 
