@@ -1,6 +1,6 @@
 """The board's accelerator with two HP ports, end to end under Icarus: the host driver (plane
-layout) runs bnn_accel_axi, in which bnn_hp_split splits the 64-bit master over two 32-bit
-HP ports, each served by its own memory model over one DDR (tests/rtlsim/tb_hp2.py).
+layout) runs bnn_accel_axi, in which bnn_hp_split splits the 64-bit (128-bit) master over two 32-bit
+(64-bit) HP ports, each served by its own memory model over one DDR (tests/rtlsim/tb_hp2.py).
 
 With equal ports the outputs equal archsim's functional model bit for bit and CYCLES and the
 layer log equal archsim.contract.schedule's: the splitter adds no cycle. With skewed ports
@@ -63,11 +63,26 @@ def build_board(cfg) -> Path:
     return bdir
 
 
-@pytest.mark.parametrize("skew", [False, True], ids=["equal", "skewed"])
-def test_driver_runs_the_board_over_two_hp_ports(skew, tmp_path):
+def wide_two_port():
+    """8 PE rows, 16-channel words: a 128-bit master over two 64-bit HP ports."""
+    c = case("program").config()
+    return c.model_copy(
+        update={
+            "pe_array": c.pe_array.model_copy(update={"rows": 8}),
+            "buffers": c.buffers.model_copy(update={"act_word_bits": 16}),
+            "axi": c.axi.model_copy(update={"data_bits": 128, "hp_ports": 2}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("skew", "wide"), [(False, False), (True, False), (False, True)], ids=["equal", "skewed", "equal-64bit-ports"]
+)
+def test_driver_runs_the_board_over_two_hp_ports(skew, wide, tmp_path):
     from cocotb_tools.runner import get_runner
 
-    cfg = two_port(case("program").config())
+    cfg = wide_two_port() if wide else two_port(case("program").config())
+    cfg = type(cfg).model_validate(cfg.model_dump())  # the limits hold
     model, images = small_model(cfg)
     save_model(tmp_path / "m.npz", model)
     np.save(tmp_path / "images.npy", images)
