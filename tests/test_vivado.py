@@ -261,6 +261,8 @@ def test_config_tcl_values(u96):
     text = (u96 / "vivado" / "config.tcl").read_text()
     assert "set bnn(lite_base) 0xA0000000" in text and "set bnn(lite_range) 64K" in text
     assert "set bnn(hp_data_bits) 128" in text and "set bnn(clock_mhz) 200" in text
+    assert "set bnn(hp_ports) 2" in text and "set bnn(hp1_port) S_AXI_HP1_FPD" in text
+    assert "../verilog/bnn_hp_split.v" in text
 
 
 # --------------------------------------------------------------------------- the wrapper
