@@ -74,11 +74,18 @@ class Axi(_Strict):
     max_outstanding_reads: int = Field(ge=1, le=256)
     max_outstanding_writes: int = Field(ge=1, le=256)
     read_beat_cycles: int = Field(ge=1, le=1024)
+    # The board splits the data_bits-wide master over this many HP ports of data_bits / hp_ports bits
+    # each (rtl/verilog/bnn_hp_split.v, plane layout in DDR); the accelerator's timing sees one port.
+    hp_ports: int = Field(default=1, ge=1, le=2)
 
     @model_validator(mode="after")
     def _width(self) -> Axi:
         if self.data_bits not in (32, 64, 128, 256, 512):
             raise FieldError("data_bits", f"must be 32, 64, 128, 256 or 512, got {self.data_bits}")
+        if self.data_bits // self.hp_ports < 32:
+            raise FieldError(
+                "hp_ports", f"data_bits / hp_ports = {self.data_bits // self.hp_ports} bits: an HP port is at least 32"
+            )
         if self.max_burst_beats & (self.max_burst_beats - 1):
             raise FieldError("max_burst_beats", f"must be a power of two, got {self.max_burst_beats}")
         if self.data_bits // 8 * self.max_burst_beats > 4096:

@@ -4,7 +4,10 @@
 
   verilog/bnn_accel_axi.v   bnn_accel with the port names and interface attributes Vivado's
                             block design infers (s_axi: AXI4-Lite slave, m_axi: AXI4 master,
-                            aclk, aresetn); instantiated as a module reference
+                            aclk, aresetn); instantiated as a module reference. With
+                            axi.hp_ports 2 the master goes through bnn_hp_split to two AXI4
+                            masters m_axi_hp0 and m_axi_hp1 (plane layout, docs/architecture.md)
+  verilog/bnn_hp_split.v    copy of rtl/verilog/bnn_hp_split.v (axi.hp_ports 2 only)
   vivado/config.tcl         what build.tcl takes from the configuration: part, board,
                             clock, HP-port width, register window, source files
   vivado/build.tcl          copy of rtl/vivado/build.tcl (the block design and the build)
@@ -35,6 +38,14 @@ LITE_BASE = 0xA000_0000  # first address of M_AXI_HPM0_FPD's PL window in the Zy
 LITE_RANGE = regmap.SIZE  # the slave decodes ADDR_BITS bits: one 64 KiB window
 BOARD_PATTERN = "*:ultra96v2:part0:*"  # Avnet board files (avnet.com, older em.avnet.com)
 HP_PORT = "S_AXI_HP0_FPD"  # PS slave for the DMA: HP0 (SAXIGP2), not cache-coherent
+HP1_PORT = "S_AXI_HP1_FPD"  # the second one with axi.hp_ports 2: HP1 (SAXIGP3)
+HP_WIDTHS = (32, 64, 128)  # what an HP port can be on the fabric side
+HP_MAX_BURST = 16  # beats of the longest burst an HP port takes
+SPLITTER = "bnn_hp_split"  # rtl/verilog/bnn_hp_split.v
+# With two HP ports the DMA's buffers are two planes (docs/architecture.md section 6): port k reads
+# and writes plane_k(X) = X / 2 + k * HP_PLANE_BYTES for the accelerator's address X. The host places
+# plane 0 at physical address B and the logical image at 2 B (rtl/host/driver.py).
+HP_PLANE_BYTES = 1 << 24
 CTRL_PORT = "M_AXI_HPM0_FPD"  # PS master for the registers (MAXIGP0)
 
 # AXI signals Vivado's aximm interface knows, by the suffix after the interface prefix
@@ -85,7 +96,7 @@ def wrapper_port_name(name: str) -> str:
 
 def _interface(name: str) -> tuple[str, str] | None:
     """(interface, logical signal) of a wrapper port, or None for a plain signal."""
-    for bus, known in (("s_axi", _LITE), ("m_axi", _FULL)):
+    for bus, known in (("s_axi", _LITE), ("m_axi_hp0", _FULL), ("m_axi_hp1", _FULL), ("m_axi", _FULL)):
         if name.startswith(bus + "_"):
             sig = name[len(bus) + 1 :]
             if sig not in known:
@@ -94,22 +105,68 @@ def _interface(name: str) -> tuple[str, str] | None:
     return None
 
 
+def check_hp_ports(prm: RtlParams) -> int:
+    """Bits of each HP port; refuses, naming the field, a configuration the Zynq's HP ports cannot carry."""
+    a = prm.cfg.axi
+    per_port = a.data_bits // a.hp_ports
+    if per_port not in HP_WIDTHS:
+        raise ConfigError(
+            f"{prm.where}: field 'axi.hp_ports': axi.data_bits / axi.hp_ports = {per_port} bits, but an HP port "
+            f"of the Zynq UltraScale+ is {', '.join(map(str, HP_WIDTHS))} bits wide"
+        )
+    if a.max_burst_beats > HP_MAX_BURST:
+        raise ConfigError(
+            f"{prm.where}: field 'axi.max_burst_beats': {a.max_burst_beats} beats, but an HP port takes bursts "
+            f"of at most {HP_MAX_BURST}"
+        )
+    return per_port
+
+
+def _split_ports(half: int) -> list[Port]:
+    """bnn_hp_split's ports toward one HP port (m0_* / m1_*), by their AXI suffix."""
+    spec = [
+        ("output", 1, "arvalid"), ("input", 1, "arready"), ("output", 32, "araddr"), ("output", 8, "arlen"),
+        ("output", 3, "arsize"), ("output", 2, "arburst"), ("input", 1, "rvalid"), ("output", 1, "rready"),
+        ("input", half, "rdata"), ("input", 1, "rlast"), ("input", 2, "rresp"),
+        ("output", 1, "awvalid"), ("input", 1, "awready"), ("output", 32, "awaddr"), ("output", 8, "awlen"),
+        ("output", 3, "awsize"), ("output", 2, "awburst"), ("output", 1, "wvalid"), ("input", 1, "wready"),
+        ("output", half, "wdata"), ("output", half // 8, "wstrb"), ("output", 1, "wlast"),
+        ("input", 1, "bvalid"), ("output", 1, "bready"), ("input", 2, "bresp"),
+    ]  # fmt: skip
+    return [Port(d, w, n) for d, w, n in spec]
+
+
 def axi_wrapper(prm: RtlParams, top_text: str) -> str:
-    """Verilog-2001 wrapper: bnn_accel's ports one to one, renamed and annotated for Vivado IP integrator."""
+    """Verilog-2001 wrapper: bnn_accel's ports one to one, renamed and annotated for Vivado IP integrator;
+    with axi.hp_ports 2 its AXI4 master goes through bnn_hp_split to m_axi_hp0 and m_axi_hp1."""
     ports = module_ports(top_text, TOP)
     width = {p.name: p.width for p in ports}
     c = prm.cfg
+    per_port = check_hp_ports(prm)
+    split = c.axi.hp_ports == 2
+
+    def full(bus: str, data_bits: int) -> str:
+        return (
+            f"XIL_INTERFACENAME {bus}, PROTOCOL AXI4, DATA_WIDTH {data_bits}, "
+            f"ADDR_WIDTH {width['m_axi_araddr']}, ID_WIDTH 0, MAX_BURST_LENGTH {c.axi.max_burst_beats}, "
+            f"NUM_READ_OUTSTANDING {c.axi.max_outstanding_reads}, NUM_WRITE_OUTSTANDING {c.axi.max_outstanding_writes}, "
+            "HAS_BURST 1, HAS_LOCK 0, HAS_PROT 0, HAS_CACHE 0, HAS_QOS 0, HAS_REGION 0, HAS_WSTRB 1, "
+            "HAS_BRESP 1, HAS_RRESP 1, SUPPORTS_NARROW_BURST 0, READ_WRITE_MODE READ_WRITE"
+        )
+
     params = {
         "s_axi": f"XIL_INTERFACENAME s_axi, PROTOCOL AXI4LITE, DATA_WIDTH {width['s_axil_wdata']}, "
         f"ADDR_WIDTH {width['s_axil_awaddr']}, HAS_PROT 0, HAS_WSTRB 1, HAS_BRESP 1, HAS_RRESP 1",
-        "m_axi": f"XIL_INTERFACENAME m_axi, PROTOCOL AXI4, DATA_WIDTH {width['m_axi_rdata']}, "
-        f"ADDR_WIDTH {width['m_axi_araddr']}, ID_WIDTH 0, MAX_BURST_LENGTH {c.axi.max_burst_beats}, "
-        f"NUM_READ_OUTSTANDING {c.axi.max_outstanding_reads}, NUM_WRITE_OUTSTANDING {c.axi.max_outstanding_writes}, "
-        "HAS_BURST 1, HAS_LOCK 0, HAS_PROT 0, HAS_CACHE 0, HAS_QOS 0, HAS_REGION 0, HAS_WSTRB 1, "
-        "HAS_BRESP 1, HAS_RRESP 1, SUPPORTS_NARROW_BURST 0, READ_WRITE_MODE READ_WRITE",
+        "m_axi": full("m_axi", width["m_axi_rdata"]),
+        "m_axi_hp0": full("m_axi_hp0", per_port),
+        "m_axi_hp1": full("m_axi_hp1", per_port),
     }
+    outer = [p for p in ports if not (split and p.name.startswith("m_axi_"))]
+    if split:
+        outer += [Port(p.direction, p.width, f"m_axi_hp{k}_{p.name}") for k in (0, 1) for p in _split_ports(per_port)]
+    busif = "s_axi:m_axi_hp0:m_axi_hp1" if split else "s_axi:m_axi"
     decl, seen = [], set()
-    for p in ports:
+    for p in outer:
         name = wrapper_port_name(p.name)
         rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
         attrs = []
@@ -117,7 +174,7 @@ def axi_wrapper(prm: RtlParams, top_text: str) -> str:
             # no FREQ_HZ: the block design propagates pl_clk0's actual frequency
             attrs = [
                 'X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 aclk CLK"',
-                'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF s_axi:m_axi, ASSOCIATED_RESET aresetn"',
+                f'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF {busif}, ASSOCIATED_RESET aresetn"',
             ]
         elif name == "aresetn":
             attrs = [
@@ -131,8 +188,14 @@ def axi_wrapper(prm: RtlParams, top_text: str) -> str:
                 attrs.append(f'X_INTERFACE_PARAMETER = "{params[bus]}"')
                 seen.add(bus)
         decl.append("".join(f"    (* {a} *)\n" for a in attrs) + f"    {p.direction} wire {rng}{name}")
-    conns = ",\n".join(f"        .{p.name}({wrapper_port_name(p.name)})" for p in ports)
+    # with the splitter, the accelerator's master is internal: c_m_axi_*
+    conns = ",\n".join(
+        f"        .{p.name}({'c_' + p.name if split and p.name.startswith('m_axi_') else wrapper_port_name(p.name)})"
+        for p in ports
+    )
     body = ",\n".join(decl)
+    if split:
+        return _split_wrapper(prm, ports, body, conns, per_port)
     return f"""// Generated by rtl/gen.py for configuration '{c.name}': {TOP} for the Vivado block design. Do not edit.
 // Ports map one to one onto {TOP}'s; s_axil_* is renamed s_axi_* and every AXI port carries
 // the interface attributes IP integrator needs (AXI4-Lite slave s_axi, AXI4 master m_axi).
@@ -143,6 +206,52 @@ module {WRAPPER} (
 );
     {TOP} u_accel (
 {conns}
+    );
+endmodule
+`default_nettype wire
+"""
+
+
+def _split_wrapper(prm: RtlParams, ports: list[Port], body: str, conns: str, per_port: int) -> str:
+    """The wrapper with two HP ports: bnn_accel's master into bnn_hp_split, its two masters out."""
+    c = prm.cfg
+    inner = [p for p in ports if p.name.startswith("m_axi_")]
+    # AxSIZE and AxBURST of the core are constants the splitter replaces with the ports' own
+    unused = {"m_axi_arsize", "m_axi_arburst", "m_axi_awsize", "m_axi_awburst"}
+    wires = []
+    for p in inner:
+        rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
+        w = f"    wire {rng}c_{p.name};"
+        if p.name in unused:
+            w = f"    /* verilator lint_off UNUSEDSIGNAL */  // replaced by the ports' own\n{w}\n    /* verilator lint_on UNUSEDSIGNAL */"
+        wires.append(w)
+    core = {"arvalid", "arready", "araddr", "arlen", "rvalid", "rready", "rdata", "rlast", "rresp", "awvalid"}
+    core |= {"awready", "awaddr", "awlen", "wvalid", "wready", "wdata", "wstrb", "wlast", "bvalid", "bready", "bresp"}
+    sconns = [f"        .s_{s}(c_m_axi_{s})" for s in sorted(core)]
+    sconns += [f"        .m{k}_{p.name}(m_axi_hp{k}_{p.name})" for k in (0, 1) for p in _split_ports(per_port)]
+    joined = ",\n".join(sconns)
+    wire_text = "\n".join(wires)
+    return f"""// Generated by rtl/gen.py for configuration '{c.name}': {TOP} for the Vivado block design. Do not edit.
+// Ports map one to one onto {TOP}'s except its AXI4 master: s_axil_* is renamed s_axi_*, and the
+// {c.axi.data_bits}-bit master goes through {SPLITTER} to two {per_port}-bit AXI4 masters m_axi_hp0 (HP0, plane 0)
+// and m_axi_hp1 (HP1, plane 1 at +{HP_PLANE_BYTES:#x}): docs/architecture.md section 6.
+// `start` is the start pin of {TOP} (CTRL.start does the same); the block design ties it to 0.
+`default_nettype none
+module {WRAPPER} (
+{body}
+);
+{wire_text}
+    {TOP} u_accel (
+{conns}
+    );
+    {SPLITTER} #(
+        .D({c.axi.data_bits}),
+        .AXW(32),
+        .PLANE({HP_PLANE_BYTES})
+    ) u_split (
+        .clk(aclk),
+        .rst(!aresetn),
+{joined}
     );
 endmodule
 `default_nettype wire
@@ -195,7 +304,9 @@ set bnn(part) {tcl_word(c.part)}
 set bnn(board_pattern) {{{BOARD_PATTERN}}}
 set bnn(clock_mhz) {c.clock_mhz:g}
 set bnn(hp_port) {HP_PORT}
-set bnn(hp_data_bits) {c.axi.data_bits}
+set bnn(hp1_port) {HP1_PORT}
+set bnn(hp_ports) {c.axi.hp_ports}
+set bnn(hp_data_bits) {c.axi.data_bits // c.axi.hp_ports}
 set bnn(ctrl_port) {CTRL_PORT}
 set bnn(lite_base) 0x{LITE_BASE:08X}
 set bnn(lite_range) {_range_text(LITE_RANGE)}
@@ -217,6 +328,11 @@ def write_vivado(prm: RtlParams, out: Path, verilog_files: list[Path]) -> list[P
     viv = out / "vivado"
     viv.mkdir(parents=True, exist_ok=True)
     written = [wrapper]
+    if prm.cfg.axi.hp_ports == 2:
+        split = vdir / f"{SPLITTER}.v"
+        atomic_write_text(split, (Path(__file__).resolve().parent / "verilog" / f"{SPLITTER}.v").read_text())
+        verilog_files = [*verilog_files, split]
+        written.append(split)
     for name in ("build.tcl", "bnn_accel.xdc"):
         atomic_write_text(viv / name, (VIVADO_DIR / name).read_text())
         written.append(viv / name)

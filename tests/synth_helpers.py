@@ -18,8 +18,10 @@ def small_config(tmp: Path, rows: int = 4, cols: int = 4, depth: int = 4, word: 
     text = ULTRA96.read_text()
     text = text.replace("rows: 16 ", f"rows: {rows} ").replace("cols: 16 ", f"cols: {cols} ")
     text = text.replace("acc_depth: 8 ", f"acc_depth: {depth} ").replace("act_word_bits: 64", f"act_word_bits: {word}")
-    if rows * 16 < 128:  # the RTL's rule (archsim.config.rtl_limit): axi.data_bits divides rows x value_bits
-        text = text.replace("data_bits: 128 ", f"data_bits: {max(32, rows * 16)} ")
+    if rows * 16 < 256:  # the RTL's rule (archsim.config.rtl_limit): axi.data_bits divides rows x value_bits
+        text = text.replace("data_bits: 256 ", f"data_bits: {max(32, rows * 16)} ").replace(
+            "hp_ports: 2 ", "hp_ports: 1 "
+        )
     for old, new in edits.items():
         text = text.replace(old, new)
     path = tmp / "small_hw.yaml"

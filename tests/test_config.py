@@ -21,7 +21,11 @@ def test_ultra96v2_loads_with_derived_fields():
     [
         (("pe_array:\n  rows: 16", "pe_array:\n  rows: 0"), "pe_array.rows"),
         (("clock_mhz: 200", "clock_mhz: 200\nbogus: 1"), "bogus"),
-        (("data_bits: 128", "data_bits: 100"), "'axi.data_bits'"),
+        (("data_bits: 256", "data_bits: 100"), "'axi.data_bits'"),
+        (("hp_ports: 2", "hp_ports: 3"), "axi.hp_ports"),
+        (("hp_ports: 2", "hp_ports: 0"), "axi.hp_ports"),
+        (("hp_ports: 2", "hp_ports: two"), "axi.hp_ports"),
+        (("data_bits: 256", "data_bits: 32"), "'axi.hp_ports'"),  # two 16-bit ports
         (("act_word_bits: 64", "act_word_bits: 40"), "'buffers.act_word_bits'"),
     ],
 )
@@ -33,6 +37,15 @@ def test_bad_config_names_file_and_field(tmp_path, edit, field):
         load_config(bad)
     assert str(bad) in str(exc.value)
     assert field in str(exc.value)
+
+
+def test_hp_ports_defaults_to_one_port():
+    text = (ROOT / "configs/ultra96v2.yaml").read_text()
+    cfg = load_config(ROOT / "configs/ultra96v2.yaml")
+    assert cfg.axi.hp_ports == 2 and cfg.axi.data_bits == 256
+    assert "hp_ports:" in text
+    one = {**cfg.model_dump(), "axi": {k: v for k, v in cfg.axi.model_dump().items() if k != "hp_ports"}}
+    assert type(cfg).model_validate(one).axi.hp_ports == 1
 
 
 def test_malformed_yaml(tmp_path):

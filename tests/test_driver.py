@@ -212,6 +212,77 @@ def test_driver_runs_a_model_on_a_memory_board(tiny_setup):
     assert acc.buffer.syncs == ["to_device"] + ["to_device", "from_device"] * 3
 
 
+def two_port(cfg: HardwareConfig) -> HardwareConfig:
+    """`cfg` with its 64-bit master split over two 32-bit HP ports."""
+    return cfg.model_copy(update={"axi": cfg.axi.model_copy(update={"data_bits": 64, "hp_ports": 2})})
+
+
+def test_plane_layout_packs_and_unpacks():
+    """Byte x of the logical image lies in plane (x mod 8) // 4 at 4 (x // 8) + x mod 4 (8-byte beats)."""
+    cfg = two_port(case("program").config())
+    plane = 4096
+    rng = np.random.default_rng(3)
+    for off, n in ((0, 64), (16, 29), (3, 1), (40, 8 * 100)):
+        data = rng.integers(0, 256, n, dtype=np.uint8)
+        buf = np.zeros(2 * plane, dtype=np.uint8)
+        idx = driver.plane_index(cfg, off, n, plane)
+        buf[idx] = data
+        for j in range(n):
+            x = off + j
+            assert buf[(x % 8) // 4 * plane + 4 * (x // 8) + x % 4] == data[j], (off, j)
+        assert np.count_nonzero(buf) == np.count_nonzero(data)  # nothing else written
+        assert np.array_equal(buf[idx], data)  # and read back
+    one = case("program").config()
+    assert driver.plane_index(one, 24, 8) == slice(24, 32)
+    assert driver.buffer_bytes(one, 1000) == 1000 and driver.buffer_bytes(cfg, 1000, plane) == plane + 500
+    with pytest.raises(DriverError, match="HP_PLANE_BYTES"):
+        driver.buffer_bytes(cfg, 2 * plane + 8, plane)
+    assert driver.logical_base(cfg, 0x1000_0000, 4096) == 0x2000_0000
+    with pytest.raises(DriverError, match="below 4 GiB"):
+        driver.logical_base(cfg, 0x8000_0000, 4096)  # its logical image would start at 4 GiB
+
+
+class SplitBoard:
+    """FakeHardware behind the HP splitter: it sees the logical image, which the board holds as two
+    planes of 4-byte halves of every 8-byte beat, plane 1 board.HP_PLANE_BYTES after plane 0."""
+
+    def __init__(self, hw: FakeHardware):
+        self.hw = hw
+
+    def on_write(self, b: MemoryBackend, addr: int, value: int) -> None:
+        self.hw.on_write(b, addr, value)
+
+    def on_read(self, b: MemoryBackend, addr: int) -> None:
+        plane = board.HP_PLANE_BYTES
+        p0, p1 = b.ddr[:plane].reshape(-1, 4), b.ddr[plane : 2 * plane].reshape(-1, 4)
+        view = types.SimpleNamespace(regs=b.regs, base=2 * b.base, ddr=np.concatenate([p0, p1], axis=1).reshape(-1))
+        self.hw.on_read(view, addr)
+        beats = view.ddr.reshape(-1, 8)
+        p0[:], p1[:] = beats[:, :4], beats[:, 4:]
+
+
+def test_driver_runs_a_model_over_two_hp_ports(tmp_path):
+    cfg = two_port(case("program").config())
+    model, images = small_model(cfg)
+    path = tmp_path / "m.npz"
+    save_model(path, model)
+    split = SplitBoard(FakeHardware(model, cfg))
+    b = MemoryBackend(regs=hw_registers(RtlParams(cfg)), on_write=split.on_write, on_read=split.on_read, size=1 << 25)
+    acc = Accelerator(b, cfg)
+    acc.load_model(path)
+    ref = run_model(model, images, "sparse")
+    assert np.array_equal(acc.run_batch(images), ref.logits)
+    assert np.array_equal(acc.stats.output, ref.layer_out[-1][1])
+    # the accelerator's addresses are logical, from twice the buffer's physical address
+    lay0 = build_layout(model, compile_program(model, cfg, "sparse"), cfg)
+    assert acc.layout.load_addr == 2 * b.base + lay0.load_addr
+    assert b.regs[regmap.global_addr("store_addr")] == 2 * b.base + lay0.store_addr
+    plane = board.HP_PLANE_BYTES
+    half = lay0.end // 2
+    assert len(acc.buffer.array) == plane + half
+    assert np.count_nonzero(b.ddr[plane : plane + half]) and not np.count_nonzero(b.ddr[half:plane])
+
+
 def test_every_register_access_is_one_the_map_allows(tiny_setup):
     cfg, model, images, path = tiny_setup
     b, _ = memory_board(model, cfg)

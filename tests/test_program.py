@@ -127,12 +127,14 @@ def test_program_places_every_blob():
 
 
 def test_weight_ring_geometry_of_the_ultra96v2():
-    """The numbers rtl/params.py builds the weight memory from (E = 192 bits, 2 x 4096 entries)."""
+    """The numbers rtl/params.py builds the weight memory from (256-bit beats: E = 384 bits, two 3x3 steps
+    or six 1x1 steps per entry, 2 x 2048 entries: the same 1.5 Mbit as 2 x 4096 x 192 at 128 bits)."""
     c = load_config(ROOT / "configs/ultra96v2.yaml")
+    assert c.axi.data_bits == 256
     assert c.step_bits(3, True) == 16 * (9 + 3)
-    assert c.weight_entry_bits(True) == 192
-    assert (c.steps_per_entry(1, True), c.steps_per_entry(3, True)) == (3, 1)
-    assert c.weight_ring_entries(True) == 2 * 4096
+    assert c.weight_entry_bits(True) == 384
+    assert (c.steps_per_entry(1, True), c.steps_per_entry(3, True)) == (6, 2)
+    assert c.weight_ring_entries(True) == 2 * 2048
     assert c.buffers.blob_slots == 16
 
 

@@ -31,6 +31,8 @@ def test_sweep_points_from_the_cache_or_not_synthesized(tmp_path):
                     "hardware.pe_array.rows": [8, 16],
                     "hardware.pe_array.cols": [4],
                     "hardware.buffers.res_depth": [8192],
+                    "hardware.axi.data_bits": [128],  # 8 rows x 16 bits: a 128-bit master on one port
+                    "hardware.axi.hp_ports": [1],
                 },
             }
         )

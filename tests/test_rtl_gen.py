@@ -200,8 +200,8 @@ def test_latencies_are_the_rtls():
 
 def test_ultra96_parameters():
     p = RtlParams(ultra96()).verilog()
-    assert (p["ROWS"], p["COLS"], p["G"], p["BA"], p["D"], p["IB"]) == (16, 16, 8, 64, 128, 3)
-    assert p["E_MEM"] == 192 and p["M3"] == 1 and p["M1"] == 3  # one 3x3 step or three 1x1 steps per entry
+    assert (p["ROWS"], p["COLS"], p["G"], p["BA"], p["D"], p["IB"]) == (16, 16, 8, 64, 256, 3)
+    assert p["E_MEM"] == 384 and p["M3"] == 2 and p["M1"] == 6  # two 3x3 steps or six 1x1 steps per entry
     assert re.match(r"^\d+$", str(p["WAW"]))
     assert RtlParams(tiny(), sparse=False).verilog()["IB"] == 0
 
@@ -212,7 +212,8 @@ def test_resource_json_is_what_analysis_reads(tmp_path):
     from rtl.resources import _entry, with_shape
 
     u = parse_stat(STAT)
-    cfg = ultra96()
+    c = ultra96()
+    cfg = c.model_copy(update={"axi": c.axi.model_copy(update={"data_bits": 128, "hp_ports": 1})})  # 8 rows: 128 bits
     entries = [_entry("sparse", cfg, u, 1.0), _entry("sparse", with_shape(cfg, 8, 16), u, 2.0)]
     f = tmp_path / "resources.json"
     f.write_text(json.dumps({"kind": "bnn-rtl-resources", "builds": entries}))

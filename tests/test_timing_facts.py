@@ -27,7 +27,8 @@ def run(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None], 
 
 
 def with_axi(**axi: int) -> HardwareConfig:
-    return make_config("facts", {}, axi, ULTRA96.buffers.act_word_bits)
+    """Ultra96v2 folding on one 128-bit port: the beat arithmetic below counts 128-bit beats."""
+    return make_config("facts", {}, {"data_bits": 128, **axi}, ULTRA96.buffers.act_word_bits)
 
 
 def one_layer(cfg: HardwareConfig) -> Program:

@@ -93,6 +93,17 @@ def u96(tmp_path_factory) -> Path:
     return generate(ultra96(), tmp_path_factory.mktemp("u96") / "out")
 
 
+def one_port():
+    """The Ultra96v2 configuration on a single 128-bit HP port (axi.hp_ports 1)."""
+    c = ultra96()
+    return c.model_copy(update={"axi": c.axi.model_copy(update={"data_bits": 128, "hp_ports": 1})})
+
+
+@pytest.fixture(scope="module")
+def u96_one(tmp_path_factory) -> Path:
+    return generate(one_port(), tmp_path_factory.mktemp("u96one") / "out")
+
+
 PS = f"/{'zynq_ultra_ps_e_0'}"
 ACCEL = f"/{board.CELL}"
 
@@ -118,11 +129,13 @@ def test_build_tcl_asks_vivado_for_the_configured_design(u96):
     assert r.props[str((u96 / "verilog" / "bnn_regmap.vh").resolve())]["file_type"] == "Verilog Header"
     (xdc,) = [c for c in r.named("add_files") if "constrs_1" in c]
     assert Path(xdc[-1]).name == "bnn_accel.xdc"
-    # PS: pl_clk0 at the configured clock, HP0 as wide as the DMA's bus, HPM0_FPD for the registers
+    # PS: pl_clk0 at the configured clock, HP0 and HP1 each half the DMA's bus, HPM0_FPD for the registers
     ps = r.props[PS]
     assert float(ps["CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"]) == cfg.clock_mhz
     assert ps["CONFIG.PSU__USE__S_AXI_GP2"] == "1"  # S_AXI_HP0_FPD
-    assert int(ps["CONFIG.PSU__SAXIGP2__DATA_WIDTH"]) == cfg.axi.data_bits == 128
+    assert ps["CONFIG.PSU__USE__S_AXI_GP3"] == "1"  # S_AXI_HP1_FPD
+    assert cfg.axi.hp_ports == 2 and cfg.axi.data_bits == 256
+    assert int(ps["CONFIG.PSU__SAXIGP2__DATA_WIDTH"]) == int(ps["CONFIG.PSU__SAXIGP3__DATA_WIDTH"]) == 128
     assert ps["CONFIG.PSU__USE__M_AXI_GP0"] == "1"  # M_AXI_HPM0_FPD
     # the accelerator is the generated wrapper, as a module reference
     cells = r.named("create_bd_cell")
@@ -130,13 +143,16 @@ def test_build_tcl_asks_vivado_for_the_configured_design(u96):
     assert ref == ["-type", "module", "-reference", board.WRAPPER, board.CELL]
     assert ["-type", "ip", "-vlnv", "xilinx.com:ip:zynq_ultra_ps_e:1.10", "zynq_ultra_ps_e_0"] in cells  # newest IP
     assert any("proc_sys_reset" in c[3] for c in cells)
-    # AXI: PS master -> SmartConnect -> s_axi; m_axi -> SmartConnect -> S_AXI_HP0_FPD
+    # AXI: PS master -> SmartConnect -> s_axi; m_axi_hp0/1 -> SmartConnects -> S_AXI_HP0/1_FPD
     intf = {tuple(c) for c in r.named("connect_bd_intf_net")}
     assert (f"{PS}/M_AXI_HPM0_FPD", "/ctrl_sc/S00_AXI") in intf and ("/ctrl_sc/M00_AXI", f"{ACCEL}/s_axi") in intf
-    assert (f"{ACCEL}/m_axi", "/mem_sc/S00_AXI") in intf and ("/mem_sc/M00_AXI", f"{PS}/S_AXI_HP0_FPD") in intf
+    assert (f"{ACCEL}/m_axi_hp0", "/mem_sc/S00_AXI") in intf and ("/mem_sc/M00_AXI", f"{PS}/S_AXI_HP0_FPD") in intf
+    assert (f"{ACCEL}/m_axi_hp1", "/mem_sc1/S00_AXI") in intf and ("/mem_sc1/M00_AXI", f"{PS}/S_AXI_HP1_FPD") in intf
+    assert not any(f"{ACCEL}/m_axi" in c for c in intf)
     nets = r.named("connect_bd_net")
-    (clk,) = [n for n in nets if n[0] == f"{PS}/pl_clk0"]
-    assert {f"{ACCEL}/aclk", f"{PS}/saxihp0_fpd_aclk", f"{PS}/maxihpm0_fpd_aclk"} <= set(clk)
+    clk = {p for n in nets if n[0] == f"{PS}/pl_clk0" for p in n}
+    assert {f"{ACCEL}/aclk", f"{PS}/saxihp0_fpd_aclk", f"{PS}/maxihpm0_fpd_aclk", f"{PS}/saxihp1_fpd_aclk"} <= clk
+    assert "/mem_sc1/aclk" in clk and ["/rst_pl0/interconnect_aresetn", "/mem_sc1/aresetn"] in nets
     assert ["/rst_pl0/peripheral_aresetn", f"{ACCEL}/aresetn"] in nets
     assert ["/start_zero/dout", f"{ACCEL}/start"] in nets
     # the register window: fixed base, range = the register map's size
@@ -174,6 +190,10 @@ def test_build_tcl_follows_another_configuration(tmp_path):
     ps = r.props[PS]
     assert float(ps["CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"]) == 150.0
     assert int(ps["CONFIG.PSU__SAXIGP2__DATA_WIDTH"]) == cfg.axi.data_bits == 32
+    assert ps["CONFIG.PSU__USE__S_AXI_GP3"] == "0" and "CONFIG.PSU__SAXIGP3__DATA_WIDTH" not in ps  # one port
+    intf = {tuple(c) for c in r.named("connect_bd_intf_net")}
+    assert (f"{ACCEL}/m_axi", "/mem_sc/S00_AXI") in intf and ("/mem_sc/M00_AXI", f"{PS}/S_AXI_HP0_FPD") in intf
+    assert not any("mem_sc1" in c for cell in r.named("create_bd_cell") for c in cell)
     assert r.named("create_project")[0][-1] == "xczu3eg-sbva484-2-e"
     assert "set bnn(mode) dense" in (out / "vivado" / "config.tcl").read_text()
 
@@ -241,6 +261,8 @@ def test_config_tcl_values(u96):
     text = (u96 / "vivado" / "config.tcl").read_text()
     assert "set bnn(lite_base) 0xA0000000" in text and "set bnn(lite_range) 64K" in text
     assert "set bnn(hp_data_bits) 128" in text and "set bnn(clock_mhz) 200" in text
+    assert "set bnn(hp_ports) 2" in text and "set bnn(hp1_port) S_AXI_HP1_FPD" in text
+    assert "../verilog/bnn_hp_split.v" in text
 
 
 # --------------------------------------------------------------------------- the wrapper
@@ -258,8 +280,8 @@ def ports_of(text: str, module: str) -> dict[str, tuple[str, int]]:
     return out
 
 
-def test_wrapper_maps_every_port_one_to_one(u96):
-    v = u96 / "verilog"
+def test_wrapper_maps_every_port_one_to_one(u96_one):
+    v = u96_one / "verilog"
     top = ports_of((v / "bnn_accel.v").read_text(), "bnn_accel")
     wtext = (v / f"{board.WRAPPER}.v").read_text()
     wrap = ports_of(wtext, board.WRAPPER)
@@ -279,11 +301,59 @@ def test_wrapper_maps_every_port_one_to_one(u96):
         "done",
         "busy",
     }
-    assert top["m_axi_rdata"][1] == ultra96().axi.data_bits and wrap["s_axi_awaddr"][1] == regmap.ADDR_BITS
+    assert top["m_axi_rdata"][1] == 128 and wrap["s_axi_awaddr"][1] == regmap.ADDR_BITS
+    assert "bnn_hp_split" not in wtext and not (v / "bnn_hp_split.v").exists()
 
 
-def test_wrapper_interface_attributes(u96):
-    text = (u96 / "verilog" / f"{board.WRAPPER}.v").read_text()
+def test_wrapper_splits_the_master_over_two_hp_ports(u96):
+    """axi.hp_ports 2: every bnn_accel port but the AXI4 master maps one to one; the master goes into
+    bnn_hp_split, whose two masters are the wrapper's m_axi_hp0 and m_axi_hp1, each half as wide."""
+    v = u96 / "verilog"
+    top = ports_of((v / "bnn_accel.v").read_text(), "bnn_accel")
+    wtext = (v / f"{board.WRAPPER}.v").read_text()
+    wrap = ports_of(wtext, board.WRAPPER)
+    core = wtext.split("bnn_accel u_accel (", 1)[1].split(");", 1)[0]
+    conns = dict(re.findall(r"^\s*\.(\w+)\((\w+)\),?$", core, re.M))
+    assert sorted(conns) == sorted(top)
+    for f, a in conns.items():
+        if f.startswith("m_axi_"):
+            assert a == "c_" + f and a not in wrap
+        else:
+            assert top[f] == wrap[a], f
+    assert top["m_axi_rdata"][1] == 256
+    for k in (0, 1):
+        assert wrap[f"m_axi_hp{k}_rdata"] == ("input", 128) and wrap[f"m_axi_hp{k}_wdata"] == ("output", 128)
+        assert wrap[f"m_axi_hp{k}_araddr"] == ("output", 32) and wrap[f"m_axi_hp{k}_wstrb"] == ("output", 16)
+    assert not any(n.startswith("m_axi_") and not n.startswith(("m_axi_hp0_", "m_axi_hp1_")) for n in wrap)
+    split = wtext.split("bnn_hp_split #(", 1)[1]
+    assert ".D(256)" in split and f".PLANE({board.HP_PLANE_BYTES})" in split and ".rst(!aresetn)" in split
+    sconns = dict(re.findall(r"^\s*\.(\w+)\((\w+)\),?$", split.split("u_split (", 1)[1], re.M))
+    # every port of the wrapper's HP masters is driven by the splitter's port of the same name
+    for n in wrap:
+        if n.startswith("m_axi_hp"):
+            assert sconns[f"m{n[8]}_{n[10:]}"] == n
+    assert (v / "bnn_hp_split.v").read_text() == (ROOT / "rtl" / "verilog" / "bnn_hp_split.v").read_text()
+
+
+@pytest.mark.parametrize(
+    ("axi", "field"),
+    [({"data_bits": 256, "hp_ports": 1}, "axi.hp_ports"), ({"max_burst_beats": 32}, "axi.max_burst_beats")],
+)
+def test_gen_refuses_what_the_hp_ports_cannot_carry(axi, field, tmp_path, capsys):
+    """A 256-bit single port, or bursts longer than 16 beats: no HP port takes them (nothing written)."""
+    c = ultra96()
+    cfg = c.model_copy(update={"axi": c.axi.model_copy(update=axi)})
+    cfg_file = write_config(cfg, tmp_path / "c.yaml")
+    assert gen_main(["--config", str(cfg_file), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and field in err and str(cfg_file) in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("which", ["one", "two"])
+def test_wrapper_interface_attributes(which, u96, u96_one):
+    out = u96 if which == "two" else u96_one
+    text = (out / "verilog" / f"{board.WRAPPER}.v").read_text()
     head = text.split(f"module {board.WRAPPER} (", 1)[1].split("\n);", 1)[0]
     attrs: list[str] = []
     seen_param = set()
@@ -298,7 +368,7 @@ def test_wrapper_interface_attributes(u96):
         name = m.group(3)
         info = [a for a in attrs if "X_INTERFACE_INFO" in a]
         if name.startswith(("s_axi_", "m_axi_")):
-            bus, sig = name[:5], name[6:]
+            bus, sig = (name[:9], name[10:]) if name.startswith("m_axi_hp") else (name[:5], name[6:])
             assert len(info) == 1 and f'aximm:1.0 {bus} {sig.upper()}"' in info[0], name
             if any("X_INTERFACE_PARAMETER" in a for a in attrs):
                 seen_param.add(bus)
@@ -307,17 +377,19 @@ def test_wrapper_interface_attributes(u96):
         else:
             assert not attrs, name
         attrs = []
-    assert seen_param == {"s_axi", "m_axi"}
+    masters = {"m_axi_hp0", "m_axi_hp1"} if which == "two" else {"m_axi"}
+    assert seen_param == {"s_axi"} | masters
     assert "PROTOCOL AXI4LITE" in text and "PROTOCOL AXI4," in text and "POLARITY ACTIVE_LOW" in text
-    assert f"DATA_WIDTH {ultra96().axi.data_bits}" in text and "FREQ_HZ" not in text
+    assert "DATA_WIDTH 128" in text and "DATA_WIDTH 256" not in text and "FREQ_HZ" not in text
+    assert f"ASSOCIATED_BUSIF {':'.join(['s_axi', *sorted(masters)])}," in text
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("which", ["ultra96v2", "tiny"])
+@pytest.mark.parametrize("which", ["ultra96v2", "one_port", "tiny"])
 def test_wrapper_lints_clean(which, tmp_path):
     from tests.test_rtl_lint import verilator
 
-    cfg = ultra96() if which == "ultra96v2" else tiny()
+    cfg = {"ultra96v2": ultra96, "one_port": one_port, "tiny": tiny}[which]()
     out = generate(cfg, tmp_path / "out")
     v = out / "verilog"
     files = [

@@ -34,7 +34,7 @@ def make_config(name: str, pe: dict[str, int], axi: dict[str, int], act_word_bit
     data = copy.deepcopy(ULTRA96.model_dump())
     data["name"] = name
     data["pe_array"].update(pe)
-    data["axi"].update(axi)
+    data["axi"].update({"hp_ports": 1, **axi})  # the contract is at the core's port: one port of data_bits
     # the LOAD-then-layer rule; tests/test_timing_input_buffer.py turns the input buffer on
     data["buffers"].update(_BIG_BUFFERS, act_word_bits=act_word_bits, input_buffer=False)
     # the timing model's properties hold for shapes the RTL generator does not build (e.g. one PE row)

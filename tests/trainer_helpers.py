@@ -17,7 +17,8 @@ def small_hw(tmp: Path, rows: int = 4, acc_depth: int = 4, cols: int = 16) -> Pa
         "act_word_bits: 64", f"act_word_bits: {rows * acc_depth}"
     )
     # the RTL's rule (archsim.config.rtl_limit): axi.data_bits divides rows x value_bits
-    text = text.replace("data_bits: 128 ", f"data_bits: {max(32, min(128, rows * 16))} ")
+    text = text.replace("data_bits: 256 ", f"data_bits: {max(32, min(128, rows * 16))} ")
+    text = text.replace("hp_ports: 2 ", "hp_ports: 1 ")  # one port of data_bits (a timing model of a small array)
     path = tmp / "small_hw.yaml"
     path.write_text(text)
     return path

@@ -22,6 +22,11 @@ pynq imported only when used) and in memory for tests (`MemoryBackend`). The DDR
 not cache-coherent with the accelerator (it sits on S_AXI_HP0_FPD), so the driver flushes
 before the accelerator reads and invalidates before it reads what the accelerator wrote.
 
+With `axi.hp_ports` 2 the board splits the accelerator's master over HP0 and HP1
+(rtl/verilog/bnn_hp_split.v): the buffer holds the image as two planes, plane k at
+k * board.HP_PLANE_BYTES holding the k-th half of every beat, and the accelerator's addresses
+are logical ones from twice plane 0's physical address (`plane_index`, docs/architecture.md 6).
+
 Every register address, field and bit comes from rtl/regmap.py.
 """
 
@@ -245,6 +250,51 @@ def _bit(value: int, bit: int) -> bool:
     return bool((value >> bit) & 1)
 
 
+# --------------------------------------------------------------------------- plane layout (two HP ports)
+
+ADDRESS_SPACE = 1 << 32  # the accelerator's AXI addresses are 32 bits
+
+
+def buffer_bytes(cfg: HardwareConfig, logical_bytes: int, plane_bytes: int = board.HP_PLANE_BYTES) -> int:
+    """Bytes of the DDR buffer that holds a logical image of `logical_bytes` (two planes with two HP ports)."""
+    if cfg.axi.hp_ports == 1:
+        return logical_bytes
+    half = -(-logical_bytes // cfg.axi.hp_ports)
+    if half > plane_bytes:
+        raise DriverError(
+            f"the DDR image needs {logical_bytes} bytes: each of the two planes would hold {half}, more than "
+            f"the {plane_bytes} bytes between them (rtl/board.py HP_PLANE_BYTES)"
+        )
+    return plane_bytes + half
+
+
+def logical_base(cfg: HardwareConfig, physical: int, logical_bytes: int) -> int:
+    """The accelerator's address of a buffer at `physical`: the same with one HP port; twice it with two
+    (the splitter halves every address), which must stay within 32 bits."""
+    base = physical * cfg.axi.hp_ports
+    align = cfg.burst_bytes
+    if base % align or base + logical_bytes > ADDRESS_SPACE:
+        raise DriverError(
+            f"DDR buffer at {physical:#x}: the accelerator's image at {base:#x} must be aligned to a burst "
+            f"({align} bytes) and end below 4 GiB (axi.hp_ports {cfg.axi.hp_ports})"
+        )
+    return base
+
+
+def plane_index(
+    cfg: HardwareConfig, offset: int, nbytes: int, plane_bytes: int = board.HP_PLANE_BYTES
+) -> np.ndarray | slice:
+    """Where the logical bytes [offset, offset + nbytes) of the DDR image lie in the buffer: a slice with
+    one HP port; with two, plane k (at k * plane_bytes) holds bytes [hb k, hb (k + 1)) of every beat
+    (hb = half a beat), at half the beat's offset."""
+    if cfg.axi.hp_ports == 1:
+        return slice(offset, offset + nbytes)
+    bb = cfg.beat_bytes
+    hb = bb // cfg.axi.hp_ports
+    j = np.arange(offset, offset + nbytes, dtype=np.int64)
+    return (j // bb) * hb + (j % hb) + ((j % bb) // hb) * plane_bytes
+
+
 class Accelerator:
     """The accelerator on a board: `load_model`, then `run` / `run_batch`.
 
@@ -325,17 +375,13 @@ class Accelerator:
         self.model = self.program = self.layout = None
         model = read_model(model_path)
         prog = compile_program(model, self.cfg, self.mode, model_path)
-        lay0 = build_layout(model, prog, self.cfg)  # at address 0: offsets into the buffer
-        self.buffer = buf = self.backend.allocate(lay0.end)
-        if buf.physical_address % self.cfg.burst_bytes:
-            raise DriverError(
-                f"DDR buffer at {buf.physical_address:#x} is not aligned to a burst ({self.cfg.burst_bytes} bytes)"
-            )
-        lay = relocate(lay0, buf.physical_address)
+        lay0 = build_layout(model, prog, self.cfg)  # at address 0: offsets into the (logical) image
+        self.buffer = buf = self.backend.allocate(buffer_bytes(self.cfg, lay0.end))
+        lay = relocate(lay0, logical_base(self.cfg, buf.physical_address, lay0.end))
         writes = regmap.program_writes(lay, self.prm)  # refuses values the hardware would truncate
         base, blob = lay0.blob_image()
         buf.array[:] = 0
-        buf.array[base : base + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+        buf.array[plane_index(self.cfg, base, len(blob))] = np.frombuffer(blob, dtype=np.uint8)
         buf.sync_to_device()
         self._check_idle()
         for w in writes:
@@ -410,10 +456,9 @@ class Accelerator:
         lay, buf, prog, model = self.layout, self.buffer, self.program, self._model()
         assert lay is not None and buf is not None and prog is not None
         t0 = time.perf_counter()
-        base = buf.physical_address
+        base = logical_base(self.cfg, buf.physical_address, 0)  # checked in full by load_model
         data = np.frombuffer(pack_map(x0, self.cfg), dtype=np.uint8)
-        load = lay.load_addr - base
-        buf.array[load : load + len(data)] = data
+        buf.array[plane_index(self.cfg, lay.load_addr - base, len(data))] = data
         buf.sync_to_device()
         host_s += time.perf_counter() - t0
 
@@ -427,8 +472,8 @@ class Accelerator:
 
         t2 = time.perf_counter()
         buf.sync_from_device()
-        store = lay.store_addr - base
-        out = unpack_map(buf.array[store : store + lay.store.beats * self.cfg.beat_bytes], prog.store_shape, self.cfg)
+        nbytes = lay.store.beats * self.cfg.beat_bytes
+        out = unpack_map(buf.array[plane_index(self.cfg, lay.store_addr - base, nbytes)], prog.store_shape, self.cfg)
         logits = classifier_forward(model, out[None])[0]
         host_s += time.perf_counter() - t2
         return logits, RunStats(cycles, ends, out, accel_s, host_s)

@@ -1,7 +1,8 @@
 # Constraints of the BNN accelerator on the Ultra96v2 (read by build.tcl).
 #
 # Clock: the design has one clock, pl_clk0 of the Zynq UltraScale+ PS, which drives the
-# accelerator, both SmartConnects, the reset block and the PS's HPM0_FPD and HP0 ports. The PS
+# accelerator, the SmartConnects, the reset block and the PS's HPM0_FPD and HP0 ports (and HP1 when
+# axi.hp_ports is 2: both HP ports on the same clock, so the splitter needs no clock crossing). The PS
 # IP creates its clock constraint itself (from PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ), so no
 # create_clock here; adding one would override the PS's and could disagree with the frequency
 # the PS dividers really produce.

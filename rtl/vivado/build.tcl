@@ -16,6 +16,8 @@
 #   zynq_ultra_ps_e_0 (board preset) pl_clk0 @ clock_mhz -> every aclk; pl_resetn0 -> proc_sys_reset
 #   M_AXI_HPM0_FPD -> smartconnect ctrl_sc -> bnn_accel_0/s_axi  at lite_base, lite_range
 #   bnn_accel_0/m_axi -> smartconnect mem_sc -> S_AXI_HP0_FPD (hp_data_bits wide) -> DDR
+#   with hp_ports 2 (the accelerator's master split over two ports, plane layout):
+#   bnn_accel_0/m_axi_hp0 -> mem_sc -> S_AXI_HP0_FPD, bnn_accel_0/m_axi_hp1 -> mem_sc1 -> S_AXI_HP1_FPD
 
 set here [file dirname [file normalize [info script]]]
 set opt(config) [file join $here config.tcl]
@@ -110,7 +112,9 @@ if {$board ne ""} {
     # Ultra96v2 preset: LPDDR4, MIO, PS clocks
     apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {apply_board_preset "1"} $ps
 }
-# Only the ports used: HPM0_FPD (registers) and HP0 (DMA); pl_clk0 at the configured clock.
+# Only the ports used: HPM0_FPD (registers) and HP0 (DMA; HP1 too with hp_ports 2), both HP ports
+# hp_data_bits wide; pl_clk0 at the configured clock.
+set two_hp [expr {$bnn(hp_ports) == 2}]
 set_property -dict [list \
     CONFIG.PSU__USE__M_AXI_GP0 {1} \
     CONFIG.PSU__MAXIGP0__DATA_WIDTH {32} \
@@ -118,10 +122,14 @@ set_property -dict [list \
     CONFIG.PSU__USE__M_AXI_GP2 {0} \
     CONFIG.PSU__USE__S_AXI_GP2 {1} \
     CONFIG.PSU__SAXIGP2__DATA_WIDTH $bnn(hp_data_bits) \
+    CONFIG.PSU__USE__S_AXI_GP3 $two_hp \
     CONFIG.PSU__FPGA_PL0_ENABLE {1} \
     CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $bnn(clock_mhz) \
     CONFIG.PSU__USE__FABRIC__RST {1} \
 ] $ps
+if {$two_hp} {
+    set_property -dict [list CONFIG.PSU__SAXIGP3__DATA_WIDTH $bnn(hp_data_bits)] $ps
+}
 set act [get_property CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ $ps]
 if {$act ne "" && abs($act - $bnn(clock_mhz)) > 0.005 * $bnn(clock_mhz)} {
     puts "WARNING: build.tcl: pl_clk0 runs at $act MHz, not $bnn(clock_mhz) MHz (the PS clock dividers\
@@ -133,6 +141,10 @@ set ctrl_sc [create_bd_cell -type ip -vlnv [latest_ip smartconnect] ctrl_sc]
 set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $ctrl_sc
 set mem_sc [create_bd_cell -type ip -vlnv [latest_ip smartconnect] mem_sc]
 set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $mem_sc
+if {$two_hp} {
+    set mem_sc1 [create_bd_cell -type ip -vlnv [latest_ip smartconnect] mem_sc1]
+    set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $mem_sc1
+}
 set accel [create_bd_cell -type module -reference $bnn(top) $bnn(cell)]
 # the start pin: CTRL.start over AXI-Lite starts inferences
 set zero [create_bd_cell -type ip -vlnv [latest_ip xlconstant] start_zero]
@@ -142,13 +154,26 @@ connect_bd_net [get_bd_pins $ps/pl_clk0] \
     [get_bd_pins $ps/maxihpm0_fpd_aclk] [get_bd_pins $ps/saxihp0_fpd_aclk] \
     [get_bd_pins $rst/slowest_sync_clk] [get_bd_pins $ctrl_sc/aclk] [get_bd_pins $mem_sc/aclk] \
     [get_bd_pins $accel/aclk]
+if {$two_hp} {
+    connect_bd_net [get_bd_pins $ps/pl_clk0] [get_bd_pins $ps/saxihp1_fpd_aclk] [get_bd_pins $mem_sc1/aclk]
+}
 connect_bd_net [get_bd_pins $ps/pl_resetn0] [get_bd_pins $rst/ext_reset_in]
 connect_bd_net [get_bd_pins $rst/interconnect_aresetn] [get_bd_pins $ctrl_sc/aresetn] [get_bd_pins $mem_sc/aresetn]
+if {$two_hp} {
+    connect_bd_net [get_bd_pins $rst/interconnect_aresetn] [get_bd_pins $mem_sc1/aresetn]
+}
 connect_bd_net [get_bd_pins $rst/peripheral_aresetn] [get_bd_pins $accel/aresetn]
 connect_bd_net [get_bd_pins $zero/dout] [get_bd_pins $accel/start]
 connect_bd_intf_net [get_bd_intf_pins $ps/$bnn(ctrl_port)] [get_bd_intf_pins $ctrl_sc/S00_AXI]
 connect_bd_intf_net [get_bd_intf_pins $ctrl_sc/M00_AXI] [get_bd_intf_pins $accel/s_axi]
-connect_bd_intf_net [get_bd_intf_pins $accel/m_axi] [get_bd_intf_pins $mem_sc/S00_AXI]
+if {$two_hp} {
+    # plane 0 through HP0, plane 1 through HP1 (bnn_hp_split in the wrapper)
+    connect_bd_intf_net [get_bd_intf_pins $accel/m_axi_hp0] [get_bd_intf_pins $mem_sc/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $accel/m_axi_hp1] [get_bd_intf_pins $mem_sc1/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $mem_sc1/M00_AXI] [get_bd_intf_pins $ps/$bnn(hp1_port)]
+} else {
+    connect_bd_intf_net [get_bd_intf_pins $accel/m_axi] [get_bd_intf_pins $mem_sc/S00_AXI]
+}
 connect_bd_intf_net [get_bd_intf_pins $mem_sc/M00_AXI] [get_bd_intf_pins $ps/$bnn(hp_port)]
 
 # Registers at a fixed address (the host driver's default); the DMA sees the PS's DDR and OCM.

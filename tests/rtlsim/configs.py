@@ -35,6 +35,7 @@ def tiny_dict(**over: dict) -> dict:
         max_outstanding_reads=2,
         max_outstanding_writes=2,
         read_beat_cycles=1,
+        hp_ports=1,
     )
     for sect, vals in over.items():
         d[sect].update(vals)
