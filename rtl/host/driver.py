@@ -224,9 +224,8 @@ class RunStats:
 
     cycles: int  # CYCLES: DONE of docs/timing.md (cycles from start to done)
     layer_ends: tuple[int, ...]  # LOG: cycle (from start) at which each layer ended
-    output: (
-        np.ndarray
-    )  # what the STORE wrote (input of the classifier): int16 map [C, H, W], or int64 sums [C] when pooled
+    # what the STORE wrote (the classifier's input): the int16 map [C, H, W], or int64 sums [C] when pooled
+    output: np.ndarray
     accel_s: float  # wall time from the start write to done seen (includes polling)
     host_s: float  # wall time of the host's share (stem, packing, unpacking, classifier)
 
