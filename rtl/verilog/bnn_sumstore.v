@@ -2,13 +2,15 @@
 // The last layer's epilogue adds every output word it writes (ROWS channels of one position)
 // to the word of its channel slot: S[slot] += z, the first write of a slot in the layer
 // (its `seen` bit still clear) writes z itself, so nothing needs clearing but ND flags.
-// Read-modify-write in one cycle: an asynchronous read of the written slot (LUT RAM, its
-// write port's address) feeds the adders, the sum is written at the clock edge, so a write
-// in cycle t is seen by a write in cycle t + 1 to the same slot, and by the write DMA from
-// t + 1 on: the same visibility as the epilogue's residual-buffer write of that word.
+// Read-modify-write in one cycle: an asynchronous read of the written slot (LUT RAM) feeds
+// the adders, the sum is written at the clock edge, so a write in cycle t is seen by a write
+// in cycle t + 1 to the same slot, and by the write DMA from t + 1 on: the same visibility as
+// the epilogue's residual-buffer write of that word.
 // The write DMA reads DMA words of RESW bits (LPW = RESW / 32 channels, sign-extended to
-// int32) through a second read port: word w is part w mod CH of slot w / CH, CH = 32 / VB.
-// Its data comes one cycle after the address, as from the residual buffer.
+// int32): word w is part w mod CH of slot w / CH, CH = 32 / VB. It shares the one read port:
+// the STORE starts after the layer's last write, so the port reads the write address while
+// `we` is set and the DMA's slot otherwise (one LUT-RAM copy instead of two). Its data comes
+// one cycle after the address, as from the residual buffer.
 `default_nettype none
 module bnn_sumstore #(
     parameter ROWS = 16,
@@ -33,7 +35,8 @@ module bnn_sumstore #(
 
     reg [ROWS*PSB-1:0] mem [0:PSD-1];
     reg [PSD-1:0] seen;
-    wire [ROWS*PSB-1:0] cur = mem[waddr];
+    wire [PSAW-1:0] rslot;
+    wire [ROWS*PSB-1:0] cur = mem[we ? waddr : rslot];
     reg [ROWS*PSB-1:0] nxt;
     integer r;
     always @* begin
@@ -53,9 +56,9 @@ module bnn_sumstore #(
     /* verilator lint_off UNUSEDSIGNAL */
     wire [RAW-1:0] rsl = raddr >> CHW;  // slots beyond PSD are never read
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [PSAW-1:0] rslot = rsl[PSAW-1:0];
+    assign rslot = rsl[PSAW-1:0];
     wire [2:0] part = raddr[2:0] & CHM;
-    wire [ROWS*PSB-1:0] rword = mem[rslot];
+    wire [ROWS*PSB-1:0] rword = cur;
     reg [RESW-1:0] rpart;
     integer j;
     always @* begin
