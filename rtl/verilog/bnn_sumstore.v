@@ -60,11 +60,15 @@ module bnn_sumstore #(
     wire [2:0] part = raddr[2:0] & CHM;
     wire [ROWS*PSB-1:0] rword = cur;
     reg [RESW-1:0] rpart;
-    integer j;
+    integer j, k;
+    // constant slices only: a CH-to-1 mux per output bit, not a shifter by a variable offset
     always @* begin
-        for (j = 0; j < LPW; j = j + 1)
-            rpart[j * 32 +: 32] = {{(32 - PSB) {rword[(part * LPW + j) * PSB + PSB - 1]}},
-                rword[(part * LPW + j) * PSB +: PSB]};
+        rpart = {RESW{1'b0}};
+        for (k = 0; k < CH; k = k + 1)
+            if (part == k[2:0])
+                for (j = 0; j < LPW; j = j + 1)
+                    rpart[j * 32 +: 32] = {{(32 - PSB) {rword[(k * LPW + j) * PSB + PSB - 1]}},
+                        rword[(k * LPW + j) * PSB +: PSB]};
     end
     always @(posedge clk) rdata <= rpart;
 
