@@ -52,6 +52,9 @@ class Buffers(_Strict):
     # An input buffer (a third activation-bit set and a second residual buffer) that only the
     # LOAD writes, so the first layer starts from the first LOADed rows (docs/timing.md 3-4).
     input_buffer: bool = False
+    # STORE the last layer's per-channel sums over positions (int32) instead of the last map, when the
+    # host classifier pools globally (docs/timing.md 5, docs/architecture.md 6).
+    pooled_store: bool = False
 
     @model_validator(mode="after")
     def _slots(self) -> Buffers:
@@ -188,6 +191,18 @@ class HardwareConfig(_Strict):
         return 2 * (1 << max(1, (need - 1).bit_length()))
 
     @property
+    def pooled_sum_bits(self) -> int:
+        """Bits of one lane of the epilogue's sum store: value_bits + POOLED_POSITION_BITS, so a
+        sum over up to 2^POOLED_POSITION_BITS positions cannot overflow (written out as int32)."""
+        return min(32, self.epilogue.value_bits + POOLED_POSITION_BITS)
+
+    @property
+    def sum_store_slots(self) -> int:
+        """Words of the sum store (rows channels each): the channels of a dense pass's input that fills
+        buffers.weight_depth steps (weight_depth // acc_depth, the window buffers' default)."""
+        return -(-max(1, self.buffers.weight_depth // self.pe_array.acc_depth) // self.pe_array.rows)
+
+    @property
     def clock_hz(self) -> float:
         return self.clock_mhz * 1e6
 
@@ -198,6 +213,8 @@ RTL_LIMIT = "(a limit of the RTL generator)"
 # layers and weight passes per programme; docs/config.md lists them with the other limits.
 RTL_MAX_LAYERS = 32
 RTL_MAX_PASSES = 64
+# The sum store (buffers.pooled_store) holds exact sums of maps of up to 2^6 = 64 positions (8 x 8).
+POOLED_POSITION_BITS = 6
 
 
 def rtl_limit(cfg: HardwareConfig) -> tuple[str, str] | None:
@@ -219,6 +236,11 @@ def rtl_limit(cfg: HardwareConfig) -> tuple[str, str] | None:
         return "axi.data_bits", f"must not exceed 9 x act_word_bits = {9 * cfg.buffers.act_word_bits}"
     if e.value_bits > 16:
         return "epilogue.value_bits", "must be at most 16"
+    if cfg.buffers.pooled_store and 32 % e.value_bits:
+        return (
+            "buffers.pooled_store",
+            "needs epilogue.value_bits of 4, 8 or 16 (a residual word holds whole int32 sums)",
+        )
     b = cfg.buffers
     positions = max(min(9 * b.act_bank_depth, b.res_depth), b.list_depth)
     if (RTL_MAX_PASSES * math.ceil(positions / p.cols)).bit_length() + 1 > 31:

@@ -383,6 +383,8 @@ def schedule(
             )
         )
         prev_end = end
+    # STORE: the map, or the pooled sums (section 5.1: the last epilogue's sums are final with its
+    # outputs, so end_L covers them and only the beat count differs)
     done, bursts = store_schedule(prev_end, program.store_beats, cfg, lat)
     return Schedule(
         total_cycles=done,

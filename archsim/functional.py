@@ -215,10 +215,20 @@ def stem_output(st: Stem, inputs: np.ndarray, value_bits: int = 16) -> np.ndarra
     return np.ascontiguousarray(x0).astype(np.int16)
 
 
+def pooled_sums(x_last: np.ndarray) -> np.ndarray:
+    """Per-channel sums over positions of the last map, int64 [N, C]: what a pooled STORE writes
+    (`Program.pooled`, docs/timing.md 5) and all the host classifier reads of the map."""
+    return x_last.astype(np.int64).sum(axis=(2, 3))
+
+
+def classifier_logits(model: BnnModel, sums: np.ndarray) -> np.ndarray:
+    """Host classifier from the pooled sums [N, C]: logits = W_fc @ sums + b_fc, int64 [N, n_classes]."""
+    return sums.astype(np.int64) @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(np.int64)
+
+
 def classifier_forward(model: BnnModel, x_last: np.ndarray) -> np.ndarray:
     """Host classifier: logits = W_fc @ (sum over positions of x_L) + b_fc, int64 [N, n_classes]."""
-    pooled = x_last.astype(np.int64).sum(axis=(2, 3))
-    return pooled @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(np.int64)
+    return classifier_logits(model, pooled_sums(x_last))
 
 
 # --------------------------------------------------------------------------- whole model

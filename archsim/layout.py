@@ -14,7 +14,7 @@ is bit (i mod 8) of byte floor(i / 8).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -119,6 +119,39 @@ def unpack_map(data: bytes | np.ndarray, shape: tuple[int, int, int], cfg: Hardw
         raise ValueError(f"map image holds {bits.size} bits, a {c}x{h}x{w} map needs {n}")
     vals = fields_int(bits[:n].reshape(h * w, nwo * rows, vb), signed=True)
     return np.ascontiguousarray(vals[:, :c].T.reshape(c, h, w)).astype(np.int16)
+
+
+def store_geometry(program: Program, cfg: HardwareConfig) -> MapGeometry:
+    """The STORE's image: the last map, or with a pooled STORE its per-channel sums (words and
+    beats of the sum image; c, h, w stay the last map's)."""
+    g = map_geometry(*program.store_shape, cfg)
+    if not program.pooled:
+        return g
+    return replace(g, words=program.store_words, beats=program.store_beats)
+
+
+def unpack_pooled(data: bytes | np.ndarray, c: int, cfg: HardwareConfig) -> np.ndarray:
+    """Pooled STORE image -> int64 sums [C]: int32 little-endian, channel order, padded to whole rows."""
+    n = ceil_div(c, cfg.pe_array.rows) * cfg.pe_array.rows * 4
+    raw = bytes(data[:n]) if not isinstance(data, np.ndarray) else data[:n].tobytes()
+    if len(raw) < n:
+        raise ValueError(f"pooled image holds {len(raw)} bytes, {c} channels need {n}")
+    return np.frombuffer(raw, dtype="<i4")[:c].astype(np.int64)
+
+
+def unpack_store(data: bytes | np.ndarray, program: Program, cfg: HardwareConfig) -> np.ndarray:
+    """What the STORE wrote, as the host reads it: int64 sums [C] (pooled) or the int16 map [C, H, W]."""
+    if program.pooled:
+        return unpack_pooled(data, program.store_shape[0], cfg)
+    return unpack_map(data, program.store_shape, cfg)
+
+
+def store_view(program: Program, x_last: np.ndarray) -> np.ndarray:
+    """What the STORE of `program` writes for the last map `x_last` [C, H, W]: its per-channel sums
+    (int64 [C]) when pooled, else the map itself; the form `unpack_store` reads back."""
+    if program.pooled:
+        return np.asarray(x_last, dtype=np.int64).sum(axis=(1, 2))
+    return x_last
 
 
 # --------------------------------------------------------------------------- blobs
@@ -265,6 +298,7 @@ class DdrLayout:
     layers: tuple[LayerDesc, ...]
     passes: tuple[PassDesc, ...]
     blobs: tuple[bytes, ...]  # one per pass, global order
+    pooled: bool = False  # the STORE writes the last layer's pooled sums (Program.pooled)
 
     def blob_image(self) -> tuple[int, bytes]:
         """(base address, bytes) of the contiguous blob region, alignment gaps zero-filled."""
@@ -290,7 +324,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
     sparse = program.mode == "sparse"
     beat = cfg.beat_bytes
     load = map_geometry(*program.load_shape, cfg)
-    store = map_geometry(*program.store_shape, cfg)
+    store = store_geometry(program, cfg)
     if load.beats != program.load_beats or store.beats != program.store_beats:
         raise AssertionError("map image sizes disagree with the programme")
     load_addr = base
@@ -354,6 +388,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
         end=addr,
         load=load,
         store=store,
+        pooled=program.pooled,
         layers=tuple(layers),
         passes=tuple(passes),
         blobs=tuple(blobs),

@@ -96,6 +96,15 @@ class Program:
     input_buffer: bool = False
     pre_load: int = 0
     load_row_beats: tuple[int, ...] = ()
+    # Pooled STORE (`buffers.pooled_store`, docs/timing.md 5): the STORE writes the last layer's
+    # per-channel sums over positions, int32 [ceil(C / rows) rows], instead of the last map.
+    pooled: bool = False
+    store_words: int = 0  # words (rows x value_bits bits) the write DMA reads: map or sum store
+
+    @property
+    def store_res_reads(self) -> int:
+        """Residual-buffer words the STORE reads: none when it writes the sums (read from the sum store)."""
+        return 0 if self.pooled else self.store_words
 
     def job_order(self) -> list[int]:
         """Read jobs in the order the DMA serves them: -1 is the LOAD, i >= 0 blob i."""
@@ -111,6 +120,26 @@ class Program:
     def row_need(self, plan: LayerPlan, y: int) -> int:
         """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
         return min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)
+
+
+POOLED_VALUE_BITS = 32  # a pooled sum in DDR: int32
+
+
+def pooled_store_applies(model: BnnModel, last: LayerPlan, cfg: HardwareConfig) -> bool:
+    """Whether the STORE writes the pooled sums: the one place that decides it.
+
+    It needs `buffers.pooled_store`, a host classifier that only reads the global per-channel sums
+    (a sum-pool + linear: every classifier of the format today), and a last layer whose epilogue
+    produces every position (no mask unit): the epilogue sums what it writes, so positions a mask
+    unit skips (they keep the residual) would be missing from the sums. Otherwise the map is stored.
+    """
+    del model  # every classifier pools globally today; a flatten classifier would return False here
+    return cfg.buffers.pooled_store and not last.mask_enabled
+
+
+def pooled_store_beats(c: int, cfg: HardwareConfig) -> int:
+    """DDR beats of the pooled sums: ceil(C / rows) rows int32 values."""
+    return ceil_div(ceil_div(c, cfg.pe_array.rows) * cfg.pe_array.rows * POOLED_VALUE_BITS, cfg.axi.data_bits)
 
 
 def pass_geometry(c_out: int, rows: int, acc_depth: int) -> list[tuple[int, int, int]]:
@@ -353,6 +382,23 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     def map_beats(c: int, h: int, w: int) -> int:
         return ceil_div(_res_words(c, h, w, cfg) * cfg.res_word_bits, d)
 
+    pooled = bool(plans) and pooled_store_applies(model, plans[-1], cfg)
+    c_l, h_l, w_l = maps[-1]
+    store_beats, store_words = map_beats(*maps[-1]), _res_words(*maps[-1], cfg)
+    if pooled:
+        need = cfg.epilogue.value_bits + max(0, (h_l * w_l - 1).bit_length())
+        limit(
+            need <= cfg.pooled_sum_bits,
+            f"buffers.pooled_store: the sum of {h_l * w_l} positions needs {need} bits, the sum store holds "
+            f"{cfg.pooled_sum_bits} (value_bits + 6: at most 64 positions); set buffers.pooled_store: false",
+        )
+        limit(
+            ceil_div(c_l, rows) <= cfg.sum_store_slots,
+            f"buffers.pooled_store: the last layer's {c_l} channels exceed the sum store's "
+            f"{cfg.sum_store_slots * rows}; set buffers.pooled_store: false",
+        )
+        store_beats = pooled_store_beats(c_l, cfg)
+        store_words = ceil_div(c_l, rows) * POOLED_VALUE_BITS // cfg.epilogue.value_bits
     row_beats: tuple[int, ...] = ()
     if b.input_buffer:
         # Input row r is complete once the beat carrying its last residual word has arrived.
@@ -361,7 +407,7 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     return Program(
         mode=mode,
         load_beats=map_beats(*maps[0]),
-        store_beats=map_beats(*maps[-1]),
+        store_beats=store_beats,
         layers=tuple(plans),
         load_shape=maps[0],
         store_shape=maps[-1],
@@ -370,6 +416,8 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         input_buffer=b.input_buffer,
         pre_load=1 if b.input_buffer and plans else 0,
         load_row_beats=row_beats,
+        pooled=pooled,
+        store_words=store_words,
     )
 
 

@@ -413,6 +413,11 @@ def format_report(res: RunResult) -> str:
             f"   (the LOAD ends at cycle {_cyc(s0.load_done)}, overlapping layer 1: input buffer)"
             if s0.load_done != _load_cycles(s0)
             else ""
+        )
+        + (
+            f"   (the STORE writes the {res.workload.program.store_beats * cfg.beat_bytes:,} bytes of pooled sums)"
+            if res.workload.program.pooled
+            else ""
         ),
         f"total cycles      dense {_cyc(dense_c)}   pruned {_cyc(sparse_c)}{spread}",
         f"speedup           {res.speedup:.2f}x   (ideal {res.ideal_speedup:.2f}x = dense work / pruned work, "

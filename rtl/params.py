@@ -251,6 +251,11 @@ class RtlParams:
             "MPW": self.mpw,
             "SLW": self.slw,
             "INBUF": int(b.input_buffer),  # input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4)
+            # sum store of the pooled STORE (docs/timing.md 5): lanes of pooled_sum_bits, sum_store_slots words
+            "POOL": int(b.pooled_store),
+            "PSB": c.pooled_sum_bits,
+            "PSD": c.sum_store_slots,
+            "PSAW": max(1, clog2(c.sum_store_slots)),
         }
 
     # ---------------------------------------------------------------- checks

@@ -71,7 +71,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool")
 
 LAYER_FIELDS = (
     "flags",
@@ -279,6 +279,8 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             "mask_en": L.mask_enabled,
             "copy": L.copy_masked,
             "swap": L.swap,
+            # the last layer of a pooled programme: its epilogue sums into the sum store, the STORE writes it
+            "pool": lay.pooled and i == len(lay.layers) - 1,
         }
         vals = {
             "flags": sum(int(flags[f]) << b for b, f in enumerate(LAYER_FLAGS)),
@@ -344,6 +346,7 @@ def verilog_header() -> str:
         f"localparam STATUS_BUSY_BIT = {STATUS_BUSY_BIT};",
         f"localparam N_HW = {len(HW_FIELDS)};",
         f"localparam N_GLOBAL = {len(GLOBAL_FIELDS)};",
+        f"localparam N_FLAGS = {len(LAYER_FLAGS)};",
     ]
     for i, f in enumerate(HW_FIELDS):
         lines.append(f"localparam HW_{f.upper()} = {i};")

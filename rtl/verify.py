@@ -28,7 +28,7 @@ import numpy as np
 
 from archsim.errors import ArchsimError
 from archsim.format import BnnModel
-from archsim.layout import build_layout
+from archsim.layout import build_layout, store_view
 from archsim.program import compile_program
 from archsim.sim import simulate
 from archsim.workload import Workload, load_workload
@@ -59,7 +59,7 @@ def check_one(
     if o.got.shape != o.expected.shape or not np.array_equal(o.got, o.expected):
         bad = int(np.sum(o.got != o.expected)) if o.got.shape == o.expected.shape else -1
         problems.append(f"output differs from archsim's functional model ({bad} values)")
-    if want is not None and not np.array_equal(o.got, want):
+    if want is not None and not np.array_equal(o.got, store_view(o.program, want)):
         problems.append("output differs from the trace")
     if o.done != o.sched.total_cycles or o.done != sim.total_cycles:
         problems.append(f"RTL {o.done} cycles, archsim schedule {o.sched.total_cycles}, SimPy {sim.total_cycles}")

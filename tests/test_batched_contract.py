@@ -7,7 +7,7 @@ import pytest
 from test_timing_input_buffer import with_input_buffer
 from test_timing_layers import CASES, build
 from test_timing_networks import _random_config, _random_specs
-from timing_models import CONFIGS, ULTRA96, make_model, resnet18
+from timing_models import CONFIGS, ULTRA96, make_model, resnet18, with_pooled_store
 
 from archsim.batched_contract import schedule_batch
 from archsim.config import HardwareConfig
@@ -39,13 +39,14 @@ def _assert_equal(
         assert got.active[j].tolist() == [L.n_active for L in want.layers], f"image {j}"
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["map-store", "pooled-store"])
 @pytest.mark.parametrize("inbuf", [False, True], ids=["no-inbuf", "inbuf"])
 @pytest.mark.parametrize("seed", range(40))
-def test_randomized_programmes(seed: int, inbuf: bool) -> None:
+def test_randomized_programmes(seed: int, inbuf: bool, pooled: bool) -> None:
     """Random folding, AXI timing, blob placement, latencies and networks (the timing suite's generator),
-    with and without an input buffer (docs/timing.md 4.4)."""
+    with and without an input buffer (docs/timing.md 4.4), with the map or the pooled STORE (section 5)."""
     rng = np.random.default_rng(1000 + seed)
-    cfg = with_input_buffer(_random_config(rng, seed), inbuf)
+    cfg = with_pooled_store(with_input_buffer(_random_config(rng, seed), inbuf), pooled)
     c0 = int(rng.integers(1, 20))
     specs = _random_specs(rng, c0, cfg.pe_array.acc_depth)
     model = make_model(cfg, c0, (int(rng.integers(1, 9)), int(rng.integers(1, 9))), specs, rng)

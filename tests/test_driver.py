@@ -28,7 +28,7 @@ from archsim.contract import schedule
 from archsim.errors import ArchsimError, FormatError
 from archsim.format import BnnModel, save_model
 from archsim.functional import iter_layers, run_model, stem_output
-from archsim.layout import build_layout, pack_map, unpack_map
+from archsim.layout import build_layout, pack_map, store_view, unpack_map
 from archsim.program import compile_program
 from rtl import board, regmap
 from rtl.host import driver
@@ -166,7 +166,12 @@ class FakeHardware:
         store = b.regs[regmap.global_addr("store_addr")] - b.base
         x0 = unpack_map(b.ddr[load:], self.prog.load_shape, cfg)
         *_, last = iter_layers(self.model, x0[None], self.mode)
-        data = np.frombuffer(pack_map(last.z[0], cfg), dtype=np.uint8)
+        if self.prog.pooled:  # the int32 channel sums, padded to whole rows (docs/formats.md 4.3)
+            sums = np.zeros(-(-self.prog.store_shape[0] // cfg.pe_array.rows) * cfg.pe_array.rows, "<i4")
+            sums[: self.prog.store_shape[0]] = store_view(self.prog, last.z[0])
+            data = np.frombuffer(sums.tobytes(), dtype=np.uint8)
+        else:
+            data = np.frombuffer(pack_map(last.z[0], cfg), dtype=np.uint8)
         b.ddr[store : store + len(data)] = data
         b.regs[regmap.CYCLES] = 1000 + self.starts
         for i in range(len(self.model.layers)):
@@ -178,6 +183,25 @@ def memory_board(model: BnnModel, cfg: HardwareConfig, **kw) -> tuple[MemoryBack
     hw = FakeHardware(model, cfg)
     b = MemoryBackend(regs=hw_registers(RtlParams(cfg)), on_write=hw.on_write, on_read=hw.on_read, **kw)
     return b, hw
+
+
+def test_driver_reads_the_pooled_sums(tmp_path):
+    """A pooled STORE: the driver reads the int32 channel sums and the logits stay the functional model's."""
+    spec = case("pooled_program")
+    cfg = spec.config()
+    c = spec.make()
+    path = tmp_path / "m.npz"
+    save_model(path, c.model)
+    images = np.random.default_rng(6).integers(0, 256, (2, *c.model.input_shape), dtype=np.uint8)
+    b, hw = memory_board(c.model, cfg)
+    assert hw.prog.pooled
+    acc = Accelerator(b, cfg)
+    acc.load_model(path)
+    ref = run_model(c.model, images, "sparse")
+    got = acc.run(images[1])
+    assert np.array_equal(got, ref.logits[1])
+    want = ref.layer_out[-1][1].astype(np.int64).sum(axis=(1, 2))
+    assert acc.stats.output.shape == (hw.prog.store_shape[0],) and np.array_equal(acc.stats.output, want)
 
 
 @pytest.fixture

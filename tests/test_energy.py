@@ -177,11 +177,17 @@ def test_load_and_store_counts(tmp_path):
     # has an identity residual (docs/architecture.md 5, "Input buffer")
     assert cfg.buffers.input_buffer and prog.layers[0].residual
     assert ld["residual_buffer.write"] == 2 * words and ld["activation_banks.write"] == words
+    # the config's pooled STORE: int32 sums of whole rows of channels, read from the sum store, not the buffer
     st = store_activity(prog, 5, cfg, 72).counts
     c, h, w = prog.store_shape
-    assert st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes and st["residual_buffer.read"] == h * w * -(
-        -c // 4
-    )
+    assert prog.pooled and st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes == -(-c // 4) * 4 * 4
+    assert st["residual_buffer.read"] == 0
+    # the map STORE reads every word of the last map from the residual buffer
+    plain = cfg.model_copy(update={"buffers": cfg.buffers.model_copy(update={"pooled_store": False})})
+    prog = compile_program(syn.pruned, plain, "sparse")
+    st = store_activity(prog, 5, plain, 72).counts
+    assert not prog.pooled and st["ddr_write_bytes"] == prog.store_beats * cfg.beat_bytes == h * w * -(-c // 4) * 8
+    assert st["residual_buffer.read"] == h * w * -(-c // 4)
 
 
 def test_counts_match_the_schedule_busy_counters(tmp_path):

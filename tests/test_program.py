@@ -144,3 +144,58 @@ def test_blob_slots_must_be_a_power_of_two():
     data["buffers"]["blob_slots"] = 6
     with pytest.raises(ValueError, match="blob_slots must be a power of two"):
         type(c).model_validate(data)
+
+
+# --------------------------------------------------------------------------- pooled STORE (docs/timing.md 5.1)
+
+
+def _pooled_model(h: int, w: int, c_out: int = 12, predictor: str | None = None, value_bits: int = 16):
+    from tests.rtlsim.configs import tiny
+    from tests.rtlsim.models import LayerSpec, make_model
+
+    cfg = tiny(buffers={"pooled_store": True, "res_depth": 4096}, epilogue={"value_bits": value_bits})
+    layers = [LayerSpec("c1", 8, k=1), LayerSpec("c2", c_out, k=1, residual=False, predictor=predictor)]
+    return make_model(cfg, 8, h, w, layers, 0, name="pooled"), cfg
+
+
+def test_pooled_store_beats_words_and_the_choice():
+    model, cfg = _pooled_model(8, 8)
+    prog = compile_program(model, cfg, "sparse")
+    # 12 channels: 3 rows of 4 int32 sums = 48 bytes = 12 beats of 32 bits, 6 words of 4 x 16 bits
+    assert prog.pooled and (prog.store_beats, prog.store_words, prog.store_res_reads) == (12, 6, 0)
+    off = cfg.model_copy(update={"buffers": cfg.buffers.model_copy(update={"pooled_store": False})})
+    plain = compile_program(model, off, "sparse")
+    assert not plain.pooled and (plain.store_beats, plain.store_words) == (64 * 3 * 4 * 16 // 32, 64 * 3)
+    # a last layer with a mask unit keeps the map STORE (skipped positions never reach the epilogue)
+    masked, _ = _pooled_model(8, 8, predictor="p")
+    assert compile_program(masked, cfg, "sparse").layers[-1].mask_enabled
+    assert not compile_program(masked, cfg, "sparse").pooled
+    # the layout and the register flag follow the programme
+    from archsim.layout import build_layout
+
+    lay = build_layout(model, prog, cfg)
+    assert lay.pooled and lay.store.beats == 12 and lay.store.words == 6
+
+
+def test_pooled_store_refuses_what_the_sum_store_cannot_hold():
+    model, cfg = _pooled_model(9, 8)  # 72 positions: value_bits + 7 bits, the lanes have + 6
+    with pytest.raises(ConfigError, match=r"buffers.pooled_store: the sum of 72 positions needs 23 bits"):
+        compile_program(model, cfg, "sparse")
+    model, cfg = _pooled_model(2, 2, c_out=132)  # 33 rows of channels, the sum store has 32
+    with pytest.raises(ConfigError, match=r"the last layer's 132 channels exceed the sum store's 128"):
+        compile_program(model, cfg, "sparse")
+
+
+def test_pooled_store_needs_whole_int32_sums_per_word(tmp_path):
+    import yaml
+
+    from tests.rtlsim.configs import tiny_dict
+
+    d = tiny_dict(buffers={"pooled_store": True}, epilogue={"value_bits": 12}, pe_array={"rows": 8})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError, match=r"buffers.pooled_store.*needs epilogue.value_bits of 4, 8 or 16") as e:
+        load_config(tmp_path / "c.yaml")
+    assert "\n" not in str(e.value)
+    d["buffers"]["pooled_store"] = False
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    assert load_config(tmp_path / "c.yaml").epilogue.value_bits == 12

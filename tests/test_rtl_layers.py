@@ -71,6 +71,8 @@ def contract_bursts(o: Outcome) -> tuple[list[int], list[int]]:
 def test_layer_case(spec, tmp_path):
     o = run(_built(spec), spec.make(), tmp_path)
     check_exact(o)
+    # a pooled case's STORE really wrote the channel sums (a vector), the others the map
+    assert o.program.pooled == spec.name.startswith("pooled_") and o.got.ndim == (1 if o.program.pooled else 3)
     # the masks really are what the case says (sparse, empty, all)
     for L, m in zip(o.case.model.layers, o.masks, strict=True):
         if m is not None and L.predictor is not None:
@@ -93,7 +95,7 @@ def test_mask_cases_are_what_they_claim(tmp_path):
             assert 0 < m.sum() < m.size
 
 
-@pytest.mark.parametrize("name", ["program", "inbuf_program"])
+@pytest.mark.parametrize("name", ["program", "inbuf_program", "pooled_program"])
 def test_back_to_back_samples(name, tmp_path):
     """Three inferences without reset or reprogramming: each exact, each cycle-exact (with the input
     buffer too: its row counter and the sequencer's LOAD flags start again with every run)."""

@@ -17,6 +17,7 @@ from timing_models import (
     make_model,
     random_active,
     resnet18,
+    with_pooled_store,
 )
 
 from archsim.config import HardwareConfig
@@ -135,10 +136,33 @@ def check_random_network(seed: int, config: Callable[[HardwareConfig], HardwareC
     assert got[0].total_activity() == got[1].total_activity()
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["map-store", "pooled-store"])
 @pytest.mark.parametrize("seed", range(40))
-def test_randomized(seed: int) -> None:
-    """Random folding, AXI timing, latencies, networks and masks (fixed seeds)."""
-    check_random_network(seed)
+def test_randomized(seed: int, pooled: bool) -> None:
+    """Random folding, AXI timing, latencies, networks and masks (fixed seeds), with the map STORE and
+    the pooled STORE (docs/timing.md 5)."""
+    check_random_network(seed, lambda c: with_pooled_store(c, pooled))
+
+
+def test_randomized_pooled_programmes_are_pooled() -> None:
+    """The pooled-store runs above really store the sums wherever the last layer has no mask unit, and
+    change the STORE's beats: they are not the map-store runs again."""
+    pooled = 0
+    for seed in range(40):
+        rng = np.random.default_rng(1000 + seed)
+        cfg = with_pooled_store(_random_config(rng, seed))
+        c0 = int(rng.integers(1, 20))
+        specs = _random_specs(rng, c0, cfg.pe_array.acc_depth)
+        model = make_model(cfg, c0, (int(rng.integers(1, 9)), int(rng.integers(1, 9))), specs, rng)
+        dense = all(s.k is None for s in specs) and rng.random() < 0.5
+        program = compile_program(model, cfg, "dense" if dense else "sparse")
+        assert program.pooled == (not program.layers[-1].mask_enabled)
+        if program.pooled:
+            pooled += 1
+            c = program.store_shape[0]
+            rows = cfg.pe_array.rows
+            assert program.store_beats == -(-(-(-c // rows) * rows * 32) // cfg.axi.data_bits)
+    assert pooled >= 15, pooled
 
 
 def _resnet18_case() -> tuple[Program, list[np.ndarray | None]]:

@@ -35,9 +35,17 @@ def make_config(name: str, pe: dict[str, int], axi: dict[str, int], act_word_bit
     data["name"] = name
     data["pe_array"].update(pe)
     data["axi"].update({"hp_ports": 1, **axi})  # the contract is at the core's port: one port of data_bits
-    # the LOAD-then-layer rule; tests/test_timing_input_buffer.py turns the input buffer on
-    data["buffers"].update(_BIG_BUFFERS, act_word_bits=act_word_bits, input_buffer=False)
+    # the LOAD-then-layer rule and the map STORE; tests/test_timing_input_buffer.py turns the input buffer
+    # on, with_pooled_store the pooled STORE
+    data["buffers"].update(_BIG_BUFFERS, act_word_bits=act_word_bits, input_buffer=False, pooled_store=False)
     # the timing model's properties hold for shapes the RTL generator does not build (e.g. one PE row)
+    return HardwareConfig.model_validate(data, context={"rtl_limits": False})
+
+
+def with_pooled_store(cfg: HardwareConfig, on: bool = True) -> HardwareConfig:
+    """`cfg` with buffers.pooled_store set: the STORE writes the pooled sums (docs/timing.md 5)."""
+    data = cfg.model_dump()
+    data["buffers"]["pooled_store"] = on
     return HardwareConfig.model_validate(data, context={"rtl_limits": False})
 
 

@@ -121,7 +121,7 @@ class FastAccelerator:
         self.epilogue = FastEpilogue(env, lat, self.pe, self.slots)
         self.tiles = FastTilePipeline(env, self.gather, self.pe, self.epilogue, self.slots)
         self.write_dma = FastWriteDma(
-            env, cfg, lat, self.memory, program.store_beats, _map_words(program.store_shape, cfg), self.store_activity
+            env, cfg, lat, self.memory, program.store_beats, program.store_res_reads, self.store_activity
         )
         self.finished = env.process(self._programme())
         self.store_start = 0
@@ -249,7 +249,7 @@ class CycleAccelerator(Clocked):
             lat,
             self.memory,
             program.store_beats,
-            _map_words(program.store_shape, cfg),
+            program.store_res_reads,
             self.store_activity,
             self.store_start,
         )

@@ -45,8 +45,8 @@ from archsim.config import HardwareConfig, load_config
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel
 from archsim.format import load_model as read_model
-from archsim.functional import classifier_forward, stem_output
-from archsim.layout import DdrLayout, build_layout, pack_map, unpack_map
+from archsim.functional import classifier_forward, classifier_logits, stem_output
+from archsim.layout import DdrLayout, build_layout, pack_map, unpack_store
 from archsim.program import Program, compile_program
 
 from .. import board, regmap
@@ -229,7 +229,8 @@ class RunStats:
 
     cycles: int  # CYCLES: DONE of docs/timing.md (cycles from start to done)
     layer_ends: tuple[int, ...]  # LOG: cycle (from start) at which each layer ended
-    output: np.ndarray  # int16 [C, H, W]: the STOREd map (input of the classifier)
+    # what the STORE wrote (the classifier's input): the int16 map [C, H, W], or int64 sums [C] when pooled
+    output: np.ndarray
     accel_s: float  # wall time from the start write to done seen (includes polling)
     host_s: float  # wall time of the host's share (stem, packing, unpacking, classifier)
 
@@ -473,8 +474,9 @@ class Accelerator:
         t2 = time.perf_counter()
         buf.sync_from_device()
         nbytes = lay.store.beats * self.cfg.beat_bytes
-        out = unpack_map(buf.array[plane_index(self.cfg, lay.store_addr - base, nbytes)], prog.store_shape, self.cfg)
-        logits = classifier_forward(model, out[None])[0]
+        out = unpack_store(buf.array[plane_index(self.cfg, lay.store_addr - base, nbytes)], prog, self.cfg)
+        # a pooled STORE hands over the per-channel sums: all the classifier reads of the last map
+        logits = classifier_logits(model, out[None])[0] if prog.pooled else classifier_forward(model, out[None])[0]
         host_s += time.perf_counter() - t2
         return logits, RunStats(cycles, ends, out, accel_s, host_s)
 

@@ -75,7 +75,11 @@ module bnn_core #(
     parameter MAXP = 64,
     parameter MPW = 6,
     parameter SLW = 1,  // log2 of the blob slots of the parameter, predictor and threshold memories
-    parameter INBUF = 0  // input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4, docs/architecture.md 5)
+    parameter INBUF = 0,  // input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4, docs/architecture.md 5)
+    parameter POOL = 0,  // sum store: a pooled STORE writes the last layer's channel sums (docs/timing.md 5)
+    parameter PSB = 22,
+    parameter PSD = 32,
+    parameter PSAW = 5
 ) (
     input wire clk,
     input wire rst,
@@ -160,7 +164,7 @@ module bnn_core #(
     wire [CW:0] rows_cnt;
     wire [MLW-1:0] cl_idx;
     wire [5:0] cur_shift;
-    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap;
+    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap, f_pool;
     wire [CW-1:0] cur_h_in, cur_w_in, cur_h_out, cur_w_out;
     wire [NCW-1:0] cur_nblk_in, cur_nblk_out;
     wire [AAW-1:0] cur_w3n_in, cur_w3n_out;
@@ -206,7 +210,7 @@ module bnn_core #(
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
-        .cur_swap(f_swap), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in), .cur_h_out(cur_h_out), .cur_w_out(cur_w_out),
+        .cur_swap(f_swap), .cur_pool(f_pool), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in), .cur_h_out(cur_h_out), .cur_w_out(cur_w_out),
         .cur_nblk_in(cur_nblk_in), .cur_w3n_in(cur_w3n_in), .cur_nblk_out(cur_nblk_out), .cur_w3n_out(cur_w3n_out),
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
         .cur_shift(cur_shift), .cur_first_pass(cur_first_pass), .cur_n_pass(cur_n_pass),
@@ -351,11 +355,33 @@ module bnn_core #(
         .pr_we(pr_we), .pr_addr(pr_waddr), .pr_data(pr_wdata), .thr_we(thr_we), .thr_slot(thr_slot), .thr_data(thr_data)
     );
 
+    // The STORE reads the residual buffer, or with the last layer's pool flag (still set during the
+    // STORE: the layer registers clear at the end of the run) the sum store.
+    wire [RESW-1:0] s_rdata;
+    wire [PSAW-1:0] e_sum_addr;
+    generate
+        if (POOL != 0) begin : g_pool
+            wire [RESW-1:0] sum_q;
+            bnn_sumstore #(
+                .ROWS(ROWS), .VB(VB), .PSB(PSB), .PSD(PSD), .PSAW(PSAW), .RESW(RESW), .RAW(RAW)
+            ) u_sum (
+                .clk(clk), .clear(layer_init), .we(e_res_we && f_pool), .waddr(e_sum_addr), .wdata(e_res_wdata),
+                .raddr(s_res_raddr), .rdata(sum_q)
+            );
+            assign s_rdata = f_pool ? sum_q : res_rdata;
+        end else begin : g_nopool
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire unused_p = &{1'b0, f_pool, e_sum_addr};  // no sum store: the pool flag is never set
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign s_rdata = res_rdata;
+        end
+    endgenerate
+
     bnn_wr_dma #(
         .D(D), .BMAX(BMAX), .O_W(O_W), .OWW(OWW), .AXW(AXW), .BTW(BTW), .BPR(BPR), .BPRW(BPRW), .RESW(RESW), .RAW(RAW)
     ) u_wr (
         .clk(clk), .rst(rst), .init(store_init), .store_addr(g_store_addr), .store_beats(g_store_beats),
-        .store_words(g_store_words), .res_raddr(s_res_raddr), .res_rdata(res_rdata),
+        .store_words(g_store_words), .res_raddr(s_res_raddr), .res_rdata(s_rdata),
         .m_awvalid(m_axi_awvalid), .m_awready(m_axi_awready), .m_awaddr(m_axi_awaddr), .m_awlen(m_axi_awlen),
         .m_wvalid(m_axi_wvalid), .m_wready(m_axi_wready), .m_wdata(m_axi_wdata), .m_wlast(m_axi_wlast),
         .m_bvalid(m_axi_bvalid), .m_bready(m_axi_bready), .fin(wr_fin)
@@ -484,7 +510,7 @@ module bnn_core #(
     bnn_epilogue #(
         .ROWS(ROWS), .CLW(CLW), .GW(GW), .ACC_W(ACC_W), .MB(MB), .BB(BB), .VB(VB), .RAW(RAW),
         .AAW(AAW), .CW(CW), .NCW(NCW), .LANES(LANES), .LW(LW), .LAW(LAW), .MPW(MPW), .UW(UW),
-        .LOUTW(LOUTW), .CPW(CPW), .SLW(SLW)
+        .LOUTW(LOUTW), .CPW(CPW), .SLW(SLW), .PSAW(PSAW)
     ) u_epi (
         .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .resid(f_resid),
         .shift(cur_shift), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
@@ -492,7 +518,7 @@ module bnn_core #(
         .rec_nt(ep_rec_nt), .pidx(ep_idx), .p_g(pt_g), .p_woff(pt_woff), .p_wblk0(pt_wblk0), .p_cpass(pt_cpass),
         .e_bank(e_bank), .e_slot(e_slot), .e_col(e_col), .e_dot(e_dot), .prm_raddr(p_raddr), .prm_rdata(p_rdata),
         .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
-        .res_we(e_res_we), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata),
+        .res_we(e_res_we), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
         .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end)
     );

@@ -28,7 +28,8 @@ module bnn_epilogue #(
     parameter UW = 16,
     parameter LOUTW = 24,
     parameter CPW = 8,  // bits of a channel count within a pass
-    parameter SLW = 1  // log2 of the parameter slots: the pass's blob sits in slot pass mod 2^SLW
+    parameter SLW = 1,  // log2 of the parameter slots: the pass's blob sits in slot pass mod 2^SLW
+    parameter PSAW = 1  // sum-store address: the channel slot within the layer (bnn_sumstore)
 ) (
     input wire clk,
     input wire layer_init,
@@ -64,6 +65,7 @@ module bnn_epilogue #(
     output reg res_we,
     output reg [RAW-1:0] res_waddr,
     output reg [ROWS*VB-1:0] res_wdata,
+    output reg [PSAW-1:0] sum_addr,  // channel slot (c_lo / ROWS + s) of the word res_wdata holds
     output reg act_we,
     output reg [3:0] act_bank,
     output reg [AAW-1:0] act_addr,
@@ -156,6 +158,10 @@ module bnn_epilogue #(
     reg [RAW-1:0] woff1;
     reg [AAW-1:0] wblk01;
     reg [ROWS*PWR-1:0] prm1;
+    reg [PSAW-1:0] sa1, sa2, sa3;  // channel slot within the layer, for the sum store
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [RAW+GW:0] sa0 = {{(GW + 1) {1'b0}}, p_woff} + {{(RAW + 1) {1'b0}}, s};  // low PSAW bits used
+    /* verilator lint_on UNUSEDSIGNAL */
     integer r;
     always @(posedge clk) begin
         v1 <= issue && !layer_init;
@@ -166,6 +172,7 @@ module bnn_epilogue #(
         for (r = 0; r < ROWS; r = r + 1) rv1[r] <= ({1'b0, srow} + r[CPW:0]) < {1'b0, p_cpass};
         pos1 <= {prb, pob, pobase};
         woff1 <= p_woff;
+        sa1 <= sa0[PSAW-1:0];
         wblk01 <= p_wblk0;
         prm1 <= prm_rdata;
     end
@@ -188,6 +195,7 @@ module bnn_epilogue #(
         last2 <= last1;
         rv2 <= rv1;
         ra2 <= res_raddr;
+        sa2 <= sa1;
         bank2 <= eob;
         aa2 <= eobase + wblk01 + blk1;
         lane2 <= lane1;
@@ -211,6 +219,7 @@ module bnn_epilogue #(
         last3 <= last2;
         rv3 <= rv2;
         ra3 <= ra2;
+        sa3 <= sa2;
         bank3 <= bank2;
         aa3 <= aa2;
         lane3 <= lane2;
@@ -245,6 +254,7 @@ module bnn_epilogue #(
         last4 <= last3;
         res_we <= v3 && !layer_init;
         res_waddr <= ra3;
+        sum_addr <= sa3;
         res_wdata <= zrow;
         act_we <= v3 && !layer_init;
         act_bank <= bank3;

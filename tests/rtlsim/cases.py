@@ -65,6 +65,7 @@ class CaseSpec:
 SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
 G4 = {"pe_array": {"acc_depth": 4}, "buffers": {"act_word_bits": 16}}
 INBUF = {"buffers": {"input_buffer": True}}
+POOLED = {"buffers": {"pooled_store": True}}
 
 PROGRAM_LAYERS = (
     LayerSpec("c1", 8, k=1),
@@ -317,6 +318,30 @@ CASES: tuple[CaseSpec, ...] = (
         layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p")),
         thresholds={1: "sparse"},
         seed=18,
+        mode="dense",
+    ),
+    # Pooled STORE (docs/timing.md 5): the last layer's epilogue sums every output word into the sum
+    # store, the STORE writes the int32 channel sums.
+    CaseSpec(
+        "pooled_program",
+        "pooled STORE: the multi-layer programme ending in 12 channels (two passes, phantom rows), 4x4",
+        cfg_over=POOLED,
+        c0=8,
+        h=8,
+        w=8,
+        layers=(*PROGRAM_LAYERS[:4], LayerSpec("c4", 16, k=1), LayerSpec("c5", 12, k=1, residual=False)),
+        thresholds={1: "sparse", 3: "sparse"},
+        seed=19,
+    ),
+    CaseSpec(
+        "pooled_inbuf_dense",
+        "pooled STORE with the input buffer on the dense baseline: sums over 64 positions, 2 passes of 8",
+        cfg_over={"buffers": {"pooled_store": True, "input_buffer": True}},
+        c0=8,
+        h=8,
+        w=8,
+        layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 16, k=1, residual=False)),
+        seed=20,
         mode="dense",
     ),
 )

@@ -23,9 +23,16 @@ def tiny_dict(**over: dict) -> dict:
     d = copy.deepcopy(d)
     d["name"] = "tiny"
     d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
-    # input_buffer off: the cases test the LOAD-then-layer rule unless they turn it on (the "inbuf_" cases)
+    # input_buffer and pooled_store off: the cases test the LOAD-then-layer rule and the map STORE unless
+    # they turn them on (the "inbuf_" and "pooled_" cases)
     d["buffers"].update(
-        act_word_bits=8, act_bank_depth=64, res_depth=512, weight_depth=256, list_depth=128, input_buffer=False
+        act_word_bits=8,
+        act_bank_depth=64,
+        res_depth=512,
+        weight_depth=256,
+        list_depth=128,
+        input_buffer=False,
+        pooled_store=False,
     )
     d["axi"].update(
         data_bits=32,

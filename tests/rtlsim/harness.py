@@ -20,7 +20,7 @@ import numpy as np
 from archsim.config import HardwareConfig
 from archsim.contract import Schedule, schedule
 from archsim.format import BnnModel
-from archsim.layout import build_layout, pack_map, unpack_map
+from archsim.layout import build_layout, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
 
 if __package__.startswith("bnn_archsim."):  # the wheel ships this testbench for `archsim verify-rtl`
@@ -111,7 +111,7 @@ class Outcome:
     case: Case
     program: Program
     sched: Schedule
-    expected: np.ndarray  # int16 [C, H, W]
+    expected: np.ndarray  # what the STORE writes: the int16 map [C, H, W], or int64 sums [C] when pooled
     got: np.ndarray
     done: int
     cycles_reg: int
@@ -215,18 +215,20 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         case.name,
     )
     res = json.loads(res_file.read_text())
-    got = unpack_map((work / "out.bin").read_bytes(), prog.store_shape, cfg)
+    got = unpack_store((work / "out.bin").read_bytes(), prog, cfg)
     more = []
     for i, (x, r) in enumerate(zip(case.more_x0, res["more"], strict=True)):
         e, m = expected_run(case.model, x, case.mode, cfg)
         act = [None if mm is None else np.flatnonzero(mm.reshape(-1)) for mm in m]
-        g = unpack_map((work / f"out{i}.bin").read_bytes(), prog.store_shape, cfg)
-        more.append((e, g, r["done"], r["cycles_reg"], r["layer_ends"], schedule(prog, cfg, act).total_cycles))
+        g = unpack_store((work / f"out{i}.bin").read_bytes(), prog, cfg)
+        more.append(
+            (store_view(prog, e), g, r["done"], r["cycles_reg"], r["layer_ends"], schedule(prog, cfg, act).total_cycles)
+        )
     return Outcome(
         case=case,
         program=prog,
         sched=sched,
-        expected=exp_out,
+        expected=store_view(prog, exp_out),
         got=got,
         done=res["done"],
         cycles_reg=res["cycles_reg"],
