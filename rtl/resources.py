@@ -46,6 +46,8 @@ from archsim.packaged import config_path  # noqa: E402
 # xczu3eg (Ultra96v2) totals
 DEVICE = {"part": "xczu3eg", "LUT": 70_560, "FF": 141_120, "BRAM36": 216, "DSP": 360}
 BUDGET = 0.80  # the sparse design must fit in 80 % of LUTs and BRAM
+# A hand-written section of the report (per-block analysis) that regeneration carries over.
+PROSE_HEAD = "## Where the LUTs go"
 
 # LUTs per LUT-RAM / shift-register primitive (UltraScale+ CLB)
 LUTRAM_LUTS = {
@@ -378,7 +380,7 @@ Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_
 {cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
 Yosys does no timing analysis).
 {sweep_text}"""
-    atomic_write_text(out, text)
+    atomic_write_text(out, text + kept_prose(out))
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
     report = {
         "kind": "bnn-rtl-resources",
@@ -392,6 +394,15 @@ Yosys does no timing analysis).
         report["sweeps"] = swept
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     return tab
+
+
+def kept_prose(report: Path) -> str:
+    """The hand-written section (PROSE_HEAD to the end) of an existing report, or ""."""
+    if not report.exists():
+        return ""
+    text = report.read_text()
+    at = text.find("\n" + PROSE_HEAD + "\n")
+    return text[at:] if at >= 0 else ""
 
 
 def equal_area(entries: list[dict]) -> dict | None:

@@ -164,6 +164,17 @@ def test_parse_stat_counts_luts_ffs_bram_dsp():
         parse_stat("no statistics here")
 
 
+def test_regeneration_keeps_the_hand_written_section(tmp_path):
+    from rtl.resources import PROSE_HEAD, kept_prose
+
+    out = tmp_path / "resources.md"
+    assert kept_prose(out) == ""
+    out.write_text("# Resources\n\n| table |\n")
+    assert kept_prose(out) == ""
+    out.write_text(f"# Resources\n\n| table |\n\n{PROSE_HEAD}\n\nper-block numbers\n")
+    assert kept_prose(out) == f"\n{PROSE_HEAD}\n\nper-block numbers\n"
+
+
 @pytest.mark.slow
 def test_yosys_on_a_small_config(tmp_path):
     """The real flow on the smallest configuration: Yosys runs and its report parses."""

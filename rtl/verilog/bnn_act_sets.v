@@ -1,8 +1,8 @@
 // Activation bits: two sets (input and output of the running layer) of nine banks, and with
 // INBUF a third, the input set, that only the LOAD writes and only the layers reading the input
-// map read (docs/timing.md 4.4): LUT RAM with one write and two read ports (gather, mask unit),
-// its reads registered like the block RAM's, so every reader sees the same one-cycle latency
-// (bnn_lutram2_reg).
+// map read (docs/timing.md 4.4), with one write and two read ports (gather, mask unit): a block
+// RAM per bank for the gather and a LUT RAM copy for the mask unit (LUT RAM pays per read port),
+// both reads registered, so every reader sees the same one-cycle latency.
 // A bank word holds BA channels of one position; the bank of input position (y, x)
 // is (y mod 3) * 3 + (x mod 3), so every 3x3 window (stride 1 or 2) touches each bank
 // exactly once and the gather reads a whole window's channel block per cycle.
@@ -83,14 +83,18 @@ module bnn_act_sets #(
     generate
         if (INBUF != 0) begin : g_inset
             for (b = 0; b < 9; b = b + 1) begin : g_bank
+                wire wsel_x = wx_en && (wx_bank == b);
+                // gather reads: one block RAM per bank (lanes by byte-write enables)
+                bnn_ram_sdp_lanes #(.W(ROWS), .LANES(LANES), .LW(LW), .AW(AAW), .DEPTH(ADEPTH)) u_ga (
+                    .clk(clk), .we(wsel_x), .wlane(wx_lane), .waddr(wx_addr), .wdata(wx_data),
+                    .raddr(ga_addr[b * AAW +: AAW]), .rdata(qax[b * BA +: BA])
+                );
+                // mask-unit reads: a copy in LUT RAM (the block RAM's second port is the write)
                 for (l = 0; l < LANES; l = l + 1) begin : g_lane
-                    wire [ROWS-1:0] qa, qb;
-                    bnn_lutram2_reg #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
-                        .clk(clk), .we(wx_en && (wx_bank == b) && (wx_lane == l)), .waddr(wx_addr), .wdata(wx_data),
-                        .raddr_a(ga_addr[b * AAW +: AAW]), .rdata_a(qa), .raddr_b(mb_addr[b * AAW +: AAW]), .rdata_b(qb)
+                    bnn_lutram_reg #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_mb (
+                        .clk(clk), .we(wsel_x && (wx_lane == l)), .waddr(wx_addr), .wdata(wx_data),
+                        .raddr(mb_addr[b * AAW +: AAW]), .rdata(qbx[b * BA + l * ROWS +: ROWS])
                     );
-                    assign qax[b * BA + l * ROWS +: ROWS] = qa;
-                    assign qbx[b * BA + l * ROWS +: ROWS] = qb;
                 end
             end
         end else begin : g_noinset

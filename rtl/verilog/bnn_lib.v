@@ -175,6 +175,68 @@ module bnn_lutram2_reg #(
     end
 endmodule
 
+// Distributed (LUT) RAM with one write port and one registered read port: bnn_lutram2_reg's
+// one-cycle read latency where one reader suffices (LUT RAM replicates every read port).
+module bnn_lutram_reg #(
+    parameter W = 8,
+    parameter AW = 4,
+    parameter DEPTH = 16
+) (
+    input wire clk,
+    input wire we,
+    input wire [AW-1:0] waddr,
+    input wire [W-1:0] wdata,
+    input wire [AW-1:0] raddr,
+    output reg [W-1:0] rdata
+);
+    (* ram_style = "distributed" *) reg [W-1:0] mem [0:DEPTH-1];
+`ifndef SYNTHESIS
+    integer i;
+    initial begin
+        for (i = 0; i < DEPTH; i = i + 1) mem[i] = {W{1'b0}};
+        rdata = {W{1'b0}};
+    end
+`endif
+    always @(posedge clk) begin
+        if (we) mem[waddr] <= wdata;
+        rdata <= mem[raddr];
+    end
+endmodule
+
+// Simple dual-port block RAM of LANES x W-bit words, written one W-bit lane at a time (the
+// lane enables map to the block RAM's byte-write enables, so LANES lanes share one RAM
+// instead of one RAM each), read a whole word at a time; synchronous read like bnn_ram_sdp.
+module bnn_ram_sdp_lanes #(
+    parameter W = 16,
+    parameter LANES = 4,
+    parameter LW = 2,  // bits of a lane index
+    parameter AW = 8,
+    parameter DEPTH = 256
+) (
+    input wire clk,
+    input wire we,
+    input wire [LW-1:0] wlane,
+    input wire [AW-1:0] waddr,
+    input wire [W-1:0] wdata,
+    input wire [AW-1:0] raddr,
+    output reg [LANES*W-1:0] rdata
+);
+    (* ram_style = "block" *) reg [LANES*W-1:0] mem [0:DEPTH-1];
+    integer l;
+`ifndef SYNTHESIS
+    integer i;
+    initial begin
+        for (i = 0; i < DEPTH; i = i + 1) mem[i] = {LANES * W{1'b0}};
+        rdata = {LANES * W{1'b0}};
+    end
+`endif
+    always @(posedge clk) begin
+        for (l = 0; l < LANES; l = l + 1)
+            if (we && (wlane == l[LW-1:0])) mem[waddr][l * W +: W] <= wdata;
+        rdata <= mem[raddr];
+    end
+endmodule
+
 // Bit gearbox: packs a stream of IN_W-bit beats into OUT_W-bit entries, each entry
 // taking the next CB bits of the stream (CB_A or CB_B, chosen per entry by sel_b;
 // CB >= IN_W, so at most one entry completes per beat). Fill levels are multiples
