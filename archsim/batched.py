@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from archsim.format import BinaryConv, BnnModel
+from archsim.format import BinaryConv, BnnModel, next_residual_bits
 
 EXACT_F32 = 1 << 24  # integers below this add exactly in float32
 BLOCK_BYTES = 48 << 20  # largest window matrix built at once
@@ -221,7 +221,7 @@ class BatchedModel:
         x0 = self.stem(images)
         residual = x0
         sets = [x0 >= 0, np.zeros(x0.shape, bool)]  # the two activation-bit sets (sign(0) = +1)
-        cur, after_shortcut = 0, False
+        cur, where = 0, "input"  # where sign(residual) is: archsim.format.residual_bits
         masks: list[np.ndarray | None] = []
         outs: list[np.ndarray] = []
         for lay in self.layers:
@@ -237,14 +237,15 @@ class BatchedModel:
                 else:
                     # Skipped positions keep the shortcut's bits (after a shortcut layer) or the mask
                     # unit's copies of the input bits (identity residual), as the hardware does.
-                    prev = sets[1 - cur] if after_shortcut else bits_in
+                    prev = sets[1 - cur] if where == "other" else bits_in
                     pos = np.flatnonzero(mask)
                     out = prev.copy()
                     out.reshape(-1, L.c_out)[pos] = z.reshape(-1, L.c_out)[pos] >= 0
                 sets[1 - cur] = out
                 cur = 1 - cur
-            residual = z
-            after_shortcut = L.role == "shortcut"
+            if L.res_write:
+                residual = z
+            where = next_residual_bits(where, L)
             masks.append(mask)
             if keep_maps:
                 outs.append(np.ascontiguousarray(z.transpose(0, 3, 1, 2)))

@@ -245,7 +245,7 @@ def layer_events(plan: LayerPlan, n_active: int, cfg: HardwareConfig, mode: str)
     e["act_writes_bits"] = epi
     e["act_writes_words"] = scan if plan.copy_masked else 0
     e["res_reads"] = epi if plan.residual else 0
-    e["res_writes"] = epi
+    e["res_writes"] = epi if plan.res_write else 0
     e["list_writes"] = N if plan.mask_enabled else 0
     e["list_reads"] = Q * N if plan.mask_enabled else 0
     e["mask_evals"] = scan

@@ -31,6 +31,9 @@ from archsim.network import ConvGeometry
 from archsim.yamlio import one_line, read_bounded, short
 
 FORMAT_VERSION = 1
+# Version 2 adds per-layer `res_write` (a layer may leave the residual buffer alone); it is written
+# only for models that use it, so every other model keeps its version-1 bytes.
+MODEL_VERSIONS = (1, 2)
 MODEL_KIND = "archsim-bnn-model"
 TRACE_KIND = "archsim-bnn-trace"
 ROLES = ("main", "shortcut")
@@ -86,6 +89,9 @@ class BinaryConv(ConvGeometry):
     shift: int
     residual: bool
     predictor: Predictor | None = None
+    # Writes z to the residual buffer (format version 1: always). A layer without a residual
+    # whose value no later layer reads writes only its sign bits (docs/architecture.md 1.1).
+    res_write: bool = True
 
     @property
     def kernel_density(self) -> float:
@@ -294,11 +300,13 @@ def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, A
         raise _fail(path, "meta.json", f"expected a JSON object, got {type(meta).__name__}")
     if meta.get("kind") != kind:
         raise _fail(path, "kind", f"expected '{kind}', got {short(meta.get('kind'))}")
-    if meta.get("version") != FORMAT_VERSION or isinstance(meta.get("version"), bool):
+    versions = MODEL_VERSIONS if kind == MODEL_KIND else (FORMAT_VERSION,)
+    if meta.get("version") not in versions or isinstance(meta.get("version"), bool):
+        readable = " and ".join(str(v) for v in versions)
         raise _fail(
             path,
             "version",
-            f"format version {short(meta.get('version'))} is not supported (this archsim reads version {FORMAT_VERSION})",
+            f"format version {short(meta.get('version'))} is not supported (this archsim reads version {readable})",
         )
     stored = meta.get("checksum")
     actual = checksum(arrays, meta)
@@ -429,6 +437,7 @@ def save_model(path: str | Path, model: BnnModel) -> str:
         "fc.bias": model.classifier.bias.astype(np.int64),
     }
     layers_meta = []
+    version = 2 if any(not L.res_write for L in model.layers) else 1
     for i, L in enumerate(model.layers):
         arrays[f"L{i}.weight"] = _pack(L.weight)
         arrays[f"L{i}.keep"] = _pack(L.keep)
@@ -451,9 +460,11 @@ def save_model(path: str | Path, model: BnnModel) -> str:
                 "predictor_threshold": None if L.predictor is None else int(L.predictor.threshold),
             }
         )
+        if version >= 2:
+            layers_meta[-1]["res_write"] = L.res_write
     meta = {
         "kind": MODEL_KIND,
-        "version": FORMAT_VERSION,
+        "version": version,
         "name": model.name,
         "input_shape": list(model.input_shape),
         "frac_bits": model.frac_bits,
@@ -533,6 +544,7 @@ def _model_from(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> BnnMod
                 shift=m.int("shift", *SHIFT_RANGE),
                 residual=m.bool("residual"),
                 predictor=pred,
+                res_write=m.bool("res_write") if top.get("version") == 2 else True,
             )
         )
     fc_w = arrays.get("fc.weight")
@@ -573,6 +585,8 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
     if not any(L.role == "main" for L in model.layers):
         raise fail("layers", "no binary (main) layer: nothing for the accelerator to run")
     c, hh, ww = model.stem.weight.shape[0], h, w
+    res_shape = (c, hh, ww)  # what the residual buffer holds: the LOAD writes x0
+    sources = residual_bits(model.layers)
     pending_shortcut: BinaryConv | None = None
     for i, L in enumerate(model.layers):
         f = f"layers[{i}] ({L.name})"
@@ -598,12 +612,14 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
                 raise fail(f"{f}.{name}", f"shape {arr.shape}, expected {shape}")
         if L.shift < 0 or L.shift > 62:
             raise fail(f"{f}.shift", f"must be in [0, 62], got {L.shift}")
+        out = (L.c_out, L.h_out, L.w_out)
         if L.role == "shortcut":
-            if L.kernel != 1 or L.residual or L.predictor is not None:
-                raise fail(f"{f}.role", "a shortcut layer is a 1x1 conv without residual or predictor")
+            if L.kernel != 1 or L.residual or L.predictor is not None or not L.res_write:
+                raise fail(f"{f}.role", "a shortcut layer is a 1x1 conv without residual or predictor that writes it")
             if pending_shortcut is not None:
                 raise fail(f"{f}.role", "two shortcut layers in a row")
             pending_shortcut = L
+            res_shape = out
             continue  # the bit map does not advance: the next main layer reads the same input
         if L.predictor is not None:
             if L.kernel != 3:
@@ -612,18 +628,52 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
                 raise fail(f"{f}.predictor.weight", f"shape {L.predictor.weight.shape}, expected {(L.c_in, 3, 3)}")
             if not L.residual:
                 raise fail(f"{f}.predictor", "a spatially pruned layer needs a residual (skipped positions output it)")
+            if sources[i] == "none":
+                raise fail(
+                    f"{f}.predictor",
+                    "no activation set holds the residual's sign bits for the skipped positions "
+                    "(the residual was written two main layers back)",
+                )
         if pending_shortcut is not None:
             s = pending_shortcut
-            if not L.residual or (s.c_out, s.h_out, s.w_out) != (L.c_out, L.h_out, L.w_out):
+            # the main layer after a shortcut adds it, or (version 2) leaves it for a later layer
+            if (L.res_write and not L.residual) or (L.residual and (s.c_out, s.h_out, s.w_out) != out):
                 raise fail(f"{f}.residual", f"must add the shortcut '{s.name}' of the same output shape")
             pending_shortcut = None
-        elif L.residual and (L.c_out, L.h_out, L.w_out) != (c, hh, ww):
-            raise fail(f"{f}.residual", "an identity residual needs the output shape to equal the input shape")
-        c, hh, ww = L.c_out, L.h_out, L.w_out
+        if L.residual and out != res_shape:
+            if res_shape == (c, hh, ww):
+                raise fail(f"{f}.residual", "an identity residual needs the output shape to equal the input shape")
+            raise fail(f"{f}.residual", f"the residual buffer holds a {res_shape} map, the layer outputs {out}")
+        if L.res_write:
+            res_shape = out
+        c, hh, ww = out
     if pending_shortcut is not None:
         raise fail("layers", f"shortcut '{pending_shortcut.name}' is not followed by a main layer")
+    if model.layers and not model.layers[-1].res_write:
+        raise fail(f"layers[{len(model.layers) - 1}].res_write", "the last layer must write the map the STORE reads")
     if model.classifier.weight.shape[1] != c:
         raise fail("fc.weight", f"expects {model.classifier.weight.shape[1]} channels, the last map has {c}")
+
+
+def residual_bits(layers: tuple[BinaryConv, ...] | list[BinaryConv]) -> list[str]:
+    """Where the sign bits of the residual buffer are when each layer runs (docs/architecture.md 5):
+    "input" (the set the layer reads: the mask unit copies centre bits at skipped positions),
+    "other" (the set it writes already holds them: after a shortcut layer, or after a main
+    layer that left the residual buffer alone) or "none" (a skipped position has no bits to keep)."""
+    out, where = [], "input"  # the LOAD writes x0 and sign(x0) into the current set
+    for L in layers:
+        out.append(where)
+        where = next_residual_bits(where, L)
+    return out
+
+
+def next_residual_bits(where: str, L: BinaryConv) -> str:
+    """residual_bits after layer L, from where they were before it."""
+    if L.role == "shortcut":
+        return "other"  # it writes the residual buffer and the other set, without swapping
+    if L.res_write:
+        return "input"  # output bits are sign(z), and z is the residual buffer now
+    return "other" if where == "input" else "none"  # the sets swap; the other one was overwritten
 
 
 # --------------------------------------------------------------------------- trace I/O

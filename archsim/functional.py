@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.format import BinaryConv, BnnModel, Stem, Trace
+from archsim.format import BinaryConv, BnnModel, Stem, Trace, next_residual_bits
 
 MODES = ("sparse", "dense")
 _CHUNK_WORDS = 1 << 21  # uint64 words per temporary in the popcount loop (16 MiB)
@@ -33,7 +33,7 @@ _CHUNK_WORDS = 1 << 21  # uint64 words per temporary in the popcount loop (16 Mi
 @dataclass
 class ModelRun:
     stem_out: np.ndarray  # int16 [N, C0, H, W]
-    layer_out: list[np.ndarray]  # int16 [N, C_out, H_out, W_out]: residual buffer after each layer
+    layer_out: list[np.ndarray]  # int16 [N, C_out, H_out, W_out]: each layer's z (in the residual buffer if res_write)
     masks: list[np.ndarray | None]  # bool [N, H_out, W_out] where the predictor ran, else None
     logits: np.ndarray  # int64 [N, n_classes]
 
@@ -248,7 +248,7 @@ class BitSets:
         self.cur = 0
         self.residual = x0
         self.value_bits = value_bits
-        self.after_shortcut = False
+        self.where = "input"  # where sign(residual buffer) is: archsim.format.residual_bits
 
     @property
     def bits(self) -> np.ndarray:
@@ -268,13 +268,16 @@ class BitSets:
             else:
                 # The epilogue writes sign(z) at active positions only; elsewhere the output
                 # set holds the shortcut's output bits (after a shortcut layer) or the mask
-                # unit's centre-bit copies of the input (identity residual).
-                prev = self.sets[1 - self.cur] if self.after_shortcut else bits_in
+                # unit's centre-bit copies of the input (identity residual); after a main layer
+                # that left the residual buffer alone, its input bits (block residual).
+                assert self.where != "none", "validate_model refuses a predictor without the residual's bits"
+                prev = self.sets[1 - self.cur] if self.where == "other" else bits_in
                 out = np.where(mask[:, None], sign_bits(z), prev)
             self.sets[1 - self.cur] = out
             self.cur = 1 - self.cur
-        self.residual = z
-        self.after_shortcut = L.role == "shortcut"
+        if L.res_write:
+            self.residual = z
+        self.where = next_residual_bits(self.where, L)
         return LayerStep(index, z, mask, bits_in, out)
 
 

@@ -245,6 +245,7 @@ class LayerDesc:
     shift: int
     first_pass: int  # global index of the layer's first pass
     n_passes: int
+    res_write: bool = True  # the epilogue writes the residual buffer (archsim.program.LayerPlan)
 
     @property
     def positions(self) -> int:
@@ -344,6 +345,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 shift=L.shift,
                 first_pass=first,
                 n_passes=len(lp.passes),
+                res_write=lp.res_write,
             )
         )
     return DdrLayout(

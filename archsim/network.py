@@ -51,6 +51,8 @@ class LayerShape(ConvGeometry):
     h_in: int
     w_in: int
     residual: bool
+    # Writes its output values to the residual buffer (archsim.format.BinaryConv.res_write).
+    res_write: bool = True
 
 
 def stage_channels(width: float) -> tuple[int, ...]:

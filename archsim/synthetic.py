@@ -245,6 +245,7 @@ def _build_layers(
             shift=0,
             residual=s.residual,
             predictor=pred,
+            res_write=s.res_write,
         )
         bits = state.bits
         if pred is not None:

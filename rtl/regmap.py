@@ -71,7 +71,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "res_wr")
 
 LAYER_FIELDS = (
     "flags",
@@ -279,6 +279,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             "mask_en": L.mask_enabled,
             "copy": L.copy_masked,
             "swap": L.swap,
+            "res_wr": L.res_write,
         }
         vals = {
             "flags": sum(int(flags[f]) << b for b, f in enumerate(LAYER_FLAGS)),

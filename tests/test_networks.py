@@ -104,11 +104,6 @@ def test_reactnet_synth_then_run_passes_fast_and_cycle(tmp_path, capsys):
             "vgg_small",
             "layer 0 'conv2': field 'maxpool': 2x2 max-pool is not supported by the accelerator yet (issue 14)",
         ),
-        (
-            "resnet20",
-            "layer 1 's1.b1.conv2': field 'residual': a residual over a whole block is not supported by the "
-            "accelerator yet (issue 14)",
-        ),
     ],
 )
 def test_synth_refuses_unsupported_operators_in_one_line(tmp_path, capsys, name, message):

@@ -61,7 +61,6 @@ def test_network_trains_exports_and_runs_bit_exact(exported, capsys):
     ("name", "message"),
     [
         ("vgg_small", "layer 0 'conv2': field 'maxpool': 2x2 max-pool is not supported by the accelerator yet"),
-        ("resnet20", "layer 1 's1.b1.conv2': field 'residual': a residual over a whole block is not supported"),
     ],
 )
 def test_trainer_refuses_unsupported_networks_in_one_line(tmp_path, capsys, name, message):

@@ -106,6 +106,7 @@ def fold(
                 shift=shift,
                 residual=spec.residual,
                 predictor=pred,
+                res_write=spec.res_write,
             )
         )
     # Classifier: logits_int = q 2^f P logits_float with q scaling W_fc onto int16.
@@ -136,19 +137,18 @@ def calibrate_frac_bits(net: BiRealResNet18, pixels: Tensor, value_bits: int = 1
     peak = 0.0
     x = net.stem(pixels.float())
     peak = max(peak, float(x.abs().max()))
-    pending = None
+    res = x
     for spec, conv in net.binary_convs():
         bits = torch.where(x >= 0, 1.0, -1.0)
         y = conv(bits)
         if spec.role == "shortcut":
-            pending = y
+            res = y
             peak = max(peak, float(y.abs().max()))
             continue
-        r = x if pending is None else pending
-        pending = None
         if spec.name in net.predictors:
             y = y * net.predictors[spec.name](bits)[:, None]
-        x = r + y if spec.residual else y
+        x = res + y if spec.residual else y
+        res = x if spec.res_write else res
         peak = max(peak, float(x.abs().max()))
     limit = 2.0 ** (value_bits - 1) - 1
     return max(0, min(value_bits - 2, math.floor(math.log2(limit / (peak * headroom)))))
@@ -199,18 +199,17 @@ class IntModel:
         stem_out = x
         outs: list[Tensor] = []
         masks: list[Tensor | None] = []
-        pending: Tensor | None = None
+        res = x  # the residual buffer
         for L, w, u, mult, bias in self.layers:
             bits = torch.where(x >= 0, 1.0, -1.0)  # sign(0) = +1
             dot = _exact_conv(bits, w, L.stride, L.pad, L.c_in * L.kernel**2, L.name)
             y = (dot * mult[None, :, None, None] + bias[None, :, None, None]) >> L.shift
             if L.role == "shortcut":
-                pending = _sat(y, vb)
-                outs.append(pending)
+                res = _sat(y, vb)
+                outs.append(res)
                 masks.append(None)
                 continue  # no swap: the next main layer reads the same bits
-            r = pending if pending is not None else x
-            pending = None
+            r = res
             z = _sat(y + r, vb) if L.residual else _sat(y, vb)
             mask = None
             if u is not None:
@@ -220,6 +219,8 @@ class IntModel:
             outs.append(z)
             masks.append(mask)
             x = z
+            if L.res_write:
+                res = z
         pooled = x.sum(dim=(2, 3))
         fc_w = torch.from_numpy(m.classifier.weight.astype(np.int64))
         logits = pooled @ fc_w.T + torch.from_numpy(m.classifier.bias)[None]

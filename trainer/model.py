@@ -118,20 +118,20 @@ class BiRealResNet18(nn.Module):
         """Logits and the spatial masks [N, H, W] of the layers with predictors."""
         x = self.stem(pixels)
         masks: dict[str, Tensor] = {}
-        residual: Tensor | None = None
+        res = x  # the residual buffer: the stem output, then what each layer with res_write writes
         for spec, conv in zip(self.specs, self.convs, strict=True):
             bits = sign_ste(x, self.ste)
             if spec.role == "shortcut":
-                residual = conv(bits)
+                res = conv(bits)
                 continue
-            r = x if residual is None else residual
-            residual = None
             y = conv(bits)
             if spec.name in self.predictors:
                 m = self.predictors[spec.name](bits, noise_scale, generator)
                 masks[spec.name] = m
                 y = y * m[:, None]
-            x = r + y if spec.residual else y
+            x = res + y if spec.residual else y
+            if spec.res_write:
+                res = x
         return self.fc(x.mean(dim=(2, 3))), masks
 
     def binary_convs(self) -> list[tuple[LayerSpec, BinaryConv2d]]:

@@ -82,6 +82,7 @@ module bnn_regs #(
     output reg cur_mask_en,
     output reg cur_copy,
     output reg cur_swap,
+    output reg cur_res_wr,
     output reg [CW-1:0] cur_h_in,
     output reg [CW-1:0] cur_w_in,
     output reg [CW-1:0] cur_h_out,
@@ -188,7 +189,7 @@ module bnn_regs #(
     end
 
     // ------------------------------------------------------------------ layer table
-    wire [5:0] l_flags;
+    wire [6:0] l_flags;
     wire [CW-1:0] l_h_in, l_w_in, l_h_out, l_w_out;
     wire [NCW-1:0] l_nblk_in, l_nblk_out;
     wire [AAW-1:0] l_w3n_in, l_w3n_out;
@@ -199,8 +200,8 @@ module bnn_regs #(
     wire [5:0] l_shift;
     wire [MPW-1:0] l_first_pass;
     wire [MPW:0] l_n_pass;
-    bnn_lutram #(.W(6), .AW(MLW), .DEPTH(MAXL)) u_l_flags (
-        .clk(clk), .we(wr_layer && (wf == LF_FLAGS)), .waddr(wl), .wdata(wd[6-1:0]), .raddr(cl_idx), .rdata(l_flags)
+    bnn_lutram #(.W(7), .AW(MLW), .DEPTH(MAXL)) u_l_flags (
+        .clk(clk), .we(wr_layer && (wf == LF_FLAGS)), .waddr(wl), .wdata(wd[7-1:0]), .raddr(cl_idx), .rdata(l_flags)
     );
     bnn_lutram #(.W(CW), .AW(MLW), .DEPTH(MAXL)) u_l_h_in (
         .clk(clk), .we(wr_layer && (wf == LF_H_IN)), .waddr(wl), .wdata(wd[CW-1:0]), .raddr(cl_idx), .rdata(l_h_in)
@@ -257,6 +258,7 @@ module bnn_regs #(
             cur_mask_en <= 1'b0;
             cur_copy <= 1'b0;
             cur_swap <= 1'b0;
+            cur_res_wr <= 1'b0;
             cur_h_in <= 0;
             cur_w_in <= 0;
             cur_h_out <= 0;
@@ -278,6 +280,7 @@ module bnn_regs #(
             cur_mask_en <= l_flags[FLAG_MASK_EN];
             cur_copy <= l_flags[FLAG_COPY];
             cur_swap <= l_flags[FLAG_SWAP];
+            cur_res_wr <= l_flags[FLAG_RES_WR];
             cur_h_in <= l_h_in;
             cur_w_in <= l_w_in;
             cur_h_out <= l_h_out;
