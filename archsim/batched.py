@@ -30,6 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from archsim.format import BinaryConv, BnnModel, next_residual_bits
+from archsim.functional import classifier_features, max_pool2
 
 EXACT_F32 = 1 << 24  # integers below this add exactly in float32
 BLOCK_BYTES = 48 << 20  # largest window matrix built at once
@@ -241,6 +242,8 @@ class BatchedModel:
                     pos = np.flatnonzero(mask)
                     out = prev.copy()
                     out.reshape(-1, L.c_out)[pos] = z.reshape(-1, L.c_out)[pos] >= 0
+                if L.maxpool:  # NHWC: pool H and W, the OR of the sign bits
+                    out = max_pool2(out.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
                 sets[1 - cur] = out
                 cur = 1 - cur
             if L.res_write:
@@ -249,9 +252,9 @@ class BatchedModel:
             masks.append(mask)
             if keep_maps:
                 outs.append(np.ascontiguousarray(z.transpose(0, 3, 1, 2)))
-        pooled = residual.astype(np.int64).sum(axis=(1, 2))
         cl = self.model.classifier
-        logits = pooled @ cl.weight.astype(np.int64).T + cl.bias.astype(np.int64)
+        feats = classifier_features(self.model, residual.transpose(0, 3, 1, 2))
+        logits = feats @ cl.weight.astype(np.int64).T + cl.bias.astype(np.int64)
         if not keep_maps:
             return BatchRun(logits, masks)
         return BatchRun(logits, masks, np.ascontiguousarray(x0.transpose(0, 3, 1, 2)), outs)

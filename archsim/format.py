@@ -92,18 +92,34 @@ class BinaryConv(ConvGeometry):
     # Writes z to the residual buffer (format version 1: always). A layer without a residual
     # whose value no later layer reads writes only its sign bits (docs/architecture.md 1.1).
     res_write: bool = True
+    # 2x2 stride-2 max-pool of the output (version 2): the next layer reads the OR of each 2x2
+    # window of sign bits; after the last layer the host pools the STOREd values.
+    maxpool: bool = False
+
+    @property
+    def pooled_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the map the next layer (or the host classifier) reads."""
+        if self.maxpool:
+            return self.c_out, self.h_out // 2, self.w_out // 2
+        return self.c_out, self.h_out, self.w_out
 
     @property
     def kernel_density(self) -> float:
         return float(self.keep.mean())
 
 
+CLASSIFIERS = ("sum_pool_linear", "flatten_linear")
+
+
 @dataclass(frozen=True, eq=False)
 class Classifier:
-    """Host classifier: logits = weight @ (sum over positions of the last map) + bias."""
+    """Host classifier: logits = weight @ features + bias, features the sum over positions of the
+    last map (sum_pool_linear, weight [n_classes, C]) or the map flattened in (c, y, x) order
+    (flatten_linear, version 2, weight [n_classes, C H W])."""
 
-    weight: np.ndarray  # int16 [n_classes, C]
+    weight: np.ndarray  # int16 [n_classes, features]
     bias: np.ndarray  # int64 [n_classes]
+    kind: str = "sum_pool_linear"
 
 
 @dataclass(frozen=True, eq=False)
@@ -437,7 +453,8 @@ def save_model(path: str | Path, model: BnnModel) -> str:
         "fc.bias": model.classifier.bias.astype(np.int64),
     }
     layers_meta = []
-    version = 2 if any(not L.res_write for L in model.layers) else 1
+    new_ops = any(not L.res_write or L.maxpool for L in model.layers)
+    version = 2 if new_ops or model.classifier.kind != "sum_pool_linear" else 1
     for i, L in enumerate(model.layers):
         arrays[f"L{i}.weight"] = _pack(L.weight)
         arrays[f"L{i}.keep"] = _pack(L.keep)
@@ -461,7 +478,7 @@ def save_model(path: str | Path, model: BnnModel) -> str:
             }
         )
         if version >= 2:
-            layers_meta[-1]["res_write"] = L.res_write
+            layers_meta[-1].update(res_write=L.res_write, maxpool=L.maxpool)
     meta = {
         "kind": MODEL_KIND,
         "version": version,
@@ -473,6 +490,8 @@ def save_model(path: str | Path, model: BnnModel) -> str:
         "layers": layers_meta,
         "meta": model.meta,
     }
+    if version >= 2:
+        meta["classifier"] = model.classifier.kind
     path = Path(path)
     _write_npz(path, arrays, meta)
     return checksum(arrays, meta)
@@ -545,14 +564,19 @@ def _model_from(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> BnnMod
                 residual=m.bool("residual"),
                 predictor=pred,
                 res_write=m.bool("res_write") if top.get("version") == 2 else True,
+                maxpool=m.bool("maxpool") if top.get("version") == 2 else False,
             )
         )
     fc_w = arrays.get("fc.weight")
     if fc_w is None or fc_w.ndim != 2:
         raise r.fail("fc.weight", "missing or not 2-D")
+    kind = top.str("classifier") if top.get("version") == 2 else "sum_pool_linear"
+    if kind not in CLASSIFIERS:
+        raise top.fail("classifier", f"must be one of {CLASSIFIERS}, got {short(kind)}")
     classifier = Classifier(
         weight=r.array("fc.weight", "int16", fc_w.shape),
         bias=r.array("fc.bias", "int64", (fc_w.shape[0],)),
+        kind=kind,
     )
     balance = None if top.get("balance", None) is None else top.ints("balance", 2, 1, 256)
     return BnnModel(
@@ -644,15 +668,25 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
             if res_shape == (c, hh, ww):
                 raise fail(f"{f}.residual", "an identity residual needs the output shape to equal the input shape")
             raise fail(f"{f}.residual", f"the residual buffer holds a {res_shape} map, the layer outputs {out}")
+        if L.maxpool:
+            if L.h_out < 2 or L.w_out < 2:
+                raise fail(f"{f}.maxpool", f"a 2x2 max-pool needs a map of at least 2x2, not {L.h_out}x{L.w_out}")
+            if L.res_write and i + 1 < len(model.layers):
+                raise fail(f"{f}.maxpool", "a pooled layer other than the last leaves the residual buffer alone")
         if L.res_write:
             res_shape = out
-        c, hh, ww = out
+        c, hh, ww = L.pooled_shape
     if pending_shortcut is not None:
         raise fail("layers", f"shortcut '{pending_shortcut.name}' is not followed by a main layer")
     if model.layers and not model.layers[-1].res_write:
         raise fail(f"layers[{len(model.layers) - 1}].res_write", "the last layer must write the map the STORE reads")
-    if model.classifier.weight.shape[1] != c:
-        raise fail("fc.weight", f"expects {model.classifier.weight.shape[1]} channels, the last map has {c}")
+    features = c * hh * ww if model.classifier.kind == "flatten_linear" else c
+    if model.classifier.weight.shape[1] != features:
+        raise fail(
+            "fc.weight",
+            f"expects {model.classifier.weight.shape[1]} features, the {model.classifier.kind} classifier "
+            f"of the last map {(c, hh, ww)} has {features}",
+        )
 
 
 def residual_bits(layers: tuple[BinaryConv, ...] | list[BinaryConv]) -> list[str]:

@@ -215,10 +215,32 @@ def stem_output(st: Stem, inputs: np.ndarray, value_bits: int = 16) -> np.ndarra
     return np.ascontiguousarray(x0).astype(np.int16)
 
 
+def max_pool2(x: np.ndarray) -> np.ndarray:
+    """2x2 stride-2 max over the last two axes (an odd last row or column is dropped). On bits
+    (bool) it is the OR of the four: max of +-1 values is +1 iff one of them is."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    v = x[..., :h, :w]
+    return np.maximum(
+        np.maximum(v[..., 0::2, 0::2], v[..., 0::2, 1::2]), np.maximum(v[..., 1::2, 0::2], v[..., 1::2, 1::2])
+    )
+
+
+def classifier_features(model: BnnModel, x_last: np.ndarray) -> np.ndarray:
+    """What the host classifier multiplies, int64 [N, features], from the STOREd last map
+    [N, C, H, W]: max-pooled first if the last layer pools, then summed over positions
+    (sum_pool_linear) or flattened in (c, y, x) order (flatten_linear)."""
+    x = x_last.astype(np.int64)
+    if model.layers[-1].maxpool:
+        x = max_pool2(x)
+    if model.classifier.kind == "flatten_linear":
+        return x.reshape(x.shape[0], -1)
+    return x.sum(axis=(2, 3))
+
+
 def classifier_forward(model: BnnModel, x_last: np.ndarray) -> np.ndarray:
-    """Host classifier: logits = W_fc @ (sum over positions of x_L) + b_fc, int64 [N, n_classes]."""
-    pooled = x_last.astype(np.int64).sum(axis=(2, 3))
-    return pooled @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(np.int64)
+    """Host classifier: logits = W_fc @ features(x_L) + b_fc, int64 [N, n_classes]."""
+    feats = classifier_features(model, x_last)
+    return feats @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- whole model
@@ -273,6 +295,8 @@ class BitSets:
                 assert self.where != "none", "validate_model refuses a predictor without the residual's bits"
                 prev = self.sets[1 - self.cur] if self.where == "other" else bits_in
                 out = np.where(mask[:, None], sign_bits(z), prev)
+            if L.maxpool:
+                out = max_pool2(out)  # the epilogue ORs each position's bits into its pooled word
             self.sets[1 - self.cur] = out
             self.cur = 1 - self.cur
         if L.res_write:

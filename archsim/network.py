@@ -53,6 +53,7 @@ class LayerShape(ConvGeometry):
     residual: bool
     # Writes its output values to the residual buffer (archsim.format.BinaryConv.res_write).
     res_write: bool = True
+    maxpool: bool = False  # 2x2 stride-2 max-pool of the output (archsim.format.BinaryConv.maxpool)
 
 
 def stage_channels(width: float) -> tuple[int, ...]:

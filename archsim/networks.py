@@ -70,10 +70,6 @@ class Network:
         for L in self.layers:
             if L.maps != "on_chip":
                 raise self.fail(L, "maps", f"tiling maps through DDR {NOT_YET}")
-            if L.maxpool:
-                raise self.fail(L, "maxpool", f"2x2 max-pool {NOT_YET}")
-        if self.classifier != "sum_pool_linear":
-            raise self.fail(None, "classifier.kind", f"a flatten + linear classifier {NOT_YET}")
 
     def layer_shapes(self, width: float, input_shape: tuple[int, int, int] | None = None) -> list[LayerShape]:
         """The binary layers in run order at a channel `width` multiplier: a "shortcut" residual
@@ -92,8 +88,9 @@ class Network:
             if L.residual == "shortcut":
                 assert L.shortcut_name is not None
                 out.append(LayerShape(L.shortcut_name, "shortcut", L.stage, 1, L.stride, c, co, h, w, False))
+            res_write = self._res_write(i)
             main = LayerShape(
-                L.name, "main", L.stage, L.kernel, L.stride, c, co, h, w, L.residual != "none", self._res_write(i)
+                L.name, "main", L.stage, L.kernel, L.stride, c, co, h, w, L.residual != "none", res_write, L.maxpool
             )
             if L.residual == "identity" and (co, main.h_out, main.w_out) != (c, h, w):
                 raise self.fail(L, "residual", f"identity needs the output shape to equal the input {(c, h, w)}")
@@ -101,6 +98,12 @@ class Network:
                 raise self.fail(L, "stride", f"the map {(h, w)} is too small for this layer")
             out.append(main)
             c, h, w = co, main.h_out, main.w_out
+            if L.maxpool:
+                if i + 1 < len(layers) and res_write:
+                    raise self.fail(L, "maxpool", "pools only the sign bits, but a later layer adds this layer's value")
+                if h < 2 or w < 2:
+                    raise self.fail(L, "maxpool", f"a 2x2 max-pool needs a map of at least 2x2, not {h}x{w}")
+                h, w = h // 2, w // 2
         for s, where in zip(out, residual_bits(out), strict=True):
             L = next(x for x in layers if x.name == s.name) if s.role == "main" else None
             if L is not None and L.predictor and where == "none":

@@ -7,6 +7,7 @@ trainer, and the timing (which `res_write` does not change)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -254,5 +255,102 @@ def test_tiny_resnet20_trains_exports_and_runs_bit_exact(tmp_path, capsys):
     assert sum(not L.res_write for L in model.layers) == 9 and any(L.predictor is not None for L in model.layers)
     capsys.readouterr()
     assert main(["run", str(out / "r20.yaml"), "--out", str(tmp_path / "res"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "res" / "summary.json").read_text())
+    assert summary["functional_check"] == "pass" and not summary["synthetic"]
+
+
+# --------------------------------------------------------------------------- VGG-small: max-pool, flatten
+
+
+@pytest.fixture(scope="module")
+def vgg(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("vgg")
+    assert main(["synth", "--out", str(out), "--name", "vgg", *SMALL, "--network", "vgg_small"]) == 0
+    return out
+
+
+def test_vgg_small_synth_runs_with_functional_pass_fast_and_cycle(vgg, tmp_path, capsys):
+    model = load_model(vgg / "models" / "vgg_pruned.npz")
+    meta = json.loads(np.load(vgg / "models" / "vgg_pruned.npz")["meta.json"].tobytes())
+    assert meta["version"] == 2 and meta["classifier"] == "flatten_linear"
+    assert [L.maxpool for L in model.layers] == [True, False, True, False, True]
+    assert [L.res_write for L in model.layers] == [False] * 4 + [True]
+    last = model.layers[-1]  # the host pools the STOREd 2x2 map to 1x1, then flattens
+    assert model.classifier.weight.shape == (10, last.c_out * (last.h_out // 2) * (last.w_out // 2))
+    for mode in ("fast", "cycle"):
+        capsys.readouterr()
+        assert main(["run", str(vgg / "vgg_pruned.yaml"), "--mode", mode, "--out", str(tmp_path / mode)]) == 0
+        assert "MISMATCH" not in capsys.readouterr().out
+        assert json.loads((tmp_path / mode / "summary.json").read_text())["functional_check"] == "pass"
+    fast, cycle = (json.loads((tmp_path / m / "summary.json").read_text()) for m in ("fast", "cycle"))
+    for part in ("dense", "sparse"):
+        assert fast[part]["cycles"] == cycle[part]["cycles"]
+    assert fast["host"]["classifier_macs"] == model.classifier.weight.size
+
+
+def test_maxpool_is_the_or_of_the_sign_bits_and_the_host_pools_the_last_map(vgg):
+    from archsim.functional import iter_layers, stem_forward
+
+    model = load_model(vgg / "models" / "vgg_dense.npz")
+    x = np.random.default_rng(3).integers(0, 256, (2, *model.input_shape), dtype=np.uint8)
+    steps = list(iter_layers(model, stem_forward(model, x), "dense"))
+    for a, b in itertools.pairwise(steps):
+        s = a.z >= 0
+        h, w = s.shape[2] // 2, s.shape[3] // 2
+        want = s[:, :, 0 : 2 * h : 2, 0 : 2 * w : 2] | s[:, :, 0 : 2 * h : 2, 1 : 2 * w : 2]
+        want |= s[:, :, 1 : 2 * h : 2, 0 : 2 * w : 2] | s[:, :, 1 : 2 * h : 2, 1 : 2 * w : 2]
+        assert np.array_equal(b.bits_in, want if model.layers[a.index].maxpool else s)
+    z = steps[-1].z.astype(np.int64)  # the host pools the values (4x4 -> 2x2), then flattens (c, y, x)
+    n, c, h, w = z.shape
+    feats = z.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5)).reshape(n, -1)
+    want = feats @ model.classifier.weight.astype(np.int64).T + model.classifier.bias
+    assert np.array_equal(run_model(model, x, "dense").logits, want)
+
+
+def test_batched_model_agrees_on_vgg(vgg):
+    for kind, mode in (("pruned", "sparse"), ("dense", "dense")):
+        model = load_model(vgg / "models" / f"vgg_{kind}.npz")
+        x = np.random.default_rng(4).integers(0, 256, (3, *model.input_shape), dtype=np.uint8)
+        ref = run_model(model, x, mode)
+        got = BatchedModel(model, mode).run(x, keep_maps=True)
+        assert np.array_equal(got.logits, ref.logits)
+        for a, b in zip(got.layer_out, ref.layer_out, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_maxpool_is_refused_by_the_rtl_side_in_one_line(vgg):
+    from archsim.errors import ConfigError
+    from archsim.layout import build_layout
+
+    cfg = load_config(CFG)
+    model = load_model(vgg / "models" / "vgg_pruned.npz")
+    with pytest.raises(ConfigError, match=r"^layer 'conv2': the 2x2 max-pool of the output bits is simulated"):
+        build_layout(model, compile_program(model, cfg, "sparse"), cfg)
+
+
+def test_vgg_maps_that_do_not_fit_are_refused_naming_layer_buffer_and_words(vgg, tmp_path, capsys):
+    rc = main(["run", str(vgg / "vgg_pruned.yaml"), "--quiet", "--set", "buffers.act_bank_depth=8"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "layer 'conv2': input bit map needs 36 words per activation bank, buffers.act_bank_depth is 8" in err
+
+
+def test_tiny_vgg_small_trains_exports_and_runs_bit_exact(tmp_path, capsys):
+    hw = small_hw(tmp_path)
+    fast = ("--threads", "1", "--no-progress", "--train-subset", "256", "--network", str(NETWORKS / "vgg_small.yaml"))
+    dense = tiny_train_argv(tmp_path / "dense", hw, *fast, epochs=1, kernel_density=(1.0,) * 4, spatial_budget=None)
+    assert trainer_main(dense) == 0
+    assert trainer_main(tiny_train_argv(tmp_path / "run", hw, *fast, epochs=1)) == 0
+    out = tmp_path / "wl"
+    common = ["--out", str(out), "--samples", "3", "--threads", "1", "--no-progress"]
+    assert trainer_main(["export", "--run-dir", str(tmp_path / "dense"), "--name", "vd", *common]) == 0
+    base = out / "models" / "vd"
+    pruned = ["export", "--run-dir", str(tmp_path / "run"), "--name", "vgg", *common]
+    assert trainer_main([*pruned, "--baseline", f"{base}.npz", "--baseline-trace", f"{base}.trace.npz"]) == 0
+    model = load_model(out / "models" / "vgg.npz")
+    assert [L.maxpool for L in model.layers] == [True, False, True, False, True]
+    assert model.classifier.kind == "flatten_linear" and model.meta["provenance"]["kernel_density"] < 1.0
+    capsys.readouterr()
+    assert main(["run", str(out / "vgg.yaml"), "--out", str(tmp_path / "res"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert summary["functional_check"] == "pass" and not summary["synthetic"]
