@@ -251,7 +251,7 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     for i, L in enumerate(model.layers):
         name = f"layer '{L.name}'"
         maps.append((L.c_out, L.h_out, L.w_out))
-        for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), ((L.c_out, L.h_out, L.w_out), "output")):
+        for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), (L.pooled_shape, "output")):
             need = _act_words(c, h, w, cfg)
             limit(
                 need <= b.act_bank_depth,
