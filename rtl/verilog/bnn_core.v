@@ -302,7 +302,7 @@ module bnn_core #(
     ) u_act (
         .clk(clk), .in_set(in_set), .in_x(in_x), .ga_addr(ga_addr), .ga_data(ga_data),
         .wx_en(d_act_we && (INBUF != 0)), .wx_bank(d_act_bank), .wx_addr(d_act_addr), .wx_lane(d_act_lane),
-        .wx_data(d_act_data),
+        .wx_data(d_act_data), .wx0_en(d_act_we && (INBUF != 0) && first_l && !f_res_wr),
         .wa_en(l_act_we || e_act_we), .wa_set(l_act_we ? 1'b0 : !in_set), .wa_bank(l_act_we ? d_act_bank : e_act_bank),
         .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
         .wa_data(l_act_we ? d_act_data : e_act_data),

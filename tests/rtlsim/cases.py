@@ -353,12 +353,13 @@ CASES += (
     ),
     CaseSpec(
         "inbuf_block",
-        "input buffer: layer 1 leaves the residual buffer to layer 2, so the LOAD also writes it",
+        "input buffer: layer 1 leaves the residual buffer to layer 2, so the LOAD also writes it and set 0"
+        " (layer 2's skipped positions keep sign(x0) for layer 3)",
         cfg_over=INBUF,
         c0=8,
         h=8,
         w=8,
-        layers=(LayerSpec("c1", 8, k=1, **KEEP), LayerSpec("c2", 8, k=1, predictor="p")),
+        layers=(LayerSpec("c1", 8, k=1, **KEEP), LayerSpec("c2", 8, k=1, predictor="p"), LayerSpec("c3", 8, k=2)),
         thresholds={1: "sparse"},
         seed=21,
     ),
