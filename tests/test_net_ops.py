@@ -354,3 +354,23 @@ def test_tiny_vgg_small_trains_exports_and_runs_bit_exact(tmp_path, capsys):
     assert main(["run", str(out / "vgg.yaml"), "--out", str(tmp_path / "res"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert summary["functional_check"] == "pass" and not summary["synthetic"]
+
+
+def test_sweep_over_the_new_networks(tmp_path):
+    import csv
+
+    from archsim.sweep import load_sweep, run_sweep
+
+    data = {
+        "name": "ops",
+        "hardware": str(CFG),
+        "synthetic": {"width": 0.25, "input_shape": [3, 8, 8], "samples": 1, "seed": 1},
+        "parameters": {"synthetic.network": ["resnet20", "vgg_small"]},
+    }
+    (tmp_path / "ops.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    stats = run_sweep(load_sweep(tmp_path / "ops.yaml"), tmp_path / "out", jobs=1, progress=False)
+    assert stats.computed == stats.total == 2 and not stats.failed and not stats.invalid
+    with open(tmp_path / "out" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["functional_check"] for r in rows] == ["pass", "pass"]
+    assert all(float(r["sparse_cycles"]) > 0 for r in rows)
