@@ -262,7 +262,11 @@ def load_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
     """LOAD: the stem output into the residual buffer, its sign bits into activation set 0."""
     words = _map_words(program.load_shape, cfg.pe_array.rows)
     e = dict.fromkeys(EVENTS, 0)
-    e.update(ddr_read_beats=program.load_beats, res_writes=words * program.load_res_copies, act_writes_bits=words)
+    e.update(
+        ddr_read_beats=program.load_beats,
+        res_writes=words * program.load_res_copies,
+        act_writes_bits=words * program.load_act_copies,
+    )
     return e
 
 

@@ -114,6 +114,13 @@ class Program:
         # ... or when layer 1 leaves the residual buffer alone, so that a later layer reads x0 there
         return 2 if self.layers[0].residual or not self.layers[0].res_write else 1
 
+    @property
+    def load_act_copies(self) -> int:
+        """Activation sets the LOAD writes each word's sign bits to: with an input buffer, also set 0
+        when layer 1 leaves the residual buffer alone (docs/timing.md 4.4)."""
+        first = self.layers[0] if self.layers else None
+        return 2 if self.input_buffer and first is not None and first.role == "main" and not first.res_write else 1
+
     def row_need(self, plan: LayerPlan, y: int) -> int:
         """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
         return min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)

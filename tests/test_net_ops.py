@@ -374,3 +374,32 @@ def test_sweep_over_the_new_networks(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["functional_check"] for r in rows] == ["pass", "pass"]
     assert all(float(r["sparse_cycles"]) > 0 for r in rows)
+
+
+def test_energy_events_equal_the_simpy_activity_on_resnet20(r20):
+    """energy.py's counts and both SimPy modes' activity agree on a block-residual network with the
+    input buffer: layers that keep the residual buffer write none, the LOAD writes x0 and its bits
+    twice (layer 1 leaves the residual buffer to layer 2)."""
+    from archsim.energy import EVENTS, inference_energy
+    from tests.test_energy import unit_table
+
+    cfg = load_config(CFG)
+    assert cfg.buffers.input_buffer
+    model = load_model(r20 / "models" / "r20_pruned.npz")
+    x = np.random.default_rng(5).integers(0, 256, (1, *model.input_shape), dtype=np.uint8)
+    masks = run_model(model, x, "sparse").masks
+    prog = compile_program(model, cfg, "sparse")
+    assert (prog.load_res_copies, prog.load_act_copies) == (2, 2)
+    active = [np.flatnonzero(masks[i][0]) if p.mask_enabled else None for i, p in enumerate(prog.layers)]
+    for mode in ("fast", "cycle"):
+        sched = simulate(prog, cfg, active, mode)
+        mine = inference_energy(prog, sched, cfg, unit_table()).activity
+        theirs = [sched.load_activity, *sched.layer_activity(), sched.store_activity]
+        for part, sim in zip(mine, theirs, strict=True):
+            e, s = part.events, sim.as_dict()
+            for key in EVENTS:
+                if key in s and key != "pe_ops":
+                    assert e[key] == s[key], (mode, part.name, key)
+            assert e["act_writes_bits"] + e["act_writes_words"] == s["act_writes"], (part.name, mode)
+        words = prog.load_shape[1] * prog.load_shape[2] * -(-prog.load_shape[0] // cfg.pe_array.rows)
+        assert sched.load_activity.act_writes == 2 * words
