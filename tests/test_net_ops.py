@@ -403,3 +403,43 @@ def test_energy_events_equal_the_simpy_activity_on_resnet20(r20):
             assert e["act_writes_bits"] + e["act_writes_words"] == s["act_writes"], (part.name, mode)
         words = prog.load_shape[1] * prog.load_shape[2] * -(-prog.load_shape[0] // cfg.pe_array.rows)
         assert sched.load_activity.act_writes == 2 * words
+
+
+def test_train_networks_script_commands_parse_and_share_the_recipe():
+    """scripts/train_networks.sh: every trainer command it would run parses, dense and pruned
+    runs of each network share the recipe, and the pruned ones use the shipped ResNet-18's."""
+    import os
+    import shlex
+    import subprocess
+
+    from trainer.cli import _parser
+
+    env = {**os.environ, "PRINT": "1", "PYTHON": "python"}
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts/train_networks.sh"), "some/runs"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert not (ROOT / "some").exists()
+    cmds = [shlex.split(line) for line in out.stdout.splitlines()]
+    trainer = [c[3:] for c in cmds if c[:3] == ["python", "-m", "trainer"]]
+    args = {}
+    for c in trainer:
+        a = _parser().parse_args(c)
+        if a.cmd == "train":
+            args[a.run_dir.name] = vars(a)
+    assert sorted(args) == ["fm_r20_dense", "fm_r20_pruned", "fm_vgg_dense", "fm_vgg_pruned"]
+    recipe = ("dataset", "epochs", "seed", "batch_size", "lr", "weight_decay", "width", "ste", "network")
+    for net in ("r20", "vgg"):
+        dense, pruned = args[f"fm_{net}_dense"], args[f"fm_{net}_pruned"]
+        assert {k: dense[k] for k in recipe} == {k: pruned[k] for k in recipe}
+        assert dense["kernel_density"] == (1.0,) * 4 and dense["spatial_budget"] is None
+        assert pruned["kernel_density"] == (0.5, 0.25, 0.25, 0.125) and pruned["spatial_budget"] == 0.5
+        assert dense["epochs"] == 8 and dense["seed"] == 0
+    for a in args.values():
+        load_network(ROOT / a["network"])  # the descriptions it names exist and validate
+    assert [c[c.index("--name") + 1] for c in trainer if c[0] == "export"] == [
+        "resnet20_dense",
+        "resnet20_pruned",
+        "vgg_small_dense",
+        "vgg_small_pruned",
+    ]
