@@ -1,4 +1,4 @@
-"""Model and trace files (format version 1), documented in docs/formats.md.
+"""Model and trace files (format version 1; models also version 2), documented in docs/formats.md.
 
 A model file holds a pruned (or dense) binary network in the integer form the
 hardware computes; a trace file holds sample inputs and, for checking, the

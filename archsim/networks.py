@@ -5,9 +5,10 @@ one line naming the file, the layer (index and name) and the field. `Network.lay
 then expands it into today's binary layers (archsim.network.LayerShape: main and shortcut
 convs), after `Network.check_supported` has refused what the accelerator cannot run yet.
 
-The format can say more than the hardware runs today (2x2 max-pool, a residual over a whole
-block, a flatten classifier, maps tiled through DDR) so that those operators can be added
-without changing the files that use them.
+The format can say more than the hardware runs today (maps tiled through DDR) so that such
+operators can be added without changing the files that use them. Block residuals, layers that
+leave the residual buffer alone, 2x2 max-pool and the flatten classifier expand into model-format
+version 2 layers (docs/architecture.md 1.1-1.2).
 """
 
 from __future__ import annotations
