@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -443,3 +444,23 @@ def test_train_networks_script_commands_parse_and_share_the_recipe():
         "vgg_small_dense",
         "vgg_small_pruned",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["layers"][0].pop("res_write"), "layers[0].res_write"),
+        (lambda m: m["layers"][1].update(maxpool=1), "layers[1].maxpool"),
+        (lambda m: m.update(classifier="avg_pool"), "classifier"),
+        (lambda m: m.pop("classifier"), "classifier"),
+        (lambda m: m.update(version=3), "version"),
+    ],
+)
+def test_hostile_version_2_fields_are_refused_naming_the_field(vgg, tmp_path, change, field):
+    from tests.test_hostile import rewrite_npz
+
+    path = tmp_path / "m.npz"
+    path.write_bytes((vgg / "models" / "vgg_pruned.npz").read_bytes())
+    rewrite_npz(path, lambda arrays, meta: change(meta) and None)
+    with pytest.raises(FormatError, match=rf"^{path}: field '{re.escape(field)}': "):
+        load_model(path)
