@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from archsim.format import BinaryConv, BnnModel
+from archsim.format import BinaryConv, BnnModel, next_residual_bits
+from archsim.functional import classifier_features, max_pool2
 
 EXACT_F32 = 1 << 24  # integers below this add exactly in float32
 BLOCK_BYTES = 48 << 20  # largest window matrix built at once
@@ -221,7 +222,7 @@ class BatchedModel:
         x0 = self.stem(images)
         residual = x0
         sets = [x0 >= 0, np.zeros(x0.shape, bool)]  # the two activation-bit sets (sign(0) = +1)
-        cur, after_shortcut = 0, False
+        cur, where = 0, "input"  # where sign(residual) is: archsim.format.residual_bits
         masks: list[np.ndarray | None] = []
         outs: list[np.ndarray] = []
         for lay in self.layers:
@@ -237,20 +238,23 @@ class BatchedModel:
                 else:
                     # Skipped positions keep the shortcut's bits (after a shortcut layer) or the mask
                     # unit's copies of the input bits (identity residual), as the hardware does.
-                    prev = sets[1 - cur] if after_shortcut else bits_in
+                    prev = sets[1 - cur] if where == "other" else bits_in
                     pos = np.flatnonzero(mask)
                     out = prev.copy()
                     out.reshape(-1, L.c_out)[pos] = z.reshape(-1, L.c_out)[pos] >= 0
+                if L.maxpool:  # NHWC: pool H and W, the OR of the sign bits
+                    out = max_pool2(out.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
                 sets[1 - cur] = out
                 cur = 1 - cur
-            residual = z
-            after_shortcut = L.role == "shortcut"
+            if L.res_write:
+                residual = z
+            where = next_residual_bits(where, L)
             masks.append(mask)
             if keep_maps:
                 outs.append(np.ascontiguousarray(z.transpose(0, 3, 1, 2)))
-        pooled = residual.astype(np.int64).sum(axis=(1, 2))
         cl = self.model.classifier
-        logits = pooled @ cl.weight.astype(np.int64).T + cl.bias.astype(np.int64)
+        feats = classifier_features(self.model, residual.transpose(0, 3, 1, 2))
+        logits = feats @ cl.weight.astype(np.int64).T + cl.bias.astype(np.int64)
         if not keep_maps:
             return BatchRun(logits, masks)
         return BatchRun(logits, masks, np.ascontiguousarray(x0.transpose(0, 3, 1, 2)), outs)

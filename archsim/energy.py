@@ -245,7 +245,7 @@ def layer_events(plan: LayerPlan, n_active: int, cfg: HardwareConfig, mode: str)
     e["act_writes_bits"] = epi
     e["act_writes_words"] = scan if plan.copy_masked else 0
     e["res_reads"] = epi if plan.residual else 0
-    e["res_writes"] = epi
+    e["res_writes"] = epi if plan.res_write else 0
     e["list_writes"] = N if plan.mask_enabled else 0
     e["list_reads"] = Q * N if plan.mask_enabled else 0
     e["mask_evals"] = scan
@@ -262,7 +262,11 @@ def load_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
     """LOAD: the stem output into the residual buffer, its sign bits into activation set 0."""
     words = _map_words(program.load_shape, cfg.pe_array.rows)
     e = dict.fromkeys(EVENTS, 0)
-    e.update(ddr_read_beats=program.load_beats, res_writes=words * program.load_res_copies, act_writes_bits=words)
+    e.update(
+        ddr_read_beats=program.load_beats,
+        res_writes=words * program.load_res_copies,
+        act_writes_bits=words * program.load_act_copies,
+    )
     return e
 
 

@@ -1,4 +1,4 @@
-"""Model and trace files (format version 1), documented in docs/formats.md.
+"""Model and trace files (format version 1; models also version 2), documented in docs/formats.md.
 
 A model file holds a pruned (or dense) binary network in the integer form the
 hardware computes; a trace file holds sample inputs and, for checking, the
@@ -31,6 +31,9 @@ from archsim.network import ConvGeometry
 from archsim.yamlio import one_line, read_bounded, short
 
 FORMAT_VERSION = 1
+# Version 2 adds per-layer `res_write` (a layer may leave the residual buffer alone); it is written
+# only for models that use it, so every other model keeps its version-1 bytes.
+MODEL_VERSIONS = (1, 2)
 MODEL_KIND = "archsim-bnn-model"
 TRACE_KIND = "archsim-bnn-trace"
 ROLES = ("main", "shortcut")
@@ -86,18 +89,37 @@ class BinaryConv(ConvGeometry):
     shift: int
     residual: bool
     predictor: Predictor | None = None
+    # Writes z to the residual buffer (format version 1: always). A layer without a residual
+    # whose value no later layer reads writes only its sign bits (docs/architecture.md 1.1).
+    res_write: bool = True
+    # 2x2 stride-2 max-pool of the output (version 2): the next layer reads the OR of each 2x2
+    # window of sign bits; after the last layer the host pools the STOREd values.
+    maxpool: bool = False
+
+    @property
+    def pooled_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the map the next layer (or the host classifier) reads."""
+        if self.maxpool:
+            return self.c_out, self.h_out // 2, self.w_out // 2
+        return self.c_out, self.h_out, self.w_out
 
     @property
     def kernel_density(self) -> float:
         return float(self.keep.mean())
 
 
+CLASSIFIERS = ("sum_pool_linear", "flatten_linear")
+
+
 @dataclass(frozen=True, eq=False)
 class Classifier:
-    """Host classifier: logits = weight @ (sum over positions of the last map) + bias."""
+    """Host classifier: logits = weight @ features + bias, features the sum over positions of the
+    last map (sum_pool_linear, weight [n_classes, C]) or the map flattened in (c, y, x) order
+    (flatten_linear, version 2, weight [n_classes, C H W])."""
 
-    weight: np.ndarray  # int16 [n_classes, C]
+    weight: np.ndarray  # int16 [n_classes, features]
     bias: np.ndarray  # int64 [n_classes]
+    kind: str = "sum_pool_linear"
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,11 +316,13 @@ def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, A
         raise _fail(path, "meta.json", f"expected a JSON object, got {type(meta).__name__}")
     if meta.get("kind") != kind:
         raise _fail(path, "kind", f"expected '{kind}', got {short(meta.get('kind'))}")
-    if meta.get("version") != FORMAT_VERSION or isinstance(meta.get("version"), bool):
+    versions = MODEL_VERSIONS if kind == MODEL_KIND else (FORMAT_VERSION,)
+    if meta.get("version") not in versions or isinstance(meta.get("version"), bool):
+        readable = " and ".join(str(v) for v in versions)
         raise _fail(
             path,
             "version",
-            f"format version {short(meta.get('version'))} is not supported (this archsim reads version {FORMAT_VERSION})",
+            f"format version {short(meta.get('version'))} is not supported (this archsim reads version {readable})",
         )
     stored = meta.get("checksum")
     actual = checksum(arrays, meta)
@@ -429,6 +453,8 @@ def save_model(path: str | Path, model: BnnModel) -> str:
         "fc.bias": model.classifier.bias.astype(np.int64),
     }
     layers_meta = []
+    new_ops = any(not L.res_write or L.maxpool for L in model.layers)
+    version = 2 if new_ops or model.classifier.kind != "sum_pool_linear" else 1
     for i, L in enumerate(model.layers):
         arrays[f"L{i}.weight"] = _pack(L.weight)
         arrays[f"L{i}.keep"] = _pack(L.keep)
@@ -451,9 +477,11 @@ def save_model(path: str | Path, model: BnnModel) -> str:
                 "predictor_threshold": None if L.predictor is None else int(L.predictor.threshold),
             }
         )
+        if version >= 2:
+            layers_meta[-1].update(res_write=L.res_write, maxpool=L.maxpool)
     meta = {
         "kind": MODEL_KIND,
-        "version": FORMAT_VERSION,
+        "version": version,
         "name": model.name,
         "input_shape": list(model.input_shape),
         "frac_bits": model.frac_bits,
@@ -462,6 +490,8 @@ def save_model(path: str | Path, model: BnnModel) -> str:
         "layers": layers_meta,
         "meta": model.meta,
     }
+    if version >= 2:
+        meta["classifier"] = model.classifier.kind
     path = Path(path)
     _write_npz(path, arrays, meta)
     return checksum(arrays, meta)
@@ -533,14 +563,20 @@ def _model_from(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> BnnMod
                 shift=m.int("shift", *SHIFT_RANGE),
                 residual=m.bool("residual"),
                 predictor=pred,
+                res_write=m.bool("res_write") if top.get("version") == 2 else True,
+                maxpool=m.bool("maxpool") if top.get("version") == 2 else False,
             )
         )
     fc_w = arrays.get("fc.weight")
     if fc_w is None or fc_w.ndim != 2:
         raise r.fail("fc.weight", "missing or not 2-D")
+    kind = top.str("classifier") if top.get("version") == 2 else "sum_pool_linear"
+    if kind not in CLASSIFIERS:
+        raise top.fail("classifier", f"must be one of {CLASSIFIERS}, got {short(kind)}")
     classifier = Classifier(
         weight=r.array("fc.weight", "int16", fc_w.shape),
         bias=r.array("fc.bias", "int64", (fc_w.shape[0],)),
+        kind=kind,
     )
     balance = None if top.get("balance", None) is None else top.ints("balance", 2, 1, 256)
     return BnnModel(
@@ -573,6 +609,8 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
     if not any(L.role == "main" for L in model.layers):
         raise fail("layers", "no binary (main) layer: nothing for the accelerator to run")
     c, hh, ww = model.stem.weight.shape[0], h, w
+    res_shape = (c, hh, ww)  # what the residual buffer holds: the LOAD writes x0
+    sources = residual_bits(model.layers)
     pending_shortcut: BinaryConv | None = None
     for i, L in enumerate(model.layers):
         f = f"layers[{i}] ({L.name})"
@@ -598,12 +636,14 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
                 raise fail(f"{f}.{name}", f"shape {arr.shape}, expected {shape}")
         if L.shift < 0 or L.shift > 62:
             raise fail(f"{f}.shift", f"must be in [0, 62], got {L.shift}")
+        out = (L.c_out, L.h_out, L.w_out)
         if L.role == "shortcut":
-            if L.kernel != 1 or L.residual or L.predictor is not None:
-                raise fail(f"{f}.role", "a shortcut layer is a 1x1 conv without residual or predictor")
+            if L.kernel != 1 or L.residual or L.predictor is not None or not L.res_write:
+                raise fail(f"{f}.role", "a shortcut layer is a 1x1 conv without residual or predictor that writes it")
             if pending_shortcut is not None:
                 raise fail(f"{f}.role", "two shortcut layers in a row")
             pending_shortcut = L
+            res_shape = out
             continue  # the bit map does not advance: the next main layer reads the same input
         if L.predictor is not None:
             if L.kernel != 3:
@@ -612,18 +652,62 @@ def validate_model(model: BnnModel, path: Path | str = "<model>") -> None:
                 raise fail(f"{f}.predictor.weight", f"shape {L.predictor.weight.shape}, expected {(L.c_in, 3, 3)}")
             if not L.residual:
                 raise fail(f"{f}.predictor", "a spatially pruned layer needs a residual (skipped positions output it)")
+            if sources[i] == "none":
+                raise fail(
+                    f"{f}.predictor",
+                    "no activation set holds the residual's sign bits for the skipped positions "
+                    "(the residual was written two main layers back)",
+                )
         if pending_shortcut is not None:
             s = pending_shortcut
-            if not L.residual or (s.c_out, s.h_out, s.w_out) != (L.c_out, L.h_out, L.w_out):
+            # the main layer after a shortcut adds it, or (version 2) leaves it for a later layer
+            if (L.res_write and not L.residual) or (L.residual and (s.c_out, s.h_out, s.w_out) != out):
                 raise fail(f"{f}.residual", f"must add the shortcut '{s.name}' of the same output shape")
             pending_shortcut = None
-        elif L.residual and (L.c_out, L.h_out, L.w_out) != (c, hh, ww):
-            raise fail(f"{f}.residual", "an identity residual needs the output shape to equal the input shape")
-        c, hh, ww = L.c_out, L.h_out, L.w_out
+        if L.residual and out != res_shape:
+            if res_shape == (c, hh, ww):
+                raise fail(f"{f}.residual", "an identity residual needs the output shape to equal the input shape")
+            raise fail(f"{f}.residual", f"the residual buffer holds a {res_shape} map, the layer outputs {out}")
+        if L.maxpool:
+            if L.h_out < 2 or L.w_out < 2:
+                raise fail(f"{f}.maxpool", f"a 2x2 max-pool needs a map of at least 2x2, not {L.h_out}x{L.w_out}")
+            if L.res_write and i + 1 < len(model.layers):
+                raise fail(f"{f}.maxpool", "a pooled layer other than the last leaves the residual buffer alone")
+        if L.res_write:
+            res_shape = out
+        c, hh, ww = L.pooled_shape
     if pending_shortcut is not None:
         raise fail("layers", f"shortcut '{pending_shortcut.name}' is not followed by a main layer")
-    if model.classifier.weight.shape[1] != c:
-        raise fail("fc.weight", f"expects {model.classifier.weight.shape[1]} channels, the last map has {c}")
+    if model.layers and not model.layers[-1].res_write:
+        raise fail(f"layers[{len(model.layers) - 1}].res_write", "the last layer must write the map the STORE reads")
+    features = c * hh * ww if model.classifier.kind == "flatten_linear" else c
+    if model.classifier.weight.shape[1] != features:
+        raise fail(
+            "fc.weight",
+            f"expects {model.classifier.weight.shape[1]} features, the {model.classifier.kind} classifier "
+            f"of the last map {(c, hh, ww)} has {features}",
+        )
+
+
+def residual_bits(layers: tuple[BinaryConv, ...] | list[BinaryConv]) -> list[str]:
+    """Where the sign bits of the residual buffer are when each layer runs (docs/architecture.md 5):
+    "input" (the set the layer reads: the mask unit copies centre bits at skipped positions),
+    "other" (the set it writes already holds them: after a shortcut layer, or after a main
+    layer that left the residual buffer alone) or "none" (a skipped position has no bits to keep)."""
+    out, where = [], "input"  # the LOAD writes x0 and sign(x0) into the current set
+    for L in layers:
+        out.append(where)
+        where = next_residual_bits(where, L)
+    return out
+
+
+def next_residual_bits(where: str, L: BinaryConv) -> str:
+    """residual_bits after layer L, from where they were before it."""
+    if L.role == "shortcut":
+        return "other"  # it writes the residual buffer and the other set, without swapping
+    if L.res_write:
+        return "input"  # output bits are sign(z), and z is the residual buffer now
+    return "other" if where == "input" else "none"  # the sets swap; the other one was overwritten
 
 
 # --------------------------------------------------------------------------- trace I/O

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.format import BinaryConv, BnnModel, Stem, Trace
+from archsim.format import BinaryConv, BnnModel, Stem, Trace, next_residual_bits
 
 MODES = ("sparse", "dense")
 _CHUNK_WORDS = 1 << 21  # uint64 words per temporary in the popcount loop (16 MiB)
@@ -33,7 +33,7 @@ _CHUNK_WORDS = 1 << 21  # uint64 words per temporary in the popcount loop (16 Mi
 @dataclass
 class ModelRun:
     stem_out: np.ndarray  # int16 [N, C0, H, W]
-    layer_out: list[np.ndarray]  # int16 [N, C_out, H_out, W_out]: residual buffer after each layer
+    layer_out: list[np.ndarray]  # int16 [N, C_out, H_out, W_out]: each layer's z (in the residual buffer if res_write)
     masks: list[np.ndarray | None]  # bool [N, H_out, W_out] where the predictor ran, else None
     logits: np.ndarray  # int64 [N, n_classes]
 
@@ -215,20 +215,45 @@ def stem_output(st: Stem, inputs: np.ndarray, value_bits: int = 16) -> np.ndarra
     return np.ascontiguousarray(x0).astype(np.int16)
 
 
+def max_pool2(x: np.ndarray) -> np.ndarray:
+    """2x2 stride-2 max over the last two axes (an odd last row or column is dropped). On bits
+    (bool) it is the OR of the four: max of +-1 values is +1 iff one of them is."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    v = x[..., :h, :w]
+    return np.maximum(
+        np.maximum(v[..., 0::2, 0::2], v[..., 0::2, 1::2]), np.maximum(v[..., 1::2, 0::2], v[..., 1::2, 1::2])
+    )
+
+
 def pooled_sums(x_last: np.ndarray) -> np.ndarray:
     """Per-channel sums over positions of the last map, int64 [N, C]: what a pooled STORE writes
-    (`Program.pooled`, docs/timing.md 5) and all the host classifier reads of the map."""
+    (`Program.pooled`, docs/timing.md 5) and all a sum-pool classifier reads of the map."""
     return x_last.astype(np.int64).sum(axis=(2, 3))
 
 
-def classifier_logits(model: BnnModel, sums: np.ndarray) -> np.ndarray:
-    """Host classifier from the pooled sums [N, C]: logits = W_fc @ sums + b_fc, int64 [N, n_classes]."""
-    return sums.astype(np.int64) @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(np.int64)
+def classifier_features(model: BnnModel, x_last: np.ndarray) -> np.ndarray:
+    """What the host classifier multiplies, int64 [N, features], from the STOREd last map
+    [N, C, H, W]: max-pooled first if the last layer pools, then summed over positions
+    (sum_pool_linear) or flattened in (c, y, x) order (flatten_linear)."""
+    x = x_last.astype(np.int64)
+    if model.layers[-1].maxpool:
+        x = max_pool2(x)
+    if model.classifier.kind == "flatten_linear":
+        return x.reshape(x.shape[0], -1)
+    return pooled_sums(x)
+
+
+def classifier_logits(model: BnnModel, features: np.ndarray) -> np.ndarray:
+    """Host classifier from its features [N, F] (the pooled sums a pooled STORE wrote, or
+    `classifier_features`): logits = W_fc @ features + b_fc, int64 [N, n_classes]."""
+    return features.astype(np.int64) @ model.classifier.weight.astype(np.int64).T + model.classifier.bias.astype(
+        np.int64
+    )
 
 
 def classifier_forward(model: BnnModel, x_last: np.ndarray) -> np.ndarray:
-    """Host classifier: logits = W_fc @ (sum over positions of x_L) + b_fc, int64 [N, n_classes]."""
-    return classifier_logits(model, pooled_sums(x_last))
+    """Host classifier: logits = W_fc @ features(x_L) + b_fc, int64 [N, n_classes]."""
+    return classifier_logits(model, classifier_features(model, x_last))
 
 
 # --------------------------------------------------------------------------- whole model
@@ -258,7 +283,7 @@ class BitSets:
         self.cur = 0
         self.residual = x0
         self.value_bits = value_bits
-        self.after_shortcut = False
+        self.where = "input"  # where sign(residual buffer) is: archsim.format.residual_bits
 
     @property
     def bits(self) -> np.ndarray:
@@ -278,13 +303,18 @@ class BitSets:
             else:
                 # The epilogue writes sign(z) at active positions only; elsewhere the output
                 # set holds the shortcut's output bits (after a shortcut layer) or the mask
-                # unit's centre-bit copies of the input (identity residual).
-                prev = self.sets[1 - self.cur] if self.after_shortcut else bits_in
+                # unit's centre-bit copies of the input (identity residual); after a main layer
+                # that left the residual buffer alone, its input bits (block residual).
+                assert self.where != "none", "validate_model refuses a predictor without the residual's bits"
+                prev = self.sets[1 - self.cur] if self.where == "other" else bits_in
                 out = np.where(mask[:, None], sign_bits(z), prev)
+            if L.maxpool:
+                out = max_pool2(out)  # the epilogue ORs each position's bits into its pooled word
             self.sets[1 - self.cur] = out
             self.cur = 1 - self.cur
-        self.residual = z
-        self.after_shortcut = L.role == "shortcut"
+        if L.res_write:
+            self.residual = z
+        self.where = next_residual_bits(self.where, L)
         return LayerStep(index, z, mask, bits_in, out)
 
 

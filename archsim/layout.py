@@ -278,6 +278,7 @@ class LayerDesc:
     shift: int
     first_pass: int  # global index of the layer's first pass
     n_passes: int
+    res_write: bool = True  # the epilogue writes the residual buffer (archsim.program.LayerPlan)
 
     @property
     def positions(self) -> int:
@@ -314,6 +315,12 @@ def align(addr: int, cfg: HardwareConfig) -> int:
 
 
 def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0) -> DdrLayout:
+    for L in model.layers[:-1]:  # the last layer's pooling is the host's (docs/architecture.md 1.2)
+        if L.maxpool:
+            raise ConfigError(
+                f"layer '{L.name}': the 2x2 max-pool of the output bits is simulated by archsim but not in "
+                "the generated RTL yet (issue 14)"
+            )
     """Pack every blob of `program` and place LOAD, STORE and the blobs from `base` on.
 
     Order: the LOAD map, the STORE map, then the blobs in (layer, pass) order, each
@@ -378,6 +385,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 shift=L.shift,
                 first_pass=first,
                 n_passes=len(lp.passes),
+                res_write=lp.res_write,
             )
         )
     return DdrLayout(

@@ -51,6 +51,9 @@ class LayerShape(ConvGeometry):
     h_in: int
     w_in: int
     residual: bool
+    # Writes its output values to the residual buffer (archsim.format.BinaryConv.res_write).
+    res_write: bool = True
+    maxpool: bool = False  # 2x2 stride-2 max-pool of the output (archsim.format.BinaryConv.maxpool)
 
 
 def stage_channels(width: float) -> tuple[int, ...]:

@@ -5,9 +5,10 @@ one line naming the file, the layer (index and name) and the field. `Network.lay
 then expands it into today's binary layers (archsim.network.LayerShape: main and shortcut
 convs), after `Network.check_supported` has refused what the accelerator cannot run yet.
 
-The format can say more than the hardware runs today (2x2 max-pool, a residual over a whole
-block, a flatten classifier, maps tiled through DDR) so that those operators can be added
-without changing the files that use them.
+The format can say more than the hardware runs today (maps tiled through DDR) so that such
+operators can be added without changing the files that use them. Block residuals, layers that
+leave the residual buffer alone, 2x2 max-pool and the flatten classifier expand into model-format
+version 2 layers (docs/architecture.md 1.1-1.2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from archsim.errors import ConfigError
+from archsim.format import residual_bits
 from archsim.network import LayerShape
 from archsim.yamlio import read_yaml
 
@@ -69,33 +71,81 @@ class Network:
         for L in self.layers:
             if L.maps != "on_chip":
                 raise self.fail(L, "maps", f"tiling maps through DDR {NOT_YET}")
-            if L.residual in ("block", "block_shortcut"):
-                raise self.fail(L, "residual", f"a residual over a whole block {NOT_YET}")
-            if L.maxpool:
-                raise self.fail(L, "maxpool", f"2x2 max-pool {NOT_YET}")
-        if self.classifier != "sum_pool_linear":
-            raise self.fail(None, "classifier.kind", f"a flatten + linear classifier {NOT_YET}")
 
     def layer_shapes(self, width: float, input_shape: tuple[int, int, int] | None = None) -> list[LayerShape]:
-        """Today's binary layers in run order at a channel `width` multiplier: a "shortcut"
-        residual becomes a 1x1 shortcut layer just before its main layer (archsim.format)."""
+        """The binary layers in run order at a channel `width` multiplier: a "shortcut" residual
+        becomes a 1x1 shortcut layer just before its main layer, a "block_shortcut" one just before
+        the block's first layer (it reads the block's input). A layer without a residual writes the
+        residual buffer only when a later layer reads its value (res_write, docs/architecture.md 1.1)."""
         self.check_supported()
         _, h, w = input_shape or self.input_shape
         c = scale(self.stem_channels, width)
         out: list[LayerShape] = []
-        for L in self.layers:
+        layers = self.layers
+        for i, L in enumerate(layers):
             co = scale(L.channels, width)
+            if L.block is not None and (i == 0 or layers[i - 1].block != L.block):
+                out += self._block_shortcut(i, c, h, w, width)
             if L.residual == "shortcut":
                 assert L.shortcut_name is not None
                 out.append(LayerShape(L.shortcut_name, "shortcut", L.stage, 1, L.stride, c, co, h, w, False))
-            main = LayerShape(L.name, "main", L.stage, L.kernel, L.stride, c, co, h, w, L.residual != "none")
+            res_write = self._res_write(i)
+            main = LayerShape(
+                L.name, "main", L.stage, L.kernel, L.stride, c, co, h, w, L.residual != "none", res_write, L.maxpool
+            )
             if L.residual == "identity" and (co, main.h_out, main.w_out) != (c, h, w):
                 raise self.fail(L, "residual", f"identity needs the output shape to equal the input {(c, h, w)}")
             if main.h_out < 1 or main.w_out < 1:
                 raise self.fail(L, "stride", f"the map {(h, w)} is too small for this layer")
             out.append(main)
             c, h, w = co, main.h_out, main.w_out
+            if L.maxpool:
+                if i + 1 < len(layers) and res_write:
+                    raise self.fail(L, "maxpool", "pools only the sign bits, but a later layer adds this layer's value")
+                if h < 2 or w < 2:
+                    raise self.fail(L, "maxpool", f"a 2x2 max-pool needs a map of at least 2x2, not {h}x{w}")
+                h, w = h // 2, w // 2
+        for s, where in zip(out, residual_bits(out), strict=True):
+            L = next(x for x in layers if x.name == s.name) if s.role == "main" else None
+            if L is not None and L.predictor and where == "none":
+                raise self.fail(
+                    L,
+                    "predictor",
+                    "its skipped positions would output a shortcut computed before the layer ahead of it, "
+                    "whose sign bits no activation set holds then (not supported)",
+                )
         return out
+
+    def _res_write(self, i: int) -> bool:
+        """Whether layer i writes the residual buffer: always with a residual of its own (as in
+        format version 1), else only when a later layer adds its output: the next layer's identity
+        residual, the "block" residual of the block it feeds, or the host classifier (the STORE)."""
+        layers = self.layers
+        if layers[i].residual != "none" or i + 1 == len(layers):
+            return True
+        nxt = layers[i + 1]
+        if nxt.residual == "identity":
+            return True
+        starts_block = nxt.block is not None and nxt.block != layers[i].block
+        return starts_block and any(x.block == nxt.block and x.residual == "block" for x in layers)
+
+    def _block_shortcut(self, i: int, c: int, h: int, w: int, width: float) -> list[LayerShape]:
+        """The 1x1 shortcut of a block with a "block_shortcut" residual, on the block's input."""
+        members = [x for x in self.layers[i:] if x.block == self.layers[i].block]
+        stride = 1
+        for x in members:
+            stride *= x.stride
+            if x.residual != "block_shortcut":
+                continue
+            if stride > 2:
+                raise self.fail(
+                    x, "residual", "the block halves its map more than once; a 1x1 shortcut has stride 1 or 2"
+                )
+            assert x.shortcut_name is not None
+            return [
+                LayerShape(x.shortcut_name, "shortcut", x.stage, 1, stride, c, scale(x.channels, width), h, w, False)
+            ]
+        return []
 
     def predicted(self) -> set[str]:
         """Names of the layers that carry a spatial predictor."""

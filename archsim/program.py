@@ -17,7 +17,7 @@ import numpy as np
 
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
-from archsim.format import BinaryConv, BnnModel
+from archsim.format import BinaryConv, BnnModel, residual_bits
 
 MODES = ("sparse", "dense")
 
@@ -73,6 +73,9 @@ class LayerPlan:
     # Reads the input map from the input buffer (`buffers.input_buffer`): the first layer, and the
     # main layer after it when the first is a shortcut. Its units wait for LOADed rows (docs/timing.md 4.4).
     reads_input: bool = False
+    # The epilogue writes z into the residual buffer (model format version 2 may say no: the layer's
+    # output only feeds the next conv's sign bits); the sign bits are written either way.
+    res_write: bool = True
 
     @property
     def positions(self) -> int:
@@ -115,7 +118,17 @@ class Program:
     def load_res_copies(self) -> int:
         """Residual buffers the LOAD writes each word to: with an input buffer, also the residual
         buffer when layer 1 has an identity residual (its skipped positions keep x0; docs/architecture.md 5)."""
-        return 2 if self.input_buffer and self.layers and self.layers[0].residual else 1
+        if not (self.input_buffer and self.layers):
+            return 1
+        # ... or when layer 1 leaves the residual buffer alone, so that a later layer reads x0 there
+        return 2 if self.layers[0].residual or not self.layers[0].res_write else 1
+
+    @property
+    def load_act_copies(self) -> int:
+        """Activation sets the LOAD writes each word's sign bits to: with an input buffer, also set 0
+        when layer 1 leaves the residual buffer alone (docs/timing.md 4.4)."""
+        first = self.layers[0] if self.layers else None
+        return 2 if self.input_buffer and first is not None and first.role == "main" and not first.res_write else 1
 
     def row_need(self, plan: LayerPlan, y: int) -> int:
         """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
@@ -129,12 +142,13 @@ def pooled_store_applies(model: BnnModel, last: LayerPlan, cfg: HardwareConfig) 
     """Whether the STORE writes the pooled sums: the one place that decides it.
 
     It needs `buffers.pooled_store`, a host classifier that only reads the global per-channel sums
-    (a sum-pool + linear: every classifier of the format today), and a last layer whose epilogue
-    produces every position (no mask unit): the epilogue sums what it writes, so positions a mask
-    unit skips (they keep the residual) would be missing from the sums. Otherwise the map is stored.
+    (a sum-pool + linear whose last layer does not max-pool; a flatten classifier needs the map), and
+    a last layer whose epilogue produces every position (no mask unit): the epilogue sums what it
+    writes, so positions a mask unit skips (they keep the residual) would be missing from the sums.
+    Otherwise the map is stored.
     """
-    del model  # every classifier pools globally today; a flatten classifier would return False here
-    return cfg.buffers.pooled_store and not last.mask_enabled
+    sums_only = model.classifier.kind == "sum_pool_linear" and not model.layers[-1].maxpool
+    return cfg.buffers.pooled_store and sums_only and not last.mask_enabled
 
 
 def pooled_store_beats(c: int, cfg: HardwareConfig) -> int:
@@ -270,17 +284,17 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     limit(cfg.epilogue.value_bits <= 16, "epilogue.value_bits above 16 is not supported by the int16 trace format")
     plans = []
     maps = [(c0, h0, w0)]
-    after_shortcut = False  # a main layer after a shortcut adds the shortcut, not its input
+    sources = residual_bits(model.layers)  # where sign(residual) is when each layer runs
     for i, L in enumerate(model.layers):
         name = f"layer '{L.name}'"
         maps.append((L.c_out, L.h_out, L.w_out))
-        for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), ((L.c_out, L.h_out, L.w_out), "output")):
+        for (c, h, w), what in (((L.c_in, L.h_in, L.w_in), "input"), (L.pooled_shape, "output")):
             need = _act_words(c, h, w, cfg)
             limit(
                 need <= b.act_bank_depth,
                 f"{name}: {what} bit map needs {need} words per activation bank, buffers.act_bank_depth is {b.act_bank_depth}",
             )
-        need = _res_words(L.c_out, L.h_out, L.w_out, cfg)
+        need = _res_words(L.c_out, L.h_out, L.w_out, cfg) if L.res_write else 0
         limit(
             need <= b.res_depth,
             f"{name}: output needs {need} residual-buffer words, buffers.res_depth is {b.res_depth}",
@@ -350,16 +364,17 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
                 residual=L.residual,
                 mask_enabled=masked,
                 # Skipped positions output the residual; its sign is already in the output set
-                # after a shortcut layer, and equals the input bits for an identity residual.
-                copy_masked=masked and not after_shortcut,
+                # after a shortcut layer or a layer that left the residual buffer alone, and equals
+                # the input bits for an identity residual.
+                copy_masked=masked and sources[i] == "input",
                 k_layer=k_l,
                 kept_kernels=int(L.keep.sum()) if sparse else L.c_in * L.c_out,
                 passes=tuple(passes),
                 # the input map is read until the first main layer has run (shortcuts do not swap the sets)
                 reads_input=b.input_buffer and all(p.role == "shortcut" for p in plans),
+                res_write=L.res_write,
             )
         )
-        after_shortcut = L.role == "shortcut"
     ring = cfg.weight_ring_entries(sparse)
     went = [ceil_div(L.c_in * p.k, cfg.steps_per_entry(L.kernel, sparse)) for L in plans for p in L.passes]
     placed = iter(zip(went, place_blobs(went, ring, cfg.buffers.blob_slots), strict=True))

@@ -245,6 +245,8 @@ def _build_layers(
             shift=0,
             residual=s.residual,
             predictor=pred,
+            res_write=s.res_write,
+            maxpool=s.maxpool,
         )
         bits = state.bits
         if pred is not None:
@@ -303,10 +305,15 @@ def generate(spec: SynthSpec, cfg: HardwareConfig) -> Synthesis:
         marked = spec.network.predicted()
         predicted = {i for i in predicted if shapes[i].name in marked}
     f_rng = _rng(spec.seed, 3)
-    n_last = shapes[-1].c_out
+    last = shapes[-1]
+    kind = spec.network.classifier if spec.network is not None else "sum_pool_linear"
+    n_last = last.c_out  # features: channels, or the flattened (pooled) last map
+    if kind == "flatten_linear":
+        n_last *= (last.h_out // 2) * (last.w_out // 2) if last.maxpool else last.h_out * last.w_out
     classifier = Classifier(
         weight=f_rng.integers(-128, 128, (spec.classes, n_last)).astype(np.int16),
         bias=f_rng.integers(-1000, 1000, spec.classes).astype(np.int64),
+        kind=kind,
     )
     common = {
         "synthetic": True,

@@ -71,7 +71,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr")
 
 LAYER_FIELDS = (
     "flags",
@@ -281,6 +281,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             "swap": L.swap,
             # the last layer of a pooled programme: its epilogue sums into the sum store, the STORE writes it
             "pool": lay.pooled and i == len(lay.layers) - 1,
+            "res_wr": L.res_write,
         }
         vals = {
             "flags": sum(int(flags[f]) << b for b, f in enumerate(LAYER_FLAGS)),

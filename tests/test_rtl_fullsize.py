@@ -85,3 +85,25 @@ def test_shipped_trained_resnet18_verilator(sample, tmp_path):
     for got, want in zip(o.masks, trace.masks, strict=True):
         assert (got is None) == (want is None)
         assert got is None or np.array_equal(got.reshape(want[sample].shape), want[sample])
+
+
+@functools.cache
+def _resnet20() -> tuple[BnnModel, np.ndarray]:
+    """A full-width ResNet-20 from its description (`archsim synth --network resnet20`, 32x32)."""
+    from archsim.functional import stem_forward
+    from archsim.networks import builtin
+    from archsim.synthetic import SynthSpec, generate
+
+    syn = generate(SynthSpec(name="resnet20", samples=1, seed=3, network=builtin("resnet20")), ultra96())
+    return syn.pruned, stem_forward(syn.pruned, syn.inputs)[0]
+
+
+def test_full_width_resnet20_verilator(tmp_path):
+    """Block residuals at full size: nine conv1 layers leave the residual buffer holding the block's
+    input (two of them after a projecting block's shortcut), the conv2 layers add it, predictors on
+    the seven conv2 of non-projecting blocks. Output and every layer end as archsim says."""
+    model, x0 = _resnet20()
+    assert len(model.layers) == 20 and sum(not L.res_write for L in model.layers) == 9
+    o = run(build(ultra96(), sparse=True, sim="verilator"), Case("resnet20_full", model, x0), tmp_path)
+    check_exact(o)
+    assert any(m is not None and 0 < m.sum() < m.size for m in o.masks)  # the predictors really prune

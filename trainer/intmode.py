@@ -106,15 +106,23 @@ def fold(
                 shift=shift,
                 residual=spec.residual,
                 predictor=pred,
+                res_write=spec.res_write,
+                maxpool=spec.maxpool,
             )
         )
     # Classifier: logits_int = q 2^f P logits_float with q scaling W_fc onto int16.
     w_fc = net.fc.weight.detach().double().numpy()
     q = 32767.0 / max(float(np.abs(w_fc).max()), 1e-12)
-    positions = net.specs[-1].positions
+    # sum-pool: the float model averages over P positions, the host sums; flatten: no P
+    last = net.specs[-1]
+    if net.classifier_kind == "flatten_linear":
+        positions = 1
+    else:
+        positions = (last.h_out // 2) * (last.w_out // 2) if last.maxpool else last.positions
     classifier = Classifier(
         weight=np.round(w_fc * q).astype(np.int16),
         bias=np.round(net.fc.bias.detach().double().numpy() * q * one * positions).astype(np.int64),
+        kind=net.classifier_kind,
     )
     return BnnModel(
         name=name,
@@ -136,19 +144,22 @@ def calibrate_frac_bits(net: BiRealResNet18, pixels: Tensor, value_bits: int = 1
     peak = 0.0
     x = net.stem(pixels.float())
     peak = max(peak, float(x.abs().max()))
-    pending = None
+    res = x
+    pool = False
     for spec, conv in net.binary_convs():
         bits = torch.where(x >= 0, 1.0, -1.0)
+        if pool:
+            bits = F.max_pool2d(bits, 2)
         y = conv(bits)
         if spec.role == "shortcut":
-            pending = y
+            res = y
             peak = max(peak, float(y.abs().max()))
             continue
-        r = x if pending is None else pending
-        pending = None
         if spec.name in net.predictors:
             y = y * net.predictors[spec.name](bits)[:, None]
-        x = r + y if spec.residual else y
+        x = res + y if spec.residual else y
+        res = x if spec.res_write else res
+        pool = spec.maxpool
         peak = max(peak, float(x.abs().max()))
     limit = 2.0 ** (value_bits - 1) - 1
     return max(0, min(value_bits - 2, math.floor(math.log2(limit / (peak * headroom)))))
@@ -199,18 +210,20 @@ class IntModel:
         stem_out = x
         outs: list[Tensor] = []
         masks: list[Tensor | None] = []
-        pending: Tensor | None = None
+        res = x  # the residual buffer
+        pool = False
         for L, w, u, mult, bias in self.layers:
             bits = torch.where(x >= 0, 1.0, -1.0)  # sign(0) = +1
+            if pool:  # the OR of each 2x2 window of bits: max of +-1
+                bits = F.max_pool2d(bits, 2)
             dot = _exact_conv(bits, w, L.stride, L.pad, L.c_in * L.kernel**2, L.name)
             y = (dot * mult[None, :, None, None] + bias[None, :, None, None]) >> L.shift
             if L.role == "shortcut":
-                pending = _sat(y, vb)
-                outs.append(pending)
+                res = _sat(y, vb)
+                outs.append(res)
                 masks.append(None)
                 continue  # no swap: the next main layer reads the same bits
-            r = pending if pending is not None else x
-            pending = None
+            r = res
             z = _sat(y + r, vb) if L.residual else _sat(y, vb)
             mask = None
             if u is not None:
@@ -220,9 +233,15 @@ class IntModel:
             outs.append(z)
             masks.append(mask)
             x = z
-        pooled = x.sum(dim=(2, 3))
+            if L.res_write:
+                res = z
+            pool = L.maxpool
+        if pool:  # the host pools the last map's values (max of int64: exact)
+            h, w = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
+            x = x[:, :, :h, :w].unflatten(3, (w // 2, 2)).unflatten(2, (h // 2, 2)).amax(dim=(3, 5))
+        feats = x.flatten(1) if m.classifier.kind == "flatten_linear" else x.sum(dim=(2, 3))
         fc_w = torch.from_numpy(m.classifier.weight.astype(np.int64))
-        logits = pooled @ fc_w.T + torch.from_numpy(m.classifier.bias)[None]
+        logits = feats @ fc_w.T + torch.from_numpy(m.classifier.bias)[None]
         return IntRun(stem_out, outs, masks, logits)
 
 

@@ -65,6 +65,21 @@ class _NamedModules(nn.ModuleDict):
         return [(k, self[k]) for k in self]
 
 
+def network_classifier(network: dict | None) -> str:
+    """The host classifier's kind: the description's (validated by network_specs), else sum-pool."""
+    if network is None:
+        return "sum_pool_linear"
+    return str(network["classifier"]["kind"])
+
+
+def classifier_features(spec: LayerSpec, kind: str) -> int:
+    """Inputs of the linear classifier after the last layer `spec` (pooled if it pools)."""
+    if kind != "flatten_linear":
+        return spec.c_out
+    h, w = (spec.h_out // 2, spec.w_out // 2) if spec.maxpool else (spec.h_out, spec.w_out)
+    return spec.c_out * h * w
+
+
 def network_specs(network: dict, width: float, c_img: int, size: int) -> list[LayerSpec]:
     """The binary layers of a network description (its parsed YAML mapping), refusing what
     the accelerator cannot run yet with one line naming the layer and field."""
@@ -105,7 +120,8 @@ class BiRealResNet18(nn.Module):
         self.predictors = _NamedModules(
             {s.name: SpatialPredictor(s.c_in, s.stride) for s in self.specs if s.name in predict_layers}
         )
-        self.fc = nn.Linear(self.specs[-1].c_out, n_classes)
+        self.classifier_kind = network_classifier(network)
+        self.fc = nn.Linear(classifier_features(self.specs[-1], self.classifier_kind), n_classes)
 
     def stem(self, pixels: Tensor) -> Tensor:
         w, _ = fake_quant_int8(self.stem_weight)
@@ -118,20 +134,28 @@ class BiRealResNet18(nn.Module):
         """Logits and the spatial masks [N, H, W] of the layers with predictors."""
         x = self.stem(pixels)
         masks: dict[str, Tensor] = {}
-        residual: Tensor | None = None
+        res = x  # the residual buffer: the stem output, then what each layer with res_write writes
+        pool = False  # the previous layer max-pools its output bits
         for spec, conv in zip(self.specs, self.convs, strict=True):
             bits = sign_ste(x, self.ste)
+            if pool:  # max of +-1 bits: their OR (docs/architecture.md 1.2)
+                bits = F.max_pool2d(bits, 2)
             if spec.role == "shortcut":
-                residual = conv(bits)
+                res = conv(bits)
                 continue
-            r = x if residual is None else residual
-            residual = None
             y = conv(bits)
             if spec.name in self.predictors:
                 m = self.predictors[spec.name](bits, noise_scale, generator)
                 masks[spec.name] = m
                 y = y * m[:, None]
-            x = r + y if spec.residual else y
+            x = res + y if spec.residual else y
+            if spec.res_write:
+                res = x
+            pool = spec.maxpool
+        if pool:  # the last layer's pooling runs on the host, on the values
+            x = F.max_pool2d(x, 2)
+        if self.classifier_kind == "flatten_linear":
+            return self.fc(x.flatten(1)), masks
         return self.fc(x.mean(dim=(2, 3))), masks
 
     def binary_convs(self) -> list[tuple[LayerSpec, BinaryConv2d]]:

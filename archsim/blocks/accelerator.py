@@ -95,6 +95,7 @@ class FastAccelerator:
             loaded_event=env.event(),
             row_beats=program.load_row_beats,
             res_copies=program.load_res_copies,
+            act_copies=program.load_act_copies,
             rows_known=env.event() if program.input_buffer else None,
         )
         self.load = load
@@ -221,6 +222,7 @@ class CycleAccelerator(Clocked):
             words=_map_words(program.load_shape, cfg),
             row_beats=program.load_row_beats,
             res_copies=program.load_res_copies,
+            act_copies=program.load_act_copies,
         )
         self.layers: list[CycleLayer] = []
         for li, w in enumerate(works):

@@ -44,6 +44,7 @@ class ReadJob:
     # fast mode: each row's visible cycle, known once `rows_known` fires; cycle mode: rows visible.
     row_beats: tuple[int, ...] = ()
     res_copies: int = 1  # residual buffers each LOADed word goes to (Program.load_res_copies)
+    act_copies: int = 1  # activation sets its sign bits go to (Program.load_act_copies)
     row_times: list[int] = field(default_factory=list)
     rows_known: simpy.Event | None = None
     rows: Count = field(default_factory=Count)
@@ -102,7 +103,7 @@ class FastReadDma:
                 run.rows_known.succeed()
             run.activity.ddr_read_beats += run.job.beats
             run.activity.res_writes += run.words * run.res_copies
-            run.activity.act_writes += run.words
+            run.activity.act_writes += run.words * run.act_copies
             run.job.last_beat = last
             run.job.loaded = last + self.lat.load
             assert run.loaded_event is not None
@@ -213,7 +214,7 @@ class CycleReadDma(Clocked):
             words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
             words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
             run.activity.res_writes += words * run.res_copies
-            run.activity.act_writes += words
+            run.activity.act_writes += words * run.act_copies
         if burst.done == burst.beats:
             self.retired.add(now + 1)
         if run.row_beats:  # the LOAD with an input buffer (blobs have no rows)

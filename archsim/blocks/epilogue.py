@@ -44,7 +44,7 @@ class FastEpilogue:
         act.param_reads += cycles
         act.epilogue_ops += tile.n * plan.passes[tile.q].channels
         act.res_reads += cycles if plan.residual else 0
-        act.res_writes += cycles
+        act.res_writes += cycles if plan.res_write else 0
         act.act_writes += cycles
         if tile.last_in_pass:
             after(env, self.end - cycle(env), self.slots.pass_done[L.work.first_blob + tile.q].succeed)
@@ -76,7 +76,8 @@ class CycleEpilogue(Clocked):
         act.epilogue_ops += self.channels[self.s]
         if plan.residual:
             act.res_reads += 1
-        act.res_writes += 1
+        if plan.res_write:
+            act.res_writes += 1
         act.act_writes += 1
         L.timing.epilogue_busy += 1
         self.last_active = now

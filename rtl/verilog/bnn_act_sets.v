@@ -29,6 +29,9 @@ module bnn_act_sets #(
     input wire [AAW-1:0] wx_addr,
     input wire [LW-1:0] wx_lane,
     input wire [ROWS-1:0] wx_data,
+    // ... also into set 0 (INBUF, layer 1 leaves the residual buffer alone: a later predicted layer's
+    // skipped positions keep these bits); set 0's port A is idle while layer 1 reads the input set
+    input wire wx0_en,
     // port A
     input wire [9*AAW-1:0] ga_addr,
     output wire [9*BA-1:0] ga_data,
@@ -52,16 +55,17 @@ module bnn_act_sets #(
         for (s = 0; s < 2; s = s + 1) begin : g_set
             for (b = 0; b < 9; b = b + 1) begin : g_bank
                 wire wsel_a = wa_en && (wa_set == s) && (wa_bank == b);
+                wire wsel_x = (s == 0) && wx0_en && (wx_bank == b);
                 wire wsel_b = wb_en && (in_set != s) && (wb_bank == b);
-                wire [AAW-1:0] adr_a = wsel_a ? wa_addr : ga_addr[b * AAW +: AAW];
+                wire [AAW-1:0] adr_a = wsel_a ? wa_addr : wsel_x ? wx_addr : ga_addr[b * AAW +: AAW];
                 wire [AAW-1:0] adr_b = wsel_b ? wb_addr : mb_addr[b * AAW +: AAW];
                 for (l = 0; l < LANES; l = l + 1) begin : g_lane
                     wire [ROWS-1:0] ra, rb;
                     bnn_ram_tdp #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
                         .clk(clk),
-                        .we_a(wsel_a && (wa_lane == l)),
+                        .we_a((wsel_a && (wa_lane == l)) || (wsel_x && (wx_lane == l))),
                         .addr_a(adr_a),
-                        .wdata_a(wa_data),
+                        .wdata_a(wsel_a ? wa_data : wx_data),
                         .rdata_a(ra),
                         .we_b(wsel_b),
                         .addr_b(adr_b),
@@ -99,7 +103,7 @@ module bnn_act_sets #(
             end
         end else begin : g_noinset
             /* verilator lint_off UNUSEDSIGNAL */
-            wire unused_x = &{1'b0, in_x, wx_en, wx_bank, wx_addr, wx_lane, wx_data};
+            wire unused_x = &{1'b0, in_x, wx_en, wx0_en};
             /* verilator lint_on UNUSEDSIGNAL */
             assign qax = {9 * BA{1'b0}};
             assign qbx = {9 * BA{1'b0}};

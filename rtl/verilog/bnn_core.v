@@ -164,7 +164,7 @@ module bnn_core #(
     wire [CW:0] rows_cnt;
     wire [MLW-1:0] cl_idx;
     wire [5:0] cur_shift;
-    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap, f_pool;
+    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap, f_pool, f_res_wr;
     wire [CW-1:0] cur_h_in, cur_w_in, cur_h_out, cur_w_out;
     wire [NCW-1:0] cur_nblk_in, cur_nblk_out;
     wire [AAW-1:0] cur_w3n_in, cur_w3n_out;
@@ -210,7 +210,8 @@ module bnn_core #(
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
-        .cur_swap(f_swap), .cur_pool(f_pool), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in), .cur_h_out(cur_h_out), .cur_w_out(cur_w_out),
+        .cur_swap(f_swap), .cur_pool(f_pool), .cur_res_wr(f_res_wr), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in),
+        .cur_h_out(cur_h_out), .cur_w_out(cur_w_out),
         .cur_nblk_in(cur_nblk_in), .cur_w3n_in(cur_w3n_in), .cur_nblk_out(cur_nblk_out), .cur_w3n_out(cur_w3n_out),
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
         .cur_shift(cur_shift), .cur_first_pass(cur_first_pass), .cur_n_pass(cur_n_pass),
@@ -242,7 +243,10 @@ module bnn_core #(
 
     // ------------------------------------------------------------------ memories
     // residual buffer: LOAD or epilogue writes; epilogue or STORE reads
-    wire d_res_we, e_res_we;
+    // A layer without res_wr (model format version 2) leaves the residual buffer as it was: the
+    // epilogue still writes the sign bits, not z (docs/architecture.md 1.1).
+    wire d_res_we, e_res_we_z, e_res_we;
+    assign e_res_we = e_res_we_z && f_res_wr;
     wire [RAW-1:0] d_res_waddr, e_res_waddr, e_res_raddr, s_res_raddr;
     wire [RESW-1:0] d_res_wdata, e_res_wdata, res_rdata;
     reg storing;
@@ -251,14 +255,15 @@ module bnn_core #(
         else if (store_init) storing <= 1'b1;
     end
     // With INBUF the LOAD writes the input residual buffer, which only layer 1's epilogue reads (its
-    // residual), and, when layer 1 has an identity residual, the residual buffer too, through the read
+    // residual), and, when layer 1 has an identity residual or leaves the residual buffer to a later
+    // layer (a block residual), the residual buffer too, through the read
     // port, which nothing else uses then (layer 1 reads its residual from the input residual buffer,
     // the STORE comes after the LOAD): positions the mask unit skips keep x0 as layer 1's output.
     // The LOAD writes a position long before the epilogue writes it (the gather waited for its row).
     wire [RESW-1:0] res_q, e_res_rdata;
     generate
         if (INBUF != 0) begin : g_inres
-            wire x_res_we = d_res_we && first_l && f_resid;
+            wire x_res_we = d_res_we && first_l && (f_resid || !f_res_wr);
             wire [RESW-1:0] xres_q;
             /* verilator lint_off UNUSEDSIGNAL */
             wire [RESW-1:0] res_qa;  // port A only writes
@@ -302,7 +307,7 @@ module bnn_core #(
     ) u_act (
         .clk(clk), .in_set(in_set), .in_x(in_x), .ga_addr(ga_addr), .ga_data(ga_data),
         .wx_en(d_act_we && (INBUF != 0)), .wx_bank(d_act_bank), .wx_addr(d_act_addr), .wx_lane(d_act_lane),
-        .wx_data(d_act_data),
+        .wx_data(d_act_data), .wx0_en(d_act_we && (INBUF != 0) && first_l && !f_res_wr),
         .wa_en(l_act_we || e_act_we), .wa_set(l_act_we ? 1'b0 : !in_set), .wa_bank(l_act_we ? d_act_bank : e_act_bank),
         .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
         .wa_data(l_act_we ? d_act_data : e_act_data),
@@ -365,7 +370,7 @@ module bnn_core #(
             bnn_sumstore #(
                 .ROWS(ROWS), .VB(VB), .PSB(PSB), .PSD(PSD), .PSAW(PSAW), .RESW(RESW), .RAW(RAW)
             ) u_sum (
-                .clk(clk), .clear(layer_init), .we(e_res_we && f_pool), .waddr(e_sum_addr), .wdata(e_res_wdata),
+                .clk(clk), .clear(layer_init), .we(e_res_we_z && f_pool), .waddr(e_sum_addr), .wdata(e_res_wdata),
                 .raddr(s_res_raddr), .rdata(sum_q)
             );
             assign s_rdata = f_pool ? sum_q : res_rdata;
@@ -518,7 +523,7 @@ module bnn_core #(
         .rec_nt(ep_rec_nt), .pidx(ep_idx), .p_g(pt_g), .p_woff(pt_woff), .p_wblk0(pt_wblk0), .p_cpass(pt_cpass),
         .e_bank(e_bank), .e_slot(e_slot), .e_col(e_col), .e_dot(e_dot), .prm_raddr(p_raddr), .prm_rdata(p_rdata),
         .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
-        .res_we(e_res_we), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
+        .res_we(e_res_we_z), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
         .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end)
     );

@@ -346,6 +346,50 @@ CASES: tuple[CaseSpec, ...] = (
     ),
 )
 
+# Block residuals (model format version 2): a layer without residual leaves the residual buffer
+# alone, so a later layer adds the block's input (or the block's 1x1 shortcut) over two convs.
+KEEP = {"residual": False, "res_write": False}
+CASES += (
+    CaseSpec(
+        "block_res",
+        "block residual: conv1 leaves the residual buffer alone, predicted conv2 adds the block's input",
+        c0=8,
+        h=7,
+        w=6,
+        layers=(LayerSpec("c1", 8, k=1, **KEEP), LayerSpec("c2", 8, k=2, predictor="p"), LayerSpec("c3", 8, k=1)),
+        thresholds={1: "sparse"},
+        seed=19,
+    ),
+    CaseSpec(
+        "block_sc",
+        "projecting block: 1x1 stride-2 shortcut on the block input, stride-2 conv1 keeps it, conv2 adds it",
+        c0=8,
+        h=8,
+        w=7,
+        layers=(
+            LayerSpec("sc", 12, k=1, **SC),
+            LayerSpec("c1", 12, stride=2, k=1, **KEEP),
+            LayerSpec("c2", 12, k=2),
+            LayerSpec("c3", 12, k=1, **KEEP),
+            LayerSpec("c4", 12, k=1, predictor="p"),
+        ),
+        thresholds={4: "sparse"},
+        seed=20,
+    ),
+    CaseSpec(
+        "inbuf_block",
+        "input buffer: layer 1 leaves the residual buffer to layer 2, so the LOAD also writes it and set 0"
+        " (layer 2's skipped positions keep sign(x0) for layer 3)",
+        cfg_over=INBUF,
+        c0=8,
+        h=8,
+        w=8,
+        layers=(LayerSpec("c1", 8, k=1, **KEEP), LayerSpec("c2", 8, k=1, predictor="p"), LayerSpec("c3", 8, k=2)),
+        thresholds={1: "sparse"},
+        seed=21,
+    ),
+)
+
 BACKPRESSURE = "program"  # the case also run with random AXI back-pressure
 
 

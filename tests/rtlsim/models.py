@@ -38,6 +38,7 @@ class LayerSpec:
     stride: int = 1
     role: str = "main"
     residual: bool = True
+    res_write: bool = True  # writes the residual buffer (model format version 2 may say no)
     k: int | None = None  # kept kernels per (row, input channel); None = dense
     predictor: str | None = None  # None, "all" (every position active), "sparse", "empty"
     mult_range: int = 3000
@@ -72,6 +73,7 @@ def make_layer(rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c
         shift=spec.shift,
         residual=spec.residual,
         predictor=pred,
+        res_write=spec.res_write,
     )
 
 

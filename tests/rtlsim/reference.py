@@ -59,6 +59,7 @@ def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
     resid = x0.astype(np.int64)
     masks: list[np.ndarray | None] = []
     after_shortcut = False
+    kept = False  # the previous main layer left the residual buffer alone (a block residual follows)
     for L in model.layers:
         bits_in = sets[cur]
         dot = layer_dot(L, bits_in)
@@ -73,15 +74,19 @@ def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
             if mode == "sparse" and L.predictor is not None:
                 mask = predictor_score(L, bits_in) >= L.predictor.threshold
                 z = np.where(mask[None], z, resid)
-                # skipped positions: the shortcut's bits (after a shortcut), else the centre-bit copy
-                prev = sets[1 - cur] if after_shortcut else bits_in
+                # skipped positions: the shortcut's bits (after a shortcut), else the centre-bit copy;
+                # after a layer that kept the residual buffer, the residual's own signs (the bits
+                # that layer read, still in the set this one writes)
+                prev = sets[1 - cur] if after_shortcut else (resid >= 0) if kept else bits_in
                 sets[1 - cur] = np.where(mask[None], z >= 0, prev)
             else:
                 sets[1 - cur] = z >= 0
             masks.append(mask)
             cur = 1 - cur
-        resid = z
+        if L.res_write:
+            resid = z
         after_shortcut = L.role == "shortcut"
+        kept = L.role == "main" and not L.res_write
     return resid.astype(np.int16), masks, sets, cur
 
 
