@@ -38,6 +38,8 @@ if __name__ == "__main__" and not __package__:  # run as a script from a clone
         sys.path.insert(0, str(ROOT))
     __package__ = "rtl"
 
+from pydantic import ValidationError  # noqa: E402
+
 from archsim.config import HardwareConfig, load_config  # noqa: E402
 from archsim.errors import ArchsimError, ConfigError  # noqa: E402
 from archsim.fileio import atomic_write_text  # noqa: E402
@@ -233,7 +235,23 @@ def sweep_builds(
     for p in sw.points:
         data = dict(p.hardware)
         shape = f"{data['pe_array']['rows']}x{data['pe_array']['cols']}"
-        cfg = HardwareConfig.model_validate({**data, "name": f"{data['name']}-{shape}"})  # as --shapes names it
+        try:
+            cfg = HardwareConfig.model_validate({**data, "name": f"{data['name']}-{shape}"})  # as --shapes names it
+        except ValidationError as exc:  # a point the RTL generator cannot build (the sweep records it invalid)
+            builds.append(
+                {
+                    "design": "sparse",
+                    "config": f"{data['name']}-{shape}",
+                    "pe_rows": data["pe_array"]["rows"],
+                    "pe_cols": data["pe_array"]["cols"],
+                    "acc_depth": data["pe_array"]["acc_depth"],
+                    "res_depth": data["buffers"]["res_depth"],
+                    "point": p.index,
+                    "status": "not synthesized",
+                    "reason": "invalid configuration: " + exc.errors()[0]["msg"].removeprefix("Value error, "),
+                }
+            )
+            continue
         try:
             u, s, _ = synthesize(
                 cfg,
@@ -266,7 +284,8 @@ def sweep_table(name: str, sweep: dict) -> str:
     for b in sweep["builds"]:
         shape = f"{b['pe_rows']} x {b['pe_cols']}"
         if b["status"] != "synthesized":
-            out.append(f"| {b['point']} | {shape} | {b['res_depth']} | not synthesized | | | | |")
+            why = f" ({b['reason']})" if b.get("reason") else ""
+            out.append(f"| {b['point']} | {shape} | {b['res_depth']} | not synthesized{why} | | | | |")
             continue
         fits = all(b[k] <= d[k.upper()] for k in ("lut", "ff", "bram36", "dsp"))
         out.append(
