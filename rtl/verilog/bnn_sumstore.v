@@ -1,4 +1,4 @@
-// Sum store of the pooled STORE (docs/architecture.md section 6, docs/timing.md section 5).
+// Sum store of the pooled STORE (docs/architecture.md section 5, docs/timing.md section 5.1).
 // The last layer's epilogue adds every output word it writes (ROWS channels of one position)
 // to the word of its channel slot: S[slot] += z, the first write of a slot in the layer
 // (its `seen` bit still clear) writes z itself, so nothing needs clearing but ND flags.
