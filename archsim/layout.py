@@ -21,6 +21,7 @@ import numpy as np
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
 from archsim.format import BinaryConv, BnnModel
+from archsim.functional import pooled_sums
 from archsim.program import LayerPlan, PassPlan, Program, ceil_div, structured_indices
 
 # --------------------------------------------------------------------------- bit helpers
@@ -150,7 +151,7 @@ def store_view(program: Program, x_last: np.ndarray) -> np.ndarray:
     """What the STORE of `program` writes for the last map `x_last` [C, H, W]: its per-channel sums
     (int64 [C]) when pooled, else the map itself; the form `unpack_store` reads back."""
     if program.pooled:
-        return np.asarray(x_last, dtype=np.int64).sum(axis=(1, 2))
+        return pooled_sums(np.asarray(x_last)[None])[0]
     return x_last
 
 
