@@ -2,12 +2,12 @@
 # Trains and exports the networks of issue 14 on Fashion-MNIST with the shipped ResNet-18's recipe
 # (8 epochs, seed 0; pruned: kernel densities 0.5,0.25,0.25,0.125 per stage and a 0.5 spatial
 # budget): the block-residual ResNet-20 at width 1.0 (16-32-64 channels) and VGG-small at width
-# 0.25 (32-32-M-64-64-M-128-128-M), each dense and pruned, then their workloads in workloads/.
+# 0.125 (16-16-M-32-32-M-64-64-M), each dense and pruned, then their workloads in workloads/.
 # Every step resumes: after an interruption, rerun the same command.
 #
 # Usage: scripts/train_networks.sh [RUNS_DIR]     (default: runs/, ignored by git)
 #        PRINT=1 scripts/train_networks.sh        (print the commands, run nothing)
-# Two runs train at a time with one thread each; the epoch times are in each model's provenance.
+# The four runs train at once with one thread each; the epoch times are in each model's provenance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs}
@@ -15,7 +15,7 @@ PY=${PYTHON:-.venv/bin/python}
 KD=0.5,0.25,0.25,0.125
 BASE=(--dataset fashion-mnist --epochs 8 --seed 0 --threads 1)
 R20=("${BASE[@]}" --width 1.0 --network networks/resnet20.yaml)
-VGG=("${BASE[@]}" --width 0.25 --network networks/vgg_small.yaml)
+VGG=("${BASE[@]}" --width 0.125 --network networks/vgg_small.yaml)
 PRUNE=(--kernel-density $KD --spatial-budget 0.5)
 
 step() {  # runs (or prints) one command; a failure stops the script
@@ -39,7 +39,6 @@ export_model() {  # run name, model name, extra export arguments
 [ "${PRINT:-0}" = 1 ] || mkdir -p "$RUNS"  # printing creates nothing
 bg fm_r20_dense "${R20[@]}"
 bg fm_r20_pruned "${R20[@]}" "${PRUNE[@]}"
-join
 bg fm_vgg_dense "${VGG[@]}"
 bg fm_vgg_pruned "${VGG[@]}" "${PRUNE[@]}"
 join
