@@ -144,6 +144,39 @@ def _gather_waits(
     return wait.reshape(n, tiles, cols).max(axis=2)
 
 
+def _ranked_positions(mask: np.ndarray | None, n_act: np.ndarray, slots: int) -> np.ndarray:
+    """Per image, the raster index of its i-th active position (0 beyond its last): int64 [N, slots]."""
+    n = len(n_act)
+    if mask is None:  # every position is active, in raster order
+        return np.broadcast_to(np.arange(slots, dtype=np.int64), (n, slots))
+    pos = np.zeros((n, slots), np.int64)
+    img, p = np.nonzero(mask)
+    rank = np.arange(len(img)) - np.repeat(np.cumsum(n_act) - n_act, n_act)
+    pos[img, rank] = p
+    return pos
+
+
+def _out_rows(
+    mask: np.ndarray | None, n_act: np.ndarray, last_e: np.ndarray, cols: int, plan: LayerPlan, lat: Latencies
+) -> np.ndarray:
+    """contract.output_rows_final for every image: OR(r), int64 [N, h_out]. `last_e`: E_end of every
+    tile of the last pass, [N, tiles]. After tile t, F_t = its last position + 1 (H_out W_out after the
+    image's last tile); row r waits for the first tile with F_t >= (r + 1) W_out."""
+    n, tiles = last_e.shape
+    hw = plan.h_out * plan.w_out
+    if tiles == 0:
+        return np.full((n, plan.h_out), NEG, np.int64)
+    pos = _ranked_positions(mask, n_act, tiles * cols)
+    t_img = -(-n_act // cols)
+    f = pos[:, cols - 1 :: cols] + 1  # [N, tiles]
+    f = np.where(np.arange(tiles)[None, :] >= t_img[:, None] - 1, hw, f)
+    bound = (np.arange(plan.h_out, dtype=np.int64) + 1) * plan.w_out  # [h_out]
+    first = (f[:, None, :] < bound[None, :, None]).sum(axis=2)  # [N, h_out]: tiles before the one that completes r
+    first = np.minimum(first, tiles - 1)
+    rows = np.take_along_axis(last_e, first, axis=1) + lat.epilogue
+    return np.where(t_img[:, None] > 0, rows, NEG)
+
+
 def schedule_batch(
     program: Program,
     cfg: HardwareConfig,
@@ -185,6 +218,8 @@ def schedule_batch(
     rows_in = _row_visible(program, cfg, reader.first_beats, lat) if program.input_buffer else None
     layer_cycles = np.empty((n, nl), np.int64)
     active = np.empty((n, nl), np.int64)
+    prev_start = prev_mask_end = np.full(n, NEG, np.int64)
+    out_rows = np.zeros((n, 0), np.int64)  # OR(r) of the previous layer for an early scan (4.5)
     for plan in program.layers:
         start = prev_end
         first_blob = len(free)
@@ -201,7 +236,13 @@ def schedule_batch(
             n_act = np.full(n, plan.positions, np.int64)
         tiles = -(-n_act // cols)
         max_tiles = int(tiles.max(initial=0))
-        if plan.mask_enabled:
+        if plan.early_scan:  # from the previous layer's start, each row once the rows it reads are final
+            mask_start = np.maximum(np.maximum(prev_start, prev_mask_end), loaded(first_blob))
+            need = [program.row_need(plan, y) for y in range(plan.h_out)]
+            rows = _scan_rows(mask_start, out_rows[:, need], plan.h_out, plan.w_out * plan.nblk)
+            mask_end = rows[:, -1] + mask_cycles(plan.w_out, plan.nblk) + lat.mask
+            ready0 = _list_ready(m, n_act, rows, mask_end, max_tiles, cols, plan.w_out, plan.nblk, lat)
+        elif plan.mask_enabled:
             mask_start = np.maximum(start, loaded(first_blob))
             rows = _scan_rows(mask_start, row_ready, plan.h_out, plan.w_out * plan.nblk)
             mask_end = rows[:, -1] + mask_cycles(plan.w_out, plan.nblk) + lat.mask
@@ -213,6 +254,7 @@ def schedule_batch(
             waits = _gather_waits(m if plan.mask_enabled else None, n_act, row_ready, max_tiles, cols, plan)
         # The last tiles' ends (gb[u-1], cb[u-1], cb[u-2], eb[u-1], eb[u-2] of the contract).
         g1, c1, c2, e1, e2 = (np.full(n, NEG, np.int64) for _ in range(5))
+        last_e = np.full((n, max_tiles), NEG, np.int64)  # E_end of the last pass's tiles
         for p in plan.passes:
             ready = loaded(first_blob + p.index)
             c_dur = compute_cycles(plan.c_in, p.k)
@@ -227,6 +269,8 @@ def schedule_batch(
                 c_end = cs + c_dur
                 e_end = np.maximum(e1, c_end + lat.compute) + size * p.g  # epilogue_cycles
                 has = tiles > t
+                if p.index == len(plan.passes) - 1:
+                    last_e[:, t] = e_end
                 if has.all():
                     g1, c2, c1, e2, e1 = g_end, c1, c_end, e1, e_end
                 else:
@@ -242,7 +286,10 @@ def schedule_batch(
         end = end + lat.layer
         layer_cycles[:, plan.index] = end - start
         active[:, plan.index] = n_act
-        prev_end = end
+        prev_end, prev_start, prev_mask_end = end, start, mask_end
+        nxt = plan.index + 1
+        if nxt < nl and program.layers[nxt].early_scan:
+            out_rows = _out_rows(m if plan.mask_enabled else None, n_act, last_e, cols, plan, lat)
     # The store's recurrences only add constants to its start (freed slots count from its own bursts).
     done0, _ = store_schedule(0, program.store_beats, cfg, lat)
     return BatchTiming(done=prev_end + done0, layer_cycles=layer_cycles, active=active)

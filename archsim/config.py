@@ -55,6 +55,9 @@ class Buffers(_Strict):
     # STORE the last layer's per-channel sums over positions (int32) instead of the last map, when the
     # host classifier pools globally (docs/timing.md 5, docs/architecture.md 6).
     pooled_store: bool = False
+    # The mask unit scans layer l + 1 while layer l still runs, row by row as layer l's output rows
+    # become final (docs/timing.md 4.5); needs a second active list (layer parity).
+    early_scan: bool = False
 
     @model_validator(mode="after")
     def _slots(self) -> Buffers:

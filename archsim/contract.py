@@ -226,6 +226,27 @@ def gather_end(start: int, positions: np.ndarray, plan: LayerPlan, ready: list[i
     return g
 
 
+def output_rows_final(
+    plan: LayerPlan, active: np.ndarray, last_pass_ends: list[int], cols: int, lat: Latencies
+) -> list[int]:
+    """OR(r): the cycle from which output row r of a layer is final, for an early scan of the next
+    layer (docs/timing.md 4.5, rule E7). Once the last pass's tile t is written, every position
+    up to its last one is final (F_t = that position + 1; after the last tile F = H_out W_out),
+    and rows r < floor(F_t / W_out) are complete. NEG: no tile needed (the row has no active
+    position up to it and no tile before; it is final with the layer's scan, which the next scan
+    waits for anyway)."""
+    h, w = plan.h_out, plan.w_out
+    out = [NEG] * h
+    done = 0  # rows final so far
+    last = len(last_pass_ends) - 1
+    for t, e in enumerate(last_pass_ends):
+        f = int(active[(t + 1) * cols - 1]) + 1 if t < last else h * w
+        for r in range(done, f // w):
+            out[r] = e + lat.epilogue
+        done = max(done, f // w)
+    return out
+
+
 def store_schedule(
     start: int, beats: int, cfg: HardwareConfig, lat: Latencies
 ) -> tuple[int, list[tuple[int, int, int]]]:
@@ -307,6 +328,8 @@ def schedule(
     rows_in = (
         row_visible(program.load_row_beats, load_bursts, cfg.axi.read_beat_cycles, lat) if program.input_buffer else []
     )
+    prev_start = prev_mask_end = NEG
+    out_rows: list[int] = []  # OR(r) of the previous layer, when the next one scans early (4.5)
     for plan in program.layers:
         start = prev_end
         # RowReady(y): output row y's input rows are loaded (input-reading layers only, section 4.4)
@@ -321,7 +344,13 @@ def schedule(
         tiles = ceil_div(n_act, cols)
         sizes = [min(cols, n_act - t * cols) for t in range(tiles)]
 
-        if plan.mask_enabled:
+        if plan.early_scan:  # 4.5: from the previous layer's start, each row once the rows it reads are final
+            mask_start = max(prev_start, prev_mask_end, loaded(first_blob))
+            scan_ready = [out_rows[program.row_need(plan, y)] for y in range(plan.h_out)]
+            row_starts = scan_row_starts(plan, mask_start, scan_ready)
+            mask_end = int(row_starts[-1]) + mask_cycles(plan.w_out, plan.nblk) + lat.mask
+            ready0 = list_ready_times(plan, acts, row_starts, cols, lat)
+        elif plan.mask_enabled:
             mask_start = max(start, loaded(first_blob))
             row_starts = scan_row_starts(plan, mask_start, row_ready)
             mask_end = int(row_starts[-1]) + mask_cycles(plan.w_out, plan.nblk) + lat.mask
@@ -382,7 +411,10 @@ def schedule(
                 tile_events=events,
             )
         )
-        prev_end = end
+        prev_end, prev_start, prev_mask_end = end, start, mask_end
+        nxt = plan.index + 1
+        if nxt < len(program.layers) and program.layers[nxt].early_scan:
+            out_rows = output_rows_final(plan, acts, eb[len(eb) - tiles :], cols, lat)
     # STORE: the map, or the pooled sums (section 5.1: the last epilogue's sums are final with its
     # outputs, so end_L covers them and only the beat count differs)
     done, bursts = store_schedule(prev_end, program.store_beats, cfg, lat)

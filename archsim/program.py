@@ -76,6 +76,10 @@ class LayerPlan:
     # The epilogue writes z into the residual buffer (model format version 2 may say no: the layer's
     # output only feeds the next conv's sign bits); the sign bits are written either way.
     res_write: bool = True
+    # Early mask scan (`buffers.early_scan`, docs/timing.md 4.5): the mask unit scans this layer while
+    # the previous one still runs, each output row once the previous layer's output rows it reads are
+    # final. Decided in one place, early_scan_applies.
+    early_scan: bool = False
 
     @property
     def positions(self) -> int:
@@ -149,6 +153,29 @@ def pooled_store_applies(model: BnnModel, last: LayerPlan, cfg: HardwareConfig) 
     """
     sums_only = model.classifier.kind == "sum_pool_linear" and not model.layers[-1].maxpool
     return cfg.buffers.pooled_store and sums_only and not last.mask_enabled
+
+
+def early_scan_applies(prev_maxpool: bool, prev: LayerPlan, plan: LayerPlan, load_act_copies: int) -> bool:
+    """Whether `plan`'s mask unit may scan while `prev` (the layer before it) runs: the one place that
+    decides it (docs/timing.md 4.5, rules E1-E5; the caller checks `buffers.early_scan`).
+
+    It needs a predictor (E1), a layer that reads `prev`'s output and not the input buffer (E2: a
+    main `prev`; after a shortcut layer the next one reads the shortcut's input), an unpooled `prev`
+    (E3: a pooled position is final only after two output rows, the row counter counts plain rows),
+    and, when the scan copies centre bits into the output set, which is `prev`'s input set, a `prev`
+    whose gathers stop reading input row y once its output row y + (K_prev - 1) / 2 is final, within
+    the rows the scan of row y waits for (E4: stride 1, same map shape, kernel no larger than this
+    layer's), and no LOAD writing that set (E5: the input buffer's sign-bit copy into set 0).
+    """
+    if not plan.mask_enabled or plan.reads_input or prev.role != "main" or prev_maxpool:
+        return False
+    if plan.copy_masked:
+        same_map = (prev.c_in, prev.h_in, prev.w_in) == (plan.c_out, plan.h_out, plan.w_out)
+        if not (same_map and prev.stride == 1 and prev.kernel <= plan.kernel):
+            return False
+        if prev.reads_input and load_act_copies == 2:
+            return False
+    return True
 
 
 def pooled_store_beats(c: int, cfg: HardwareConfig) -> int:
@@ -386,6 +413,13 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
             passes.append(replace(p, went=n, wbase=base, need=need))
         placed_plans.append(replace(L, passes=tuple(passes)))
     plans = placed_plans
+    if b.early_scan:  # docs/timing.md 4.5 (a mask unit means sparse mode, E1)
+        # as Program.load_act_copies: with an input buffer the LOAD also writes sign(x0) into set 0
+        # when layer 1 leaves the residual buffer alone
+        act_copies = 2 if b.input_buffer and plans and plans[0].role == "main" and not plans[0].res_write else 1
+        for i in range(1, len(plans)):
+            early = early_scan_applies(model.layers[i - 1].maxpool, plans[i - 1], plans[i], act_copies)
+            plans[i] = replace(plans[i], early_scan=early)
     for c, h, w in (maps[0], maps[-1]):
         need = _res_words(c, h, w, cfg)
         limit(

@@ -448,6 +448,11 @@ FAIRNESS = (
 def _equal_area_lines(res: RunResult) -> list[str]:
     pe = res.workload.config.pe_array
     out = [f"fairness          {FAIRNESS}"]
+    if res.workload.config.buffers.early_scan:
+        out.append(
+            "                  early mask scan (buffers.early_scan) on: it cannot help the dense baseline, "
+            "whose mask unit is bypassed (docs/timing.md 4.5)"
+        )
     if res.equal_area_dense is not None:
         out.append(
             f"equal area        {res.equal_area_speedup:.2f}x against the dense model on {pe.rows} x "

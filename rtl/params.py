@@ -266,6 +266,10 @@ class RtlParams:
         problem = rtl_limit(self.cfg)  # also refused by HardwareConfig's validation, with the same message
         if problem is not None:
             raise bad(*problem)
+        if self.sparse and self.cfg.buffers.early_scan:  # dense: no mask unit, the flag changes nothing (E1)
+            raise bad(
+                "buffers.early_scan", "the generated RTL has no early mask scan (docs/timing.md 4.5); set it false"
+            )
         if self.ib == 0 and self.sparse and self.depth > 1:
             raise bad("pe_array.acc_depth", "sparse mode needs index bits")
         if self.cfg.pe_array.acc_bits < 8:

@@ -153,7 +153,8 @@ class FastAccelerator:
             plan, first = L.work.plan, L.work.first_blob
             L.timing.start = cycle(env)
             if plan.mask_enabled:
-                self.mask.commands.put(L)
+                if not plan.early_scan:  # else put at the previous layer's start
+                    self.mask.commands.put(L)
             else:  # bypassed: every position listed at the start
                 L.timing.mask_start = L.timing.mask_end = cycle(env)
                 L.mask_end.succeed()
@@ -161,6 +162,10 @@ class FastAccelerator:
                 for q in range(len(plan.passes)):
                     slots.pass_done[first + q].succeed()
             self.tiles.commands.put(L)
+            nxt = self.layers[plan.index + 1] if plan.index + 1 < len(self.layers) else None
+            if nxt is not None and nxt.work.plan.early_scan:  # it scans from this layer's start (4.5)
+                nxt.prev = L
+                self.mask.commands.put(nxt)
             waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
             if plan.reads_input:  # an input-reading layer ends after the whole LOAD
                 assert self.load.loaded_event is not None
@@ -234,6 +239,9 @@ class CycleAccelerator(Clocked):
             L = CycleLayer(w, new_timing(w), cols, start, blobs, mask_done)
             if w.plan.reads_input:
                 L.input_rows = load.rows
+            if w.plan.early_scan:  # its scan waits for the previous layer's output rows (4.5)
+                P = self.layers[-1]
+                L.prev, L.input_rows, P.feeds_early = P, P.out_rows, True
             self.layers.append(L)
         self.load_flag = load.loaded_flag
         self.slots = CycleWeightSlots(self.layers)

@@ -90,9 +90,28 @@ class CycleEpilogue(Clocked):
             return
         L.epi_done.add(now + 1)
         L.written.add(now + 1 + self.lat.epilogue)
+        if L.feeds_early and self.q == len(plan.passes) - 1:
+            self._count_rows(L, now + 1 + self.lat.epilogue, now)
         L.tile_events[self.u] += [now + 1]
         self.busy = False
         self.u += 1
+
+    def _count_rows(self, L: CycleLayer, at: int, now: int) -> None:
+        """Row counter of the layer's output for an early scan of the next layer (docs/timing.md 4.5, E7):
+        once a last-pass tile is written, every position up to its last one is final; after the last
+        tile, every position (the rest were skipped, final since the layer's scan)."""
+        plan = L.work.plan
+        tiles = L.tiles(now)  # known for a pass q >= 1; for pass 0 only once the scan is over
+        t = self.u - self.q * (tiles or 0)
+        if tiles is not None and t == tiles - 1:
+            f = plan.positions
+        else:
+            f = int(L.work.active[t * L.cols + self.n - 1]) + 1
+            if tiles is None and self.n == L.cols:  # perhaps the last tile: the mask unit completes the rows
+                L.last_written = (self.u, at)
+        while L.rows_out < f // plan.w_out:
+            L.out_rows.add(at)
+            L.rows_out += 1
 
     def _next_tile(self, now: int) -> bool:
         while self.li + 1 < len(self.layers) and self.layers[self.li + 1].start.up(now):

@@ -7,7 +7,9 @@ appends each active position to the active list lambda_mask cycles after the
 position's last block. For stride-1 layers it also copies each position's centre
 bits to the output set (one word per cycle). The scan ends lambda_mask cycles
 after its last evaluation. A layer that reads the input buffer waits before each position
-until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). A layer
+until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). With an early
+scan (docs/timing.md 4.5) it scans a layer from the previous layer's start, once its own previous
+scan is over, each row once the previous layer's output rows it reads are final. A layer
 without predictor bypasses the unit; the
 accelerator then marks the list complete at the layer's start.
 
@@ -27,7 +29,7 @@ from archsim.blocks.signals import NEVER, Channel, Clocked, after, cycle
 from archsim.blocks.weight_slots import FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer
 from archsim.config import ACT_BANKS
-from archsim.contract import Latencies, mask_cycles, scan_row_starts
+from archsim.contract import Latencies, mask_cycles, output_rows_final, scan_row_starts
 
 
 class FastMaskUnit:
@@ -41,13 +43,27 @@ class FastMaskUnit:
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         env, lam = self.env, self.lat.mask
+        scanned: FastLayer | None = None  # the layer scanned last
         while True:
             L: FastLayer = yield self.commands.get()
             plan, act = L.work.plan, L.work.activity
+            if scanned is not None:
+                yield scanned.mask_end  # one unit: the previous scan is over
+            if L.prev is not None:  # early scan (4.5): the previous layer's own scan is over
+                yield L.prev.mask_end
             yield self.slots.loaded[L.work.first_blob]  # the predictor
             start = cycle(env)
             L.timing.mask_start = start
-            rows = scan_row_starts(plan, start, L.ready)  # each output row waits for its input rows (4.4)
+            ready = L.ready  # each output row waits for its input rows (4.4), or the previous layer's (4.5)
+            if L.prev is not None:
+                P = L.prev
+                assert P.laid is not None
+                yield P.laid  # its last pass's tile times (all in the future of this event)
+                q = len(P.work.plan.passes) - 1
+                ends = [t.times[5] for t in P.tiles if t.q == q]
+                final = output_rows_final(P.work.plan, P.work.active, ends, self.cols, self.lat)
+                ready = [final[min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)] for y in range(plan.h_out)]
+            rows = scan_row_starts(plan, start, ready)
             w = plan.w_out
             # Full tile t is listed when its last position's entry becomes visible.
             last = L.work.active[self.cols - 1 :: self.cols]
@@ -61,7 +77,8 @@ class FastMaskUnit:
             if plan.copy_masked:
                 act.act_writes += scan
             L.scanned.succeed()
-            after(env, L.timing.mask_end - start, L.mask_end.succeed)
+            after(env, L.timing.mask_end - cycle(env), L.mask_end.succeed)
+            scanned = L
 
 
 class CycleMaskUnit(Clocked):
@@ -83,9 +100,15 @@ class CycleMaskUnit(Clocked):
                 self.wake = NEVER
                 return
             L = self.layers[self.li]
-            if not (L.start.up(now) and L.blobs[0].up(now)):
+            if L.prev is not None:  # early scan (4.5): from the previous layer's start and its scan's end
+                ok = L.prev.start.up(now) and L.prev.mask_done.up(now) and L.blobs[0].up(now)
+            else:
+                ok = L.start.up(now) and L.blobs[0].up(now)
+            if not ok:
                 self.wake = NEVER  # until a register changes
                 return
+            if L.prev is not None:
+                self._trailing_rows(L.prev, now)
             self.busy, self.p, self.blk = True, 0, 0
             L.timing.mask_start = now
             self.is_active = np.zeros(L.work.plan.positions, dtype=bool)
@@ -115,3 +138,22 @@ class CycleMaskUnit(Clocked):
             L.timing.mask_end = visible
             self.busy = False
             self.li += 1
+
+    @staticmethod
+    def _trailing_rows(P: CycleLayer, now: int) -> None:
+        """The rows after the last active position of the previous layer P (4.5, E7) are final once its last
+        tile is written; its scan is over now, so the list length is known. Without tiles they are
+        final with the scan (now); if the epilogue wrote the last tile before it could tell it was the
+        last, from that write; otherwise the epilogue adds them when it writes that tile."""
+        h = P.work.plan.h_out
+        tiles = P.tiles(now)
+        assert tiles is not None
+        at = now
+        if tiles:
+            last_u = (len(P.work.plan.passes) - 1) * tiles + tiles - 1
+            if P.last_written is None or P.last_written[0] != last_u:
+                return  # not written yet: the epilogue, knowing it is the last now, adds the rows
+            at = max(now, P.last_written[1])
+        while P.rows_out < h:
+            P.out_rows.add(at)
+            P.rows_out += 1

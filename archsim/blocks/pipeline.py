@@ -45,6 +45,8 @@ class FastTilePipeline:
         while True:
             L: FastLayer = yield self.commands.get()
             if not L.sizes:
+                assert L.laid is not None
+                L.laid.succeed()
                 continue
             passes = len(L.work.plan.passes)
             if L.work.plan.mask_enabled:
@@ -58,3 +60,5 @@ class FastTilePipeline:
                     tile = Tile(L, q, t, n, u % 2, last, last and q == passes - 1, bank=u % 2)
                     L.tiles.append(tile)
                     finish(tile, compute(tile, gather(tile)))
+            assert L.laid is not None
+            L.laid.succeed()  # an early scan of the next layer reads the last pass's E_end (docs/timing.md 4.5)

@@ -91,12 +91,14 @@ class FastLayer:
     listed_at: list[int] = field(default_factory=list)  # pass 0, full tile t: its last list entry visible
     tiles: list[Tile] = field(default_factory=list)  # every tile gathered so far, for the report
     ready: list[int] | None = None  # input-reading layer: RowReady(y) per output row (docs/timing.md 4.4)
+    laid: simpy.Event | None = None  # every tile's times laid out (for an early scan of the next layer, 4.5)
+    prev: FastLayer | None = None  # early scan: the layer whose output rows it waits for
 
     @staticmethod
     def build(env: simpy.Environment, work: LayerWork, cols: int) -> FastLayer:
         n = work.n_active
         sizes = [min(cols, n - lo) for lo in range(0, n, cols)]
-        return FastLayer(work, new_timing(work), sizes, env.event(), env.event(), env.event())
+        return FastLayer(work, new_timing(work), sizes, env.event(), env.event(), env.event(), laid=env.event())
 
     def list_ready(self, q: int, t: int) -> int:
         """Cycle from which tile t of pass q may be gathered (LR in docs/timing.md 4.2): known once
@@ -142,6 +144,13 @@ class CycleLayer:
     tile_events: list[list[int]] = field(default_factory=list)  # per tile u: G, C, E start/end
     n_tiles: int | None = None  # tiles(), kept once known: the list's length is final when the scan has ended
     input_rows: Count | None = None  # input-reading layer: the LOAD's complete rows (docs/timing.md 4.4)
+    # Early scan (docs/timing.md 4.5): final rows of this layer's output, counted by the epilogue for
+    # the next layer's scan (its `input_rows`), and that layer's predecessor (this one's `prev`).
+    out_rows: Count = field(default_factory=Count)
+    rows_out: int = 0  # increments of out_rows made so far
+    last_written: tuple[int, int] | None = None  # (u, outputs written) of a tile not yet known to be the last
+    feeds_early: bool = False
+    prev: CycleLayer | None = None
 
     def rows_ready(self, p: int, now: int) -> bool:
         """Input buffer: the input rows that output position p's window needs are loaded."""
