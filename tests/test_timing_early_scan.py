@@ -187,3 +187,47 @@ def test_shipped_workload_fast() -> None:
     program0, _ = _shipped("resnet18_pruned", with_early_scan(ULTRA96, False))
     old = schedule(program0, ULTRA96, active)
     assert want.done < old.done
+
+
+@pytest.mark.parametrize("network", ["resnet20", "vgg_small"])
+def test_block_residual_and_maxpool_networks(network: str, tmp_path) -> None:
+    """Synthetic ResNet-20 (block residuals: layer 1 leaves the residual buffer alone, so with the input
+    buffer the LOAD writes set 0 too, E5) and VGG-small (max-pools, E3) with early scan on the
+    Ultra96v2 configuration: the rules stop it where they say, and contract == fast == cycle."""
+    from archsim.cli import main
+    from archsim.format import load_model
+    from archsim.functional import run_model
+
+    args = ["--width", "0.25", "--input-shape", "3,16,16", "--samples", "1", "--network", network]
+    assert main(["synth", "--out", str(tmp_path), "--name", "n", *args]) == 0
+    model = load_model(tmp_path / "models" / "n_pruned.npz")
+    cfg = with_early_scan(ULTRA96)
+    program = compile_program(model, cfg, "sparse")
+    masks = run_model(model, np.random.default_rng(4).integers(0, 256, (1, *model.input_shape), dtype=np.uint8)).masks
+    active = [np.flatnonzero(masks[i][0]) if p.mask_enabled else None for i, p in enumerate(program.layers)]
+    for prev, L, layer in zip(program.layers, program.layers[1:], model.layers, strict=False):
+        if layer.maxpool:
+            assert not L.early_scan  # E3
+        if prev.reads_input and program.load_act_copies == 2 and L.copy_masked:
+            assert not L.early_scan  # E5
+    # ResNet-20's second convs (block residuals, no centre-bit copy) scan early; VGG-small has no predictor
+    assert any(L.early_scan for L in program.layers) == (network == "resnet20")
+    check_all_modes(program, cfg, active)
+
+
+def test_rules_e3_e5_directly() -> None:
+    """early_scan_applies on a pair of predicted 3x3 layers that E1-E4 allow: a max-pool before (E3) or
+    the LOAD's second sign-bit copy into set 0 when the layer copies centre bits (E5) stop it."""
+    from dataclasses import replace
+
+    from archsim.program import early_scan_applies
+
+    _, program = _chain([Spec(32, k=1, predictor=True), Spec(32, k=1, predictor=True)], True)
+    prev, plan = program.layers
+    assert plan.copy_masked and plan.early_scan
+    assert early_scan_applies(False, prev, plan, 1)
+    assert not early_scan_applies(True, prev, plan, 1)  # E3
+    first = replace(prev, reads_input=True)
+    assert early_scan_applies(False, first, plan, 1)
+    assert not early_scan_applies(False, first, plan, 2)  # E5
+    assert early_scan_applies(False, first, replace(plan, copy_masked=False), 2)  # no copy, no E5
