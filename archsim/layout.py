@@ -280,6 +280,7 @@ class LayerDesc:
     first_pass: int  # global index of the layer's first pass
     n_passes: int
     res_write: bool = True  # the epilogue writes the residual buffer (archsim.program.LayerPlan)
+    early_scan: bool = False  # scanned while the previous layer runs (archsim.program.LayerPlan)
 
     @property
     def positions(self) -> int:
@@ -387,6 +388,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 first_pass=first,
                 n_passes=len(lp.passes),
                 res_write=lp.res_write,
+                early_scan=lp.early_scan,
             )
         )
     return DdrLayout(

@@ -251,6 +251,8 @@ class RtlParams:
             "MPW": self.mpw,
             "SLW": self.slw,
             "INBUF": int(b.input_buffer),  # input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4)
+            # early mask scan (docs/timing.md 4.5): a mask unit means sparse mode (E1)
+            "EARLY": int(b.early_scan and self.sparse),
             # sum store of the pooled STORE (docs/timing.md 5): lanes of pooled_sum_bits, sum_store_slots words
             "POOL": int(b.pooled_store),
             "PSB": c.pooled_sum_bits,
@@ -266,10 +268,6 @@ class RtlParams:
         problem = rtl_limit(self.cfg)  # also refused by HardwareConfig's validation, with the same message
         if problem is not None:
             raise bad(*problem)
-        if self.sparse and self.cfg.buffers.early_scan:  # dense: no mask unit, the flag changes nothing (E1)
-            raise bad(
-                "buffers.early_scan", "the generated RTL has no early mask scan (docs/timing.md 4.5); set it false"
-            )
         if self.ib == 0 and self.sparse and self.depth > 1:
             raise bad("pe_array.acc_depth", "sparse mode needs index bits")
         if self.cfg.pe_array.acc_bits < 8:

@@ -71,7 +71,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr", "early")
 
 LAYER_FIELDS = (
     "flags",
@@ -282,6 +282,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             # the last layer of a pooled programme: its epilogue sums into the sum store, the STORE writes it
             "pool": lay.pooled and i == len(lay.layers) - 1,
             "res_wr": L.res_write,
+            "early": L.early_scan,  # its mask unit scans during the previous layer (docs/timing.md 4.5)
         }
         vals = {
             "flags": sum(int(flags[f]) << b for b, f in enumerate(LAYER_FLAGS)),

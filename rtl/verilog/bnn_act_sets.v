@@ -10,6 +10,9 @@
 // true-dual-port block RAM:
 //   port A: window gather reads the input set / epilogue or LOAD writes one lane;
 //   port B: spatial mask unit reads the input set / centre-bit copy writes a word.
+// Port B follows the scanned layer (`mb_set`, `mb_x`): the running layer's sets, or with an early
+// scan of the next layer (docs/timing.md 4.5, E6) the running layer's output set, read, and its
+// input set, written.
 `default_nettype none
 module bnn_act_sets #(
     parameter BA = 64,
@@ -42,6 +45,8 @@ module bnn_act_sets #(
     input wire [LW-1:0] wa_lane,
     input wire [ROWS-1:0] wa_data,
     // port B
+    input wire mb_set,  // the scanned layer's input set
+    input wire mb_x,  // ... is the input set (INBUF)
     input wire [9*AAW-1:0] mb_addr,
     output wire [9*BA-1:0] mb_data,
     input wire wb_en,
@@ -56,7 +61,7 @@ module bnn_act_sets #(
             for (b = 0; b < 9; b = b + 1) begin : g_bank
                 wire wsel_a = wa_en && (wa_set == s) && (wa_bank == b);
                 wire wsel_x = (s == 0) && wx0_en && (wx_bank == b);
-                wire wsel_b = wb_en && (in_set != s) && (wb_bank == b);
+                wire wsel_b = wb_en && (mb_set != s) && (wb_bank == b);
                 wire [AAW-1:0] adr_a = wsel_a ? wa_addr : wsel_x ? wx_addr : ga_addr[b * AAW +: AAW];
                 wire [AAW-1:0] adr_b = wsel_b ? wb_addr : mb_addr[b * AAW +: AAW];
                 for (l = 0; l < LANES; l = l + 1) begin : g_lane
@@ -103,7 +108,7 @@ module bnn_act_sets #(
             end
         end else begin : g_noinset
             /* verilator lint_off UNUSEDSIGNAL */
-            wire unused_x = &{1'b0, in_x, wx_en, wx0_en};
+            wire unused_x = &{1'b0, in_x, mb_x, wx_en, wx0_en};
             /* verilator lint_on UNUSEDSIGNAL */
             assign qax = {9 * BA{1'b0}};
             assign qbx = {9 * BA{1'b0}};
@@ -111,6 +116,6 @@ module bnn_act_sets #(
     endgenerate
     // The input set does not change while a layer reads it.
     assign ga_data = (INBUF != 0 && in_x) ? qax : in_set ? qa1 : qa0;
-    assign mb_data = (INBUF != 0 && in_x) ? qbx : in_set ? qb1 : qb0;
+    assign mb_data = (INBUF != 0 && mb_x) ? qbx : mb_set ? qb1 : qb0;
 endmodule
 `default_nettype wire

@@ -76,6 +76,7 @@ module bnn_core #(
     parameter MPW = 6,
     parameter SLW = 1,  // log2 of the blob slots of the parameter, predictor and threshold memories
     parameter INBUF = 0,  // input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4, docs/architecture.md 5)
+    parameter EARLY = 0,  // early mask scan of the next layer (docs/timing.md 4.5)
     parameter POOL = 0,  // sum store: a pooled STORE writes the last layer's channel sums (docs/timing.md 5)
     parameter PSB = 22,
     parameter PSD = 32,
@@ -175,6 +176,16 @@ module bnn_core #(
     wire [MPW-1:0] cur_first_pass;
     wire [MPW:0] cur_n_pass;
     wire nxt_mask_en;
+    // the next layer's fields (early scan, docs/timing.md 4.5)
+    wire nxt_early, nxt_k3, nxt_s2, nxt_copy;
+    wire [CW-1:0] nxt_h_in, nxt_w_in, nxt_h_out, nxt_w_out;
+    wire [NCW-1:0] nxt_nblk_in, nxt_nblk_out;
+    wire [AAW-1:0] nxt_w3n_in, nxt_w3n_out;
+    wire [RAW-1:0] nxt_nwo;
+    wire [PSW-1:0] nxt_positions;
+    wire [BAW-1:0] nxt_cv_last;
+    wire [MPW-1:0] nxt_first_pass;
+    wire [MPW:0] nxt_n_pass;
     wire [MPW-1:0] ar_idx, r_idx, pe_idx, ep_idx;
     wire [AXW-1:0] pt_addr;
     wire [BTW-1:0] pt_beats, pt_wbeats, pt_pbeats, pt_prbeats;
@@ -216,6 +227,11 @@ module bnn_core #(
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
         .cur_shift(cur_shift), .cur_first_pass(cur_first_pass), .cur_n_pass(cur_n_pass),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en),
+        .nxt_early(nxt_early), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2), .nxt_copy(nxt_copy), .nxt_h_in(nxt_h_in),
+        .nxt_w_in(nxt_w_in), .nxt_h_out(nxt_h_out), .nxt_w_out(nxt_w_out), .nxt_nblk_in(nxt_nblk_in),
+        .nxt_w3n_in(nxt_w3n_in), .nxt_nblk_out(nxt_nblk_out), .nxt_w3n_out(nxt_w3n_out), .nxt_nwo(nxt_nwo),
+        .nxt_positions(nxt_positions), .nxt_cv_last(nxt_cv_last), .nxt_first_pass(nxt_first_pass),
+        .nxt_n_pass(nxt_n_pass),
         .ar_idx(ar_idx), .pt_addr(pt_addr), .pt_beats(pt_beats), .pt_need(pt_need), .pt_wbase_r(pt_wbase_r),
         .pt_wbase_pe(pt_wbase_pe),
         .r_idx(r_idx), .pt_wbeats(pt_wbeats), .pt_pbeats(pt_pbeats), .pt_prbeats(pt_prbeats), .pt_went(pt_went),
@@ -229,12 +245,20 @@ module bnn_core #(
     wire mask_done, mask_fin;
     wire [UW-1:0] mask_tiles_next, e_done, e_out, c_done, c_ready, g_ready;
     wire e_tile_end;
+    // early scan (docs/timing.md 4.5): hand-over of a scan over before its layer starts, the running
+    // layer's output rows, the unit's target and list halves
+    wire h_known, has_next, l_par, outs_final, ms_next, ms_par;
+    wire [UW-1:0] h_tiles;
+    wire [CW:0] e_rows;
+    wire [MPW-1:0] thr_slot_r;
     bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW), .INBUF(INBUF)) u_seq (
         .clk(clk), .rst(rst), .start(start_all), .n_layers(g_n_layers), .load_fin(load_fin),
         .loaded_cnt(loaded_cnt), .wr_fin(wr_fin), .cur_mask_en(f_mask), .cur_swap(f_swap),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en && (SPARSE != 0)), .cur_first_pass(cur_first_pass),
         .cur_n_pass(cur_n_pass), .mask_done(mask_done), .mask_fin(mask_fin), .mask_tiles_next(mask_tiles_next),
         .e_tile_end(e_tile_end), .e_done(e_done), .e_out(e_out),
+        .h_known(h_known), .h_tiles(h_tiles), .nxt_n_pass(nxt_n_pass),
+        .has_next(has_next), .l_par(l_par), .outs_final(outs_final),
         .busy(busy), .done(done), .layer_active(layer_active), .layer_init(layer_init), .cl_idx(cl_idx),
         .cl_clear(cl_clear), .store_init(store_init), .in_set(in_set), .in_x(in_x), .first_l(first_l),
         .ep_done(ep_done), .run_end(run_end),
@@ -311,6 +335,7 @@ module bnn_core #(
         .wa_en(l_act_we || e_act_we), .wa_set(l_act_we ? 1'b0 : !in_set), .wa_bank(l_act_we ? d_act_bank : e_act_bank),
         .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
         .wa_data(l_act_we ? d_act_data : e_act_data),
+        .mb_set(in_set ^ ms_next), .mb_x(in_x && !ms_next),
         .mb_addr(mb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data)
     );
 
@@ -335,7 +360,7 @@ module bnn_core #(
     wire [PRW-1:0] pr_wdata, pr_rdata;
     wire [31:0] thr_data, thr_q;
     bnn_lutram #(.W(32), .AW(SLW), .DEPTH(1 << SLW)) u_thr (
-        .clk(clk), .we(thr_we), .waddr(thr_slot), .wdata(thr_data), .raddr(cur_first_pass[SLW-1:0]), .rdata(thr_q)
+        .clk(clk), .we(thr_we), .waddr(thr_slot), .wdata(thr_data), .raddr(thr_slot_r[SLW-1:0]), .rdata(thr_q)
     );
 
     // ------------------------------------------------------------------ DMA
@@ -397,6 +422,10 @@ module bnn_core #(
     wire [LAW-1:0] gl_raddr, el_raddr;
     wire [LINW-1:0] gl_rdata;
     wire [LOUTW-1:0] el_rdata;
+    wire [CW:0] el_row;
+    // EARLY: the list is double-buffered by layer parity (docs/timing.md 4.5, E6), one more address bit
+    localparam LAX = (EARLY != 0) ? LAW + 1 : LAW;
+    localparam LDX = (EARLY != 0) ? (2 << LAW) : LDEPTH;
     generate
         if (SPARSE != 0) begin : g_mask
             bnn_ram_sdp #(.W(PRW), .AW(NBW + SLW), .DEPTH(1 << (NBW + SLW)), .OUTREG(0)) u_prmem (
@@ -406,34 +435,64 @@ module bnn_core #(
             wire [LAW-1:0] list_waddr;
             wire [LINW-1:0] list_win;
             wire [LOUTW-1:0] list_wout;
+            wire [CW:0] list_wrow;
             bnn_mask_unit #(
                 .BA(BA), .BAW(BAW), .AAW(AAW), .CW(CW), .NCW(NCW), .NBW(NBW), .RAW(RAW), .PSW(PSW), .LAW(LAW),
-                .MPW(MPW), .COLS(COLS), .TW(UW), .LINW(LINW), .LOUTW(LOUTW), .SLW(SLW)
+                .MPW(MPW), .COLS(COLS), .TW(UW), .LINW(LINW), .LOUTW(LOUTW), .SLW(SLW), .EARLY(EARLY)
             ) u_mask (
-                .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .copy_en(f_copy),
+                .clk(clk), .rst(rst), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .copy_en(f_copy),
                 .k3(f_k3), .loaded_cnt(loaded_cnt), .first_pass(cur_first_pass), .s2(f_s2),
                 .in_x(in_x && (INBUF != 0)), .rows_cnt(rows_cnt),
                 .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out),
                 .nblk_in(cur_nblk_in), .w3n_in(cur_w3n_in), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
                 .nwo(cur_nwo), .positions(cur_positions), .cv_last(cur_cv_last),
-                .threshold(thr_q),
+                .threshold(thr_q), .thr_slot(thr_slot_r),
+                .has_next(has_next), .nxt_early(nxt_early), .nxt_copy(nxt_copy), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2),
+                .nxt_h_in(nxt_h_in), .nxt_w_in(nxt_w_in), .nxt_h_out(nxt_h_out), .nxt_w_out(nxt_w_out),
+                .nxt_nblk_in(nxt_nblk_in), .nxt_w3n_in(nxt_w3n_in), .nxt_nblk_out(nxt_nblk_out),
+                .nxt_w3n_out(nxt_w3n_out), .nxt_nwo(nxt_nwo), .nxt_positions(nxt_positions),
+                .nxt_cv_last(nxt_cv_last), .nxt_first_pass(nxt_first_pass), .l_par(l_par),
+                .rows_o(e_rows), .rows_o_all(outs_final), .tgt_next(ms_next), .list_par(ms_par),
+                .list_wrow(list_wrow),
                 .pr_raddr(pr_raddr), .pr_rdata(pr_rdata), .mb_addr(mb_addr), .mb_data(mb_data),
                 .cp_en(cp_en), .cp_bank(cp_bank), .cp_addr(cp_addr), .cp_data(cp_data),
                 .list_we(list_we), .list_waddr(list_waddr), .list_win(list_win), .list_wout(list_wout),
-                .list_cnt(list_cnt), .done(mask_done), .fin(mask_fin), .n_tiles_next(mask_tiles_next)
+                .list_cnt(list_cnt), .done(mask_done), .fin(mask_fin), .n_tiles_next(mask_tiles_next),
+                .h_known(h_known), .h_tiles(h_tiles)
             );
-            bnn_ram_sdp #(.W(LINW), .AW(LAW), .DEPTH(LDEPTH), .OUTREG(0)) u_list_in (
-                .clk(clk), .we(list_we), .waddr(list_waddr), .wdata(list_win), .raddr(gl_raddr), .rdata(gl_rdata)
+            wire [LAX-1:0] lw_a, lg_a, le_a;
+            if (EARLY != 0) begin : g_lpar
+                assign lw_a = {ms_par, list_waddr};
+                assign lg_a = {l_par, gl_raddr};
+                assign le_a = {l_par, el_raddr};
+                // rows complete after each listed position, for the epilogue's row counter (E7)
+                bnn_ram_sdp #(.W(CW + 1), .AW(LAX), .DEPTH(LDX), .OUTREG(0)) u_list_row (
+                    .clk(clk), .we(list_we), .waddr(lw_a), .wdata(list_wrow), .raddr(le_a), .rdata(el_row)
+                );
+            end else begin : g_nolpar
+                /* verilator lint_off UNUSEDSIGNAL */
+                wire unused_e = &{1'b0, ms_par, l_par, list_wrow};
+                /* verilator lint_on UNUSEDSIGNAL */
+                assign lw_a = list_waddr;
+                assign lg_a = gl_raddr;
+                assign le_a = el_raddr;
+                assign el_row = {(CW + 1) {1'b0}};
+            end
+            bnn_ram_sdp #(.W(LINW), .AW(LAX), .DEPTH(LDX), .OUTREG(0)) u_list_in (
+                .clk(clk), .we(list_we), .waddr(lw_a), .wdata(list_win), .raddr(lg_a), .rdata(gl_rdata)
             );
-            bnn_ram_sdp #(.W(LOUTW), .AW(LAW), .DEPTH(LDEPTH), .OUTREG(0)) u_list_out (
-                .clk(clk), .we(list_we), .waddr(list_waddr), .wdata(list_wout), .raddr(el_raddr), .rdata(el_rdata)
+            bnn_ram_sdp #(.W(LOUTW), .AW(LAX), .DEPTH(LDX), .OUTREG(0)) u_list_out (
+                .clk(clk), .we(list_we), .waddr(lw_a), .wdata(list_wout), .raddr(le_a), .rdata(el_rdata)
             );
         end else begin : g_nomask
             // dense baseline: no mask unit, no active list (every position active)
             /* verilator lint_off UNUSEDSIGNAL */
             // what would feed the mask unit and the list is left unconnected in the dense build
             wire unused_dense = &{1'b0, cur_cv_last, f_copy, mb_data, pr_we, pr_waddr, pr_wdata, thr_q,
-                                  gl_raddr, el_raddr, pr_raddr, pr_rdata};
+                                  gl_raddr, el_raddr, pr_raddr, pr_rdata, has_next, l_par, outs_final, e_rows,
+                                  nxt_early, nxt_k3, nxt_s2, nxt_copy, nxt_h_in, nxt_w_in, nxt_h_out, nxt_w_out,
+                                  nxt_nblk_in, nxt_w3n_in, nxt_nblk_out, nxt_w3n_out, nxt_nwo, nxt_positions,
+                                  nxt_cv_last, nxt_first_pass};
             /* verilator lint_on UNUSEDSIGNAL */
             assign pr_raddr = {(NBW + SLW) {1'b0}};
             assign pr_rdata = {PRW{1'b0}};
@@ -446,6 +505,12 @@ module bnn_core #(
             assign mask_done = 1'b0;
             assign mask_fin = 1'b0;
             assign mask_tiles_next = {UW{1'b0}};
+            assign h_known = 1'b0;
+            assign h_tiles = {UW{1'b0}};
+            assign ms_next = 1'b0;
+            assign ms_par = 1'b0;
+            assign thr_slot_r = cur_first_pass;
+            assign el_row = {(CW + 1) {1'b0}};
             assign gl_rdata = {LINW{1'b0}};
             assign el_rdata = {LOUTW{1'b0}};
         end
@@ -525,7 +590,10 @@ module bnn_core #(
         .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
         .res_we(e_res_we_z), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
-        .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end)
+        .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end),
+        // a full tile of the layer's last pass counts rows for an early scan of the next layer (4.5, E7)
+        .row_q(({1'b0, ep_rec_gp} + 1'b1 == {1'b0, cur_first_pass} + cur_n_pass) && (ep_rec_nt == COLS[CLW:0])),
+        .list_row(el_row), .out_rows(e_rows)
     );
 endmodule
 `default_nettype wire

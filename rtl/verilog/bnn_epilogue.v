@@ -8,6 +8,8 @@
 // Pipeline: issue t (accumulator, parameter and list reads) -> t+1 multiply, residual
 // read -> t+2 add bias -> t+3 shift, residual add, saturate -> written at the end of
 // t+4: outputs visible four cycles after the last epilogue cycle (lambda_epilogue = 4).
+// For an early scan of the next layer (docs/timing.md 4.5, E7) it counts the complete rows of the
+// layer's output: when a last-pass full tile's outputs are written, the rows up to its last position.
 `default_nettype none
 module bnn_epilogue #(
     parameter ROWS = 16,
@@ -73,7 +75,10 @@ module bnn_epilogue #(
     output reg [ROWS-1:0] act_data,
     output reg [UW-1:0] e_done,  // tiles whose epilogue cycles are over
     output reg [UW-1:0] e_out,  // tiles whose outputs are written
-    output wire tile_end
+    output wire tile_end,
+    input wire row_q,  // in the tile's cycles: a full tile of the last pass (its last position counts rows)
+    input wire [CW:0] list_row,  // output rows complete after the listed position (with the list entry)
+    output reg [CW:0] out_rows  // complete output rows (E7), before the last tile
 );
     localparam PRODW = ACC_W + MB;
     localparam SUMW = (PRODW > BB ? PRODW : BB) + 1;
@@ -138,13 +143,14 @@ module bnn_epilogue #(
     wire [RAW-1:0] prb;
     wire [3:0] pob;
     wire [AAW-1:0] pobase;
+    wire [CW-1:0] pyc, pxc;  // raster position (stride 1: output coordinates)
     /* verilator lint_off PINCONNECTEMPTY */
     // the input-window outputs of the shared position generator are not needed here
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
         .clk(clk), .init(layer_init), .adv(issue && last_s && !mask_en), .s2(1'b0),
         .h_out(h_out), .w_out(w_out), .nblk_in(nblk_out), .w3n_in(w3n_out),
         .nblk_out(nblk_out), .w3n_out(w3n_out), .nwo(nwo),
-        .yc(), .xc(), .ycm(), .xcm(), .ibase(), .rbase(prb), .obank(pob), .obase(pobase)
+        .yc(pyc), .xc(pxc), .ycm(), .xcm(), .ibase(), .rbase(prb), .obank(pob), .obase(pobase)
     );
     /* verilator lint_on PINCONNECTEMPTY */
 
@@ -155,6 +161,9 @@ module bnn_epilogue #(
     reg [AAW-1:0] blk1;
     reg [ROWS-1:0] rv1;  // row holds a real channel
     reg [LOUTW-1:0] pos1;
+    reg [CW:0] prow1;  // raster: rows complete after the position
+    reg rq1, rq2, rq3, rq4;
+    reg [CW:0] row2, row3, row4;
     reg [RAW-1:0] woff1;
     reg [AAW-1:0] wblk01;
     reg [ROWS*PWR-1:0] prm1;
@@ -171,6 +180,8 @@ module bnn_epilogue #(
         blk1 <= sblk;
         for (r = 0; r < ROWS; r = r + 1) rv1[r] <= ({1'b0, srow} + r[CPW:0]) < {1'b0, p_cpass};
         pos1 <= {prb, pob, pobase};
+        prow1 <= {1'b0, pyc} + {{CW{1'b0}}, pxc == w_out - 1'b1};
+        rq1 <= row_q;
         woff1 <= p_woff;
         sa1 <= sa0[PSAW-1:0];
         wblk01 <= p_wblk0;
@@ -181,6 +192,14 @@ module bnn_epilogue #(
     wire [3:0] eob = ent[AAW+3 -: 4];
     wire [AAW-1:0] eobase = ent[AAW-1:0];
     assign res_raddr = erb + woff1 + {{(RAW - GW) {1'b0}}, s1};
+    always @(posedge clk) begin
+        row2 <= mask_en ? list_row : prow1;
+        rq2 <= rq1;
+        row3 <= row2;
+        rq3 <= rq2;
+        row4 <= row3;
+        rq4 <= rq3;
+    end
 
     reg v2, last2;
     reg [ROWS-1:0] rv2;
@@ -265,6 +284,10 @@ module bnn_epilogue #(
     always @(posedge clk) begin
         if (layer_init) e_out <= 0;
         else if (v4 && last4) e_out <= e_out + 1'b1;
+    end
+    always @(posedge clk) begin
+        if (layer_init) out_rows <= 0;
+        else if (v4 && last4 && rq4) out_rows <= row4;
     end
 endmodule
 `default_nettype wire

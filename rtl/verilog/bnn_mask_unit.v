@@ -10,6 +10,11 @@
 // Pipeline: issue t (bank/predictor addresses) -> t+1 per-tap popcounts -> t+2 score
 // -> t+3 list append. A position's entry is visible 3 cycles after its last block
 // (lambda_mask = 3); `done` after the last position's.
+// Early scan (EARLY, docs/timing.md 4.5): once the running layer's own scan is over, the unit may scan
+// the next layer (its fields read from the layer table, latched at the scan's first issue), each
+// output row once the rows of the running layer's output it reads are final (`rows_o`, like the
+// LOADed rows of 4.4). Such a scan survives the layer boundary; its list goes to the other half of
+// the active list (layer parity), and the running layer keeps its own count (`hold_cnt`).
 `default_nettype none
 module bnn_mask_unit #(
     parameter BA = 64,
@@ -26,9 +31,11 @@ module bnn_mask_unit #(
     parameter TW = 12,
     parameter LINW = 24,  // list entry, gather side
     parameter LOUTW = 24,  // list entry, epilogue side
-    parameter SLW = 1  // log2 of the predictor slots: layer's blob in slot first_pass mod 2^SLW
+    parameter SLW = 1,  // log2 of the predictor slots: layer's blob in slot first_pass mod 2^SLW
+    parameter EARLY = 0  // early scan of the next layer (docs/timing.md 4.5)
 ) (
     input wire clk,
+    input wire rst,
     input wire layer_init,
     input wire layer_active,
     input wire mask_en,
@@ -51,6 +58,31 @@ module bnn_mask_unit #(
     input wire [PSW-1:0] positions,
     input wire [BAW-1:0] cv_last,  // valid channels in the last block
     input wire [31:0] threshold,
+    output wire [MPW-1:0] thr_slot,  // threshold read address: the scanned layer's first pass
+    // the next layer (EARLY): its flag and fields, the running layer's parity and output rows
+    input wire has_next,
+    input wire nxt_early,
+    input wire nxt_copy,
+    input wire nxt_k3,
+    input wire nxt_s2,
+    input wire [CW-1:0] nxt_h_in,
+    input wire [CW-1:0] nxt_w_in,
+    input wire [CW-1:0] nxt_h_out,
+    input wire [CW-1:0] nxt_w_out,
+    input wire [NCW-1:0] nxt_nblk_in,
+    input wire [AAW-1:0] nxt_w3n_in,
+    input wire [NCW-1:0] nxt_nblk_out,
+    input wire [AAW-1:0] nxt_w3n_out,
+    input wire [RAW-1:0] nxt_nwo,
+    input wire [PSW-1:0] nxt_positions,
+    input wire [BAW-1:0] nxt_cv_last,
+    input wire [MPW-1:0] nxt_first_pass,
+    input wire l_par,
+    input wire [CW:0] rows_o,  // complete rows of the running layer's output (docs/timing.md 4.5, E7)
+    input wire rows_o_all,  // ... all of them
+    output reg tgt_next,  // the unit's scan (running or over) is the next layer's
+    output reg list_par,  // list half of the scanned layer
+    output wire [CW:0] list_wrow,  // output rows complete after the entry's position (for E7)
     // predictor memory (synchronous read)
     output wire [NBW+SLW-1:0] pr_raddr,
     input wire [9*BA-1:0] pr_rdata,
@@ -66,54 +98,132 @@ module bnn_mask_unit #(
     output wire [LAW-1:0] list_waddr,
     output wire [LINW-1:0] list_win,
     output wire [LOUTW-1:0] list_wout,
-    output reg [PSW-1:0] list_cnt,
-    output reg done,
+    output wire [PSW-1:0] list_cnt,  // of the running layer
+    output wire done,  // the running layer's scan is over
     output wire fin,  // `done` is set at the end of this cycle
-    output wire [TW-1:0] n_tiles_next  // tiles per pass, including an entry appended this cycle
+    output wire [TW-1:0] n_tiles_next,  // tiles per pass, including an entry appended this cycle
+    output wire h_known,  // at a layer start: the new layer's scan is over (or ends now), with h_tiles tiles
+    output wire [TW-1:0] h_tiles
 );
     // ------------------------------------------------------------------ scan (issue stage)
-    reg started, scanning;
+    reg scanning, cur_started, done_r;
+    reg [PSW-1:0] cnt_r, hold_cnt;
     reg [NCW-1:0] blk;
     reg [PSW-1:0] pcnt;
-    wire go = layer_active && mask_en && !started && (loaded_cnt > {1'b0, first_pass});
+    // fields of the scanned layer: latched at the first issue, before it the running or the next layer's
+    reg l_copy, l_k3, l_s2;
+    reg [CW-1:0] l_h_in, l_w_in, l_h_out, l_w_out;
+    reg [NCW-1:0] l_nblk_in, l_nblk_out;
+    reg [AAW-1:0] l_w3n_in, l_w3n_out;
+    reg [RAW-1:0] l_nwo;
+    reg [PSW-1:0] l_positions;
+    reg [BAW-1:0] l_cv_last;
+    reg [MPW-1:0] l_first_pass;
+    wire go_cur = layer_active && mask_en && !cur_started && (loaded_cnt > {1'b0, first_pass});
+    // the running layer's scan is over (or it has none) and the next layer scans early (4.5, E8)
+    wire cur_over = !mask_en || (cur_started && done_r && !tgt_next);
+    wire go_nxt = (EARLY != 0) && layer_active && has_next && nxt_early && !tgt_next && !scanning && cur_over &&
+        (loaded_cnt > {1'b0, nxt_first_pass});
+    wire pn = !scanning && go_nxt;  // fields: the next layer's
+    wire f_copy = scanning ? l_copy : pn ? nxt_copy : copy_en;
+    wire f_k3 = scanning ? l_k3 : pn ? nxt_k3 : k3;
+    wire f_s2 = scanning ? l_s2 : pn ? nxt_s2 : s2;
+    wire [CW-1:0] f_h_in = scanning ? l_h_in : pn ? nxt_h_in : h_in;
+    wire [CW-1:0] f_w_in = scanning ? l_w_in : pn ? nxt_w_in : w_in;
+    wire [CW-1:0] f_h_out = scanning ? l_h_out : pn ? nxt_h_out : h_out;
+    wire [CW-1:0] f_w_out = scanning ? l_w_out : pn ? nxt_w_out : w_out;
+    wire [NCW-1:0] f_nblk_in = scanning ? l_nblk_in : pn ? nxt_nblk_in : nblk_in;
+    wire [AAW-1:0] f_w3n_in = scanning ? l_w3n_in : pn ? nxt_w3n_in : w3n_in;
+    wire [NCW-1:0] f_nblk_out = scanning ? l_nblk_out : pn ? nxt_nblk_out : nblk_out;
+    wire [AAW-1:0] f_w3n_out = scanning ? l_w3n_out : pn ? nxt_w3n_out : w3n_out;
+    wire [RAW-1:0] f_nwo = scanning ? l_nwo : pn ? nxt_nwo : nwo;
+    wire [PSW-1:0] f_positions = scanning ? l_positions : pn ? nxt_positions : positions;
+    wire [BAW-1:0] f_cv_last = scanning ? l_cv_last : pn ? nxt_cv_last : cv_last;
+    wire [MPW-1:0] f_first_pass = scanning ? l_first_pass : pn ? nxt_first_pass : first_pass;
+    assign thr_slot = f_first_pass;
     wire [CW-1:0] yc, xc;
     // a position's window needs input rows up to min(h_in - 1, yc + 1) (3x3) or yc (1x1): checked
-    // before its first channel block
-    wire rows_ok = !in_x || (rows_cnt == {1'b0, h_in}) || (rows_cnt > {1'b0, yc} + {{CW{1'b0}}, k3});
+    // before its first channel block, against the LOADed rows (4.4) or, scanning the next layer, the
+    // running layer's final output rows (4.5)
+    wire nxt_mode = scanning ? tgt_next : pn;
+    wire row_wait = nxt_mode ? !rows_o_all : in_x;
+    wire [CW:0] rcnt = nxt_mode ? rows_o : rows_cnt;
+    wire rows_ok = !row_wait || (rcnt == {1'b0, f_h_in}) || (rcnt > {1'b0, yc} + {{CW{1'b0}}, f_k3});
+    wire go = go_cur || go_nxt;
     wire issue = (go || scanning) && (blk != 0 || rows_ok);
-    wire last_blk = (blk == nblk_in - 1'b1);
-    wire last_pos = (pcnt == positions - 1'b1);
+    wire first_issue = issue && !scanning;
+    // a scan carried over a layer start (begun early) keeps running; any other is over by then
+    wire keep = tgt_next || (first_issue && go_nxt);
+    wire last_blk = (blk == f_nblk_in - 1'b1);
+    wire last_pos = (pcnt == f_positions - 1'b1);
     wire [1:0] ycm, xcm;
     wire [AAW-1:0] ibase, obase;
     wire [RAW-1:0] rbase;
     wire [3:0] obank;
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
-        .clk(clk), .init(layer_init), .adv(issue && last_blk), .s2(s2),
-        .h_out(h_out), .w_out(w_out), .nblk_in(nblk_in), .w3n_in(w3n_in),
-        .nblk_out(nblk_out), .w3n_out(w3n_out), .nwo(nwo),
+        .clk(clk), .init(layer_init && !keep && !issue), .adv(issue && last_blk), .s2(f_s2),
+        .h_out(f_h_out), .w_out(f_w_out), .nblk_in(f_nblk_in), .w3n_in(f_w3n_in),
+        .nblk_out(f_nblk_out), .w3n_out(f_w3n_out), .nwo(f_nwo),
         .yc(yc), .xc(xc), .ycm(ycm), .xcm(xcm), .ibase(ibase), .rbase(rbase), .obank(obank), .obase(obase)
     );
     wire [8:0] tvalid;
     bnn_win_addr #(.AAW(AAW), .CW(CW), .NCW(NCW)) u_wa (
-        .yc(yc), .xc(xc), .ym(ycm), .xm(xcm), .ibase(ibase), .blk(blk), .h_in(h_in), .w_in(w_in),
-        .w3n(w3n_in), .nblk(nblk_in), .k3(k3), .addr(mb_addr), .valid(tvalid)
+        .yc(yc), .xc(xc), .ym(ycm), .xm(xcm), .ibase(ibase), .blk(blk), .h_in(f_h_in), .w_in(f_w_in),
+        .w3n(f_w3n_in), .nblk(f_nblk_in), .k3(f_k3), .addr(mb_addr), .valid(tvalid)
     );
-    assign pr_raddr = {first_pass[SLW-1:0], blk[NBW-1:0]};
-    // The threshold belongs to the blob's slot: latch it in the busy cycles (at the start),
-    // as the slot may be refilled from the end of the scan.
+    assign pr_raddr = {f_first_pass[SLW-1:0], blk[NBW-1:0]};
+    // output rows complete after this position: y_out + (x_out == w_out - 1)
+    wire [CW-1:0] yo_i = f_s2 ? {1'b0, yc[CW-1:1]} : yc;
+    wire [CW-1:0] xo_i = f_s2 ? {1'b0, xc[CW-1:1]} : xc;
+    wire [CW:0] rowv_i = {1'b0, yo_i} + {{CW{1'b0}}, xo_i == f_w_out - 1'b1};
+    // The threshold belongs to the blob's slot: latch it at the scan's first issue, as the slot may
+    // be refilled from the end of the scan.
     reg signed [31:0] thr_q;
-    always @(posedge clk) if (go) thr_q <= threshold;
+    always @(posedge clk) if (first_issue) thr_q <= threshold;
     always @(posedge clk) begin
-        if (layer_init) begin
-            started <= 1'b0;
+        if (first_issue) begin
+            l_copy <= f_copy;
+            l_k3 <= f_k3;
+            l_s2 <= f_s2;
+            l_h_in <= f_h_in;
+            l_w_in <= f_w_in;
+            l_h_out <= f_h_out;
+            l_w_out <= f_w_out;
+            l_nblk_in <= f_nblk_in;
+            l_w3n_in <= f_w3n_in;
+            l_nblk_out <= f_nblk_out;
+            l_w3n_out <= f_w3n_out;
+            l_nwo <= f_nwo;
+            l_positions <= f_positions;
+            l_cv_last <= f_cv_last;
+            l_first_pass <= f_first_pass;
+            list_par <= go_nxt ? !l_par : l_par;
+        end
+    end
+    always @(posedge clk) begin
+        if (rst) begin
             scanning <= 1'b0;
+            cur_started <= 1'b0;
+            tgt_next <= 1'b0;
             blk <= 0;
             pcnt <= 0;
-        end else if (issue) begin
-            started <= 1'b1;
-            scanning <= !(last_blk && last_pos);
-            blk <= last_blk ? {NCW{1'b0}} : blk + 1'b1;
-            if (last_blk) pcnt <= pcnt + 1'b1;
+        end else begin
+            if (issue) begin
+                scanning <= !(last_blk && last_pos);
+                blk <= last_blk ? {NCW{1'b0}} : blk + 1'b1;
+                if (last_blk) pcnt <= last_pos ? {PSW{1'b0}} : pcnt + 1'b1;
+            end else if (layer_init && !keep) begin
+                scanning <= 1'b0;
+                blk <= 0;
+                pcnt <= 0;
+            end
+            if (layer_init) begin
+                tgt_next <= 1'b0;
+                cur_started <= keep;
+            end else if (first_issue) begin
+                if (go_nxt) tgt_next <= 1'b1;
+                else cur_started <= 1'b1;
+            end
         end
     end
 
@@ -124,16 +234,17 @@ module bnn_mask_unit #(
     reg [BA-1:0] cv1;
     reg [LINW-1:0] ein1;
     reg [LOUTW-1:0] eout1;
+    reg [CW:0] rw1, rw2, rw3;
     reg [BAW-1:0] cvn1;
     wire [BA-1:0] cv_mask;
     genvar g;
     generate
         for (g = 0; g < BA; g = g + 1) begin : g_cv
-            assign cv_mask[g] = !last_blk || (g < cv_last);
+            assign cv_mask[g] = !last_blk || (g < f_cv_last);
         end
     endgenerate
     always @(posedge clk) begin
-        v1 <= issue && !layer_init;
+        v1 <= issue;
         last1 <= last_blk;
         first1 <= (blk == 0);
         lastpos1 <= last_blk && last_pos;
@@ -141,10 +252,11 @@ module bnn_mask_unit #(
         ym1 <= ycm;
         xm1 <= xcm;
         cv1 <= cv_mask;
-        cvn1 <= last_blk ? cv_last : BA[BAW-1:0];
+        cvn1 <= last_blk ? f_cv_last : BA[BAW-1:0];
         ein1 <= {yc, xc, ycm, xcm, ibase};
         eout1 <= {rbase, obank, obase};
-        cp_en <= issue && !layer_init && copy_en;
+        rw1 <= rowv_i;
+        cp_en <= issue && f_copy;
         cp_bank <= {2'b00, ycm} * 4'd3 + {2'b00, xcm};
         cp_addr <= ibase + {{(AAW - NCW) {1'b0}}, blk};
     end
@@ -185,7 +297,7 @@ module bnn_mask_unit #(
         end
     end
     always @(posedge clk) begin
-        v2 <= v1 && !layer_init;
+        v2 <= v1;
         last2 <= last1;
         first2 <= first1;
         lastpos2 <= lastpos1;
@@ -193,6 +305,7 @@ module bnn_mask_unit #(
         pm2 <= ntv * cvn1;
         ein2 <= ein1;
         eout2 <= eout1;
+        rw2 <= rw1;
     end
 
     // ------------------------------------------------------------------ stage 2: score
@@ -203,11 +316,12 @@ module bnn_mask_unit #(
     reg [LOUTW-1:0] eout3;
     always @(posedge clk) begin
         if (v2) score <= (first2 ? 32'sd0 : score) + blk_score;
-        v3 <= v2 && !layer_init;
+        v3 <= v2;
         last3 <= last2;
         lastpos3 <= lastpos2;
         ein3 <= ein2;
         eout3 <= eout2;
+        rw3 <= rw2;
     end
 
     // ------------------------------------------------------------------ stage 3: list append
@@ -216,23 +330,33 @@ module bnn_mask_unit #(
     reg [TW-1:0] n_tiles;
     reg [TW-1:0] tsub;  // entries in the last tile, mod COLS
     assign list_we = active;
-    assign list_waddr = list_cnt[LAW-1:0];
+    assign list_waddr = cnt_r[LAW-1:0];
     assign list_win = ein3;
     assign list_wout = eout3;
-    assign fin = v3 && lastpos3;
-    wire [PSW-1:0] list_cnt_next = list_cnt + {{(PSW - 1) {1'b0}}, active};
-    assign n_tiles_next = n_tiles + {{(TW - 1) {1'b0}}, active && (tsub == 0)};
+    assign list_wrow = rw3;
+    wire fin_r = v3 && lastpos3;
+    wire [PSW-1:0] list_cnt_next = cnt_r + {{(PSW - 1) {1'b0}}, active};
+    wire [TW-1:0] tiles_next = n_tiles + {{(TW - 1) {1'b0}}, active && (tsub == 0)};
+    // the running layer sees its own scan: over once the unit scans the next one
+    assign list_cnt = tgt_next ? hold_cnt : cnt_r;
+    assign done = tgt_next || done_r;
+    assign fin = fin_r && !tgt_next;
+    assign n_tiles_next = tiles_next;
+    assign h_known = tgt_next && (done_r || fin_r);
+    assign h_tiles = tiles_next;
     always @(posedge clk) begin
-        if (layer_init) begin
-            list_cnt <= 0;
+        if (rst || first_issue || (layer_init && !keep)) begin
+            // a new scan (or layer): the previous scan's appends are over (done)
+            if (first_issue && go_nxt) hold_cnt <= cnt_r;
+            cnt_r <= 0;
             n_tiles <= 0;
             tsub <= 0;
-            done <= 1'b0;
+            done_r <= 1'b0;
         end else begin
-            list_cnt <= list_cnt_next;
-            n_tiles <= n_tiles_next;
+            cnt_r <= list_cnt_next;
+            n_tiles <= tiles_next;
             if (active) tsub <= (tsub == COLS_M1[TW-1:0]) ? {TW{1'b0}} : tsub + 1'b1;
-            if (fin) done <= 1'b1;
+            if (fin_r) done_r <= 1'b1;
         end
     end
 endmodule

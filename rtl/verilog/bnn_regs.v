@@ -101,6 +101,25 @@ module bnn_regs #(
     // the next layer's tile count and mask flag (for the sequencer's pass bookkeeping)
     output wire [UW-1:0] nxt_tiles,
     output wire nxt_mask_en,
+    // the next layer's fields, for an early mask scan of it (docs/timing.md 4.5; the table is read at
+    // the next layer's index while a layer runs)
+    output wire nxt_early,
+    output wire nxt_k3,
+    output wire nxt_s2,
+    output wire nxt_copy,
+    output wire [CW-1:0] nxt_h_in,
+    output wire [CW-1:0] nxt_w_in,
+    output wire [CW-1:0] nxt_h_out,
+    output wire [CW-1:0] nxt_w_out,
+    output wire [NCW-1:0] nxt_nblk_in,
+    output wire [AAW-1:0] nxt_w3n_in,
+    output wire [NCW-1:0] nxt_nblk_out,
+    output wire [AAW-1:0] nxt_w3n_out,
+    output wire [RAW-1:0] nxt_nwo,
+    output wire [PSW-1:0] nxt_positions,
+    output wire [BAW-1:0] nxt_cv_last,
+    output wire [MPW-1:0] nxt_first_pass,
+    output wire [MPW:0] nxt_n_pass,
     // pass table readers
     input wire [MPW-1:0] ar_idx,
     output wire [AXW-1:0] pt_addr,
@@ -251,6 +270,23 @@ module bnn_regs #(
     );
     assign nxt_tiles = l_tiles;
     assign nxt_mask_en = l_flags[FLAG_MASK_EN];
+    assign nxt_early = l_flags[FLAG_EARLY] && l_flags[FLAG_MASK_EN];
+    assign nxt_k3 = l_flags[FLAG_K3];
+    assign nxt_s2 = l_flags[FLAG_S2];
+    assign nxt_copy = l_flags[FLAG_COPY];
+    assign nxt_h_in = l_h_in;
+    assign nxt_w_in = l_w_in;
+    assign nxt_h_out = l_h_out;
+    assign nxt_w_out = l_w_out;
+    assign nxt_nblk_in = l_nblk_in;
+    assign nxt_w3n_in = l_w3n_in;
+    assign nxt_nblk_out = l_nblk_out;
+    assign nxt_w3n_out = l_w3n_out;
+    assign nxt_nwo = l_nwo;
+    assign nxt_positions = l_positions;
+    assign nxt_cv_last = l_cv_last;
+    assign nxt_first_pass = l_first_pass;
+    assign nxt_n_pass = l_n_pass;
     always @(posedge clk) begin
         if (rst || cl_clear) begin
             cur_k3 <= 1'b0;

@@ -33,6 +33,10 @@ module bnn_seq #(
     input wire mask_done,
     input wire mask_fin,
     input wire [UW-1:0] mask_tiles_next,
+    // early scan (docs/timing.md 4.5): at a layer start, the new layer's scan may be over already
+    input wire h_known,
+    input wire [UW-1:0] h_tiles,
+    input wire [MPW:0] nxt_n_pass,
     input wire e_tile_end,
     input wire [UW-1:0] e_done,
     input wire [UW-1:0] e_out,
@@ -49,6 +53,9 @@ module bnn_seq #(
     output wire first_l,  // input buffer: the running layer is layer 1 (its residual is the input map)
     output wire [MPW:0] ep_done,  // passes whose slot may be refilled (epilogue and scan over)
     output wire run_end,
+    output wire has_next,  // a layer follows the running one
+    output wire l_par,  // the running layer's parity (its half of the active list)
+    output wire outs_final,  // every output of the running layer is written (docs/timing.md 4.5, E7)
     output reg [31:0] cycles,  // cycles of the last run
     output wire log_we,
     output wire [MLW-1:0] log_idx,
@@ -81,6 +88,9 @@ module bnn_seq #(
     assign store_init = layer_end && last_layer;
     assign run_end = (st == S_STORE) && wr_fin;
     assign cl_clear = run_end;
+    assign has_next = !last_layer;
+    assign l_par = l[0];
+    assign outs_final = (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) && (e_out == e_done);
     assign log_we = layer_end;
     assign log_idx = l;
     assign log_data = now + 1'b1;
@@ -132,10 +142,11 @@ module bnn_seq #(
 
     always @(posedge clk) begin
         if (rst || layer_init || run_end) begin
-            ep_cnt <= 0;
-            t_known <= !nxt_mask_en;
-            tpp <= nxt_tiles;
-            ep_bound <= nxt_tiles;
+            // an early scan over before the layer starts gives its tiles at once (4.5)
+            ep_cnt <= (layer_init && h_known && h_tiles == 0) ? nxt_n_pass : {(MPW + 1) {1'b0}};
+            t_known <= !nxt_mask_en || (layer_init && h_known);
+            tpp <= (layer_init && h_known) ? h_tiles : nxt_tiles;
+            ep_bound <= (layer_init && h_known) ? h_tiles : nxt_tiles;
         end else if (layer_active) begin
             if (!t_known && mask_fin) begin
                 // the scan has ended: tiles per pass are known now

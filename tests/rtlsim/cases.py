@@ -66,6 +66,7 @@ SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
 G4 = {"pe_array": {"acc_depth": 4}, "buffers": {"act_word_bits": 16}}
 INBUF = {"buffers": {"input_buffer": True}}
 POOLED = {"buffers": {"pooled_store": True}}
+EARLY = {"buffers": {"early_scan": True}}
 
 PROGRAM_LAYERS = (
     LayerSpec("c1", 8, k=1),
@@ -387,6 +388,64 @@ CASES += (
         layers=(LayerSpec("c1", 8, k=1, **KEEP), LayerSpec("c2", 8, k=1, predictor="p"), LayerSpec("c3", 8, k=2)),
         thresholds={1: "sparse"},
         seed=21,
+    ),
+)
+
+# Early mask scan (docs/timing.md 4.5): the mask unit scans layer l + 1 while layer l runs, each row
+# once layer l's output rows it reads are final.
+CASES += (
+    CaseSpec(
+        "early_chain",
+        "early scan: three predicted 3x3 layers after an unpredicted one, two passes each, the last two scanned"
+        " while the previous one runs (row waits bind)",
+        cfg_over=EARLY,
+        c0=8,
+        h=8,
+        w=8,
+        layers=(
+            LayerSpec("c1", 16, k=1, residual=False),
+            LayerSpec("c2", 16, k=2, predictor="p"),
+            LayerSpec("c3", 16, k=2, predictor="p"),
+            LayerSpec("c4", 16, k=1, predictor="p"),
+        ),
+        thresholds={1: "sparse", 2: "sparse", 3: "few"},
+        seed=22,
+    ),
+    CaseSpec(
+        "early_stop",
+        "early scan on the multi-layer programme: c2 scans while c1 runs; c3 follows a shortcut (E2 stops it),"
+        " c4 would copy centre bits into the input set of a stride-2 layer (E4 stops it)",
+        cfg_over=EARLY,
+        c0=8,
+        h=8,
+        w=8,
+        layers=PROGRAM_LAYERS,
+        thresholds={1: "sparse", 3: "sparse", 4: "sparse"},
+        seed=23,
+    ),
+    CaseSpec(
+        "early_empty",
+        "early scan: a predicted layer with no active position (its tile count, zero, handed over), then one"
+        " that scans while it runs",
+        cfg_over=EARLY,
+        c0=8,
+        h=6,
+        w=7,
+        layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p"), LayerSpec("c3", 8, k=1, predictor="p")),
+        thresholds={1: "empty", 2: "sparse"},
+        seed=24,
+    ),
+    CaseSpec(
+        "early_inbuf",
+        "early scan with the input buffer: a predicted first layer scans the LOADed rows, the second scans"
+        " its output rows while it runs (port B leaves the input set)",
+        cfg_over={"buffers": {"early_scan": True, "input_buffer": True}},
+        c0=8,
+        h=8,
+        w=8,
+        layers=(LayerSpec("c1", 8, k=1, predictor="p"), LayerSpec("c2", 8, k=2, predictor="p"), LayerSpec("c3", 8, k=1)),
+        thresholds={0: "sparse", 1: "sparse"},
+        seed=25,
     ),
 )
 

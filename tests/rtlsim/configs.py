@@ -23,8 +23,8 @@ def tiny_dict(**over: dict) -> dict:
     d = copy.deepcopy(d)
     d["name"] = "tiny"
     d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
-    # input_buffer and pooled_store off: the cases test the LOAD-then-layer rule and the map STORE unless
-    # they turn them on (the "inbuf_" and "pooled_" cases)
+    # input_buffer, pooled_store and early_scan off: the cases test the LOAD-then-layer rule, the map STORE
+    # and the scan with its layer unless they turn them on (the "inbuf_", "pooled_" and "early_" cases)
     d["buffers"].update(
         act_word_bits=8,
         act_bank_depth=64,
@@ -33,6 +33,7 @@ def tiny_dict(**over: dict) -> dict:
         list_depth=128,
         input_buffer=False,
         pooled_store=False,
+        early_scan=False,
     )
     d["axi"].update(
         data_bits=32,
