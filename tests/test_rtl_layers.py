@@ -95,10 +95,11 @@ def test_mask_cases_are_what_they_claim(tmp_path):
             assert 0 < m.sum() < m.size
 
 
-@pytest.mark.parametrize("name", ["program", "inbuf_program", "pooled_program"])
+@pytest.mark.parametrize("name", ["program", "inbuf_program", "pooled_program", "early_chain"])
 def test_back_to_back_samples(name, tmp_path):
     """Three inferences without reset or reprogramming: each exact, each cycle-exact (with the input
-    buffer too: its row counter and the sequencer's LOAD flags start again with every run)."""
+    buffer too: its row counter and the sequencer's LOAD flags start again with every run; with the
+    early scan, the mask unit's target and the list halves)."""
     import dataclasses
 
     spec = case(name)
@@ -187,3 +188,43 @@ def test_input_buffer_cases_wait_for_rows(name):
         else:
             waited.append(sum(t.gather_end - t.gather_start for t in lt.tile_events) > lt.gather_busy)
     assert any(waited)
+
+
+# which layers scan early in each early_* case, and why the others do not (docs/timing.md 4.5)
+EARLY_LAYERS = {
+    "early_chain": [False, False, True, True],  # c2: c1 changes the channels (E4)
+    "early_stop": [False, True, False, False, False],  # c3 after a shortcut (E2), c4 after stride 2 (E4)
+    "early_empty": [False, True, True],
+    "early_inbuf": [False, True, False],  # c1 reads the input buffer (E2), c3 has no predictor (E1)
+}
+
+
+@pytest.mark.parametrize("name", list(EARLY_LAYERS))
+def test_early_cases_scan_early(name):
+    """The early-scan cases are what they claim: the layers that scan early, each scan starting before
+    its layer, and in early_chain the scans wait for the previous layer's output rows (the scan takes
+    longer than its busy cycles). test_layer_case holds the RTL to these schedules to the cycle."""
+    from archsim.contract import LATENCIES, schedule
+    from archsim.program import compile_program
+    from tests.rtlsim.reference import expected_run
+
+    spec = case(name)
+    c, cfg = spec.make(), spec.config()
+    assert cfg.buffers.early_scan
+    program = compile_program(c.model, cfg, spec.mode)
+    assert [p.early_scan for p in program.layers] == EARLY_LAYERS[name]
+    _, masks = expected_run(c.model, c.x0, spec.mode, cfg)
+    active = [
+        np.flatnonzero(m) if m is not None and p.mask_enabled else None
+        for m, p in zip(masks, program.layers, strict=True)
+    ]
+    s = schedule(program, cfg, active)
+    for lt, p in zip(s.layers, program.layers, strict=True):
+        if p.early_scan:
+            assert lt.mask_start < lt.start, f"{name}: layer {p.name} does not scan early"
+            if name == "early_chain":
+                assert lt.mask_end - lt.mask_start > lt.mask_busy + LATENCIES.mask, "the rows never bind"
+    if name == "early_empty":
+        assert active[1] is not None and active[1].size == 0
+    if name == "early_stop":
+        assert program.layers[2].role == "shortcut" and program.layers[4].copy_masked

@@ -25,7 +25,11 @@ pytestmark = pytest.mark.rtl
 CONFIGS = {
     "ultra96v2": ultra96(),
     "tiny": tiny(),
-    **{c.name: c.config() for c in CASES if c.name in ("odd_array", "slow_mem", "dens_1of4", "inbuf_mask")},
+    **{
+        c.name: c.config()
+        for c in CASES
+        if c.name in ("odd_array", "slow_mem", "dens_1of4", "inbuf_mask", "early_chain")
+    },
 }
 
 

@@ -159,15 +159,12 @@ def test_dense_mode_never_scans_early() -> None:
     assert not any(L.early_scan for L in compile_program(model, cfg, "dense").layers)
 
 
-def test_rtl_generator_refuses_it() -> None:
-    """The generated RTL has no early scan: the sparse build is refused naming the field, the dense build
-    (no mask unit, E1) is not."""
-    from archsim.errors import ConfigError
+def test_rtl_generator_builds_it() -> None:
+    """The generated RTL has the early scan (EARLY, with a mask unit); the dense build has no mask unit (E1)."""
     from rtl.params import RtlParams
 
-    with pytest.raises(ConfigError, match=r"buffers\.early_scan"):
-        RtlParams(with_early_scan(ULTRA96))
-    RtlParams(with_early_scan(ULTRA96), sparse=False)
+    assert RtlParams(with_early_scan(ULTRA96)).verilog()["EARLY"] == 1
+    assert RtlParams(with_early_scan(ULTRA96), sparse=False).verilog()["EARLY"] == 0
 
 
 def test_off_is_the_default() -> None:

@@ -250,7 +250,7 @@ module bnn_core #(
     wire h_known, has_next, l_par, outs_final, ms_next, ms_par;
     wire [UW-1:0] h_tiles;
     wire [CW:0] e_rows;
-    wire [MPW-1:0] thr_slot_r;
+    wire [SLW-1:0] thr_slot_r;
     bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW), .INBUF(INBUF)) u_seq (
         .clk(clk), .rst(rst), .start(start_all), .n_layers(g_n_layers), .load_fin(load_fin),
         .loaded_cnt(loaded_cnt), .wr_fin(wr_fin), .cur_mask_en(f_mask), .cur_swap(f_swap),
@@ -360,7 +360,7 @@ module bnn_core #(
     wire [PRW-1:0] pr_wdata, pr_rdata;
     wire [31:0] thr_data, thr_q;
     bnn_lutram #(.W(32), .AW(SLW), .DEPTH(1 << SLW)) u_thr (
-        .clk(clk), .we(thr_we), .waddr(thr_slot), .wdata(thr_data), .raddr(thr_slot_r[SLW-1:0]), .rdata(thr_q)
+        .clk(clk), .we(thr_we), .waddr(thr_slot), .wdata(thr_data), .raddr(thr_slot_r), .rdata(thr_q)
     );
 
     // ------------------------------------------------------------------ DMA
@@ -492,7 +492,7 @@ module bnn_core #(
                                   gl_raddr, el_raddr, pr_raddr, pr_rdata, has_next, l_par, outs_final, e_rows,
                                   nxt_early, nxt_k3, nxt_s2, nxt_copy, nxt_h_in, nxt_w_in, nxt_h_out, nxt_w_out,
                                   nxt_nblk_in, nxt_w3n_in, nxt_nblk_out, nxt_w3n_out, nxt_nwo, nxt_positions,
-                                  nxt_cv_last, nxt_first_pass};
+                                  nxt_cv_last, nxt_first_pass, ms_par};
             /* verilator lint_on UNUSEDSIGNAL */
             assign pr_raddr = {(NBW + SLW) {1'b0}};
             assign pr_rdata = {PRW{1'b0}};
@@ -509,7 +509,7 @@ module bnn_core #(
             assign h_tiles = {UW{1'b0}};
             assign ms_next = 1'b0;
             assign ms_par = 1'b0;
-            assign thr_slot_r = cur_first_pass;
+            assign thr_slot_r = cur_first_pass[SLW-1:0];
             assign el_row = {(CW + 1) {1'b0}};
             assign gl_rdata = {LINW{1'b0}};
             assign el_rdata = {LOUTW{1'b0}};

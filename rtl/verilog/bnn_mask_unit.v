@@ -58,7 +58,7 @@ module bnn_mask_unit #(
     input wire [PSW-1:0] positions,
     input wire [BAW-1:0] cv_last,  // valid channels in the last block
     input wire [31:0] threshold,
-    output wire [MPW-1:0] thr_slot,  // threshold read address: the scanned layer's first pass
+    output wire [SLW-1:0] thr_slot,  // threshold read address: the scanned layer's blob slot
     // the next layer (EARLY): its flag and fields, the running layer's parity and output rows
     input wire has_next,
     input wire nxt_early,
@@ -140,7 +140,7 @@ module bnn_mask_unit #(
     wire [PSW-1:0] f_positions = scanning ? l_positions : pn ? nxt_positions : positions;
     wire [BAW-1:0] f_cv_last = scanning ? l_cv_last : pn ? nxt_cv_last : cv_last;
     wire [MPW-1:0] f_first_pass = scanning ? l_first_pass : pn ? nxt_first_pass : first_pass;
-    assign thr_slot = f_first_pass;
+    assign thr_slot = f_first_pass[SLW-1:0];
     wire [CW-1:0] yc, xc;
     // a position's window needs input rows up to min(h_in - 1, yc + 1) (3x3) or yc (1x1): checked
     // before its first channel block, against the LOADed rows (4.4) or, scanning the next layer, the
