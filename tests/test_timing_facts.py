@@ -73,8 +73,11 @@ def test_one_outstanding_read_serialises_bursts(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_empty_mask_costs_scan_and_latencies(mode: str) -> None:
     """A masked layer with no active position: its blob was prefetched during the previous layer,
-    so it costs exactly the scan (64 positions x 1 channel block) plus lambda_mask and lambda_layer."""
-    cfg = ULTRA96
+    so it costs exactly the scan (64 positions x 1 channel block) plus lambda_mask and lambda_layer
+    (section 4.1: the scan starts with its layer, so without the early scan of section 4.5)."""
+    data = ULTRA96.model_dump()
+    data["buffers"]["early_scan"] = False
+    cfg = HardwareConfig.model_validate(data)
     rng = np.random.default_rng(3)
     program = compile_program(
         make_model(cfg, 64, (8, 8), [Spec(64, k=2), Spec(64, k=2, predictor=True)], rng), cfg, "sparse"
