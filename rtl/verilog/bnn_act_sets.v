@@ -9,7 +9,9 @@
 // Words are split into LANES lanes of ROWS bits (one epilogue write), each lane a
 // true-dual-port block RAM:
 //   port A: window gather reads the input set / epilogue or LOAD writes one lane;
-//   port B: spatial mask unit reads the input set / centre-bit copy writes a word.
+//   port B: spatial mask unit reads the input set / centre-bit copy writes a word / with a 2x2
+//           max-pool the epilogue reads the output set's old pooled word (ob_*, bnn_maxpool.v;
+//           a pooled layer has no predictor, so neither of the others touches the output set then).
 `default_nettype none
 module bnn_act_sets #(
     parameter BA = 64,
@@ -47,7 +49,12 @@ module bnn_act_sets #(
     input wire wb_en,
     input wire [3:0] wb_bank,
     input wire [AAW-1:0] wb_addr,
-    input wire [BA-1:0] wb_data
+    input wire [BA-1:0] wb_data,
+    // port B of the output set: the epilogue's max-pool read (data one cycle later, every bank)
+    input wire ob_en,
+    input wire [3:0] ob_bank,
+    input wire [AAW-1:0] ob_addr,
+    output wire [9*BA-1:0] ob_data
 );
     wire [9*BA-1:0] qa0, qa1, qb0, qb1;
     genvar s, b, l;
@@ -58,7 +65,8 @@ module bnn_act_sets #(
                 wire wsel_x = (s == 0) && wx0_en && (wx_bank == b);
                 wire wsel_b = wb_en && (in_set != s) && (wb_bank == b);
                 wire [AAW-1:0] adr_a = wsel_a ? wa_addr : wsel_x ? wx_addr : ga_addr[b * AAW +: AAW];
-                wire [AAW-1:0] adr_b = wsel_b ? wb_addr : mb_addr[b * AAW +: AAW];
+                wire rsel_o = ob_en && (in_set != s) && (ob_bank == b);
+                wire [AAW-1:0] adr_b = wsel_b ? wb_addr : rsel_o ? ob_addr : mb_addr[b * AAW +: AAW];
                 for (l = 0; l < LANES; l = l + 1) begin : g_lane
                     wire [ROWS-1:0] ra, rb;
                     bnn_ram_tdp #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
@@ -112,5 +120,6 @@ module bnn_act_sets #(
     // The input set does not change while a layer reads it.
     assign ga_data = (INBUF != 0 && in_x) ? qax : in_set ? qa1 : qa0;
     assign mb_data = (INBUF != 0 && in_x) ? qbx : in_set ? qb1 : qb0;
+    assign ob_data = in_set ? qb0 : qb1;
 endmodule
 `default_nettype wire
