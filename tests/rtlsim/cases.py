@@ -476,6 +476,21 @@ CASES += (
         seed=36,
         mode="dense",
     ),
+    CaseSpec(
+        "pool_pred_dense",
+        "a pooled layer with an identity residual and a predictor, on the dense baseline (mask unit bypassed,"
+        " every position pooled; the sparse programme is refused: skipped positions' bits are not pooled)",
+        c0=8,
+        h=8,
+        w=8,
+        layers=(
+            LayerSpec("c1", 8, residual=True, res_write=False, maxpool=True, predictor="p"),
+            LayerSpec("c2", 8, residual=False),
+        ),
+        thresholds={0: "sparse"},
+        seed=37,
+        mode="dense",
+    ),
 )
 
 BACKPRESSURE = "program"  # the case also run with random AXI back-pressure
