@@ -9,9 +9,9 @@
 // Words are split into LANES lanes of ROWS bits (one epilogue write), each lane a
 // true-dual-port block RAM:
 //   port A: window gather reads the input set / epilogue or LOAD writes one lane;
-//   port B: spatial mask unit reads the input set / centre-bit copy writes a word / with a 2x2
-//           max-pool the epilogue reads the output set's old pooled word (ob_*, bnn_maxpool.v;
-//           a pooled layer has no predictor, so neither of the others touches the output set then).
+//   port B: spatial mask unit reads the input set / centre-bit copy writes a word; during a layer
+//           with a 2x2 max-pool (pb_out) the epilogue's reads of the output set's old pooled words
+//           (bnn_maxpool.v): such a layer has no predictor, so the mask unit leaves the port alone.
 `default_nettype none
 module bnn_act_sets #(
     parameter BA = 64,
@@ -50,11 +50,7 @@ module bnn_act_sets #(
     input wire [3:0] wb_bank,
     input wire [AAW-1:0] wb_addr,
     input wire [BA-1:0] wb_data,
-    // port B of the output set: the epilogue's max-pool read (data one cycle later, every bank)
-    input wire ob_en,
-    input wire [3:0] ob_bank,
-    input wire [AAW-1:0] ob_addr,
-    output wire [9*BA-1:0] ob_data
+    input wire pb_out  // port B data (mb_data) from the output set: the max-pool's reads
 );
     wire [9*BA-1:0] qa0, qa1, qb0, qb1;
     genvar s, b, l;
@@ -65,8 +61,7 @@ module bnn_act_sets #(
                 wire wsel_x = (s == 0) && wx0_en && (wx_bank == b);
                 wire wsel_b = wb_en && (in_set != s) && (wb_bank == b);
                 wire [AAW-1:0] adr_a = wsel_a ? wa_addr : wsel_x ? wx_addr : ga_addr[b * AAW +: AAW];
-                wire rsel_o = ob_en && (in_set != s) && (ob_bank == b);
-                wire [AAW-1:0] adr_b = wsel_b ? wb_addr : rsel_o ? ob_addr : mb_addr[b * AAW +: AAW];
+                wire [AAW-1:0] adr_b = wsel_b ? wb_addr : mb_addr[b * AAW +: AAW];
                 for (l = 0; l < LANES; l = l + 1) begin : g_lane
                     wire [ROWS-1:0] ra, rb;
                     bnn_ram_tdp #(.W(ROWS), .AW(AAW), .DEPTH(ADEPTH)) u_ram (
@@ -119,7 +114,6 @@ module bnn_act_sets #(
     endgenerate
     // The input set does not change while a layer reads it.
     assign ga_data = (INBUF != 0 && in_x) ? qax : in_set ? qa1 : qa0;
-    assign mb_data = (INBUF != 0 && in_x) ? qbx : in_set ? qb1 : qb0;
-    assign ob_data = in_set ? qb0 : qb1;
+    assign mb_data = (INBUF != 0 && in_x && !pb_out) ? qbx : (in_set != pb_out) ? qb1 : qb0;
 endmodule
 `default_nettype wire

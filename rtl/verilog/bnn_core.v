@@ -300,10 +300,10 @@ module bnn_core #(
     wire [LW-1:0] d_act_lane, e_act_lane;
     wire [ROWS-1:0] d_act_data, e_act_data;
     wire [BA-1:0] cp_data;
-    wire ob_en;  // the epilogue's max-pool read of the output set (bnn_maxpool.v)
-    wire [3:0] ob_bank;
+    // A layer with a 2x2 max-pool (no predictor: the mask unit is idle) lends port B of the
+    // activation sets to the epilogue, which reads the output set's old pooled words (bnn_maxpool.v).
     wire [AAW-1:0] ob_addr;
-    wire [9*BA-1:0] ob_data;
+    wire [9*AAW-1:0] pb_addr = f_mpool ? {9{ob_addr}} : mb_addr;
     // With INBUF the LOAD's sign bits go to the input set instead of set 0.
     wire l_act_we = d_act_we && (INBUF == 0);
     bnn_act_sets #(
@@ -315,8 +315,8 @@ module bnn_core #(
         .wa_en(l_act_we || e_act_we), .wa_set(l_act_we ? 1'b0 : !in_set), .wa_bank(l_act_we ? d_act_bank : e_act_bank),
         .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
         .wa_data(l_act_we ? d_act_data : e_act_data),
-        .mb_addr(mb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data),
-        .ob_en(ob_en), .ob_bank(ob_bank), .ob_addr(ob_addr), .ob_data(ob_data)
+        .mb_addr(pb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data),
+        .pb_out(f_mpool)
     );
 
     // weight/index ring: entry wbase + e, modulo 2^(WAW+1); read with output register (2 cycles)
@@ -530,7 +530,7 @@ module bnn_core #(
         .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
         .res_we(e_res_we_z), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
-        .ob_en(ob_en), .ob_bank(ob_bank), .ob_addr(ob_addr), .ob_data(ob_data),
+        .ob_addr(ob_addr), .ob_data(mb_data),
         .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end)
     );
 endmodule

@@ -75,10 +75,8 @@ module bnn_epilogue #(
     output reg [AAW-1:0] act_addr,
     output reg [LW-1:0] act_lane,
     output reg [ROWS-1:0] act_data,
-    output wire ob_en,  // mpool: read the old pooled word on the output set's port B
-    output wire [3:0] ob_bank,
-    output wire [AAW-1:0] ob_addr,
-    input wire [9*LANES*ROWS-1:0] ob_data,  // the output set's port B, every bank (one cycle after ob_*)
+    output wire [AAW-1:0] ob_addr,  // mpool: the old pooled word, read in every bank of the output set's port B
+    input wire [9*LANES*ROWS-1:0] ob_data,  // ... one cycle later
     output reg [UW-1:0] e_done,  // tiles whose epilogue cycles are over
     output reg [UW-1:0] e_out,  // tiles whose outputs are written
     output wire tile_end
@@ -229,8 +227,6 @@ module bnn_epilogue #(
         end
     end
 
-    assign ob_en = mpool && v2;
-    assign ob_bank = bank2;
     assign ob_addr = aa2;
 
     // ------------------------------------------------------------------ stage 2: bias; residual arrives
