@@ -280,11 +280,20 @@ class LayerDesc:
     first_pass: int  # global index of the layer's first pass
     n_passes: int
     res_write: bool = True  # the epilogue writes the residual buffer (archsim.program.LayerPlan)
+    # The epilogue max-pools the output bits 2x2 into the output set (docs/timing.md 2); the last
+    # layer's pooling is the host's, so never set there.
+    maxpool: bool = False
     early_scan: bool = False  # scanned while the previous layer runs (archsim.program.LayerPlan)
 
     @property
     def positions(self) -> int:
         return self.out.positions
+
+    @property
+    def set_w3n(self) -> int:
+        """Bank words per bank row of the map the layer writes into the output set: the pooled map's
+        with a max-pool (what the next layer reads), else the output map's."""
+        return ceil_div(self.out.w // 2, 3) * self.out.nblk if self.maxpool else self.out.w3n
 
 
 @dataclass(frozen=True)
@@ -317,17 +326,19 @@ def align(addr: int, cfg: HardwareConfig) -> int:
 
 
 def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0) -> DdrLayout:
-    for L in model.layers[:-1]:  # the last layer's pooling is the host's (docs/architecture.md 1.2)
-        if L.maxpool:
-            raise ConfigError(
-                f"layer '{L.name}': the 2x2 max-pool of the output bits is simulated by archsim but not in "
-                "the generated RTL yet (issue 14)"
-            )
     """Pack every blob of `program` and place LOAD, STORE and the blobs from `base` on.
 
     Order: the LOAD map, the STORE map, then the blobs in (layer, pass) order, each
     image starting at a multiple of `burst_bytes` so no burst crosses 4 KiB.
     """
+    for L, lp in zip(model.layers[:-1], program.layers, strict=False):  # the last layer's pool is the host's
+        if L.maxpool and lp.mask_enabled:
+            # The epilogue pools only the positions it computes; a skipped position's bits (the mask
+            # unit's centre-bit copy, or the set's old bits) would have to be OR-ed in as well.
+            raise ConfigError(
+                f"layer '{L.name}': field 'maxpool': a 2x2 max-pool on a layer whose spatial predictor runs "
+                "is simulated by archsim but not in the generated RTL (the skipped positions' bits are not pooled)"
+            )
     if base % cfg.burst_bytes:
         raise ConfigError(f"DDR base address {base:#x} is not a multiple of the burst size {cfg.burst_bytes} bytes")
     sparse = program.mode == "sparse"
@@ -388,6 +399,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 first_pass=first,
                 n_passes=len(lp.passes),
                 res_write=lp.res_write,
+                maxpool=L.maxpool and lp.index < len(model.layers) - 1,
                 early_scan=lp.early_scan,
             )
         )

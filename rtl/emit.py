@@ -26,6 +26,7 @@ SOURCES = (
     "bnn_winbuf.v",
     "bnn_pe_array.v",
     "bnn_epilogue.v",
+    "bnn_maxpool.v",
     "bnn_sumstore.v",
     "bnn_regs.v",
     "bnn_seq.v",

@@ -172,7 +172,10 @@ def make_images(prm: RtlParams, model_path: Path) -> dict[str, bytes | str]:
     model = load_model(model_path)
     mode = "sparse" if prm.sparse else "dense"
     prog = compile_program(model, prm.cfg, mode, model_path)
-    lay = build_layout(model, prog, prm.cfg)
+    try:
+        lay = build_layout(model, prog, prm.cfg)
+    except ConfigError as exc:  # a layer the RTL cannot run: name the model file too
+        raise ConfigError(f"{model_path}: {exc}") from None
     writes = regmap.program_writes(lay, prm)
     base, blob = lay.blob_image()
     layout = {

@@ -71,7 +71,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr", "early")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr", "maxpool", "early")
 
 LAYER_FIELDS = (
     "flags",
@@ -282,6 +282,8 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             # the last layer of a pooled programme: its epilogue sums into the sum store, the STORE writes it
             "pool": lay.pooled and i == len(lay.layers) - 1,
             "res_wr": L.res_write,
+            # 2x2 max-pool of the output bits into the pooled word (bnn_maxpool.v); w3n_out is the pooled map's
+            "maxpool": L.maxpool,
             "early": L.early_scan,  # its mask unit scans during the previous layer (docs/timing.md 4.5)
         }
         vals = {
@@ -293,7 +295,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             "nblk_in": L.inp.nblk,
             "w3n_in": L.inp.w3n,
             "nblk_out": L.out.nblk,
-            "w3n_out": L.out.w3n,
+            "w3n_out": L.set_w3n,
             "nwo": L.out.nwo,
             "positions": L.out.positions,
             "tiles": L.tiles,

@@ -28,6 +28,7 @@ import numpy as np
 
 from archsim.errors import ArchsimError
 from archsim.format import BnnModel
+from archsim.functional import classifier_forward, classifier_logits
 from archsim.layout import build_layout, store_view
 from archsim.program import compile_program
 from archsim.sim import simulate
@@ -50,9 +51,18 @@ def _harness() -> Any:
 
 
 def check_one(
-    harness: Any, built: Any, name: str, model: BnnModel, x0: np.ndarray, mode: str, want: np.ndarray | None, work: Path
+    harness: Any,
+    built: Any,
+    name: str,
+    model: BnnModel,
+    x0: np.ndarray,
+    mode: str,
+    want: np.ndarray | None,
+    work: Path,
+    logits: np.ndarray | None = None,
 ) -> tuple[bool, str]:
-    """(ok, report line) for one inference on the built RTL."""
+    """(ok, report line) for one inference on the built RTL; `logits`, the trace's, checks the host
+    classifier on what the STORE wrote (the channel sums, or the map: max-pooled, flattened)."""
     o = harness.run(built, harness.Case(name, model, x0, mode=mode), work)
     sim = simulate(o.program, o.cfg, o.active, "fast")
     problems = []
@@ -61,6 +71,10 @@ def check_one(
         problems.append(f"output differs from archsim's functional model ({bad} values)")
     if want is not None and not np.array_equal(o.got, store_view(o.program, want)):
         problems.append("output differs from the trace")
+    if logits is not None:
+        got = classifier_logits(model, o.got[None]) if o.program.pooled else classifier_forward(model, o.got[None])
+        if not np.array_equal(got[0], logits):
+            problems.append("the host classifier's logits differ from the trace")
     if o.done != o.sched.total_cycles or o.done != sim.total_cycles:
         problems.append(f"RTL {o.done} cycles, archsim schedule {o.sched.total_cycles}, SimPy {sim.total_cycles}")
     if o.layer_ends != [lt.end for lt in sim.layers]:
@@ -130,7 +144,15 @@ def main(argv: list[str] | None = None) -> int:
                     name = f"{wl.name}-{mode}-sample{s}"
                     with quiet(work / name / "run.log"):
                         good, line = check_one(
-                            harness, built, name, model, trace.stem_out[s], mode, trace.layer_out[-1][s], work / name
+                            harness,
+                            built,
+                            name,
+                            model,
+                            trace.stem_out[s],
+                            mode,
+                            trace.layer_out[-1][s],
+                            work / name,
+                            trace.logits[s],
                         )
                     ok &= good
                     print(line, flush=True)

@@ -319,14 +319,13 @@ def test_batched_model_agrees_on_vgg(vgg):
             assert np.array_equal(a, b)
 
 
-def test_maxpool_is_refused_by_the_rtl_side_in_one_line(vgg):
-    from archsim.errors import ConfigError
+def test_maxpool_layers_get_the_rtl_pool_flag_except_the_last(vgg):
     from archsim.layout import build_layout
 
     cfg = load_config(CFG)
     model = load_model(vgg / "models" / "vgg_pruned.npz")
-    with pytest.raises(ConfigError, match=r"^layer 'conv2': the 2x2 max-pool of the output bits is simulated"):
-        build_layout(model, compile_program(model, cfg, "sparse"), cfg)
+    lay = build_layout(model, compile_program(model, cfg, "sparse"), cfg)
+    assert [L.maxpool for L in lay.layers] == [True, False, True, False, False]  # the host pools the last map
 
 
 def test_vgg_maps_that_do_not_fit_are_refused_naming_layer_buffer_and_words(vgg, tmp_path, capsys):

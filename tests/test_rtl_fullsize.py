@@ -107,3 +107,37 @@ def test_full_width_resnet20_verilator(tmp_path):
     o = run(build(ultra96(), sparse=True, sim="verilator"), Case("resnet20_full", model, x0), tmp_path)
     check_exact(o)
     assert any(m is not None and 0 < m.sum() < m.size for m in o.masks)  # the predictors really prune
+
+
+@functools.cache
+def _vgg_small() -> tuple[BnnModel, BnnModel, np.ndarray]:
+    """VGG-small from its description (`archsim synth --network vgg_small --width 0.5`, 32x32): the widest
+    that fits the Ultra96v2 buffers (at 0.75 the 96x32x32 stem map needs 6144 residual words, res_depth
+    is 4096). Pruned (kernel-sparse) and dense, and the synthetic image; its convs have no residual, so
+    no predictor."""
+    from archsim.networks import builtin
+    from archsim.synthetic import SynthSpec, generate
+
+    syn = generate(SynthSpec(name="vgg", samples=1, seed=3, width=0.5, network=builtin("vgg_small")), ultra96())
+    return syn.pruned, syn.dense, syn.inputs
+
+
+@pytest.mark.parametrize("kind", ["pruned", "dense"])
+def test_vgg_small_verilator(kind, tmp_path):
+    """The 2x2 max-pool at full size: three pooled layers (32x32 -> 16x16 -> 8x8 -> 4x4, the last one
+    pooled by the host before the flatten classifier), 64 to 256 channels in one to four passes. The
+    pruned model's sparse programme and the dense model (every kernel kept) on the same sparse build:
+    output map, DONE and every layer end as archsim says, and the logits from the STOREd map equal
+    archsim's functional model's."""
+    from archsim.functional import classifier_forward, run_model, stem_forward
+
+    pruned, dense, images = _vgg_small()
+    model = pruned if kind == "pruned" else dense
+    assert [L.maxpool for L in model.layers] == [True, False, True, False, True]
+    assert [L.c_out for L in model.layers] == [64, 128, 128, 256, 256] and model.layers[0].h_out == 32
+    x0 = stem_forward(model, images)[0]
+    o = run(build(ultra96(), sparse=True, sim="verilator"), Case(f"vgg_small_{kind}", model, x0), tmp_path)
+    check_exact(o)
+    assert not o.program.pooled and o.got.shape == (256, 8, 8)  # a flatten classifier needs the map
+    logits = classifier_forward(model, o.got[None])[0]
+    assert np.array_equal(logits, run_model(model, images, "sparse").logits[0])

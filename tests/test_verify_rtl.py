@@ -66,3 +66,13 @@ def test_verify_rtl_on_a_tiny_synthetic_workload(tmp_path, capsys):
     assert p.returncode == 1, p.stdout + p.stderr
     assert "output differs from the trace" in p.stdout and "verify-rtl        FAIL" in p.stdout
     assert np.array_equal(load_trace(tpath).layer_out[-1], last)
+    # the right map but other logits: the host classifier on the RTL's output is checked too (the
+    # verifier of this checkout, in this process: the child process may run an installed copy)
+    from rtl.verify import main as verify_main
+
+    logits = tr.logits.copy()
+    logits[0, 0] += 1
+    save_trace(tpath, dataclasses.replace(tr, logits=logits))
+    capsys.readouterr()
+    assert verify_main([str(wl), "--samples", "1"]) == 1
+    assert "the host classifier's logits differ from the trace" in capsys.readouterr().out

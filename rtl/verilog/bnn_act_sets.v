@@ -9,7 +9,9 @@
 // Words are split into LANES lanes of ROWS bits (one epilogue write), each lane a
 // true-dual-port block RAM:
 //   port A: window gather reads the input set / epilogue or LOAD writes one lane;
-//   port B: spatial mask unit reads the input set / centre-bit copy writes a word.
+//   port B: spatial mask unit reads the input set / centre-bit copy writes a word; during a layer
+//           with a 2x2 max-pool (pb_out) the epilogue's reads of the output set's old pooled words
+//           (bnn_maxpool.v): such a layer has no predictor, so the mask unit leaves the port alone.
 // Port B follows the scanned layer (`mb_set`, `mb_x`): the running layer's sets, or with an early
 // scan of the next layer (docs/timing.md 4.5, E6) the running layer's output set, read, and its
 // input set, written.
@@ -52,7 +54,8 @@ module bnn_act_sets #(
     input wire wb_en,
     input wire [3:0] wb_bank,
     input wire [AAW-1:0] wb_addr,
-    input wire [BA-1:0] wb_data
+    input wire [BA-1:0] wb_data,
+    input wire pb_out  // port B data (mb_data) from the output set: the max-pool's reads
 );
     wire [9*BA-1:0] qa0, qa1, qb0, qb1;
     genvar s, b, l;
@@ -116,6 +119,6 @@ module bnn_act_sets #(
     endgenerate
     // The input set does not change while a layer reads it.
     assign ga_data = (INBUF != 0 && in_x) ? qax : in_set ? qa1 : qa0;
-    assign mb_data = (INBUF != 0 && mb_x) ? qbx : mb_set ? qb1 : qb0;
+    assign mb_data = (INBUF != 0 && mb_x && !pb_out) ? qbx : (mb_set != pb_out) ? qb1 : qb0;
 endmodule
 `default_nettype wire

@@ -165,7 +165,7 @@ module bnn_core #(
     wire [CW:0] rows_cnt;
     wire [MLW-1:0] cl_idx;
     wire [5:0] cur_shift;
-    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap, f_pool, f_res_wr;
+    wire f_k3, f_s2, f_resid, f_mask_reg, f_copy_reg, f_swap, f_pool, f_res_wr, f_mpool;
     wire [CW-1:0] cur_h_in, cur_w_in, cur_h_out, cur_w_out;
     wire [NCW-1:0] cur_nblk_in, cur_nblk_out;
     wire [AAW-1:0] cur_w3n_in, cur_w3n_out;
@@ -221,7 +221,7 @@ module bnn_core #(
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
-        .cur_swap(f_swap), .cur_pool(f_pool), .cur_res_wr(f_res_wr), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in),
+        .cur_swap(f_swap), .cur_pool(f_pool), .cur_res_wr(f_res_wr), .cur_mpool(f_mpool), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in),
         .cur_h_out(cur_h_out), .cur_w_out(cur_w_out),
         .cur_nblk_in(cur_nblk_in), .cur_w3n_in(cur_w3n_in), .cur_nblk_out(cur_nblk_out), .cur_w3n_out(cur_w3n_out),
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
@@ -324,6 +324,10 @@ module bnn_core #(
     wire [LW-1:0] d_act_lane, e_act_lane;
     wire [ROWS-1:0] d_act_data, e_act_data;
     wire [BA-1:0] cp_data;
+    // A layer with a 2x2 max-pool (no predictor: the mask unit is idle) lends port B of the
+    // activation sets to the epilogue, which reads the output set's old pooled words (bnn_maxpool.v).
+    wire [AAW-1:0] ob_addr;
+    wire [9*AAW-1:0] pb_addr = f_mpool ? {9{ob_addr}} : mb_addr;
     // With INBUF the LOAD's sign bits go to the input set instead of set 0.
     wire l_act_we = d_act_we && (INBUF == 0);
     bnn_act_sets #(
@@ -336,7 +340,8 @@ module bnn_core #(
         .wa_addr(l_act_we ? d_act_addr : e_act_addr), .wa_lane(l_act_we ? d_act_lane : e_act_lane),
         .wa_data(l_act_we ? d_act_data : e_act_data),
         .mb_set(in_set ^ ms_next), .mb_x(in_x && !ms_next),
-        .mb_addr(mb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data)
+        .mb_addr(pb_addr), .mb_data(mb_data), .wb_en(cp_en), .wb_bank(cp_bank), .wb_addr(cp_addr), .wb_data(cp_data),
+        .pb_out(f_mpool)
     );
 
     // weight/index ring: entry wbase + e, modulo 2^(WAW+1); read with output register (2 cycles)
@@ -582,7 +587,7 @@ module bnn_core #(
         .AAW(AAW), .CW(CW), .NCW(NCW), .LANES(LANES), .LW(LW), .LAW(LAW), .MPW(MPW), .UW(UW),
         .LOUTW(LOUTW), .CPW(CPW), .SLW(SLW), .PSAW(PSAW)
     ) u_epi (
-        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .resid(f_resid),
+        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .resid(f_resid), .mpool(f_mpool),
         .shift(cur_shift), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
         .nwo(cur_nwo), .c_ready(c_ready), .rec_idx(ep_rec), .rec_gp(ep_rec_gp), .rec_tb(ep_rec_tb),
         .rec_nt(ep_rec_nt), .pidx(ep_idx), .p_g(pt_g), .p_woff(pt_woff), .p_wblk0(pt_wblk0), .p_cpass(pt_cpass),
@@ -590,6 +595,7 @@ module bnn_core #(
         .list_raddr(el_raddr), .list_rdata(el_rdata), .res_raddr(e_res_raddr), .res_rdata(e_res_rdata),
         .res_we(e_res_we_z), .res_waddr(e_res_waddr), .res_wdata(e_res_wdata), .sum_addr(e_sum_addr),
         .act_we(e_act_we), .act_bank(e_act_bank), .act_addr(e_act_addr), .act_lane(e_act_lane), .act_data(e_act_data),
+        .ob_addr(ob_addr), .ob_data(mb_data),
         .e_done(e_done), .e_out(e_out), .tile_end(e_tile_end),
         // a full tile of the layer's last pass counts rows for an early scan of the next layer (4.5, E7)
         .row_q(({1'b0, ep_rec_gp} + 1'b1 == {1'b0, cur_first_pass} + cur_n_pass) && (ep_rec_nt == COLS[CLW:0])),

@@ -8,6 +8,9 @@
 // Pipeline: issue t (accumulator, parameter and list reads) -> t+1 multiply, residual
 // read -> t+2 add bias -> t+3 shift, residual add, saturate -> written at the end of
 // t+4: outputs visible four cycles after the last epilogue cycle (lambda_epilogue = 4).
+// With mpool (a 2x2 max-pool, bnn_maxpool.v) the bits go to the pooled word: its old content is
+// read at t+2 on the output set's port B (ob_*), OR-ed in at t+3 with the two writes still in
+// flight forwarded, written at t+4 like any word: no added cycle.
 // For an early scan of the next layer (docs/timing.md 4.5, E7) it counts the complete rows of the
 // layer's output: when a last-pass full tile's outputs are written, the rows up to its last position.
 `default_nettype none
@@ -38,6 +41,7 @@ module bnn_epilogue #(
     input wire layer_active,
     input wire mask_en,
     input wire resid,
+    input wire mpool,  // 2x2 max-pool into the output set (w3n_out is then the pooled map's)
     input wire [5:0] shift,
     input wire [CW-1:0] h_out,
     input wire [CW-1:0] w_out,
@@ -73,6 +77,8 @@ module bnn_epilogue #(
     output reg [AAW-1:0] act_addr,
     output reg [LW-1:0] act_lane,
     output reg [ROWS-1:0] act_data,
+    output wire [AAW-1:0] ob_addr,  // mpool: the old pooled word, read in every bank of the output set's port B
+    input wire [9*LANES*ROWS-1:0] ob_data,  // ... one cycle later
     output reg [UW-1:0] e_done,  // tiles whose epilogue cycles are over
     output reg [UW-1:0] e_out,  // tiles whose outputs are written
     output wire tile_end,
@@ -153,6 +159,13 @@ module bnn_epilogue #(
         .yc(pyc), .xc(pxc), .ycm(), .xcm(), .ibase(), .rbase(prb), .obank(pob), .obase(pobase)
     );
     /* verilator lint_on PINCONNECTEMPTY */
+    wire q_first, q_drop;
+    wire [3:0] q_bank;
+    wire [AAW-1:0] q_base;
+    bnn_maxpool #(.CW(CW), .AAW(AAW), .NCW(NCW)) u_pool (
+        .clk(clk), .init(layer_init), .adv(issue && last_s && !mask_en), .h_out(h_out), .w_out(w_out),
+        .nblk(nblk_out), .w3n(w3n_out), .first(q_first), .drop(q_drop), .bank(q_bank), .base(q_base)
+    );
 
     // ------------------------------------------------------------------ stage 1: multiply, residual read
     reg v1, last1;
@@ -168,6 +181,9 @@ module bnn_epilogue #(
     reg [AAW-1:0] wblk01;
     reg [ROWS*PWR-1:0] prm1;
     reg [PSAW-1:0] sa1, sa2, sa3;  // channel slot within the layer, for the sum store
+    reg qf1, qd1, qf2, qd2, qf3, qd3;  // mpool: first of the four, dropped
+    reg [3:0] qb1;
+    reg [AAW-1:0] qa1;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [RAW+GW:0] sa0 = {{(GW + 1) {1'b0}}, p_woff} + {{(RAW + 1) {1'b0}}, s};  // low PSAW bits used
     /* verilator lint_on UNUSEDSIGNAL */
@@ -180,6 +196,10 @@ module bnn_epilogue #(
         blk1 <= sblk;
         for (r = 0; r < ROWS; r = r + 1) rv1[r] <= ({1'b0, srow} + r[CPW:0]) < {1'b0, p_cpass};
         pos1 <= {prb, pob, pobase};
+        qf1 <= q_first;
+        qd1 <= q_drop;
+        qb1 <= q_bank;
+        qa1 <= q_base;
         prow1 <= {1'b0, pyc} + {{CW{1'b0}}, pxc == w_out - 1'b1};
         rq1 <= row_q;
         woff1 <= p_woff;
@@ -215,14 +235,18 @@ module bnn_epilogue #(
         rv2 <= rv1;
         ra2 <= res_raddr;
         sa2 <= sa1;
-        bank2 <= eob;
-        aa2 <= eobase + wblk01 + blk1;
+        qf2 <= qf1;
+        qd2 <= qd1;
+        bank2 <= mpool ? qb1 : eob;
+        aa2 <= (mpool ? qa1 : eobase) + wblk01 + blk1;
         lane2 <= lane1;
         for (r = 0; r < ROWS; r = r + 1) begin
             prod2[r] <= $signed(e_dot[r * ACC_W +: ACC_W]) * $signed(prm1[r * PWR +: MB]);
             bias2[r] <= $signed(prm1[r * PWR + MB +: BB]);
         end
     end
+
+    assign ob_addr = aa2;
 
     // ------------------------------------------------------------------ stage 2: bias; residual arrives
     reg v3, last3;
@@ -239,6 +263,8 @@ module bnn_epilogue #(
         rv3 <= rv2;
         ra3 <= ra2;
         sa3 <= sa2;
+        qf3 <= qf2;
+        qd3 <= qd2;
         bank3 <= bank2;
         aa3 <= aa2;
         lane3 <= lane2;
@@ -267,6 +293,20 @@ module bnn_epilogue #(
             brow[r] = !z[VB-1];
         end
     end
+    // mpool: the pooled word's bits so far: the newest of this layer's writes to it that the read at
+    // stage 2 cannot see yet (the one in flight now, else the one of the read's own cycle), else the
+    // word the read returned. Every write holds the OR so far, so the newest one is the whole of it.
+    reg aw_d;  // act_* of the previous cycle (a write in the read's own cycle)
+    reg [3:0] ab_d;
+    reg [AAW-1:0] aa_d;
+    reg [LW-1:0] al_d;
+    reg [ROWS-1:0] ad_d;
+    wire [31:0] ob_word = {28'd0, bank3} * LANES + {{(32 - LW) {1'b0}}, lane3};  // bank3's lane3
+    wire [ROWS-1:0] old3 = ob_data[ob_word * ROWS +: ROWS];
+    wire fw1 = act_we && act_bank == bank3 && act_addr == aa3 && act_lane == lane3;
+    wire fw2 = aw_d && ab_d == bank3 && aa_d == aa3 && al_d == lane3;
+    wire [ROWS-1:0] prev3 = fw1 ? act_data : fw2 ? ad_d : old3;
+    wire [ROWS-1:0] bout = (mpool && !qf3) ? (brow | prev3) : brow;
     reg v4, last4;
     always @(posedge clk) begin
         v4 <= v3 && !layer_init;
@@ -275,11 +315,16 @@ module bnn_epilogue #(
         res_waddr <= ra3;
         sum_addr <= sa3;
         res_wdata <= zrow;
-        act_we <= v3 && !layer_init;
+        act_we <= v3 && !layer_init && !(mpool && qd3);
         act_bank <= bank3;
         act_addr <= aa3;
         act_lane <= lane3;
-        act_data <= brow;
+        act_data <= bout;
+        aw_d <= act_we && !layer_init;
+        ab_d <= act_bank;
+        aa_d <= act_addr;
+        al_d <= act_lane;
+        ad_d <= act_data;
     end
     always @(posedge clk) begin
         if (layer_init) e_out <= 0;

@@ -84,6 +84,7 @@ module bnn_regs #(
     output reg cur_swap,
     output reg cur_pool,
     output reg cur_res_wr,
+    output reg cur_mpool,  // 2x2 max-pool of the output bits (bnn_maxpool.v)
     output reg [CW-1:0] cur_h_in,
     output reg [CW-1:0] cur_w_in,
     output reg [CW-1:0] cur_h_out,
@@ -297,6 +298,7 @@ module bnn_regs #(
             cur_swap <= 1'b0;
             cur_pool <= 1'b0;
             cur_res_wr <= 1'b0;
+            cur_mpool <= 1'b0;
             cur_h_in <= 0;
             cur_w_in <= 0;
             cur_h_out <= 0;
@@ -320,6 +322,7 @@ module bnn_regs #(
             cur_swap <= l_flags[FLAG_SWAP];
             cur_pool <= l_flags[FLAG_POOL];
             cur_res_wr <= l_flags[FLAG_RES_WR];
+            cur_mpool <= l_flags[FLAG_MAXPOOL];
             cur_h_in <= l_h_in;
             cur_w_in <= l_w_in;
             cur_h_out <= l_h_out;

@@ -391,6 +391,109 @@ CASES += (
     ),
 )
 
+# 2x2 max-pool in the epilogue (docs/timing.md 2, rtl/verilog/bnn_maxpool.v): a pooled layer writes its
+# bits OR-ed into the pooled word of the output set, the next layer reads the pooled map. The channel
+# counts give 1, 2 and 4 channel slots per position, so a pooled word's next OR comes 1, 2 (forwarded
+# writes) or 4 cycles (the output set's old word) after the write before it.
+POOL = {"residual": False, "res_write": False, "maxpool": True}
+CASES += (
+    CaseSpec(
+        "pool_c3",
+        "a no-residual conv, then one with a 2x2 max-pool (8x8 -> 4x4, one slot per position) into the set"
+        " the LOAD wrote (its old bits must not leak in), then a 3x3 conv",
+        c0=8,
+        h=8,
+        w=8,
+        layers=(
+            LayerSpec("c0", 8, k=2, residual=False, res_write=False),
+            LayerSpec("c1", 4, k=1, **POOL),
+            LayerSpec("c2", 8, k=1, residual=False),
+        ),
+        seed=30,
+    ),
+    CaseSpec(
+        "pool_odd_1x1",
+        "odd map 7x9: the pool drops the last row and column (-> 3x4), then a 1x1 conv; two slots",
+        c0=8,
+        h=7,
+        w=9,
+        layers=(LayerSpec("c1", 8, k=2, **POOL), LayerSpec("c2", 8, kernel=1, k=1, residual=False)),
+        seed=31,
+    ),
+    CaseSpec(
+        "pool_passes",
+        "max-pool over 3 passes of 4-slot rows and 3 activation words (36 ch, 9x8 -> 4x4), twice in a row",
+        cfg_over=G4,
+        c0=12,
+        h=9,
+        w=8,
+        layers=(
+            LayerSpec("c1", 36, k=2, **POOL),
+            LayerSpec("c2", 20, k=1, **POOL),
+            LayerSpec("c3", 8, k=1, residual=False),
+        ),
+        seed=32,
+    ),
+    CaseSpec(
+        "pool_then_mask",
+        "pooled conv, then a 1x1 shortcut and a predicted 3x3 on the pooled map (mask unit reads it)",
+        c0=8,
+        h=10,
+        w=10,
+        layers=(
+            LayerSpec("c1", 8, k=1, **POOL),
+            LayerSpec("sc", 8, k=1, role="shortcut", residual=False, kernel=1, stride=1),
+            LayerSpec("c2", 8, k=1, predictor="p"),
+        ),
+        thresholds={2: "sparse"},
+        seed=33,
+    ),
+    CaseSpec(
+        "pool_s2_last",
+        "stride-2 conv with a max-pool (12x11 -> 6x6 -> 3x3), a 3x3 conv whose pool is the host's",
+        c0=8,
+        h=12,
+        w=11,
+        layers=(LayerSpec("c1", 8, stride=2, k=1, **POOL), LayerSpec("c2", 12, k=1, residual=False, maxpool=True)),
+        seed=34,
+    ),
+    CaseSpec(
+        "pool_inbuf",
+        "input buffer: the first layer pools while the LOAD is still running (its gather waits for rows)",
+        cfg_over=INBUF,
+        c0=8,
+        h=8,
+        w=8,
+        layers=(LayerSpec("c1", 8, k=1, **POOL), LayerSpec("c2", 8, k=2, residual=False)),
+        seed=35,
+    ),
+    CaseSpec(
+        "pool_dense",
+        "dense baseline: a pooled layer, then a 3x3 conv, unpruned",
+        c0=8,
+        h=6,
+        w=6,
+        layers=(LayerSpec("c1", 8, **POOL), LayerSpec("c2", 8, residual=False)),
+        seed=36,
+        mode="dense",
+    ),
+    CaseSpec(
+        "pool_pred_dense",
+        "a pooled layer with an identity residual and a predictor, on the dense baseline (mask unit bypassed,"
+        " every position pooled; the sparse programme is refused: skipped positions' bits are not pooled)",
+        c0=8,
+        h=8,
+        w=8,
+        layers=(
+            LayerSpec("c1", 8, residual=True, res_write=False, maxpool=True, predictor="p"),
+            LayerSpec("c2", 8, residual=False),
+        ),
+        thresholds={0: "sparse"},
+        seed=37,
+        mode="dense",
+    ),
+)
+
 # Early mask scan (docs/timing.md 4.5): the mask unit scans layer l + 1 while layer l runs, each row
 # once layer l's output rows it reads are final.
 CASES += (

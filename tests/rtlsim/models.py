@@ -43,6 +43,7 @@ class LayerSpec:
     predictor: str | None = None  # None, "all" (every position active), "sparse", "empty"
     mult_range: int = 3000
     shift: int = 8
+    maxpool: bool = False  # 2x2 max-pool of the output (model format version 2)
 
 
 def make_layer(rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c_in: int, h: int, w: int) -> BinaryConv:
@@ -74,11 +75,19 @@ def make_layer(rng: np.random.Generator, cfg: HardwareConfig, spec: LayerSpec, c
         residual=spec.residual,
         predictor=pred,
         res_write=spec.res_write,
+        maxpool=spec.maxpool,
     )
 
 
 def make_model(
-    cfg: HardwareConfig, c0: int, h: int, w: int, specs: list[LayerSpec], seed: int, name: str = "tiny"
+    cfg: HardwareConfig,
+    c0: int,
+    h: int,
+    w: int,
+    specs: list[LayerSpec],
+    seed: int,
+    name: str = "tiny",
+    classifier: str = "sum_pool_linear",
 ) -> BnnModel:
     """A model whose binary layers follow `specs`; predictor thresholds are placeholders (0)."""
     rng = np.random.default_rng(seed)
@@ -88,7 +97,7 @@ def make_model(
         L = make_layer(rng, cfg, s, c, hh, ww)
         layers.append(L)
         if s.role == "main":
-            c, hh, ww = L.c_out, L.h_out, L.w_out
+            c, hh, ww = L.pooled_shape
     stem = Stem(
         weight=rng.integers(-3, 4, (c0, 1, 3, 3)).astype(np.int8),
         mult=np.ones(c0, np.int32),
@@ -96,7 +105,10 @@ def make_model(
         shift=0,
         input_offset=0,
     )
-    clf = Classifier(weight=rng.integers(-5, 6, (4, c)).astype(np.int16), bias=np.zeros(4, np.int64))
+    features = c * hh * ww if classifier == "flatten_linear" else c
+    clf = Classifier(
+        weight=rng.integers(-5, 6, (4, features)).astype(np.int16), bias=np.zeros(4, np.int64), kind=classifier
+    )
     return BnnModel(
         name=name,
         input_shape=(1, h, w),

@@ -82,6 +82,13 @@ def _own_state(model: BnnModel, x0: np.ndarray, mode: str, vb: int):
             else:
                 sets[1 - cur] = z >= 0
             masks.append(mask)
+            if L.maxpool:  # the OR of each 2x2 window of bits; an odd last row or column is dropped
+                b = sets[1 - cur]
+                hp, wp = b.shape[1] // 2, b.shape[2] // 2
+                sets[1 - cur] = np.zeros((b.shape[0], hp, wp), dtype=bool)
+                for dy in (0, 1):
+                    for dx in (0, 1):
+                        sets[1 - cur] |= b[:, dy : 2 * hp : 2, dx : 2 * wp : 2]
             cur = 1 - cur
         if L.res_write:
             resid = z
