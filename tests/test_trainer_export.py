@@ -12,7 +12,7 @@ from archsim.format import load_model, load_trace
 from archsim.program import compile_program
 from tests.trainer_helpers import small_hw, tiny_config, tiny_train_argv
 from trainer.cli import main as trainer_main
-from trainer.table import _vs_dense
+from trainer.table import _vs_dense, variant
 from trainer.train import RunOptions, train
 
 
@@ -106,12 +106,14 @@ def test_table_from_provenance(exported, tmp_path):
     )
     text = md.read_text()
     lines = [line for line in text.splitlines() if line.startswith("| ")]
-    assert lines[2].startswith("| dense BNN |") and lines[3].startswith("| kernel + spatial pruning |")
+    assert lines[2].startswith("| resnet18 | dense BNN |") and lines[3].startswith(
+        "| resnet18 | kernel + spatial pruning |"
+    )
     prov = load_model(out / "models" / "tiny_pruned.npz").meta["provenance"]
     assert f"{100 * prov['int_accuracy']:.2f}" in lines[3]
     # The tiny dense baseline has another recipe (fewer epochs): no difference is shown.
     dense = load_model(out / "models" / "tiny_dense.npz").meta["provenance"]
-    assert dense["epochs"] != prov["epochs"] and lines[3].split(" | ")[6] == "-"
+    assert dense["epochs"] != prov["epochs"] and lines[3].split(" | ")[7] == "-"
 
 
 def test_table_difference_to_the_dense_bnn_of_the_same_recipe():
@@ -120,6 +122,17 @@ def test_table_difference_to_the_dense_bnn_of_the_same_recipe():
 
     table = [row("dense BNN", 0.9203), row("kernel pruning only", 0.9122), row("kernel pruning only", 0.9, epochs=2)]
     assert [_vs_dense(r, table) for r in table] == ["-", "-0.81", "-"]
+    # another network's pruned model is not compared with ResNet-18's dense BNN
+    vgg = {**row("kernel pruning only", 0.85), "network": "vgg_small"}
+    assert _vs_dense(vgg, [*table, vgg]) == "-"
+    assert _vs_dense(vgg, [*table, vgg, {**row("dense BNN", 0.86), "network": "vgg_small"}]) == "-1.00"
+
+
+def test_table_variant_counts_spatial_pruning_only_where_it_happened():
+    """A spatial budget on a network without predictors (VGG-small) prunes no position."""
+    cfg = {"kernel_density": [0.5, 0.25], "spatial_budget": 0.5}
+    assert variant({"train_config": cfg, "spatial_density": 0.48}) == "kernel + spatial pruning"
+    assert variant({"train_config": cfg, "spatial_density": None}) == "kernel pruning only"
 
 
 def test_export_refuses_pruned_model_without_baseline(exported, capsys):

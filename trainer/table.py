@@ -11,12 +11,21 @@ from archsim.fileio import atomic_write_text
 from archsim.format import load_model
 
 WIDTH_NAMES = {1.0: "full (1.0)", 0.5: "half (0.5)", 0.25: "quarter (0.25)"}
+NETWORK_ORDER = ("resnet18", "resnet20", "vgg_small", "reactnet")
+
+
+def network(prov: dict[str, Any]) -> str:
+    """The network description the model was trained from (its file name without .yaml; the trainer's
+    built-in ResNet-18 when none was given)."""
+    path = prov["train_config"].get("network")
+    return "resnet18" if path is None else Path(str(path)).stem
 
 
 def variant(prov: dict[str, Any]) -> str:
     cfg = prov["train_config"]
     kernel = any(d < 1.0 for d in cfg["kernel_density"])
-    spatial = cfg["spatial_budget"] is not None
+    # a spatial budget prunes only where the network has predictors (VGG-small's layers have none)
+    spatial = cfg["spatial_budget"] is not None and prov.get("spatial_density") is not None
     return {
         (False, False): "dense BNN",
         (True, False): "kernel pruning only",
@@ -36,16 +45,19 @@ def rows(paths: list[Path]) -> list[dict[str, Any]]:
         prov = m.meta.get("provenance")
         if not isinstance(prov, dict) or "int_accuracy" not in prov:
             raise FormatError(f"{p}: field 'meta.provenance': missing; not a model exported by the trainer")
-        out.append({"file": p.name, "variant": variant(prov), "synthetic": m.synthetic, **prov})
-    # Full width first, then by variant order.
+        out.append(
+            {"file": p.name, "variant": variant(prov), "network": network(prov), "synthetic": m.synthetic, **prov}
+        )
+    # By network (ResNet-18 first), then full width first, then by variant order.
     order = ["dense BNN", "kernel pruning only", "spatial pruning only", "kernel + spatial pruning"]
-    out.sort(key=lambda r: (-r["width"], order.index(r["variant"])))
+    nets = {n: i for i, n in enumerate(NETWORK_ORDER)}
+    out.sort(key=lambda r: (nets.get(r["network"], len(nets)), r["network"], -r["width"], order.index(r["variant"])))
     return out
 
 
 def _recipe(r: dict[str, Any]) -> tuple[Any, ...]:
     """Rows with the same recipe differ only in their pruning settings."""
-    return (r["width"], r["dataset"], r["epochs"], r["seed"])
+    return (r.get("network", "resnet18"), r["width"], r["dataset"], r["epochs"], r["seed"])
 
 
 def _vs_dense(r: dict[str, Any], table: list[dict[str, Any]]) -> str:
@@ -58,16 +70,16 @@ def _vs_dense(r: dict[str, Any], table: list[dict[str, Any]]) -> str:
 
 def render(table: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | width | dataset | epochs | float acc. (%) | integer acc. (%) | vs dense (points) | kernel density "
+        "| network | model | width | dataset | epochs | float acc. (%) | integer acc. (%) | vs dense (points) | kernel density "
         "| spatial density | ideal speedup | file |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
         width = WIDTH_NAMES.get(r["width"], str(r["width"]))
         sd = "-" if r["spatial_density"] is None else f"{r['spatial_density']:.3f}"
         name = r["variant"] + (" (SYNTHETIC)" if r["synthetic"] else "")
         lines.append(
-            f"| {name} | {width} | {r['dataset']} | {r['epochs']} | {_pct(r['float_accuracy'])} | {_pct(r['int_accuracy'])} | "
+            f"| {r.get('network', 'resnet18')} | {name} | {width} | {r['dataset']} | {r['epochs']} | {_pct(r['float_accuracy'])} | {_pct(r['int_accuracy'])} | "
             f"{_vs_dense(r, table)} | {r['kernel_density']:.3f} | {sd} | {r['ideal_speedup']:.2f}x | `{r['file']}` |"
         )
     return "\n".join(lines) + "\n"
@@ -82,8 +94,8 @@ def write_table(paths: list[Path], out: Path | None) -> None:
         + "` from each model's provenance "
         "(integer-mode accuracy, kernel and spatial densities measured at export on the whole test set; "
         "ideal speedup = dense work / pruned work, work = kept kernels x active positions over all binary layers). "
-        "Compare rows of the same width only: 'vs dense' is the integer accuracy minus that of the dense BNN "
-        "of the same width, dataset, epochs and seed.\n\n" + render(table)
+        "Compare rows of the same network and width only: 'vs dense' is the integer accuracy minus that of the "
+        "dense BNN of the same network, width, dataset, epochs and seed.\n\n" + render(table)
     )
     if out is None:
         sys.stdout.write(text)
