@@ -57,6 +57,7 @@ export_model fm_dense_w05 resnet18_half_dense --samples 2
 export_model fm_both_w05 resnet18_half_both --samples 2 "${HB[@]}"
 export_model fm_kernel_w05 resnet18_half_kernel --samples 2 "${HB[@]}"
 export_model fm_spatial_w05 resnet18_half_spatial --samples 2 "${HB[@]}"
+# (scripts/train_networks.sh rewrites it with the ResNet-20 and VGG-small rows added)
 step "$PY" -m trainer table $M/resnet18_dense.npz $M/resnet18_pruned.npz $M/resnet18_half_dense.npz \
   $M/resnet18_half_kernel.npz $M/resnet18_half_spatial.npz $M/resnet18_half_both.npz --out docs/accuracy.md
 # the shipped run's results and every figure made from them (the sweeps stay synthetic)

@@ -53,3 +53,6 @@ export_model fm_vgg_pruned vgg_small_pruned --samples 4 --baseline $M/vgg_small_
 for w in resnet20_pruned vgg_small_pruned; do
   step "$PY" -m archsim run workloads/$w.yaml
 done
+# docs/accuracy.md: the ResNet-18 models of scripts/train_models.sh and these
+step "$PY" -m trainer table $M/resnet18_{dense,pruned,half_dense,half_kernel,half_spatial,half_both}.npz \
+  $M/resnet20_{dense,pruned}.npz $M/vgg_small_{dense,pruned}.npz --out docs/accuracy.md

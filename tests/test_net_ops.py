@@ -463,3 +463,28 @@ def test_hostile_version_2_fields_are_refused_naming_the_field(vgg, tmp_path, ch
     rewrite_npz(path, lambda arrays, meta: change(meta) and None)
     with pytest.raises(FormatError, match=rf"^{path}: field '{re.escape(field)}': "):
         load_model(path)
+
+
+@pytest.mark.parametrize("name", ["resnet20_pruned", "vgg_small_pruned"])
+def test_shipped_network_workloads_are_trained_and_pass(name, capsys):
+    """The shipped ResNet-20 and VGG-small workloads (scripts/train_networks.sh): trained models, not
+    synthetic, with the description's operators, from the recipe their provenance records; `archsim run`
+    in fast and cycle mode passes the functional check against the trainer's trace."""
+    wl = yaml.safe_load((ROOT / f"workloads/{name}.yaml").read_text())
+    for key in ("model", "baseline"):
+        path = ROOT / "workloads" / (wl[key] if key == "model" else wl[key]["model"])
+        m = load_model(path)
+        assert not m.synthetic, path
+        prov = m.meta["provenance"]
+        assert prov["epochs"] == 8 and prov["dataset"] == "fashion-mnist" and prov["int_accuracy"] > 0.8
+        assert Path(prov["train_config"]["network"]).stem == name.rsplit("_", 1)[0]
+    model = load_model(ROOT / "workloads" / wl["model"])
+    if name.startswith("vgg"):
+        assert [L.maxpool for L in model.layers] == [True, False, True, False, True]
+    else:
+        assert sum(not L.res_write for L in model.layers) == 9
+        assert any(L.predictor is not None for L in model.layers)
+    for mode in ("fast", "cycle"):
+        assert main(["run", str(ROOT / f"workloads/{name}.yaml"), "--mode", mode, "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert "functional check  PASS" in out, out
