@@ -141,3 +141,19 @@ def test_vgg_small_verilator(kind, tmp_path):
     assert not o.program.pooled and o.got.shape == (256, 8, 8)  # a flatten classifier needs the map
     logits = classifier_forward(model, o.got[None])[0]
     assert np.array_equal(logits, run_model(model, images, "sparse").logits[0])
+
+
+@pytest.mark.parametrize("name", ["resnet20_pruned", "vgg_small_pruned"])
+def test_shipped_trained_networks_verilator(name, tmp_path):
+    """The shipped trained ResNet-20 (block residuals, predictors) and VGG-small (max-pool, flatten) on the
+    full-size RTL, trace image 0: output, DONE and every layer end as archsim says, the STOREd result equal
+    to the trainer's integer mode, and the RTL's masks equal the trainer's."""
+    base = ROOT / "workloads/models" / name
+    model, trace = load_model(base.with_suffix(".npz")), load_trace(base.with_suffix(".trace.npz"))
+    assert not model.synthetic
+    o = run(build(ultra96(), sparse=True, sim="verilator"), Case(f"trained_{name}", model, trace.stem_out[0]), tmp_path)
+    check_exact(o)
+    assert np.array_equal(o.got, store_view(o.program, trace.layer_out[-1][0])), "RTL differs from the trainer"
+    for got, want in zip(o.masks, trace.masks, strict=True):
+        assert (got is None) == (want is None)
+        assert got is None or np.array_equal(got.reshape(want[0].shape), want[0])
