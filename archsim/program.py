@@ -85,6 +85,10 @@ class LayerPlan:
     def positions(self) -> int:
         return self.h_out * self.w_out
 
+    def row_need(self, y: int) -> int:
+        """The last input row that output row y needs (docs/timing.md 4.4 rule 2, and 4.5 E8)."""
+        return min(self.h_in - 1, self.stride * y + (self.kernel - 1) // 2)
+
     @property
     def blob_beats(self) -> int:
         return sum(p.blob_beats for p in self.passes)
@@ -136,7 +140,7 @@ class Program:
 
     def row_need(self, plan: LayerPlan, y: int) -> int:
         """The last input row that output row y of an input-reading layer needs (docs/timing.md 4.4)."""
-        return min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)
+        return plan.row_need(y)
 
 
 POOLED_VALUE_BITS = 32  # a pooled sum in DDR: int32

@@ -530,21 +530,19 @@ def test_pynq_backend_against_a_stand_in_pynq(tiny_setup, monkeypatch):
 # --------------------------------------------------------------------------- on the RTL
 
 
-@pytest.mark.rtl
-def test_driver_on_the_rtl(tmp_path):
-    """The driver runs the generated RTL (Icarus): one image, then a batch of two, back to back."""
+def driver_on_rtl(cfg, model, images: np.ndarray, work: Path, base: int) -> tuple[dict, np.ndarray]:
+    """Runs tests/rtlsim/tb_driver.py: the driver on the generated sparse RTL (Icarus) with `model`, its DDR
+    buffer at physical address `base`, on images[0] alone and then on every image as a batch. Returns the
+    testbench's result (logits, cycles, layer log per run) and the STOREd outputs."""
     from tests.rtlsim.harness import build, run_testbench
 
-    cfg = case("program").config()
-    model, images = small_model(cfg)
-    save_model(tmp_path / "m.npz", model)
-    np.save(tmp_path / "images.npy", images)
+    save_model(work / "m.npz", model)
+    np.save(work / "images.npy", images)
     ax = cfg.axi
-    base = 0x3000  # a nonzero physical address: the driver must relocate the images
     spec = {
-        "config": str(write_config(cfg, tmp_path / "cfg.yaml")),
-        "model": str(tmp_path / "m.npz"),
-        "images": str(tmp_path / "images.npy"),
+        "config": str(write_config(cfg, work / "cfg.yaml")),
+        "model": str(work / "m.npz"),
+        "images": str(work / "images.npy"),
         "base": base,
         "mem_size": 1 << 20,
         "timing": {
@@ -554,21 +552,28 @@ def test_driver_on_the_rtl(tmp_path):
             "data_bits": ax.data_bits,
         },
         "timeout_s": 120.0,
-        "result": str(tmp_path / "driver.json"),
-        "outputs": str(tmp_path / "outputs.npy"),
+        "result": str(work / "driver.json"),
+        "outputs": str(work / "outputs.npy"),
     }
-    (tmp_path / "case.json").write_text(json.dumps(spec))
-    built = build(cfg, sparse=True, sim="icarus")
+    (work / "case.json").write_text(json.dumps(spec))
     run_testbench(
-        built,
+        build(cfg, sparse=True, sim="icarus"),
         "tests.rtlsim.tb_driver",
-        tmp_path,
-        {"BNN_DRIVER_CASE": str(tmp_path / "case.json")},
+        work,
+        {"BNN_DRIVER_CASE": str(work / "case.json")},
         Path(spec["result"]),
         "the driver case",
     )
-    res = json.loads(Path(spec["result"]).read_text())
-    outputs = np.load(spec["outputs"])
+    return json.loads(Path(spec["result"]).read_text()), np.load(spec["outputs"])
+
+
+@pytest.mark.rtl
+def test_driver_on_the_rtl(tmp_path):
+    """The driver runs the generated RTL (Icarus): one image, then a batch of two, back to back."""
+    cfg = case("program").config()
+    model, images = small_model(cfg)
+    base = 0x3000  # a nonzero physical address: the driver must relocate the images
+    res, outputs = driver_on_rtl(cfg, model, images, tmp_path, base)
 
     ref = run_model(model, images, "sparse")
     prog = compile_program(model, cfg, "sparse")

@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -128,40 +125,12 @@ def test_driver_runs_a_pooled_flatten_model_on_the_rtl(tmp_path):
     set the LOAD wrote), the host's pool of the last map and the flatten classifier; logits, CYCLES
     and the layer log as archsim says."""
     from archsim.contract import schedule
-    from tests.rtlsim.harness import build, run_testbench
+    from tests.test_driver import driver_on_rtl
 
     cfg = tiny()
     model = _flatten_model(cfg, seed=43)
     images = np.random.default_rng(8).integers(0, 256, (2, *model.input_shape), dtype=np.uint8)
-    save_model(tmp_path / "m.npz", model)
-    np.save(tmp_path / "images.npy", images)
-    ax = cfg.axi
-    spec = {
-        "config": str(write_config(cfg, tmp_path / "cfg.yaml")),
-        "model": str(tmp_path / "m.npz"),
-        "images": str(tmp_path / "images.npy"),
-        "base": 0x1000,
-        "mem_size": 1 << 20,
-        "timing": {
-            "read_latency": ax.read_latency,
-            "write_latency": ax.write_latency,
-            "beat_cycles": ax.read_beat_cycles,
-            "data_bits": ax.data_bits,
-        },
-        "timeout_s": 120.0,
-        "result": str(tmp_path / "driver.json"),
-        "outputs": str(tmp_path / "outputs.npy"),
-    }
-    (tmp_path / "case.json").write_text(json.dumps(spec))
-    run_testbench(
-        build(cfg, sparse=True, sim="icarus"),
-        "tests.rtlsim.tb_driver",
-        tmp_path,
-        {"BNN_DRIVER_CASE": str(tmp_path / "case.json")},
-        Path(spec["result"]),
-        "the driver case",
-    )
-    res = json.loads(Path(spec["result"]).read_text())
+    res, _ = driver_on_rtl(cfg, model, images, tmp_path, 0x1000)
     ref = run_model(model, images, "sparse")
     sched = schedule(compile_program(model, cfg, "sparse"), cfg, [None] * 3)
     for k, i in enumerate([0, 0, 1]):  # run(images[0]), then run_batch(images)

@@ -62,7 +62,7 @@ class FastMaskUnit:
                 q = len(P.work.plan.passes) - 1
                 ends = [t.times[5] for t in P.tiles if t.q == q]
                 final = output_rows_final(P.work.plan, P.work.active, ends, self.cols, self.lat)
-                ready = [final[min(plan.h_in - 1, plan.stride * y + (plan.kernel - 1) // 2)] for y in range(plan.h_out)]
+                ready = [final[plan.row_need(y)] for y in range(plan.h_out)]
             rows = scan_row_starts(plan, start, ready)
             w = plan.w_out
             # Full tile t is listed when its last position's entry becomes visible.

@@ -157,8 +157,7 @@ class CycleLayer:
         if self.input_rows is None:
             return True
         plan = self.work.plan
-        need = min(plan.h_in - 1, plan.stride * (p // plan.w_out) + (plan.kernel - 1) // 2)
-        return self.input_rows.value(now) > need
+        return self.input_rows.value(now) > plan.row_need(p // plan.w_out)
 
     def tiles(self, now: int) -> int | None:
         """Tiles per pass, known once the scan has ended (from the list's final length)."""
