@@ -118,32 +118,6 @@ def _list_ready(
     return ready
 
 
-def _gather_waits(
-    mask: np.ndarray | None, n_act: np.ndarray, row_ready: np.ndarray, tiles: int, cols: int, plan: LayerPlan
-) -> np.ndarray:
-    """The row waits of contract.gather_end for every image and tile: int64 [N, tiles].
-
-    gather_end runs g = max(g, RowReady(row of p_i)) + nblk over the tile's positions p_0..p_{n-1},
-    so g_end = max(start + n nblk, max_i RowReady(row of p_i) + (n - i) nblk); this returns the
-    second term (NEG for a tile an image lacks)."""
-    n = len(n_act)
-    slots = tiles * cols
-    if mask is None:  # every position is active, in raster order
-        pos = np.broadcast_to(np.arange(slots, dtype=np.int64), (n, slots))
-    else:
-        pos = np.zeros((n, slots), np.int64)
-        img, p = np.nonzero(mask)
-        rank = np.arange(len(img)) - np.repeat(np.cumsum(n_act) - n_act, n_act)
-        pos[img, rank] = p
-    index = np.arange(slots, dtype=np.int64)
-    valid = index[None, :] < n_act[:, None]
-    size = np.minimum(cols, n_act[:, None] - (index // cols * cols)[None, :])  # n of the slot's tile
-    rows = np.minimum(pos // plan.w_out, plan.h_out - 1)
-    wait = np.take_along_axis(row_ready, rows, axis=1) + (size - index[None, :] % cols) * plan.nblk
-    wait = np.where(valid, wait, NEG)
-    return wait.reshape(n, tiles, cols).max(axis=2)
-
-
 def _ranked_positions(mask: np.ndarray | None, n_act: np.ndarray, slots: int) -> np.ndarray:
     """Per image, the raster index of its i-th active position (0 beyond its last): int64 [N, slots]."""
     n = len(n_act)
@@ -154,6 +128,26 @@ def _ranked_positions(mask: np.ndarray | None, n_act: np.ndarray, slots: int) ->
     rank = np.arange(len(img)) - np.repeat(np.cumsum(n_act) - n_act, n_act)
     pos[img, rank] = p
     return pos
+
+
+def _gather_waits(
+    mask: np.ndarray | None, n_act: np.ndarray, row_ready: np.ndarray, tiles: int, cols: int, plan: LayerPlan
+) -> np.ndarray:
+    """The row waits of contract.gather_end for every image and tile: int64 [N, tiles].
+
+    gather_end runs g = max(g, RowReady(row of p_i)) + nblk over the tile's positions p_0..p_{n-1},
+    so g_end = max(start + n nblk, max_i RowReady(row of p_i) + (n - i) nblk); this returns the
+    second term (NEG for a tile an image lacks)."""
+    n = len(n_act)
+    slots = tiles * cols
+    pos = _ranked_positions(mask, n_act, slots)
+    index = np.arange(slots, dtype=np.int64)
+    valid = index[None, :] < n_act[:, None]
+    size = np.minimum(cols, n_act[:, None] - (index // cols * cols)[None, :])  # n of the slot's tile
+    rows = np.minimum(pos // plan.w_out, plan.h_out - 1)
+    wait = np.take_along_axis(row_ready, rows, axis=1) + (size - index[None, :] % cols) * plan.nblk
+    wait = np.where(valid, wait, NEG)
+    return wait.reshape(n, tiles, cols).max(axis=2)
 
 
 def _out_rows(
