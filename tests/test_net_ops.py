@@ -488,3 +488,18 @@ def test_shipped_network_workloads_are_trained_and_pass(name, capsys):
         assert main(["run", str(ROOT / f"workloads/{name}.yaml"), "--mode", mode, "--quiet"]) == 0
         out = capsys.readouterr().out
         assert "functional check  PASS" in out, out
+    # README's row of this workload is this run's numbers
+    from archsim.runner import run_workload
+    from archsim.workload import load_workload
+
+    r = run_workload(load_workload(ROOT / f"workloads/{name}.yaml"), mode="fast", progress=False)
+    pruned, dense = (
+        load_model(ROOT / "workloads" / wl["model"]),
+        load_model(ROOT / "workloads" / wl["baseline"]["model"]),
+    )
+    acc = (
+        f"{100 * pruned.meta['provenance']['int_accuracy']:.2f} / {100 * dense.meta['provenance']['int_accuracy']:.2f}"
+    )
+    row = f"| {acc} | {r.dense.total_cycles:,} | {r.sparse_cycles_mean:,.0f} | {r.speedup:.2f}x | {r.ideal_speedup:.2f}x |"
+    line = next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith(f"| `workloads/{name}.yaml`"))
+    assert line.endswith(row), (line, row)
