@@ -311,6 +311,17 @@ class DdrLayout:
     passes: tuple[PassDesc, ...]
     blobs: tuple[bytes, ...]  # one per pass, global order
     pooled: bool = False  # the STORE writes the last layer's pooled sums (Program.pooled)
+    # a stream of images (docs/timing.md 9, S1): image n's x0 at load_addr + n load_stride, its
+    # output at store_addr + n store_stride; the strides are the images' sizes rounded up to 4 KiB
+    n_images: int = 1
+    load_stride: int = 0
+    store_stride: int = 0
+
+    def load_addr_of(self, image: int) -> int:
+        return self.load_addr + image * self.load_stride
+
+    def store_addr_of(self, image: int) -> int:
+        return self.store_addr + image * self.store_stride
 
     def blob_image(self) -> tuple[int, bytes]:
         """(base address, bytes) of the contiguous blob region, alignment gaps zero-filled."""
@@ -325,12 +336,21 @@ def align(addr: int, cfg: HardwareConfig) -> int:
     return ceil_div(addr, a) * a
 
 
-def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0) -> DdrLayout:
+STREAM_ALIGN = 4096  # stride unit of a stream's images: shifting an image by it keeps its bursts in their 4 KiB pages
+
+
+def build_layout(
+    model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0, n_images: int = 1
+) -> DdrLayout:
     """Pack every blob of `program` and place LOAD, STORE and the blobs from `base` on.
 
     Order: the LOAD map, the STORE map, then the blobs in (layer, pass) order, each
-    image starting at a multiple of `burst_bytes` so no burst crosses 4 KiB.
+    image starting at a multiple of `burst_bytes` so no burst crosses 4 KiB. For a stream of
+    `n_images` (docs/timing.md 9) the LOAD and STORE regions hold that many images, each at a
+    stride of its size rounded up to 4 KiB; one image places everything as before.
     """
+    if isinstance(n_images, bool) or not isinstance(n_images, int) or not 1 <= n_images < 1 << 16:
+        raise ConfigError(f"stream: field 'n_images' = {n_images!r} must be an integer from 1 to 65535")
     for L, lp in zip(model.layers[:-1], program.layers, strict=False):  # the last layer's pool is the host's
         if L.maxpool and lp.mask_enabled:
             # The epilogue pools only the positions it computes; a skipped position's bits (the mask
@@ -347,9 +367,11 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
     store = store_geometry(program, cfg)
     if load.beats != program.load_beats or store.beats != program.store_beats:
         raise AssertionError("map image sizes disagree with the programme")
+    load_stride = ceil_div(load.beats * beat, STREAM_ALIGN) * STREAM_ALIGN
+    store_stride = ceil_div(store.beats * beat, STREAM_ALIGN) * STREAM_ALIGN
     load_addr = base
-    store_addr = align(load_addr + load.beats * beat, cfg)
-    addr = blob_base = align(store_addr + store.beats * beat, cfg)
+    store_addr = align(load_addr + (n_images - 1) * load_stride + load.beats * beat, cfg)
+    addr = blob_base = align(store_addr + (n_images - 1) * store_stride + store.beats * beat, cfg)
     layers, passes, blobs = [], [], []
     for L, lp in zip(model.layers, program.layers, strict=True):
         idx = structured_indices(L, cfg) if sparse else [None] * len(lp.passes)
@@ -412,6 +434,9 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
         load=load,
         store=store,
         pooled=program.pooled,
+        n_images=n_images,
+        load_stride=load_stride,
+        store_stride=store_stride,
         layers=tuple(layers),
         passes=tuple(passes),
         blobs=tuple(blobs),

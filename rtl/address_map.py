@@ -15,6 +15,8 @@ CYCLES = 0x0008  # R: cycles from start to done of the last run
 ID = 0x000C  # R: ID_MAGIC
 HW_BASE = 0x0010  # R: hardware parameters, one per word (HW_FIELDS)
 GLOBAL_BASE = 0x0080  # RW: programme-wide fields (GLOBAL_FIELDS)
+DONE_BASE = 0x0100  # R: word n = DONE cycle (from start) of image n of a stream, n < DONE_LOG_IMAGES
+DONE_LOG_IMAGES = 16  # images whose DONE the hardware logs; CYCLES holds the last image's
 LAYER_BASE = 0x1000  # W: layer l field f at LAYER_BASE + l * LAYER_STRIDE + 4 f
 LAYER_STRIDE = 0x40
 PASS_BASE = 0x2000  # W: pass p field f at PASS_BASE + p * PASS_STRIDE + 4 f

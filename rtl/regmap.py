@@ -22,6 +22,8 @@ from .address_map import (  # noqa: F401  (re-exported: the register map is read
     CTRL,
     CTRL_START_BIT,
     CYCLES,
+    DONE_BASE,
+    DONE_LOG_IMAGES,
     GLOBAL_BASE,
     HW_BASE,
     ID,
@@ -68,6 +70,11 @@ GLOBAL_FIELDS = (
     "load_w3n",
     "load_nwo",
     "store_words",
+    # stream of images (docs/timing.md 9): image n LOADs from load_addr + n load_stride and STOREs
+    # to store_addr + n store_stride (bytes, multiples of 4 KiB); 1 image is latency mode
+    "n_images",
+    "load_stride",
+    "store_stride",
 )
 
 # flags word of a layer: bit positions
@@ -137,6 +144,7 @@ def regions() -> tuple[Region, ...]:
         Region("LAYER", LAYER_BASE, "W", LAYER_FIELDS, max_layers_in_map(), LAYER_STRIDE),
         Region("PASS", PASS_BASE, "W", PASS_FIELDS, max_passes_in_map(), PASS_STRIDE),
         Region("LOG", LOG_BASE, "R", count=max_layers_in_map()),
+        Region("DONE", DONE_BASE, "R", count=DONE_LOG_IMAGES),
     )
 
 
@@ -180,6 +188,13 @@ def log_addr(layer: int) -> int:
     return LOG_BASE + 4 * layer
 
 
+def done_addr(image: int) -> int:
+    """The DONE log word of image `image` of a stream (the hardware logs the first DONE_LOG_IMAGES)."""
+    if not 0 <= image < DONE_LOG_IMAGES:
+        raise ValueError(f"the DONE log holds images 0..{DONE_LOG_IMAGES - 1}, not {image}")
+    return DONE_BASE + 4 * image
+
+
 def field_widths(prm: RtlParams) -> dict[str, int]:
     """Bits the hardware keeps of each field ("global.x", "layer.x", "pass.x"), from bnn_regs.v."""
     v = prm.verilog()
@@ -197,6 +212,9 @@ def field_widths(prm: RtlParams) -> dict[str, int]:
         "global.load_w3n": aaw,
         "global.load_nwo": raw,
         "global.store_words": raw + 1,
+        "global.n_images": 16,
+        "global.load_stride": 32,
+        "global.store_stride": 32,
         "layer.flags": len(LAYER_FLAGS),
         "layer.h_in": cw,
         "layer.w_in": cw,
@@ -268,6 +286,9 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
         "load_w3n": lay.load.w3n,
         "load_nwo": lay.load.nwo,
         "store_words": lay.store.words,
+        "n_images": lay.n_images,
+        "load_stride": lay.load_stride,
+        "store_stride": lay.store_stride,
     }
     for name in GLOBAL_FIELDS:
         put(global_addr(name), glob[name], f"global.{name}")
@@ -343,6 +364,8 @@ def verilog_header() -> str:
         f"localparam A_LAYER_BASE = 16'h{LAYER_BASE:04X};",
         f"localparam A_PASS_BASE = 16'h{PASS_BASE:04X};",
         f"localparam A_LOG_BASE = 16'h{LOG_BASE:04X};",
+        f"localparam A_DONE_BASE = 16'h{DONE_BASE:04X};",
+        f"localparam N_DONE = {DONE_LOG_IMAGES};",
         f"localparam LAYER_STRIDE_LOG2 = {LAYER_STRIDE.bit_length() - 1};",
         f"localparam PASS_STRIDE_LOG2 = {PASS_STRIDE.bit_length() - 1};",
         f"localparam CTRL_START_BIT = {CTRL_START_BIT};",

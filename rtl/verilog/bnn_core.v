@@ -161,6 +161,13 @@ module bnn_core #(
     wire [AAW-1:0] g_load_w3n;
     wire [RAW-1:0] g_load_nwo;
     wire [RAW:0] g_store_words;
+    // stream of images (docs/timing.md 9): count, DDR strides, the DONE log
+    localparam NIW = 16, DLW = 4;
+    wire [NIW-1:0] g_n_images;
+    wire [AXW-1:0] g_load_stride, g_store_stride;
+    wire img_next, dlog_we, w_left, w_last;
+    wire [DLW-1:0] dlog_idx;
+    wire [31:0] dlog_data;
     wire layer_init, layer_active, cl_clear, store_init, in_set, in_x, first_l, run_end;
     wire [CW:0] rows_cnt;
     wire [MLW-1:0] cl_idx;
@@ -219,6 +226,8 @@ module bnn_core #(
         .g_n_layers(g_n_layers), .g_n_passes(g_n_passes), .g_load_addr(g_load_addr), .g_load_beats(g_load_beats),
         .g_store_addr(g_store_addr), .g_store_beats(g_store_beats), .g_load_h(g_load_h), .g_load_w(g_load_w),
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
+        .g_n_images(g_n_images), .g_load_stride(g_load_stride), .g_store_stride(g_store_stride),
+        .dlog_we(dlog_we), .dlog_idx(dlog_idx), .dlog_data(dlog_data),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
         .cur_swap(f_swap), .cur_pool(f_pool), .cur_res_wr(f_res_wr), .cur_mpool(f_mpool), .cur_h_in(cur_h_in), .cur_w_in(cur_w_in),
@@ -251,9 +260,10 @@ module bnn_core #(
     wire [UW-1:0] h_tiles;
     wire [CW:0] e_rows;
     wire [SLW-1:0] thr_slot_r;
-    bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW), .INBUF(INBUF)) u_seq (
+    bnn_seq #(.MLW(MLW), .MPW(MPW), .UW(UW), .INBUF(INBUF), .NIW(NIW), .DLW(DLW)) u_seq (
         .clk(clk), .rst(rst), .start(start_all), .n_layers(g_n_layers), .load_fin(load_fin),
-        .loaded_cnt(loaded_cnt), .wr_fin(wr_fin), .cur_mask_en(f_mask), .cur_swap(f_swap),
+        .loaded_cnt(loaded_cnt), .wr_fin(wr_fin), .n_images(g_n_images), .cur_pool(f_pool), .w_left(w_left),
+        .w_last(w_last), .cur_mask_en(f_mask), .cur_swap(f_swap),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en && (SPARSE != 0)), .cur_first_pass(cur_first_pass),
         .cur_n_pass(cur_n_pass), .mask_done(mask_done), .mask_fin(mask_fin), .mask_tiles_next(mask_tiles_next),
         .e_tile_end(e_tile_end), .e_done(e_done), .e_out(e_out),
@@ -262,8 +272,22 @@ module bnn_core #(
         .busy(busy), .done(done), .layer_active(layer_active), .layer_init(layer_init), .cl_idx(cl_idx),
         .cl_clear(cl_clear), .store_init(store_init), .in_set(in_set), .in_x(in_x), .first_l(first_l),
         .ep_done(ep_done), .run_end(run_end),
-        .cycles(cycles), .log_we(log_we), .log_idx(log_idx), .log_data(log_data)
+        .cycles(cycles), .log_we(log_we), .log_idx(log_idx), .log_data(log_data),
+        .img_next(img_next), .dlog_we(dlog_we), .dlog_idx(dlog_idx), .dlog_data(dlog_data)
     );
+    // image n's LOAD and STORE addresses: load_addr + n load_stride, store_addr + n store_stride (S1)
+    reg [AXW-1:0] load_off, store_off;
+    always @(posedge clk) begin
+        if (rst || run_end) begin
+            load_off <= 0;
+            store_off <= 0;
+        end else begin
+            if (img_next) load_off <= load_off + g_load_stride;
+            if (store_init) store_off <= store_off + g_store_stride;  // after the write DMA took it
+        end
+    end
+    wire [AXW-1:0] img_load_addr = g_load_addr + load_off;
+    wire [AXW-1:0] img_store_addr = g_store_addr + store_off;
 
     // ------------------------------------------------------------------ memories
     // residual buffer: LOAD or epilogue writes; epilogue or STORE reads
@@ -273,11 +297,17 @@ module bnn_core #(
     assign e_res_we = e_res_we_z && f_res_wr;
     wire [RAW-1:0] d_res_waddr, e_res_waddr, e_res_raddr, s_res_raddr;
     wire [RESW-1:0] d_res_wdata, e_res_wdata, res_rdata;
-    reg storing;
+    reg storing, st_pool;
     always @(posedge clk) begin
         if (rst || run_end) storing <= 1'b0;
         else if (store_init) storing <= 1'b1;
+        else if (img_next) storing <= 1'b0;  // a map STORE has read every word (S2)
+        // what the STORE reads: the layer registers clear when the next image of a stream begins
+        if (rst) st_pool <= 1'b0;
+        else if (store_init) st_pool <= f_pool;
     end
+    // a pooled STORE reads the sum store, so the residual buffer stays the next image's (S3)
+    wire res_st = storing && !st_pool;
     // With INBUF the LOAD writes the input residual buffer, which only layer 1's epilogue reads (its
     // residual), and, when layer 1 has an identity residual or leaves the residual buffer to a later
     // layer (a block residual), the residual buffer too, through the read
@@ -294,7 +324,7 @@ module bnn_core #(
             /* verilator lint_on UNUSEDSIGNAL */
             bnn_ram_tdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH)) u_res (
                 .clk(clk), .we_a(e_res_we), .addr_a(e_res_waddr), .wdata_a(e_res_wdata), .rdata_a(res_qa),
-                .we_b(x_res_we), .addr_b(x_res_we ? d_res_waddr : storing ? s_res_raddr : e_res_raddr),
+                .we_b(x_res_we), .addr_b(x_res_we ? d_res_waddr : res_st ? s_res_raddr : e_res_raddr),
                 .wdata_b(d_res_wdata), .rdata_b(res_q)
             );
             bnn_ram_sdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH), .OUTREG(0)) u_xres (
@@ -307,7 +337,7 @@ module bnn_core #(
             /* verilator lint_on UNUSEDSIGNAL */
             bnn_ram_sdp #(.W(RESW), .AW(RAW), .DEPTH(RDEPTH), .OUTREG(0)) u_res (
                 .clk(clk), .we(d_res_we || e_res_we), .waddr(d_res_we ? d_res_waddr : e_res_waddr),
-                .wdata(d_res_we ? d_res_wdata : e_res_wdata), .raddr(storing ? s_res_raddr : e_res_raddr),
+                .wdata(d_res_we ? d_res_wdata : e_res_wdata), .raddr(res_st ? s_res_raddr : e_res_raddr),
                 .rdata(res_q)
             );
             assign e_res_rdata = res_q;
@@ -375,8 +405,8 @@ module bnn_core #(
         .E_MEM(E_MEM), .WGR(WGR), .CB1(CB1), .CB3(CB3), .WFW(WFW), .WAW(WAW), .PW(PW), .PGR(PGR), .PFW(PFW),
         .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE), .INBUF(INBUF)
     ) u_rd (
-        .clk(clk), .clr(rst || run_end), .start(start_all), .run(busy), .n_passes(g_n_passes),
-        .load_addr(g_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
+        .clk(clk), .clr(rst || run_end || img_next), .start(start_all), .run(busy), .n_passes(g_n_passes),
+        .load_addr(img_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
         .load_nblk(g_load_nblk), .load_w3n(g_load_w3n), .load_nwo(g_load_nwo),
         .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats), .ar_need(pt_need),
         .r_pidx(r_idx), .r_wbeats(pt_wbeats), .r_pbeats(pt_pbeats), .r_prbeats(pt_prbeats), .r_went(pt_went),
@@ -390,8 +420,8 @@ module bnn_core #(
         .pr_we(pr_we), .pr_addr(pr_waddr), .pr_data(pr_wdata), .thr_we(thr_we), .thr_slot(thr_slot), .thr_data(thr_data)
     );
 
-    // The STORE reads the residual buffer, or with the last layer's pool flag (still set during the
-    // STORE: the layer registers clear at the end of the run) the sum store.
+    // The STORE reads the residual buffer, or with the last layer's pool flag (latched at the STORE's
+    // start: in a stream the next image's layers load theirs meanwhile) the sum store.
     wire [RESW-1:0] s_rdata;
     wire [PSAW-1:0] e_sum_addr;
     generate
@@ -403,7 +433,7 @@ module bnn_core #(
                 .clk(clk), .clear(layer_init), .we(e_res_we_z && f_pool), .waddr(e_sum_addr), .wdata(e_res_wdata),
                 .raddr(s_res_raddr), .rdata(sum_q)
             );
-            assign s_rdata = f_pool ? sum_q : res_rdata;
+            assign s_rdata = st_pool ? sum_q : res_rdata;
         end else begin : g_nopool
             /* verilator lint_off UNUSEDSIGNAL */
             wire unused_p = &{1'b0, f_pool, e_sum_addr};  // no sum store: the pool flag is never set
@@ -415,11 +445,11 @@ module bnn_core #(
     bnn_wr_dma #(
         .D(D), .BMAX(BMAX), .O_W(O_W), .OWW(OWW), .AXW(AXW), .BTW(BTW), .BPR(BPR), .BPRW(BPRW), .RESW(RESW), .RAW(RAW)
     ) u_wr (
-        .clk(clk), .rst(rst), .init(store_init), .store_addr(g_store_addr), .store_beats(g_store_beats),
+        .clk(clk), .rst(rst), .init(store_init), .store_addr(img_store_addr), .store_beats(g_store_beats),
         .store_words(g_store_words), .res_raddr(s_res_raddr), .res_rdata(s_rdata),
         .m_awvalid(m_axi_awvalid), .m_awready(m_axi_awready), .m_awaddr(m_axi_awaddr), .m_awlen(m_axi_awlen),
         .m_wvalid(m_axi_wvalid), .m_wready(m_axi_wready), .m_wdata(m_axi_wdata), .m_wlast(m_axi_wlast),
-        .m_bvalid(m_axi_bvalid), .m_bready(m_axi_bready), .fin(wr_fin)
+        .m_bvalid(m_axi_bvalid), .m_bready(m_axi_bready), .fin(wr_fin), .w_left(w_left), .w_last(w_last)
     );
 
     // ------------------------------------------------------------------ spatial mask unit and active list

@@ -5,6 +5,8 @@
 // uses it, in its own LUT RAM, so tables are write-only), and the layer-end log.
 // The sequencer loads one layer's fields into the `cur_*` registers at each layer
 // start; the DMA, PE array and epilogue each read the pass fields they need.
+// A stream of images (docs/timing.md 9) adds n_images, load_stride and store_stride to the
+// programme-wide fields and a DONE log of the first 16 images (LUT RAM, read-only).
 `default_nettype none
 module bnn_regs #(
     parameter ROWS = 16,
@@ -72,6 +74,9 @@ module bnn_regs #(
     output reg [AAW-1:0] g_load_w3n,
     output reg [RAW-1:0] g_load_nwo,
     output reg [RAW:0] g_store_words,
+    output reg [15:0] g_n_images,
+    output reg [AXW-1:0] g_load_stride,
+    output reg [AXW-1:0] g_store_stride,
     // the current layer
     input wire cl_load,
     input wire [MLW-1:0] cl_idx,
@@ -145,7 +150,11 @@ module bnn_regs #(
     // layer-end log
     input wire log_we,
     input wire [MLW-1:0] log_idx,
-    input wire [31:0] log_data
+    input wire [31:0] log_data,
+    // DONE log of a stream: image n's DONE cycle (n < 16)
+    input wire dlog_we,
+    input wire [3:0] dlog_idx,
+    input wire [31:0] dlog_data
 );
 /* verilator lint_off UNUSEDPARAM */
 // The generated map defines every register; this module decodes all but a few.
@@ -185,6 +194,9 @@ module bnn_regs #(
             g_load_w3n <= 0;
             g_load_nwo <= 0;
             g_store_words <= 0;
+            g_n_images <= 1;
+            g_load_stride <= 0;
+            g_store_stride <= 0;
         end else begin
             if (wr) s_bvalid <= 1'b1;
             else if (s_bready) s_bvalid <= 1'b0;
@@ -203,6 +215,9 @@ module bnn_regs #(
                     G_LOAD_W3N: g_load_w3n <= wd[AAW-1:0];
                     G_LOAD_NWO: g_load_nwo <= wd[RAW-1:0];
                     G_STORE_WORDS: g_store_words <= wd[RAW:0];
+                    G_N_IMAGES: g_n_images <= wd[15:0];
+                    G_LOAD_STRIDE: g_load_stride <= wd[AXW-1:0];
+                    G_STORE_STRIDE: g_store_stride <= wd[AXW-1:0];
                     default: ;
                 endcase
             end
@@ -393,6 +408,10 @@ module bnn_regs #(
     bnn_lutram #(.W(32), .AW(MLW), .DEPTH(MAXL)) u_log (
         .clk(clk), .we(log_we), .waddr(log_idx), .wdata(log_data), .raddr(s_araddr[2 +: MLW]), .rdata(log_q)
     );
+    wire [31:0] dlog_q;
+    bnn_lutram #(.W(32), .AW(4), .DEPTH(16)) u_dlog (
+        .clk(clk), .we(dlog_we), .waddr(dlog_idx), .wdata(dlog_data), .raddr(s_araddr[5:2]), .rdata(dlog_q)
+    );
     assign s_arready = !s_rvalid;
     assign s_rresp = 2'b00;
     wire [15:0] ra = s_araddr;
@@ -429,6 +448,9 @@ module bnn_regs #(
             G_LOAD_W3N: g_word[AAW-1:0] = g_load_w3n;
             G_LOAD_NWO: g_word[RAW-1:0] = g_load_nwo;
             G_STORE_WORDS: g_word[RAW:0] = g_store_words;
+            G_N_IMAGES: g_word[15:0] = g_n_images;
+            G_LOAD_STRIDE: g_word[AXW-1:0] = g_load_stride;
+            G_STORE_STRIDE: g_word[AXW-1:0] = g_store_stride;
             default: ;
         endcase
         rd = 32'd0;
@@ -440,6 +462,7 @@ module bnn_regs #(
         else if (ra >= A_HW_BASE && ra < A_HW_BASE + 4 * N_HW) rd = hw_word;
         else if (ra >= A_GLOBAL_BASE && ra < A_GLOBAL_BASE + 4 * N_GLOBAL) rd = g_word;
         else if (ra >= A_LOG_BASE && ra < A_LOG_BASE + 4 * MAXL) rd = log_q;
+        else if (ra >= A_DONE_BASE && ra < A_DONE_BASE + 4 * N_DONE) rd = dlog_q;
         else rd = 32'd0;
     end
     always @(posedge clk) begin

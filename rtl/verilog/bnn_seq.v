@@ -8,12 +8,20 @@
 // It also keeps the slot bookkeeping the read DMA needs: how many passes are finished
 // (their epilogue and mask scan over), counting per pass once the number of tiles per
 // pass is known (at once without a predictor, at the end of the scan with one).
+// A stream of n_images images (docs/timing.md 9): image n begins at S(n) (rule S2: the cycle after
+// the last layer of image n-1 ends with a pooled STORE, the cycle after STORE(n-1)'s last W beat
+// with a map STORE), which acts as its `start` (S3: `img_next` in the cycle before clears the read
+// DMA and the layer registers); the write DMA finishes STORE(n-1) meanwhile (S5). With a pooled
+// STORE the last layer of image n waits for STORE(n-1)'s last W beat (S4: the sum store is read).
+// Every STORE's last B response logs its image's DONE; `done` follows the last image's.
 `default_nettype none
 module bnn_seq #(
     parameter MLW = 5,
     parameter MPW = 6,
     parameter UW = 16,
-    parameter INBUF = 0  // input buffer: layer 1 starts with the run and overlaps the LOAD (docs/timing.md 4.4)
+    parameter INBUF = 0,  // input buffer: layer 1 starts with the run and overlaps the LOAD (docs/timing.md 4.4)
+    parameter NIW = 16,  // bits of the image count of a stream
+    parameter DLW = 4  // images whose DONE cycle is logged: 2^DLW
 ) (
     input wire clk,
     input wire rst,
@@ -22,6 +30,11 @@ module bnn_seq #(
     input wire load_fin,
     input wire [MPW:0] loaded_cnt,
     input wire wr_fin,
+    // stream (docs/timing.md 9)
+    input wire [NIW-1:0] n_images,
+    input wire cur_pool,  // the last layer's pooled STORE (its flag, at store_init)
+    input wire w_left,  // the write DMA still has W beats of its STORE to send
+    input wire w_last,  // ... and sends the last one in this cycle
     // current layer fields
     input wire cur_mask_en,
     input wire cur_swap,
@@ -59,7 +72,11 @@ module bnn_seq #(
     output reg [31:0] cycles,  // cycles of the last run
     output wire log_we,
     output wire [MLW-1:0] log_idx,
-    output wire [31:0] log_data
+    output wire [31:0] log_data,
+    output wire img_next,  // the cycle before the next image of the stream begins (its S(n) - 1)
+    output wire dlog_we,  // an image's STORE is over: its DONE cycle
+    output wire [DLW-1:0] dlog_idx,
+    output wire [31:0] dlog_data
 );
     localparam S_IDLE = 2'd0, S_LOAD = 2'd1, S_LAYER = 2'd2, S_STORE = 2'd3;
     reg [1:0] st;
@@ -78,22 +95,41 @@ module bnn_seq #(
     // input buffer: an input-reading layer also ends after the whole LOAD (visible lambda_load after its last beat)
     reg load_seen;
     assign layer_active = (st == S_LAYER);
-    wire layer_end = layer_active && (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) &&
+    wire lend = layer_active && (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) &&
         (e_out == e_done) && (loaded_cnt >= {1'b0, cur_first_pass} + cur_n_pass) && (!in_x || load_seen);
     wire last_layer = ({1'b0, l} == n_layers - 1'b1);
-    wire run_init = (INBUF != 0) && (st == S_IDLE) && start;  // input buffer: layer 1 is set up with `start`
-    assign layer_init = (st == S_LOAD && load_fin) || run_init || (layer_end && !last_layer);
+    // stream: images begun and images stored; `restart` is cycle S(n), image n's `start`
+    reg [NIW-1:0] img, dcnt;
+    reg restart, pend;
+    wire [NIW-1:0] n_img = (n_images == 0) ? 1 : n_images;
+    wire more = (img != n_img - 1'b1);
+    wire go = start || restart;
+    // S4: the last layer starts once the previous STORE has sent its last W beat (only a pooled
+    // STORE can still be sending then; in latency mode w_left is clear)
+    wire s4_ok = !w_left || w_last;
+    wire nxt_last = ({1'b0, l} + 1'b1 == n_layers - 1'b1);
+    wire l1_ok = (n_layers != 1) || s4_ok;
+    wire layer_end = lend && (last_layer || !nxt_last || s4_ok);
+    reg logged;  // a layer held by S4 logs its end once, when it ended
+    // input buffer: layer 1 is set up with `start` (or S(n)), unless S4 holds it
+    wire run_init = (INBUF != 0) && (st == S_IDLE) && (go || pend) && l1_ok;
+    assign layer_init = (st == S_LOAD && (load_fin || load_seen) && l1_ok) || run_init || (layer_end && !last_layer);
     assign cl_idx = (st != S_LAYER) ? {MLW{1'b0}} : l + 1'b1;
     assign first_l = (INBUF != 0) && (l == {MLW{1'b0}});
     assign store_init = layer_end && last_layer;
-    assign run_end = (st == S_STORE) && wr_fin;
-    assign cl_clear = run_end;
+    assign run_end = wr_fin && (dcnt == n_img - 1'b1);
+    // the next image begins after this one's last layer (pooled) or its STORE's last W beat (map)
+    assign img_next = more && ((store_init && cur_pool) || (st == S_STORE && w_last));
+    assign cl_clear = run_end || img_next;
     assign has_next = !last_layer;
     assign l_par = l[0];
     assign outs_final = (!cur_mask_en || mask_done) && (ep_cnt == cur_n_pass) && (e_out == e_done);
-    assign log_we = layer_end;
+    assign log_we = lend && !logged;
     assign log_idx = l;
     assign log_data = now + 1'b1;
+    assign dlog_we = wr_fin && (dcnt < (1 << DLW));
+    assign dlog_idx = dcnt[DLW-1:0];
+    assign dlog_data = now + 1'b1;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -106,42 +142,61 @@ module bnn_seq #(
             in_set <= 1'b0;
             in_x <= 1'b0;
             load_seen <= 1'b0;
+            img <= 0;
+            dcnt <= 0;
+            restart <= 1'b0;
+            pend <= 1'b0;
+            logged <= 1'b0;
         end else begin
             if (start || busy) cyc <= now + 1'b1;
             if (load_fin) load_seen <= 1'b1;
+            restart <= img_next;
+            logged <= lend && !layer_end;
+            if (img_next) img <= img + 1'b1;
+            if (wr_fin) dcnt <= dcnt + 1'b1;
             case (st)
-                S_IDLE:
-                if (start) begin
-                    st <= (INBUF != 0) ? S_LAYER : S_LOAD;
-                    busy <= 1'b1;
-                    done <= 1'b0;
-                    in_set <= 1'b0;
-                    in_x <= (INBUF != 0);
-                    load_seen <= 1'b0;
-                    l <= 0;
+                S_IDLE: begin
+                    if (go) begin
+                        busy <= 1'b1;
+                        done <= 1'b0;
+                        in_set <= 1'b0;
+                        in_x <= (INBUF != 0);
+                        load_seen <= 1'b0;
+                        l <= 0;
+                    end
+                    if (start) begin
+                        img <= 0;
+                        dcnt <= 0;
+                    end
+                    // an input-buffer image whose only layer S4 holds waits here (pend)
+                    if (go || pend) begin
+                        if (INBUF == 0 || l1_ok) st <= (INBUF != 0) ? S_LAYER : S_LOAD;
+                        pend <= (INBUF != 0) && !l1_ok;
+                    end
                 end
                 S_LOAD:
-                if (load_fin) st <= S_LAYER;
+                if ((load_fin || load_seen) && l1_ok) st <= S_LAYER;
                 S_LAYER:
                 if (layer_end) begin
                     if (cur_swap) in_set <= !in_set;
                     if (cur_swap) in_x <= 1'b0;
-                    if (last_layer) st <= S_STORE;
+                    if (last_layer) st <= img_next ? S_IDLE : S_STORE;
                     else l <= l + 1'b1;
                 end
                 default:
-                if (wr_fin) begin
-                    st <= S_IDLE;
-                    busy <= 1'b0;
-                    done <= 1'b1;
-                    cycles <= now + 1'b1;
-                end
+                if (img_next) st <= S_IDLE;
             endcase
+            if (run_end) begin
+                st <= S_IDLE;
+                busy <= 1'b0;
+                done <= 1'b1;
+                cycles <= now + 1'b1;
+            end
         end
     end
 
     always @(posedge clk) begin
-        if (rst || layer_init || run_end) begin
+        if (rst || layer_init || run_end || img_next) begin
             // an early scan over before the layer starts gives its tiles at once (4.5)
             ep_cnt <= (layer_init && h_known && h_tiles == 0) ? nxt_n_pass : {(MPW + 1) {1'b0}};
             t_known <= !nxt_mask_en || (layer_init && h_known);

@@ -6,6 +6,11 @@
 // With an always-ready memory the first W beat leaves two cycles after `init`'s
 // following cycle (lambda_store = 2: residual read, FIFO write). `fin` marks the
 // cycle of the last B handshake.
+// In a stream (docs/timing.md 9, rule S5) `init` of the next STORE may come while the previous
+// one still waits for B responses: they stay outstanding (the O_W limit counts them), are
+// counted down in `prev`, and the previous STORE's last one raises `fin` for it; `fin` thus
+// marks every STORE's end, in order. At `init` the previous STORE has sent every W beat
+// (S2, S4). `w_left` / `w_last`: the STORE still has W beats to send / sends its last now.
 `default_nettype none
 module bnn_wr_dma #(
     parameter D = 128,
@@ -37,7 +42,9 @@ module bnn_wr_dma #(
     output wire m_wlast,
     input wire m_bvalid,
     output wire m_bready,
-    output wire fin
+    output wire fin,
+    output reg w_left,
+    output wire w_last
 );
     localparam FD = 4;  // FIFO depth in residual words
     localparam BEAT_BYTES = D / 8;
@@ -78,7 +85,12 @@ module bnn_wr_dma #(
     wire w_hs = m_wvalid && m_wready;
     wire b_hs = m_bvalid;
     wire pop = w_hs && (hb == BPR_M1[BPRW-1:0]);
-    assign fin = active && b_hs && (outst == 1) && (beats_left == 0) && !inb && !go && !aw_pend;
+    reg [OWW-1:0] prev;  // B responses still owed to the previous STORE
+    wire fin_cur = active && b_hs && (prev == 0) && (outst == 1) && (beats_left == 0) && !inb && !go && !aw_pend;
+    wire fin_prev = b_hs && (prev == 1);
+    assign fin = fin_cur || fin_prev;
+    wire [BTW-1:0] left_after = go ? beats_left - blen_new : beats_left;
+    assign w_last = active && w_hs && m_wlast && (left_after == 0);
 
 `ifndef SYNTHESIS
     integer i;
@@ -100,6 +112,8 @@ module bnn_wr_dma #(
             wcnt <= 0;
             waddr <= 0;
             outst <= 0;
+            prev <= 0;
+            w_left <= 1'b0;
         end else if (init) begin
             active <= 1'b1;
             rd_word <= 0;
@@ -113,8 +127,13 @@ module bnn_wr_dma #(
             aw_pend <= 1'b0;
             wcnt <= 0;
             waddr <= store_addr;
-            outst <= 0;
+            // the previous STORE's bursts stay outstanding (S5)
+            outst <= outst - {{(OWW - 1) {1'b0}}, b_hs};
+            prev <= outst - {{(OWW - 1) {1'b0}}, b_hs};
+            w_left <= 1'b1;
         end else begin
+            if (b_hs && prev != 0) prev <= prev - 1'b1;
+            if (w_last) w_left <= 1'b0;
             // reader: data of a read issued last cycle arrives now
             rd_inflight <= res_re;
             if (res_re) rd_word <= rd_word + 1'b1;
@@ -142,7 +161,7 @@ module bnn_wr_dma #(
                 end
             end else if (go) inb <= 1'b1;
             outst <= outst + {{(OWW - 1) {1'b0}}, go} - {{(OWW - 1) {1'b0}}, b_hs};
-            if (fin) active <= 1'b0;
+            if (fin_cur) active <= 1'b0;
         end
     end
 endmodule

@@ -209,6 +209,10 @@ async def run_case(dut):
     ends = [await lite.read(a) for a in case["log_addrs"]]
     out = mem.read(case["store_addr"], case["store_bytes"])
     first_stats = mem.stats
+    # a stream (docs/timing.md 9): every image's output and the DONE log
+    for addr, nbytes, fname in case.get("stream_outs", []):
+        Path(fname).write_bytes(mem.read(addr, nbytes))
+    done_log = [await lite.read(a) for a in case.get("done_addrs", [])]
     more = []
     for extra in case.get("more_loads", []):
         # the next sample: a new input map, start again without reset or reprogramming
@@ -234,6 +238,7 @@ async def run_case(dut):
         "r_last": first_stats.r_last,
         "w_first": first_stats.w_first,
         "b": first_stats.b,
+        "done_log": done_log,
     }
     Path(case["out_file"]).write_bytes(out)
     Path(os.environ["BNN_RESULT"]).write_text(json.dumps(result))

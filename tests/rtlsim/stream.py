@@ -1,0 +1,184 @@
+"""A stream of images through the generated RTL (docs/timing.md section 9), and what it must give.
+
+`run_stream` packs N input maps at the layout's LOAD stride, programmes n_images, runs the
+testbench once (one `start`) and returns every image's STOREd output and the DONE log, with
+the functional model's outputs and the stream schedule (`stream_schedule`) beside them.
+
+`stream_schedule` is the contract's `schedule_stream` when archsim has it; otherwise a small
+reference of rules S1-S6: image n is its single-image schedule shifted by S(n) (S3), S(n)
+from S2, the STOREs' bursts one recurrence across images (S5). It refuses a stream in which
+S4 would bind (its single-image schedule is then no longer a shift).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archsim.config import HardwareConfig
+from archsim.contract import LATENCIES, Schedule, burst_sizes, schedule, write_burst_cycles
+from archsim.format import BnnModel
+from archsim.layout import build_layout, pack_map, store_view, unpack_store
+from archsim.program import Program, compile_program
+
+from .harness import Built, regmap, run_testbench
+from .reference import expected_run
+
+
+@dataclass
+class StreamRef:
+    """Per-image times of a stream (cycles from the one `start`)."""
+
+    starts: list[int]  # S(n)
+    dones: list[int]  # DONE(n)
+    layer_ends: list[list[int]]  # end_l(n), every layer of every image
+    store_bursts: list[tuple[int, int, int]]  # (first W beat, beats, B response), all images in order
+    ars: list[list[int]]  # AR cycles of every read burst, per image
+    singles: list[Schedule]  # each image's single-image schedule (from 0)
+
+
+def _read_bursts(s: Schedule, cfg: HardwareConfig) -> list[int]:
+    """AR cycle of every read burst of one image, from its jobs' `allowed` times (section 3)."""
+    ax = cfg.axi
+    a_prev, r, ars = -(10**9), [], []
+    for j in s.jobs:
+        for n in burst_sizes(j.beats, ax.max_burst_beats):
+            b = len(ars)
+            freed = r[b - ax.max_outstanding_reads] + 1 if b >= ax.max_outstanding_reads else -(10**9)
+            a = max(a_prev + 1, j.allowed, freed)
+            f = max(a + ax.read_latency, (r[-1] if r else -(10**9)) + ax.read_beat_cycles)
+            ars.append(a)
+            r.append(f + ax.read_beat_cycles * (n - 1))
+            a_prev = a
+    return ars
+
+
+class S4Binds(Exception):
+    """The reference cannot shift an image whose last layer S4 delays."""
+
+
+def own_stream_schedule(program: Program, cfg: HardwareConfig, actives: list[list]) -> StreamRef:
+    """Rules S1-S6 for streams in which S4 does not bind (see the module docstring)."""
+    ax, lat = cfg.axi, LATENCIES
+    starts, dones, ends, bursts, ars, singles = [], [], [], [], [], []
+    start, end_prev, wend_prev = 0, 0, 0
+    for n, act in enumerate(actives):
+        s = schedule(program, cfg, act)
+        if n:
+            start = end_prev if program.pooled else max(end_prev, wend_prev)  # S2
+            if program.pooled and start + s.layers[-1].start < wend_prev:
+                raise S4Binds(f"image {n}: its last layer would start before STORE({n - 1})'s last W beat + 1")
+        lends = [start + lt.end for lt in s.layers]  # S3
+        # S5: one write recurrence over every image's STORE
+        s_next = lends[-1] + lat.store
+        for nb in burst_sizes(program.store_beats, ax.max_burst_beats):
+            b = len(bursts)
+            freed = bursts[b - ax.max_outstanding_writes][2] + 1 if b >= ax.max_outstanding_writes else -(10**9)
+            sb = max(s_next, freed)
+            bursts.append((sb, nb, sb + write_burst_cycles(nb) - 1 + ax.write_latency))
+            s_next = sb + write_burst_cycles(nb)
+        starts.append(start)
+        dones.append(bursts[-1][2] + 1)
+        ends.append(lends)
+        ars.append([start + a for a in _read_bursts(s, cfg)])
+        singles.append(s)
+        end_prev, wend_prev = lends[-1], s_next
+    return StreamRef(starts, dones, ends, bursts, ars, singles)
+
+
+def stream_schedule(program: Program, cfg: HardwareConfig, actives: list[list]) -> StreamRef:
+    return own_stream_schedule(program, cfg, actives)
+
+
+@dataclass
+class StreamOutcome:
+    program: Program
+    cfg: HardwareConfig
+    ref: StreamRef
+    expected: list[np.ndarray]  # per image: what its STORE must write
+    got: list[np.ndarray]
+    done: int  # cycles counted at the pins (DONE(N-1))
+    cycles_reg: int
+    done_log: list[int]
+    layer_ends: list[int]  # the layer-end log after the run: the last image's
+    result: dict
+    masks: list[list[np.ndarray | None]]
+
+
+def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], mode: str, work: Path) -> StreamOutcome:
+    cfg = built.prm.cfg
+    n = len(xs)
+    prog = compile_program(model, cfg, mode)
+    lay = build_layout(model, prog, cfg, n_images=n)
+    exp, masks, actives = [], [], []
+    for x in xs:
+        e, m = expected_run(model, x, mode, cfg)
+        exp.append(store_view(prog, e))
+        masks.append(m)
+        actives.append([None if mm is None else np.flatnonzero(mm.reshape(-1)) for mm in m])
+    ref = stream_schedule(prog, cfg, actives)
+
+    work.mkdir(parents=True, exist_ok=True)
+    ddr = bytearray(lay.end)
+    for i, x in enumerate(xs):
+        load = pack_map(x, cfg)
+        ddr[lay.load_addr_of(i) : lay.load_addr_of(i) + len(load)] = load
+    base, blobs = lay.blob_image()
+    ddr[base : base + len(blobs)] = blobs
+    (work / "ddr.bin").write_bytes(bytes(ddr))
+    writes = regmap.program_writes(lay, built.prm)
+    ax = cfg.axi
+    store_bytes = lay.store.beats * cfg.beat_bytes
+    case_json = {
+        "ddr_file": str(work / "ddr.bin"),
+        "ddr_size": lay.end,
+        "timing": {
+            "read_latency": ax.read_latency,
+            "write_latency": ax.write_latency,
+            "beat_cycles": ax.read_beat_cycles,
+            "data_bits": ax.data_bits,
+            "backpressure": False,
+            "seed": 0,
+        },
+        "writes": [[w.addr, w.value] for w in writes],
+        "readback": [[regmap.global_addr(w.what.split(".", 1)[1]), w.value] for w in writes if w.what.startswith("global.")],
+        "id_addr": regmap.ID,
+        "id_magic": regmap.ID_MAGIC,
+        "cycles_addr": regmap.CYCLES,
+        "status_addr": regmap.STATUS,
+        "log_addrs": [regmap.log_addr(i) for i in range(len(lay.layers))],
+        "store_addr": lay.store_addr,
+        "store_bytes": store_bytes,
+        "out_file": str(work / "out.bin"),
+        "load_addr": lay.load_addr,
+        "stream_outs": [[lay.store_addr_of(i), store_bytes, str(work / f"out{i}.bin")] for i in range(n)],
+        "done_addrs": [regmap.done_addr(i) for i in range(min(n, regmap.DONE_LOG_IMAGES))],
+    }
+    (work / "case.json").write_text(json.dumps(case_json))
+    res_file = work / "result.json"
+    run_testbench(
+        built,
+        f"{__package__}.tb_accel",
+        work,
+        {"BNN_CASE": str(work / "case.json"), "BNN_RESULT": str(res_file)},
+        res_file,
+        name,
+    )
+    res = json.loads(res_file.read_text())
+    got = [unpack_store((work / f"out{i}.bin").read_bytes(), prog, cfg) for i in range(n)]
+    return StreamOutcome(
+        program=prog,
+        cfg=cfg,
+        ref=ref,
+        expected=exp,
+        got=got,
+        done=res["done"],
+        cycles_reg=res["cycles_reg"],
+        done_log=res["done_log"],
+        layer_ends=res["layer_ends"],
+        result=res,
+        masks=masks,
+    )
