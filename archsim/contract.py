@@ -13,6 +13,7 @@ at s + D. NEG stands for "no constraint".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -248,12 +249,22 @@ def output_rows_final(
 
 
 def store_schedule(
-    start: int, beats: int, cfg: HardwareConfig, lat: Latencies
+    start: int,
+    beats: int,
+    cfg: HardwareConfig,
+    lat: Latencies,
+    prior: Sequence[tuple[int, int, int]] = (),
 ) -> tuple[int, list[tuple[int, int, int]]]:
-    """AXI write DMA: returns (done cycle, bursts). docs/timing.md, "Write DMA"."""
+    """AXI write DMA: returns (done cycle, bursts). docs/timing.md, "Write DMA".
+
+    `prior` are the bursts the engine wrote before (earlier images of a stream, section 9 rule S5):
+    the recurrence runs on across them (W beats in order, at most O_w bursts without B response)."""
     ax = cfg.axi
-    bursts: list[tuple[int, int, int]] = []
+    bursts: list[tuple[int, int, int]] = list(prior)
+    first = len(bursts)
     s_next = start + lat.store
+    if bursts:
+        s_next = max(s_next, bursts[-1][0] + write_burst_cycles(bursts[-1][1]))
     for n in burst_sizes(beats, ax.max_burst_beats):
         b = len(bursts)
         freed = bursts[b - ax.max_outstanding_writes][2] + 1 if b >= ax.max_outstanding_writes else NEG
@@ -261,8 +272,16 @@ def store_schedule(
         resp = s + write_burst_cycles(n) - 1 + ax.write_latency  # L_w after the last W beat
         bursts.append((s, n, resp))
         s_next = s + write_burst_cycles(n)
-    done = (bursts[-1][2] if bursts else start) + 1
-    return done, bursts
+    done = (bursts[-1][2] if len(bursts) > first else start) + 1
+    return done, bursts[first:]
+
+
+def w_end(bursts: Sequence[tuple[int, int, int]], store_start: int) -> int:
+    """Wend: the cycle after a STORE's last W beat (docs/timing.md 9, rule S2); its start without beats."""
+    if not bursts:
+        return store_start
+    s, n, _ = bursts[-1]
+    return s + write_burst_cycles(n)
 
 
 # --------------------------------------------------------------------------- layers
@@ -292,15 +311,22 @@ def schedule(
     active: list[np.ndarray | None],
     lat: Latencies = LATENCIES,
     keep_tiles: bool = False,
+    *,
+    t0: int = 0,
+    last_start_min: int = NEG,
+    store_prior: Sequence[tuple[int, int, int]] = (),
 ) -> Schedule:
     """Cycle-exact schedule of one inference.
 
     `active[i]` holds the raster indices (ascending) of layer i's active output
     positions when its mask unit is enabled, and is ignored otherwise.
+    In a stream (docs/timing.md 9) `t0` is the image's start S(n) (rule S3), `last_start_min`
+    the earliest start of its last layer (rule S4) and `store_prior` the write engine's earlier
+    bursts (rule S5); the defaults are one image in latency mode.
     """
     cols = cfg.pe_array.cols
     reader = ReadEngine(cfg)
-    load = Job("load", -1, 0, program.load_beats)
+    load = Job("load", -1, 0, program.load_beats, allowed=t0)
     jobs: list[Job] = []
     blobs: list[Job] = []  # programme (global pass) order
     free: list[int] = []  # time from which every blob's storage may be reused, same order
@@ -311,7 +337,7 @@ def schedule(
         while len(blobs) <= i:  # the read engine serves jobs strictly in order
             j = len(blobs)
             plan_j, pass_j = passes[j]
-            allowed = free[pass_j.need - 1] if pass_j.need else 0
+            allowed = free[pass_j.need - 1] if pass_j.need else t0
             job = Job("blob", plan_j, pass_j.index, pass_j.blob_beats, allowed=allowed)
             reader.run(job, lat)
             blobs.append(job)
@@ -324,14 +350,14 @@ def schedule(
     load_bursts = reader.run(load, lat)
     jobs.insert(program.pre_load, load)
     # Input buffer: the first layer starts lambda_layer after the start; else once the LOAD is over.
-    prev_end = lat.layer if program.input_buffer else load.loaded
+    prev_end = t0 + lat.layer if program.input_buffer else load.loaded
     rows_in = (
         row_visible(program.load_row_beats, load_bursts, cfg.axi.read_beat_cycles, lat) if program.input_buffer else []
     )
     prev_start = prev_mask_end = NEG
     out_rows: list[int] = []  # OR(r) of the previous layer, when the next one scans early (4.5)
     for plan in program.layers:
-        start = prev_end
+        start = max(prev_end, last_start_min) if plan.index == len(program.layers) - 1 else prev_end
         # RowReady(y): output row y's input rows are loaded (input-reading layers only, section 4.4)
         row_ready = [rows_in[program.row_need(plan, y)] for y in range(plan.h_out)] if plan.reads_input else None
         first_blob = len(free)
@@ -417,7 +443,7 @@ def schedule(
             out_rows = output_rows_final(plan, acts, eb[len(eb) - tiles :], cols, lat)
     # STORE: the map, or the pooled sums (section 5.1: the last epilogue's sums are final with its
     # outputs, so end_L covers them and only the beat count differs)
-    done, bursts = store_schedule(prev_end, program.store_beats, cfg, lat)
+    done, bursts = store_schedule(prev_end, program.store_beats, cfg, lat, store_prior)
     return Schedule(
         total_cycles=done,
         load_done=load.loaded,
@@ -427,3 +453,79 @@ def schedule(
         jobs=jobs,
         store_bursts=bursts,
     )
+
+
+# --------------------------------------------------------------------------- stream
+
+
+@dataclass
+class StreamSchedule:
+    """N images back to back (docs/timing.md 9): each image's schedule in absolute cycles."""
+
+    starts: list[int]  # S(n), rule S2
+    images: list[Schedule]
+
+    @property
+    def done(self) -> list[int]:
+        """DONE(n) of every image (rule S5)."""
+        return [s.done for s in self.images]
+
+    @property
+    def total_cycles(self) -> int:
+        return self.images[-1].done
+
+    @property
+    def period(self) -> float:
+        """Cycles per image in steady state, (DONE(N-1) - DONE(0)) / (N - 1) (rule S6); the latency for N = 1."""
+        d = self.done
+        return (d[-1] - d[0]) / (len(d) - 1) if len(d) > 1 else float(d[0])
+
+    @property
+    def latencies(self) -> list[int]:
+        """Each image's own latency, DONE(n) - S(n) (rule S6)."""
+        return [s.done - t for s, t in zip(self.images, self.starts, strict=True)]
+
+
+def schedule_stream(
+    program: Program,
+    cfg: HardwareConfig,
+    actives: Sequence[list[np.ndarray | None]],
+    lat: Latencies = LATENCIES,
+    keep_tiles: bool = False,
+) -> StreamSchedule:
+    """Cycle-exact schedule of a stream of images (docs/timing.md 9, rules S1-S6).
+
+    `actives[n]` is image n's `active` list (as for `schedule`). Image n starts at
+    S(n) = end_L(n-1), and not before STORE(n-1)'s last W beat + 1 when the STORE reads the
+    residual buffer (S2); it runs as one image from there (S3), its last layer not before
+    STORE(n-1)'s last W beat + 1 with a pooled STORE (S4); the write engine runs on across
+    images (S5)."""
+    if not actives:
+        raise ValueError("a stream needs at least one image")
+    starts: list[int] = []
+    images: list[Schedule] = []
+    prior: list[tuple[int, int, int]] = []
+    for n, active in enumerate(actives):
+        if n == 0:
+            t0, last_min = 0, NEG
+        else:
+            prev = images[-1]
+            wend = w_end(prev.store_bursts, prev.store_start)
+            t0 = prev.store_start if program.pooled else max(prev.store_start, wend)
+            last_min = wend if program.pooled else NEG
+        # S3: image n-1's read jobs are all over by end_L(n-1) <= S(n), so a fresh read engine is exact
+        assert n == 0 or max(j.last_beat for j in images[-1].jobs) < t0
+        sched = schedule(
+            program,
+            cfg,
+            active,
+            lat,
+            keep_tiles,
+            t0=t0,
+            last_start_min=last_min,
+            store_prior=prior[-cfg.axi.max_outstanding_writes :],
+        )
+        prior.extend(sched.store_bursts)
+        starts.append(t0)
+        images.append(sched)
+    return StreamSchedule(starts=starts, images=images)

@@ -18,24 +18,7 @@ FULL=(--dataset fashion-mnist --epochs 8 --seed 0 --threads 1 --width 1.0)
 HALF=(--dataset fashion-mnist --epochs 2 --seed 0 --threads 1 --width 0.5)
 PRUNE=(--kernel-density $KD --spatial-budget 0.5)
 
-step() {  # runs (or prints) one command; a failure stops the script
-  if [ "${PRINT:-0}" = 1 ]; then echo "$*"; else echo "$(date -Is) $*" >&2; "$@"; fi
-}
-train() { local name=$1; shift; step "$PY" -m trainer train --run-dir "$RUNS/$name" "$@"; }
-PIDS=()
-bg() {  # starts a training run beside the others (in the foreground when printing)
-  if [ "${PRINT:-0}" = 1 ]; then train "$@"; else train "$@" & PIDS+=($!); fi
-}
-join() {  # waits for the runs started by bg; any failure stops the script
-  local pid
-  for pid in "${PIDS[@]}"; do wait "$pid"; done
-  PIDS=()
-}
-export_model() {  # run name, model name, extra export arguments
-  local run=$1 name=$2; shift 2
-  # --force: this script regenerates the shipped models on purpose (export refuses to overwrite otherwise)
-  step "$PY" -m trainer export --force --run-dir "$RUNS/$run" --name "$name" "$@"
-}
+. scripts/train_lib.sh
 
 [ "${PRINT:-0}" = 1 ] || mkdir -p "$RUNS"  # printing creates nothing
 bg fm_dense_w1 "${FULL[@]}"

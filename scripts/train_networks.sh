@@ -18,23 +18,7 @@ R20=("${BASE[@]}" --width 1.0 --network networks/resnet20.yaml)
 VGG=("${BASE[@]}" --width 0.125 --network networks/vgg_small.yaml)
 PRUNE=(--kernel-density $KD --spatial-budget 0.5)
 
-step() {  # runs (or prints) one command; a failure stops the script
-  if [ "${PRINT:-0}" = 1 ]; then echo "$*"; else echo "$(date -Is) $*" >&2; "$@"; fi
-}
-train() { local name=$1; shift; step "$PY" -m trainer train --run-dir "$RUNS/$name" "$@"; }
-PIDS=()
-bg() {  # starts a training run beside the others (in the foreground when printing)
-  if [ "${PRINT:-0}" = 1 ]; then train "$@"; else train "$@" & PIDS+=($!); fi
-}
-join() {  # waits for the runs started by bg; any failure stops the script
-  local pid
-  for pid in "${PIDS[@]}"; do wait "$pid"; done
-  PIDS=()
-}
-export_model() {  # run name, model name, extra export arguments
-  local run=$1 name=$2; shift 2
-  step "$PY" -m trainer export --force --run-dir "$RUNS/$run" --name "$name" "$@"
-}
+. scripts/train_lib.sh
 
 [ "${PRINT:-0}" = 1 ] || mkdir -p "$RUNS"  # printing creates nothing
 bg fm_r20_dense "${R20[@]}"
