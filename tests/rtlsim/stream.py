@@ -4,10 +4,10 @@
 testbench once (one `start`) and returns every image's STOREd output and the DONE log, with
 the functional model's outputs and the stream schedule (`stream_schedule`) beside them.
 
-`stream_schedule` is the contract's `schedule_stream` when archsim has it; otherwise a small
-reference of rules S1-S6: image n is its single-image schedule shifted by S(n) (S3), S(n)
-from S2, the STOREs' bursts one recurrence across images (S5). It refuses a stream in which
-S4 would bind (its single-image schedule is then no longer a shift).
+`stream_schedule` is the contract's `schedule_stream`, in per-image lists. `own_stream_schedule`
+is a second, independent reading of rules S1-S6 that the tests hold it to: image n is its
+single-image schedule shifted by S(n) (S3), S(n) from S2, the STOREs' bursts one recurrence
+across images (S5). It refuses a stream in which S4 binds (the image is then no longer a shift).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from archsim.config import HardwareConfig
-from archsim.contract import LATENCIES, Schedule, burst_sizes, schedule, write_burst_cycles
+from archsim.contract import LATENCIES, Schedule, burst_sizes, schedule, schedule_stream, write_burst_cycles
 from archsim.format import BnnModel
-from archsim.layout import build_layout, pack_map, store_view, unpack_store
+from archsim.layout import DdrLayout, build_layout, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
 
 from .harness import Built, regmap, run_testbench
@@ -37,6 +37,7 @@ class StreamRef:
     layer_ends: list[list[int]]  # end_l(n), every layer of every image
     store_bursts: list[tuple[int, int, int]]  # (first W beat, beats, B response), all images in order
     ars: list[list[int]]  # AR cycles of every read burst, per image
+    last_starts: list[int]  # start of every image's last layer (S4)
     singles: list[Schedule]  # each image's single-image schedule (from 0)
 
 
@@ -63,7 +64,7 @@ class S4Binds(Exception):
 def own_stream_schedule(program: Program, cfg: HardwareConfig, actives: list[list]) -> StreamRef:
     """Rules S1-S6 for streams in which S4 does not bind (see the module docstring)."""
     ax, lat = cfg.axi, LATENCIES
-    starts, dones, ends, bursts, ars, singles = [], [], [], [], [], []
+    starts, dones, ends, bursts, ars, singles, lasts = [], [], [], [], [], [], []
     start, end_prev, wend_prev = 0, 0, 0
     for n, act in enumerate(actives):
         s = schedule(program, cfg, act)
@@ -84,13 +85,24 @@ def own_stream_schedule(program: Program, cfg: HardwareConfig, actives: list[lis
         dones.append(bursts[-1][2] + 1)
         ends.append(lends)
         ars.append([start + a for a in _read_bursts(s, cfg)])
+        lasts.append(start + s.layers[-1].start)
         singles.append(s)
         end_prev, wend_prev = lends[-1], s_next
-    return StreamRef(starts, dones, ends, bursts, ars, singles)
+    return StreamRef(starts, dones, ends, bursts, ars, lasts, singles)
 
 
 def stream_schedule(program: Program, cfg: HardwareConfig, actives: list[list]) -> StreamRef:
-    return own_stream_schedule(program, cfg, actives)
+    """The contract's stream schedule (archsim.contract.schedule_stream), as per-image lists."""
+    st = schedule_stream(program, cfg, actives)
+    return StreamRef(
+        starts=list(st.starts),
+        dones=list(st.done),
+        layer_ends=[[lt.end for lt in s.layers] for s in st.images],
+        store_bursts=[b for s in st.images for b in s.store_bursts],
+        ars=[_read_bursts(s, cfg) for s in st.images],
+        last_starts=[s.layers[-1].start for s in st.images],
+        singles=[schedule(program, cfg, act) for act in actives],
+    )
 
 
 @dataclass
@@ -106,6 +118,7 @@ class StreamOutcome:
     layer_ends: list[int]  # the layer-end log after the run: the last image's
     result: dict
     masks: list[list[np.ndarray | None]]
+    lay: DdrLayout
 
 
 def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], mode: str, work: Path) -> StreamOutcome:
@@ -181,4 +194,5 @@ def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], m
         layer_ends=res["layer_ends"],
         result=res,
         masks=masks,
+        lay=lay,
     )
