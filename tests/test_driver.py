@@ -530,7 +530,9 @@ def test_pynq_backend_against_a_stand_in_pynq(tiny_setup, monkeypatch):
 # --------------------------------------------------------------------------- on the RTL
 
 
-def driver_on_rtl(cfg, model, images: np.ndarray, work: Path, base: int) -> tuple[dict, np.ndarray]:
+def driver_on_rtl(
+    cfg, model, images: np.ndarray, work: Path, base: int, stream: int = 0
+) -> tuple[dict, np.ndarray]:
     """Runs tests/rtlsim/tb_driver.py: the driver on the generated sparse RTL (Icarus) with `model`, its DDR
     buffer at physical address `base`, on images[0] alone and then on every image as a batch. Returns the
     testbench's result (logits, cycles, layer log per run) and the STOREd outputs."""
@@ -554,6 +556,8 @@ def driver_on_rtl(cfg, model, images: np.ndarray, work: Path, base: int) -> tupl
         "timeout_s": 120.0,
         "result": str(work / "driver.json"),
         "outputs": str(work / "outputs.npy"),
+        "stream": stream,
+        "stream_outputs": str(work / "stream_outputs.npy"),
     }
     (work / "case.json").write_text(json.dumps(spec))
     run_testbench(
@@ -591,3 +595,33 @@ def test_driver_on_the_rtl(tmp_path):
         assert res["layer_ends"][k] == [lt.end for lt in sched.layers]
     assert res["logits"][0] != res["logits"][2] and res["cycles"][0] != res["cycles"][2]
     assert res["syncs"] == ["to_device"] + ["to_device", "from_device"] * 3
+
+
+@pytest.mark.rtl
+def test_driver_streams_on_the_rtl(tmp_path):
+    """The driver's stream (docs/timing.md 9) on the generated RTL (Icarus): load_model(stream=N) reserves
+    N input maps and outputs at 4 KiB strides, run() with a list runs them with one start; every image's
+    logits and output equal archsim's functional model, the DONE log and CYCLES equal
+    contract.schedule_stream, and single runs before and after it stay latency mode (n_images = 1)."""
+    from archsim.contract import schedule_stream
+
+    cfg = case("program").config()
+    model, two = small_model(cfg)
+    third = np.random.default_rng(6).integers(0, 256, (1, *model.input_shape), dtype=np.uint8)
+    images = np.concatenate([two, third])
+    res, _ = driver_on_rtl(cfg, model, images, tmp_path, 0x3000, stream=3)
+    outs = np.load(tmp_path / "stream_outputs.npy")
+    ref = run_model(model, images, "sparse")
+    prog = compile_program(model, cfg, "sparse")
+    actives = [[None if m is None else np.flatnonzero(m[i].reshape(-1)) for m in ref.masks] for i in range(3)]
+    st = schedule_stream(prog, cfg, actives)
+    got = res["stream"]
+    assert got["logits"] == ref.logits.tolist()
+    for i in range(3):
+        assert np.array_equal(outs[i], ref.layer_out[-1][i]), f"stream image {i}: output map differs"
+    assert got["done"] == st.done and got["cycles"] == st.done[-1]
+    assert got["layer_ends"] == [lt.end for lt in st.images[-1].layers]
+    # the runs around the stream are single images: run(images[0]) before, run(images[1]) after
+    one = [schedule(prog, cfg, a).total_cycles for a in actives]
+    assert res["cycles"][0] == one[0] and res["after"]["cycles"] == one[1]
+    assert res["after"]["logits"] == ref.logits[1].tolist()

@@ -34,7 +34,9 @@ def _built(spec: CaseSpec):
 BOTH = {"buffers": {"pooled_store": True, "input_buffer": True}}
 
 # one-layer pooled stream with the input buffer: image n's only layer would start at S(n) + 1, long
-# before STORE(n-1) has sent its sums (rule S4 binds)
+# before STORE(n-1) has sent its sums (rule S4 binds: it starts at Wend(n-1)); nothing of the layer
+# could act before then (its blob and the LOAD's rows come later), so the hold changes no later cycle
+# here: s5_slow_b below is where it does (the test fails there without the hold)
 S4_ONE = CaseSpec(
     "s4_one_layer",
     "pooled STORE, input buffer, one 3x3 layer of 16 channels: S4 holds every later image's layer",
@@ -165,3 +167,31 @@ def test_done_log_holds_sixteen_images(tmp_path):
     o = run_stream(_built(spec), spec.name, c.model, xs, spec.mode, tmp_path)
     assert len(o.done_log) == 16 and len(o.ref.dones) == 18
     check_stream(o, "long_stream")
+
+
+@pytest.mark.slow
+def test_shipped_trained_resnet18_stream_verilator(tmp_path):
+    """Issue 10's check at full size: the shipped trained ResNet-18 on the Ultra96v2 RTL (Verilator), three
+    trace images back to back with one start. Every image's STOREd result equals the trainer's integer
+    mode (the trace), every DONE(n) equals archsim.contract.schedule_stream's (rules S2-S5), the last
+    image's layer ends too, and every image's masks equal the trainer's."""
+    from archsim.layout import store_view
+    from tests.rtlsim.configs import ultra96
+    from tests.test_rtl_fullsize import _shipped
+
+    model, trace = _shipped()
+    if model.synthetic:
+        pytest.skip("the shipped workload is synthetic")
+    assert trace.n_samples >= 3
+    built = build(ultra96(), sparse=True, sim="verilator")
+    xs = [trace.stem_out[i] for i in range(3)]
+    o = run_stream(built, "trained_resnet18_stream", model, xs, "sparse", tmp_path)
+    check_stream(o, "trained_resnet18_stream")
+    for i in range(3):
+        want = store_view(o.program, trace.layer_out[-1][i])
+        assert np.array_equal(o.got[i], want), f"image {i}: RTL output differs from the trainer's integer mode"
+        for got, w in zip(o.masks[i], trace.masks, strict=True):
+            assert (got is None) == (w is None)
+            assert got is None or np.array_equal(got.reshape(w[i].shape), w[i])
+    # the stream overlaps: image n begins at end_L(n-1) (pooled) before STORE(n-1) is done
+    assert o.program.pooled and all(o.ref.starts[i] < o.ref.dones[i - 1] for i in (1, 2))

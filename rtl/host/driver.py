@@ -235,6 +235,18 @@ class RunStats:
     host_s: float  # wall time of the host's share (stem, packing, unpacking, classifier)
 
 
+@dataclass(frozen=True)
+class StreamStats:
+    """What one stream of images reported (docs/timing.md 9): DONE of every image, and wall times."""
+
+    cycles: int  # CYCLES: DONE(N-1), the stream's cycle count
+    done: tuple[int, ...]  # the DONE log: DONE(n) of the first min(N, regmap.DONE_LOG_IMAGES) images
+    layer_ends: tuple[int, ...]  # LOG: the last image's layer ends (cycles from the stream's start)
+    outputs: tuple[np.ndarray, ...]  # what each image's STORE wrote (as RunStats.output)
+    accel_s: float
+    host_s: float
+
+
 def relocate(lay: DdrLayout, base: int) -> DdrLayout:
     """The same layout `base` bytes higher (build_layout places everything relative to its base)."""
     return dataclasses.replace(
@@ -345,6 +357,8 @@ class Accelerator:
         self.buffer: DdrBuffer | None = None
         self.stats: RunStats | None = None
         self.batch_stats: list[RunStats] = []
+        self.stream_stats: StreamStats | None = None
+        self._n_images = 1
 
     def _check_hardware(self) -> None:
         """The bitstream must have been generated from this configuration."""
@@ -370,13 +384,19 @@ class Accelerator:
             )
 
     # ------------------------------------------------------------------ model
-    def load_model(self, model_path: str | Path) -> None:
-        """Compile `model_path` for this hardware, put its DDR image in a buffer, write the programme."""
+    def load_model(self, model_path: str | Path, stream: int = 1) -> None:
+        """Compile `model_path` for this hardware, put its DDR image in a buffer, write the programme.
+        `stream`: room for that many input maps and outputs, for `run` with a list of images (a stream,
+        docs/timing.md 9)."""
+        # the upper bound is the n_images register's width (build_layout and program_writes refuse more)
+        if isinstance(stream, bool) or not isinstance(stream, int) or stream < 1:
+            raise DriverError(f"load_model: stream = {stream!r} must be a positive integer")
         self.close()  # the previous model's buffer; on failure below no model is loaded
         self.model = self.program = self.layout = None
         model = read_model(model_path)
         prog = compile_program(model, self.cfg, self.mode, model_path)
-        lay0 = build_layout(model, prog, self.cfg)  # at address 0: offsets into the (logical) image
+        # at address 0: offsets into the (logical) image
+        lay0 = build_layout(model, prog, self.cfg, n_images=stream)
         self.buffer = buf = self.backend.allocate(buffer_bytes(self.cfg, lay0.end))
         lay = relocate(lay0, logical_base(self.cfg, buf.physical_address, lay0.end))
         writes = regmap.program_writes(lay, self.prm)  # refuses values the hardware would truncate
@@ -395,11 +415,15 @@ class Accelerator:
                 if got != w.value:
                     raise DriverError(f"register {w.what} at {w.addr:#06x} reads {got:#x} after writing {w.value:#x}")
         self.program, self.layout = prog, lay
+        self._n_images = lay.n_images  # what the n_images register holds
         self.model = model  # last: a model is loaded only when all of the above succeeded
 
     # ------------------------------------------------------------------ inference
-    def run(self, image: np.ndarray) -> np.ndarray:
-        """Logits (int64 [n_classes]) of one uint8 image [C, H, W]; `self.stats` holds CYCLES etc."""
+    def run(self, image: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Logits (int64 [n_classes]) of one uint8 image [C, H, W]; `self.stats` holds CYCLES etc.
+        Given a list (or tuple) of images, runs them as one stream (`run_stream`)."""
+        if isinstance(image, list | tuple):
+            return self.run_stream(image)
         x = self._images(np.asarray(image)[None], "image")
         t0 = time.perf_counter()
         x0 = stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)[0]
@@ -420,6 +444,22 @@ class Accelerator:
             self.batch_stats.append(st)
         self.stats = self.batch_stats[-1]
         return np.stack(out)
+
+    def run_stream(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Logits (int64 [N, n_classes]) of uint8 images [N, C, H, W] run as one stream with one start
+        (docs/timing.md 9: image n's LOAD and layers while STORE(n-1) finishes); N at most the `stream`
+        that load_model reserved room for. `self.stream_stats` holds every image's DONE."""
+        x = self._images(np.asarray(images), "images")
+        lay = self.layout
+        assert lay is not None
+        if len(x) > lay.n_images:
+            raise DriverError(
+                f"images: a stream of {len(x)} images, but load_model reserved room for {lay.n_images} (its stream=)"
+            )
+        t0 = time.perf_counter()
+        x0 = stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)
+        logits, self.stream_stats = self._infer_stream(x0, time.perf_counter() - t0)
+        return logits
 
     def close(self) -> None:
         if self.buffer is not None:
@@ -464,6 +504,7 @@ class Accelerator:
         host_s += time.perf_counter() - t0
 
         before = self._check_idle()
+        self._set_images(1)
         t1 = time.perf_counter()
         self.mmio.write(regmap.CTRL, 1 << regmap.CTRL_START_BIT)
         self._wait_done(_bit(before, regmap.STATUS_DONE_BIT))
@@ -479,6 +520,46 @@ class Accelerator:
         logits = classifier_logits(model, out[None])[0] if prog.pooled else classifier_forward(model, out[None])[0]
         host_s += time.perf_counter() - t2
         return logits, RunStats(cycles, ends, out, accel_s, host_s)
+
+    def _set_images(self, n: int) -> None:
+        """The n_images register (one image: latency mode), written only when it changes."""
+        if self._n_images != n:
+            self.mmio.write(regmap.global_addr("n_images"), n)
+            self._n_images = n
+
+    def _infer_stream(self, x0: np.ndarray, host_s: float) -> tuple[np.ndarray, StreamStats]:
+        lay, buf, prog, model = self.layout, self.buffer, self.program, self._model()
+        assert lay is not None and buf is not None and prog is not None
+        n = len(x0)
+        t0 = time.perf_counter()
+        base = logical_base(self.cfg, buf.physical_address, 0)
+        for i, x in enumerate(x0):
+            data = np.frombuffer(pack_map(x, self.cfg), dtype=np.uint8)
+            buf.array[plane_index(self.cfg, lay.load_addr_of(i) - base, len(data))] = data
+        buf.sync_to_device()
+        host_s += time.perf_counter() - t0
+
+        before = self._check_idle()
+        self._set_images(n)
+        t1 = time.perf_counter()
+        self.mmio.write(regmap.CTRL, 1 << regmap.CTRL_START_BIT)
+        self._wait_done(_bit(before, regmap.STATUS_DONE_BIT))
+        accel_s = time.perf_counter() - t1
+        cycles = self.mmio.read(regmap.CYCLES)
+        done = tuple(self.mmio.read(regmap.done_addr(i)) for i in range(min(n, regmap.DONE_LOG_IMAGES)))
+        ends = tuple(self.mmio.read(regmap.log_addr(i)) for i in range(len(lay.layers)))
+
+        t2 = time.perf_counter()
+        buf.sync_from_device()
+        nbytes = lay.store.beats * self.cfg.beat_bytes
+        outs = tuple(
+            unpack_store(buf.array[plane_index(self.cfg, lay.store_addr_of(i) - base, nbytes)], prog, self.cfg)
+            for i in range(n)
+        )
+        o = np.stack(outs)
+        logits = classifier_logits(model, o) if prog.pooled else classifier_forward(model, o)
+        host_s += time.perf_counter() - t2
+        return logits, StreamStats(cycles, done, ends, outs, accel_s, host_s)
 
     def _wait_done(self, was_done: bool) -> None:
         """Poll STATUS until the run just started is done.

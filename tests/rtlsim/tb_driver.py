@@ -66,7 +66,8 @@ def host(case: dict, lite: Lite, mem: AxiMemory) -> dict:
     """What a user does on the board: load a model, run one image, then a batch."""
     backend = SimBackend(lite, mem, case["base"])
     acc = Accelerator(backend, case["config"], timeout_s=case["timeout_s"])
-    acc.load_model(case["model"])
+    stream = case.get("stream", 0)  # room for a stream of that many images, run after the batch
+    acc.load_model(case["model"], **({"stream": stream} if stream else {}))
     program_accesses = backend.mmio.count
     images = np.load(case["images"])
     single = acc.run(images[0])
@@ -74,7 +75,23 @@ def host(case: dict, lite: Lite, mem: AxiMemory) -> dict:
     batch = acc.run_batch(images)
     runs += acc.batch_stats
     np.save(case["outputs"], np.stack([r.output for r in runs]))
+    more = {}
+    if stream:
+        logits = acc.run(list(images))  # a list: one stream, one start
+        st = acc.stream_stats
+        assert st is not None
+        np.save(case["stream_outputs"], np.stack(st.outputs))
+        more["stream"] = {
+            "logits": logits.tolist(),
+            "cycles": st.cycles,
+            "done": list(st.done),
+            "layer_ends": list(st.layer_ends),
+        }
+        # and one image again: the driver sets n_images back to 1
+        single2 = acc.run(images[1])
+        more["after"] = {"logits": single2.tolist(), "cycles": acc.stats.cycles if acc.stats else None}
     return {
+        **more,
         "logits": [single.tolist(), *batch.tolist()],
         "cycles": [r.cycles for r in runs],
         "layer_ends": [list(r.layer_ends) for r in runs],
