@@ -339,9 +339,7 @@ def align(addr: int, cfg: HardwareConfig) -> int:
 STREAM_ALIGN = 4096  # stride unit of a stream's images: shifting an image by it keeps its bursts in their 4 KiB pages
 
 
-def build_layout(
-    model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0, n_images: int = 1
-) -> DdrLayout:
+def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: int = 0, n_images: int = 1) -> DdrLayout:
     """Pack every blob of `program` and place LOAD, STORE and the blobs from `base` on.
 
     Order: the LOAD map, the STORE map, then the blobs in (layer, pass) order, each

@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-layers", type=int, default=None)
     ap.add_argument("--max-passes", type=int, default=None)
     ap.add_argument("--max-cin", type=int, default=None)
+    ap.add_argument(
+        "--stream", type=int, default=1, help="with --model: DDR room and n_images for a stream of N images (default 1)"
+    )
     ap.add_argument("--resources", action="store_true", help="run Yosys (sparse and dense), write docs/resources.md")
     args = ap.parse_args(argv)
     out: Path | None = None
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         prm = make_params(cfg, not args.dense, args, args.config)
         out = _out_folder(args, cfg)
         # every input is read and checked before the first file is written
-        images = make_images(prm, Path(args.model)) if args.model else None
+        images = make_images(prm, Path(args.model), args.stream) if args.model else None
         with staged_output(out) as stage:
             files = write_verilog(prm, stage / "verilog")
             atomic_write_text(stage / "params.json", json.dumps(params_json(prm), indent=2) + "\n")
@@ -163,8 +166,10 @@ def make_params(
     return RtlParams(cfg, sparse=sparse, where=str(where), **kw)
 
 
-def make_images(prm: RtlParams, model_path: Path) -> dict[str, bytes | str]:
-    """DDR image of the model's blobs, register writes and layout, for a host driver (file name -> content)."""
+def make_images(prm: RtlParams, model_path: Path, n_images: int = 1) -> dict[str, bytes | str]:
+    """DDR image of the model's blobs, register writes and layout, for a host driver (file name -> content);
+    with `n_images` > 1 for a stream (docs/timing.md 9): image n's input map at load_addr + n load_stride,
+    its output at store_addr + n store_stride."""
     from archsim.format import load_model
     from archsim.layout import build_layout
     from archsim.program import compile_program
@@ -173,7 +178,7 @@ def make_images(prm: RtlParams, model_path: Path) -> dict[str, bytes | str]:
     mode = "sparse" if prm.sparse else "dense"
     prog = compile_program(model, prm.cfg, mode, model_path)
     try:
-        lay = build_layout(model, prog, prm.cfg)
+        lay = build_layout(model, prog, prm.cfg, n_images=n_images)
     except ConfigError as exc:  # a layer the RTL cannot run: name the model file too
         raise ConfigError(f"{model_path}: {exc}") from None
     writes = regmap.program_writes(lay, prm)
@@ -186,6 +191,9 @@ def make_images(prm: RtlParams, model_path: Path) -> dict[str, bytes | str]:
         "store_shape": list(prog.store_shape),
         "blob_base": base,
         "blob_bytes": len(blob),
+        "n_images": lay.n_images,
+        "load_stride": lay.load_stride,
+        "store_stride": lay.store_stride,
         "passes": [{"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes],
     }
     return {

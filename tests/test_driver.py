@@ -530,9 +530,7 @@ def test_pynq_backend_against_a_stand_in_pynq(tiny_setup, monkeypatch):
 # --------------------------------------------------------------------------- on the RTL
 
 
-def driver_on_rtl(
-    cfg, model, images: np.ndarray, work: Path, base: int, stream: int = 0
-) -> tuple[dict, np.ndarray]:
+def driver_on_rtl(cfg, model, images: np.ndarray, work: Path, base: int, stream: int = 0) -> tuple[dict, np.ndarray]:
     """Runs tests/rtlsim/tb_driver.py: the driver on the generated sparse RTL (Icarus) with `model`, its DDR
     buffer at physical address `base`, on images[0] alone and then on every image as a batch. Returns the
     testbench's result (logits, cycles, layer log per run) and the STOREd outputs."""

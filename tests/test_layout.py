@@ -164,3 +164,55 @@ def test_misaligned_base_is_rejected():
     model = _model(cfg)
     with pytest.raises(ConfigError, match="not a multiple"):
         build_layout(model, compile_program(model, cfg, "sparse"), cfg, base=4)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_stream_layout_holds_n_images_at_4k_strides(pooled):
+    """docs/timing.md 9, S1: a stream's layout has room for N input maps and N outputs, each at a stride
+    of its size rounded up to 4 KiB (so image n's bursts sit in the same 4 KiB pages as image 0's); one
+    image places everything exactly as before; the register writes carry n_images and the strides."""
+    from rtl import regmap
+    from rtl.params import RtlParams
+
+    cfg = tiny(buffers={"pooled_store": pooled})
+    model = _model(cfg)
+    prog = compile_program(model, cfg, "sparse")
+    one = build_layout(model, prog, cfg)
+    lay = build_layout(model, prog, cfg, base=512, n_images=5)
+    beat = cfg.beat_bytes
+    load_b, store_b = lay.load.beats * beat, lay.store.beats * beat
+    assert lay.n_images == 5 and one.n_images == 1
+    for stride, size in ((lay.load_stride, load_b), (lay.store_stride, store_b)):
+        assert stride % 4096 == 0 and size <= stride < size + 4096
+    assert (one.load_stride, one.store_stride) == (lay.load_stride, lay.store_stride)
+    assert [lay.load_addr_of(i) for i in range(5)] == [512 + i * lay.load_stride for i in range(5)]
+    # every region after the previous one: inputs, outputs, blobs
+    assert lay.load_addr_of(4) + load_b <= lay.store_addr and lay.store_addr_of(4) + store_b <= lay.blob_base
+    assert lay.blob_base - lay.store_addr_of(4) - store_b < cfg.burst_bytes
+    assert lay.blobs == one.blobs
+    # one image: the old placement, address for address
+    old = build_layout(model, prog, cfg)
+    assert (one.load_addr, one.store_addr, one.blob_base, one.end) == (
+        old.load_addr,
+        old.store_addr,
+        old.blob_base,
+        old.end,
+    )
+    assert one.store_addr == -(-load_b // cfg.burst_bytes) * cfg.burst_bytes
+    writes = {w.what: w.value for w in regmap.program_writes(lay, RtlParams(cfg, sparse=True))}
+    assert (writes["global.n_images"], writes["global.load_stride"], writes["global.store_stride"]) == (
+        5,
+        lay.load_stride,
+        lay.store_stride,
+    )
+    assert regmap.done_addr(15) == regmap.DONE_BASE + 60
+    with pytest.raises(ValueError, match="DONE log"):
+        regmap.done_addr(regmap.DONE_LOG_IMAGES)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1 << 16, 2.0, True])
+def test_stream_layout_refuses_a_bad_image_count(bad):
+    cfg = tiny()
+    model = _model(cfg)
+    with pytest.raises(ConfigError, match="n_images"):
+        build_layout(model, compile_program(model, cfg, "sparse"), cfg, n_images=bad)

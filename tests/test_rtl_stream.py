@@ -105,9 +105,9 @@ def test_stream_of_three(key, tmp_path):
     # each image really is its own: different inputs, and (with predictors) different masks
     assert not np.array_equal(o.expected[0], o.expected[1])
     if any(m is not None for m in o.masks[0]):
-        assert any(
-            a is not None and not np.array_equal(a, b) for a, b in zip(o.masks[0], o.masks[1], strict=True)
-        ), "the images' masks are all equal"
+        assert any(a is not None and not np.array_equal(a, b) for a, b in zip(o.masks[0], o.masks[1], strict=True)), (
+            "the images' masks are all equal"
+        )
     ref = o.ref
     ends = [e[-1] for e in ref.layer_ends]
     per = len(ref.store_bursts) // 3  # bursts per STORE

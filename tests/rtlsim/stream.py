@@ -157,7 +157,9 @@ def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], m
             "seed": 0,
         },
         "writes": [[w.addr, w.value] for w in writes],
-        "readback": [[regmap.global_addr(w.what.split(".", 1)[1]), w.value] for w in writes if w.what.startswith("global.")],
+        "readback": [
+            [regmap.global_addr(w.what.split(".", 1)[1]), w.value] for w in writes if w.what.startswith("global.")
+        ],
         "id_addr": regmap.ID,
         "id_magic": regmap.ID_MAGIC,
         "cycles_addr": regmap.CYCLES,
