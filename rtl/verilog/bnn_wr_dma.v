@@ -6,10 +6,10 @@
 // With an always-ready memory the first W beat leaves two cycles after `init`'s
 // following cycle (lambda_store = 2: residual read, FIFO write). `fin` marks the
 // cycle of the last B handshake.
-// In a stream (docs/timing.md 9, rule S5) `init` of the next STORE may come while the previous
-// one still waits for B responses: they stay outstanding (the O_W limit counts them), are
-// counted down in `prev`, and the previous STORE's last one raises `fin` for it; `fin` thus
-// marks every STORE's end, in order. At `init` the previous STORE has sent every W beat
+// In a stream (docs/timing.md 9, rule S5) `init` of the next STORE may come while earlier ones
+// still wait for B responses: they stay outstanding (the O_W limit counts them). Every STORE of a
+// stream has the same bursts, so counting B responses modulo their number tells each STORE's last
+// one: `fin` marks every STORE's end, in order. At `init` the previous STORE has sent every W beat
 // (S2, S4). `w_left` / `w_last`: the STORE still has W beats to send / sends its last now.
 `default_nettype none
 module bnn_wr_dma #(
@@ -49,6 +49,7 @@ module bnn_wr_dma #(
     localparam FD = 4;  // FIFO depth in residual words
     localparam BEAT_BYTES = D / 8;
     localparam integer BPR_M1 = BPR - 1;
+    localparam integer BMAX_LOG2 = $clog2(BMAX);  // a power of two (archsim.config)
 
     reg active;
     // reader
@@ -85,12 +86,17 @@ module bnn_wr_dma #(
     wire w_hs = m_wvalid && m_wready;
     wire b_hs = m_bvalid;
     wire pop = w_hs && (hb == BPR_M1[BPRW-1:0]);
-    reg [OWW-1:0] prev;  // B responses still owed to the previous STORE
-    wire fin_cur = active && b_hs && (prev == 0) && (outst == 1) && (beats_left == 0) && !inb && !go && !aw_pend;
-    wire fin_prev = b_hs && (prev == 1);
-    assign fin = fin_cur || fin_prev;
+    // bursts of one STORE, and the B responses of the oldest unfinished one
+    wire [BTW-1:0] n_bursts = (store_beats + BMAX[BTW-1:0] - 1'b1) >> BMAX_LOG2;
+    reg [BTW-1:0] bcnt;
+    assign fin = b_hs && (bcnt == n_bursts - 1'b1);
     wire [BTW-1:0] left_after = go ? beats_left - blen_new : beats_left;
     assign w_last = active && w_hs && m_wlast && (left_after == 0);
+
+    always @(posedge clk) begin
+        if (rst) bcnt <= 0;
+        else if (b_hs) bcnt <= fin ? {BTW{1'b0}} : bcnt + 1'b1;
+    end
 
 `ifndef SYNTHESIS
     integer i;
@@ -112,7 +118,6 @@ module bnn_wr_dma #(
             wcnt <= 0;
             waddr <= 0;
             outst <= 0;
-            prev <= 0;
             w_left <= 1'b0;
         end else if (init) begin
             active <= 1'b1;
@@ -127,12 +132,10 @@ module bnn_wr_dma #(
             aw_pend <= 1'b0;
             wcnt <= 0;
             waddr <= store_addr;
-            // the previous STORE's bursts stay outstanding (S5)
+            // the previous STOREs' bursts stay outstanding (S5)
             outst <= outst - {{(OWW - 1) {1'b0}}, b_hs};
-            prev <= outst - {{(OWW - 1) {1'b0}}, b_hs};
             w_left <= 1'b1;
         end else begin
-            if (b_hs && prev != 0) prev <= prev - 1'b1;
             if (w_last) w_left <= 1'b0;
             // reader: data of a read issued last cycle arrives now
             rd_inflight <= res_re;
@@ -161,7 +164,7 @@ module bnn_wr_dma #(
                 end
             end else if (go) inb <= 1'b1;
             outst <= outst + {{(OWW - 1) {1'b0}}, go} - {{(OWW - 1) {1'b0}}, b_hs};
-            if (fin_cur) active <= 1'b0;
+            if (fin && outst == 1 && beats_left == 0 && !inb && !aw_pend) active <= 1'b0;
         end
     end
 endmodule

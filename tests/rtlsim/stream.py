@@ -121,7 +121,16 @@ class StreamOutcome:
     lay: DdrLayout
 
 
-def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], mode: str, work: Path) -> StreamOutcome:
+def run_stream(
+    built: Built,
+    name: str,
+    model: BnnModel,
+    xs: list[np.ndarray],
+    mode: str,
+    work: Path,
+    backpressure: bool = False,
+    mem_seed: int = 0,
+) -> StreamOutcome:
     cfg = built.prm.cfg
     n = len(xs)
     prog = compile_program(model, cfg, mode)
@@ -153,8 +162,8 @@ def run_stream(built: Built, name: str, model: BnnModel, xs: list[np.ndarray], m
             "write_latency": ax.write_latency,
             "beat_cycles": ax.read_beat_cycles,
             "data_bits": ax.data_bits,
-            "backpressure": False,
-            "seed": 0,
+            "backpressure": backpressure,
+            "seed": mem_seed,
         },
         "writes": [[w.addr, w.value] for w in writes],
         "readback": [
