@@ -248,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
     v.add_argument("--dense", action="store_true", help="also run the dense baseline through the dense RTL")
     v.add_argument(
+        "--stream",
+        type=_positive,
+        metavar="N",
+        help="also run the first N samples as one stream (docs/timing.md 9): every image's output and DONE",
+    )
+    v.add_argument(
         "--work", type=Path, metavar="DIR", help="folder for the simulation files (default: a temporary one)"
     )
     return p

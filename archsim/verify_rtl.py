@@ -49,6 +49,8 @@ def verify_rtl(args: argparse.Namespace) -> int:
         cmd += ["--samples", str(args.samples)]
     if args.dense:
         cmd.append("--dense")
+    if getattr(args, "stream", None):
+        cmd += ["--stream", str(args.stream)]
     if args.work is not None:
         cmd += ["--work", str(args.work.resolve())]
     return subprocess.run(cmd, env=env).returncode

@@ -8,7 +8,10 @@ sample's stem output, run until DONE, and check that the output map equals archs
 model and the trace (bit for bit), and that DONE and every layer's end cycle equal archsim's
 schedule and its SimPy model. The testbench is the one the test suite uses (tests/rtlsim, cocotb),
 which the wheel ships as bnn_archsim.rtlsim, so this runs from a clone and from an installed package
-(the build cache is then build/sim_cache under the working folder). Exit 0 all equal, 1 a difference,
+(the build cache is then build/sim_cache under the working folder). With --stream N it also runs
+the first N samples as one stream of images with one start (docs/timing.md 9) and checks every
+image's output against the functional model and the trace, every logged DONE(n) and CYCLES against
+archsim.contract.schedule_stream and the last image's layer ends. Exit 0 all equal, 1 a difference,
 2 bad input.
 """
 
@@ -83,6 +86,37 @@ def check_one(
     return not problems, f"{name:32s} {o.done:>10,} cycles (archsim {sim.total_cycles:,})  {status}"
 
 
+def check_stream(
+    harness: Any,
+    built: Any,
+    name: str,
+    model: BnnModel,
+    xs: list[np.ndarray],
+    mode: str,
+    trace: Any,
+    samples: list[int],
+    work: Path,
+) -> tuple[bool, str]:
+    """(ok, report line) for the samples `samples` run as one stream on the built RTL (docs/timing.md 9)."""
+    stream = importlib.import_module(harness.__name__.rsplit(".", 1)[0] + ".stream")
+    o = stream.run_stream(built, name, model, xs, mode, work)
+    problems = []
+    for i, s in enumerate(samples):
+        if o.got[i].shape != o.expected[i].shape or not np.array_equal(o.got[i], o.expected[i]):
+            problems.append(f"image {i}: output differs from archsim's functional model")
+        elif not np.array_equal(o.got[i], store_view(o.program, trace.layer_out[-1][s])):
+            problems.append(f"image {i}: output differs from the trace")
+    want = o.ref.dones
+    if o.done_log != want[: len(o.done_log)] or o.done != want[-1] or o.cycles_reg != want[-1]:
+        problems.append(f"DONE per image {o.done_log} (CYCLES {o.cycles_reg}), archsim {want}")
+    if o.layer_ends != o.ref.layer_ends[-1]:
+        problems.append("the last image's layer end cycles differ from archsim's")
+    status = "PASS" if not problems else "FAIL: " + "; ".join(problems)
+    n = len(xs)
+    period = (want[-1] - want[0]) / (n - 1) if n > 1 else float(want[0])
+    return not problems, f"{name:32s} {o.done:>10,} cycles, {n} images, period {period:,.1f}  {status}"
+
+
 def check_fits(wl: Workload, runs: list[tuple[str, BnnModel, Any]]) -> None:
     """The generator's limits on each programme (layers, passes, channels), before a minute of building."""
     for mode, model, _ in runs:
@@ -122,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=None)
     ap.add_argument("--dense", action="store_true")
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--stream", type=int, default=None)
     args = ap.parse_args(argv)
     try:
         wl = load_workload(args.workload)
@@ -132,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             if wl.baseline_trace is None:
                 raise ArchsimError(f"{args.workload}: field 'baseline.trace': --dense needs the baseline's trace")
             runs.append(("dense", wl.baseline, wl.baseline_trace))
+        if args.stream is not None and not 1 <= args.stream <= len(wl.samples):
+            raise ArchsimError(
+                f"{args.workload}: --stream {args.stream}: the workload has {len(wl.samples)} samples to stream"
+            )
         check_fits(wl, runs)
         ok = True
         with tempfile.TemporaryDirectory(prefix="archsim-verify-rtl-") as tmp:
@@ -153,6 +192,23 @@ def main(argv: list[str] | None = None) -> int:
                             trace.layer_out[-1][s],
                             work / name,
                             trace.logits[s],
+                        )
+                    ok &= good
+                    print(line, flush=True)
+                if args.stream:
+                    picked = list(wl.samples[: args.stream])
+                    name = f"{wl.name}-{mode}-stream{args.stream}"
+                    with quiet(work / name / "run.log"):
+                        good, line = check_stream(
+                            harness,
+                            built,
+                            name,
+                            model,
+                            [trace.stem_out[s] for s in picked],
+                            mode,
+                            trace,
+                            picked,
+                            work / name,
                         )
                     ok &= good
                     print(line, flush=True)

@@ -63,6 +63,7 @@ STREAM_SPECS = {
     "inbuf_map": case("inbuf_program"),  # (c) input buffer on, map STORE
     "inbuf_pooled": dataclasses.replace(case("pooled_program"), name="pooled_inbuf_program", cfg_over=BOTH),
     "early": case("early_chain"),  # the early mask scan across image boundaries
+    "dense_pooled_inbuf": case("pooled_inbuf_dense"),  # the dense baseline streams the same way
     "s4_one_layer": S4_ONE,  # (d) S4 binds
     "s5_slow_b": S5_SLOW,
 }

@@ -76,3 +76,34 @@ def test_verify_rtl_on_a_tiny_synthetic_workload(tmp_path, capsys):
     capsys.readouterr()
     assert verify_main([str(wl), "--samples", "1"]) == 1
     assert "the host classifier's logits differ from the trace" in capsys.readouterr().out
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_verify_rtl_streams_the_samples(tmp_path, capsys):
+    """--stream N (docs/timing.md 9): the first N samples as one stream through the RTL, every image's output
+    against archsim and the trace, every DONE(n) against contract.schedule_stream; more images than the
+    workload has samples is one line and exit 2. (The verifier of this checkout, in this process.)"""
+    from rtl.verify import main as verify_main
+
+    wl = _tiny_workload(tmp_path)
+    capsys.readouterr()
+    assert verify_main([str(wl), "--samples", "1", "--stream", "2"]) == 0
+    out = capsys.readouterr().out
+    line = [x for x in out.splitlines() if x.startswith("t_pruned-sparse-stream2")]
+    assert len(line) == 1 and "2 images" in line[0] and line[0].endswith("PASS"), out
+    assert verify_main([str(wl), "--stream", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stream 3" in err, err
+
+
+def test_archsim_verify_rtl_hands_stream_to_the_verifier(monkeypatch):
+    """`archsim verify-rtl W --stream N` passes --stream N on to the verifier's child process."""
+    seen = []
+    monkeypatch.setattr(verify_rtl, "have_verilator", lambda: True)
+    monkeypatch.setattr(
+        verify_rtl.subprocess, "run", lambda cmd, env: seen.append(cmd) or subprocess.CompletedProcess(cmd, 0)
+    )
+    assert main(["verify-rtl", str(SAMPLE), "--stream", "3"]) == 0
+    assert seen and seen[0][-2:] == ["--stream", "3"]
+    assert main(["verify-rtl", str(SAMPLE)]) == 0 and "--stream" not in seen[1]
