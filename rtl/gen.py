@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         prm = make_params(cfg, not args.dense, args, args.config)
         out = _out_folder(args, cfg)
         # every input is read and checked before the first file is written
+        if args.stream != 1 and not args.model:
+            raise ConfigError(f"--stream {args.stream}: a stream's DDR layout needs --model")
         images = make_images(prm, Path(args.model), args.stream) if args.model else None
         with staged_output(out) as stage:
             files = write_verilog(prm, stage / "verilog")

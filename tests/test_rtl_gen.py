@@ -245,3 +245,30 @@ def test_equal_area_dense_build_is_the_largest_that_fits():
     assert equal_area(builds)["pe_cols"] == 19
     assert equal_area([sparse, e("dense", 16, 40_000)]) is None  # no larger dense build synthesized
     assert equal_area([sparse, e("dense", 16, 40_000), e("dense", 18, 47_000)])["pe_cols"] == 16
+
+
+def test_gen_writes_a_streams_images(tmp_path):
+    """--stream N (docs/timing.md 9): mem/ holds the stream's layout (N input maps and outputs at 4 KiB
+    strides) and its register writes (n_images, strides); a bad count or no model is one line, exit 2,
+    nothing written."""
+    spec = case("pooled_program")
+    cfg = spec.config()
+    cfg_file = write_config(cfg, tmp_path / "tiny.yaml")
+    c = spec.make()
+    save_model(tmp_path / "m.npz", c.model)
+    out = tmp_path / "out"
+    p = gen("--config", str(cfg_file), "--model", str(tmp_path / "m.npz"), "--stream", "3", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    lay = build_layout(c.model, compile_program(c.model, cfg, "sparse"), cfg, n_images=3)
+    regs = json.loads((out / "mem" / "regs.json").read_text())
+    assert [(r["addr"], r["value"]) for r in regs] == [
+        (w.addr, w.value) for w in regmap.program_writes(lay, RtlParams(cfg))
+    ]
+    assert {r["what"]: r["value"] for r in regs}["global.n_images"] == 3
+    got = json.loads((out / "mem" / "layout.json").read_text())
+    assert (got["n_images"], got["load_stride"], got["store_stride"]) == (3, lay.load_stride, lay.store_stride)
+    assert got["load_stride"] % 4096 == 0 and got["blob_base"] == lay.blob_base
+    for bad in (["--model", str(tmp_path / "m.npz"), "--stream", "0"], ["--stream", "2"]):
+        p = gen("--config", str(cfg_file), *bad, "--out", str(tmp_path / "bad"))
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and "stream" in p.stderr, p.stderr
+        assert not (tmp_path / "bad").exists()
