@@ -10,7 +10,7 @@ P_dense / P_pruned; its ideal is the run's (dense work / pruned work) over the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from archsim.errors import ConfigError
 from archsim.sim import simulate_stream
 
 if TYPE_CHECKING:
-    from archsim.runner import RunResult
+    from archsim.workload import Workload
 
 STREAM_FAIRNESS = (
     "the dense baseline streams the same number of images the same way: same hardware, same rules "
@@ -72,7 +72,22 @@ class StreamResult:
         return self.clock_hz / side.period
 
 
-def run_stream(res: RunResult, images: int) -> StreamResult:
+class LatencyRun(Protocol):
+    """What a stream needs of a latency-mode run (runner.RunResult, which imports this module)."""
+
+    workload: Workload
+    mode: str
+    samples: list[int]
+    actives: list[list[np.ndarray | None]]
+
+    @property
+    def dense_work(self) -> int: ...
+
+    @property
+    def sparse_work(self) -> list[int]: ...
+
+
+def run_stream(res: LatencyRun, images: int) -> StreamResult:
     """Stream the first `images` samples of a latency-mode run (runner.RunResult, which keeps each sample's
     active positions) through the pruned and the dense programme, in the run's timing mode."""
     wl = res.workload
