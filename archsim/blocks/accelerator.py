@@ -135,7 +135,6 @@ class FastAccelerator:
                 for i, (li, q) in enumerate(owners[:per_image])
             ]
             self.image_jobs.append([load if i < 0 else blobs[i] for i in program.job_order()])
-        self.load = self.loads[0]
         self.jobs = [run for jobs in self.image_jobs for run in jobs]  # the read engine serves images in order
         for run in self.jobs:
             assert run.permit is not None
@@ -339,7 +338,6 @@ class CycleAccelerator(Clocked):
                 blob_jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q], after=after))
             self.image_jobs.append([self.loads[n] if i < 0 else blob_jobs[i] for i in program.job_order()])
         self.jobs = [run for jobs in self.image_jobs for run in jobs]
-        self.load_flag = self.loads[0].loaded_flag
         self.memory = CycleMemory(env, cfg)
         self.read_dma = CycleReadDma(env, cfg, lat, self.memory, self.jobs, self.slots.writable)
         self.write_dma = CycleWriteDma(
