@@ -68,6 +68,7 @@ def run(
     overrides: OverridesArg = None,
     out: str | Path | None = None,
     progress: bool = False,
+    stream: int | None = None,
 ) -> RunOutput:
     """Check and time a workload, as `archsim run` does.
 
@@ -75,12 +76,14 @@ def run(
     samples: use only the first N of the workload's samples. mode: 'fast' or 'cycle' (same cycles).
     overrides: hardware config fields to change, {'pe_array.cols': 20} or ['pe_array.cols=20'] (as --set).
     out: also write summary.json and layers.csv there.
+    stream: also run throughput mode on the first N >= 2 samples (as --stream N): summary['stream'].
     """
     import pandas as pd
 
     from archsim.results import layer_rows, summary, write_results
     from archsim.runner import run_workload
     from archsim.sim import SIM_MODES
+    from archsim.stream import check_stream, run_stream
     from archsim.workload import load_workload
 
     if mode not in SIM_MODES:
@@ -90,8 +93,12 @@ def run(
     ov = parse_overrides(overrides)
     wl = load_workload(resolve_workload(workload), ov)
     chosen = list(wl.samples[:samples] if samples else wl.samples)
+    if stream is not None:
+        check_stream(stream, len(chosen), "stream")
     res = run_workload(wl, chosen, mode, progress=progress)
-    command = _call("run", workload, samples=samples, mode=mode, overrides=ov or None)
+    if stream is not None:
+        res.stream = run_stream(res, stream)
+    command = _call("run", workload, samples=samples, mode=mode, overrides=ov or None, stream=stream)
     files = write_results(out, res, command, ov) if out is not None else []
     return RunOutput(
         summary=summary(res, command, ov), layers=pd.DataFrame(layer_rows(res)), result=res, files=list(files)

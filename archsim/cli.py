@@ -71,6 +71,13 @@ def _positive(text: str) -> int:
     return v
 
 
+def _stream(text: str) -> int:
+    v = _positive(text)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (one image is latency mode), got {v}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="archsim",
@@ -109,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--samples", type=_positive, metavar="N", help="use only the first N of the workload's samples")
     r.add_argument("--quiet", action="store_true", help="print only the summary, not the per-layer table")
+    r.add_argument(
+        "--stream",
+        type=_stream,
+        metavar="N",
+        help="also run throughput mode: the run's first N samples (N >= 2) back to back from one start, pruned and "
+        "dense (docs/timing.md 9); reports each side's period, fps, latencies and the throughput speedup, "
+        "--out adds a 'stream' block to summary.json",
+    )
     r.add_argument(
         "--images",
         metavar="SET",
@@ -288,6 +303,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from archsim.packaged import resolve_workload
     from archsim.results import format_mismatches, format_report, write_results
     from archsim.runner import run_workload
+    from archsim.stream import check_stream, run_stream
     from archsim.workload import load_workload
 
     t0 = time.perf_counter()
@@ -295,6 +311,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_out_dir(args.out, "--out", written)
     if args.images is None and (args.baseline_accuracy or args.jobs):
         raise ConfigError("options '--baseline-accuracy' and '--jobs' need '--images'")
+    if args.images is not None and args.stream is not None:
+        raise ConfigError("option '--stream' streams the workload's trace samples; it does not combine with '--images'")
     if args.images is not None and "numpy" not in sys.modules:
         # One BLAS thread here: worker processes use the cores, and idle BLAS threads spinning
         # beside them slow the small matrix products of the checks down several times.
@@ -305,7 +323,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.images is not None:
         return _run_images(args, wl, t0)
     samples = list(wl.samples[: args.samples] if args.samples else wl.samples)
+    if args.stream is not None:
+        check_stream(args.stream, len(samples))
     res = run_workload(wl, samples, args.mode)
+    if args.stream is not None:
+        res.stream = run_stream(res, args.stream)
     report = format_report(res)
     if args.quiet:
         report = report[report.index("LOAD / STORE") :]

@@ -18,6 +18,7 @@ from typing import Any
 from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_files
 from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
+from archsim.stream import stream_lines, stream_summary
 from archsim.workload import Workload
 
 LAYER_COLUMNS = (
@@ -195,7 +196,7 @@ def summary(res: RunResult, command: str | None = None, overrides: dict[str, Any
         "trained_accuracy": trained_accuracy(res.workload),
         "layers": layer_rows(res),
         "provenance": provenance(wl, command, overrides),
-    }
+    } | ({} if res.stream is None else {"stream": stream_summary(res.stream, cfg.clock_mhz)})
 
 
 def trained_accuracy(wl: Workload) -> dict[str, Any] | None:
@@ -434,6 +435,8 @@ def format_report(res: RunResult) -> str:
         *_accuracy_line(wl),
         f"functional check  {_check_line(res)}",
     ]
+    if res.stream is not None:  # throughput mode: an added section, the latency-mode lines above unchanged
+        lines += stream_lines(res.stream, cfg.clock_mhz)
     if wl.synthetic:
         lines += ["", SYNTHETIC_BANNER]
     return "\n".join(lines)

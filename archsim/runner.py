@@ -12,6 +12,7 @@ writes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -21,6 +22,9 @@ from archsim.energy import InferenceEnergy, binary_ops, inference_energy
 from archsim.functional import Mismatch, compare_with_trace, run_model
 from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
+
+if TYPE_CHECKING:
+    from archsim.stream import StreamResult
 
 # Where an inference's cycles go (docs/usage.md, "Cycle accounting"): the PE array doing kept work at
 # active positions, the array issuing steps with some PEs idle (partly filled tiles or rows), the array
@@ -147,6 +151,8 @@ class RunResult:
     dense_energy: InferenceEnergy | None = None  # None: the workload has no energy table
     sparse_energy: list[InferenceEnergy] = field(default_factory=list)  # per sample
     equal_area_dense: Schedule | None = None  # the dense model on the equal-area dense build, if named
+    actives: list[list[np.ndarray | None]] = field(default_factory=list)  # per sample: each layer's active positions
+    stream: StreamResult | None = None  # throughput mode (--stream N), archsim.stream
 
     @property
     def equal_area_cols(self) -> int | None:
@@ -284,6 +290,7 @@ def run_workload(
     check = FunctionalCheck(checked=True)
     base_check = FunctionalCheck(checked=wl.baseline_trace is not None)
     sparse: list[Schedule] = []
+    actives: list[list[np.ndarray | None]] = []
     bar = tqdm(
         samples, desc=f"archsim run {wl.name}", unit="sample", disable=not progress or None, delay=0.5, leave=False
     )
@@ -299,6 +306,7 @@ def run_workload(
         ]
         sched = simulate(wl.program, cfg, active, mode)
         sparse.append(sched)
+        actives.append(active)
         for L, lt in zip(layers, sched.layers, strict=True):
             L.sparse_cycles.append(lt.cycles)
             L.active.append(lt.n_active)
@@ -332,4 +340,5 @@ def run_workload(
         dense_energy=dense_energy,
         sparse_energy=sparse_energy,
         equal_area_dense=equal_area,
+        actives=actives,
     )

@@ -20,13 +20,22 @@ from archsim.activity import Activity, SimLayerTiming, SimSchedule
 from archsim.blocks.accelerator import CycleAccelerator, DeadlockError, FastAccelerator
 from archsim.blocks.work import layer_work
 from archsim.config import HardwareConfig
-from archsim.contract import LATENCIES, Latencies
+from archsim.contract import LATENCIES, Latencies, StreamSchedule
 from archsim.errors import ArchsimError
 from archsim.program import Program
 
 SIM_MODES = ("fast", "cycle")
 
-__all__ = ["SIM_MODES", "Activity", "DeadlockError", "SimLayerTiming", "SimSchedule", "TimingInputError", "simulate"]
+__all__ = [
+    "SIM_MODES",
+    "Activity",
+    "DeadlockError",
+    "SimLayerTiming",
+    "SimSchedule",
+    "TimingInputError",
+    "simulate",
+    "simulate_stream",
+]
 
 
 class TimingInputError(ArchsimError):
@@ -69,17 +78,50 @@ def simulate(
     positions when its mask unit is enabled (ignored, may be None, otherwise).
     `keep_tiles` also records every tile's gather, compute and epilogue times.
     """
+    return _run(program, cfg, [active], mode, lat, keep_tiles)[1][0]
+
+
+def simulate_stream(
+    program: Program,
+    cfg: HardwareConfig,
+    actives: Sequence[Sequence[np.ndarray | None]],
+    mode: str = "fast",
+    lat: Latencies = LATENCIES,
+    *,
+    keep_tiles: bool = False,
+) -> StreamSchedule:
+    """Timing and activity of a stream of images back to back (docs/timing.md 9, throughput mode).
+
+    `actives[n]` is image n's `active` (as for `simulate`). Every image's schedule is in absolute
+    cycles from the stream's start; its images are `SimSchedule`s. One image is latency mode.
+    """
+    if not actives:
+        raise TimingInputError("a stream needs at least one image")
+    starts, images = _run(program, cfg, actives, mode, lat, keep_tiles)
+    return StreamSchedule(starts=starts, images=list(images))
+
+
+def _run(
+    program: Program,
+    cfg: HardwareConfig,
+    actives: Sequence[Sequence[np.ndarray | None]],
+    mode: str,
+    lat: Latencies,
+    keep_tiles: bool,
+) -> tuple[list[int], list[SimSchedule]]:
+    """Each image's start S(n) and schedule."""
     if mode not in SIM_MODES:
         raise TimingInputError(f"mode must be one of {SIM_MODES}, got {mode!r}")
-    works = layer_work(program, cfg, _check_active(program, active))
+    blobs = sum(len(plan.passes) for plan in program.layers)  # blobs of one image, numbered on across images
+    images = [layer_work(program, cfg, _check_active(program, a), n * blobs) for n, a in enumerate(actives)]
     env = simpy.Environment()
     model: FastAccelerator | CycleAccelerator
     if mode == "fast":
-        model = FastAccelerator(env, program, cfg, lat, works)
+        model = FastAccelerator(env, program, cfg, lat, images)
     else:
-        model = CycleAccelerator(env, program, cfg, lat, works)
+        model = CycleAccelerator(env, program, cfg, lat, images)
     try:
         env.run(until=model.finished)
     except RuntimeError as exc:  # SimPy: no event left before `finished`
         raise DeadlockError(f"{mode} model: {exc}") from None
-    return model.result(keep_tiles)
+    return model.image_starts(), model.results(keep_tiles)

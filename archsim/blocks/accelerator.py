@@ -73,43 +73,69 @@ def _result(
 
 class FastAccelerator:
     """Fast mode: SimPy processes with events per DMA job, per mask scan and per layer and pass of the
-    tile pipeline (blocks/pipeline.py), which evaluates the gather, PE array and epilogue per tile."""
+    tile pipeline (blocks/pipeline.py), which evaluates the gather, PE array and epilogue per tile.
+
+    `images` holds each image's layer work (one list: latency mode). A stream (docs/timing.md 9) runs
+    them back to back through the same blocks: the controller starts image n at S(n) (rule S2), from
+    which its jobs and layers run as one image's (S3), its last layer not before Wend(n-1) with a
+    pooled STORE (S4); the write DMA serves the STOREs in order (S5)."""
 
     def __init__(
-        self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
+        self,
+        env: simpy.Environment,
+        program: Program,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        images: list[list[LayerWork]],
     ) -> None:
-        self.env, self.program, self.lat, self.works = env, program, lat, works
+        self.env, self.program, self.lat, self.images = env, program, lat, images
+        self.works = [w for works in images for w in works]
         cols = cfg.pe_array.cols
-        self.layers = [FastLayer.build(env, w, cols) for w in works]
-        owners = [(li, q) for li, w in enumerate(works) for q in range(len(w.plan.passes))]
-        needs = [p.need for w in works for p in w.plan.passes]
-        self.slots = FastWeightSlots(env, owners, needs, [L.mask_end for L in self.layers])
+        self.layers = [FastLayer.build(env, w, cols) for w in self.works]
+        owners = [(li, q) for li, w in enumerate(self.works) for q in range(len(w.plan.passes))]
+        per_image = sum(len(plan.passes) for plan in program.layers)  # blobs of one image
+        # S(n): image 0 starts at cycle 0, image n >= 1 when the controller fires its event
+        self.image_start = [env.event() for _ in images]
+        self.starts = [0] * len(images)
+        needs, starts = [], []
+        for n in range(len(images)):
+            for plan in program.layers:
+                for p in plan.passes:
+                    needs.append(p.need + n * per_image if p.need else 0)  # the need counts within the image
+                    starts.append(self.image_start[n] if n else None)
+        self.slots = FastWeightSlots(env, owners, needs, [L.mask_end for L in self.layers], starts)
         self.memory = FastMemory(env, cfg)
-        self.load_activity, self.store_activity = Activity(), Activity()
-        load = ReadJob(
-            Job("load", -1, 0, program.load_beats),
-            -1,
-            self.load_activity,
-            words=_map_words(program.load_shape, cfg),
-            permit=done_event(env),
-            loaded_event=env.event(),
-            row_beats=program.load_row_beats,
-            res_copies=program.load_res_copies,
-            act_copies=program.load_act_copies,
-            rows_known=env.event() if program.input_buffer else None,
-        )
-        self.load = load
-        blobs = [
-            ReadJob(
-                Job("blob", li, q, works[li].plan.passes[q].blob_beats),
-                i,
-                works[li].activity,
-                permit=self.slots.permit(i),
-                loaded_event=self.slots.loaded[i],
+        self.load_activity = [Activity() for _ in images]
+        self.store_activity = [Activity() for _ in images]
+        self.loads: list[ReadJob] = []
+        self.image_jobs: list[list[ReadJob]] = []
+        for n, works in enumerate(images):
+            load = ReadJob(
+                Job("load", -1, 0, program.load_beats),
+                -1,
+                self.load_activity[n],
+                words=_map_words(program.load_shape, cfg),
+                permit=self.image_start[n] if n else done_event(env),
+                loaded_event=env.event(),
+                row_beats=program.load_row_beats,
+                res_copies=program.load_res_copies,
+                act_copies=program.load_act_copies,
+                rows_known=env.event() if program.input_buffer else None,
             )
-            for i, (li, q) in enumerate(owners)
-        ]
-        self.jobs = [load if i < 0 else blobs[i] for i in program.job_order()]
+            self.loads.append(load)
+            base = n * per_image
+            blobs = [
+                ReadJob(
+                    Job("blob", li, q, works[li].plan.passes[q].blob_beats),
+                    base + i,
+                    works[li].activity,
+                    permit=self.slots.permit(base + i),
+                    loaded_event=self.slots.loaded[base + i],
+                )
+                for i, (li, q) in enumerate(owners[:per_image])
+            ]
+            self.image_jobs.append([load if i < 0 else blobs[i] for i in program.job_order()])
+        self.jobs = [run for jobs in self.image_jobs for run in jobs]  # the read engine serves images in order
         for run in self.jobs:
             assert run.permit is not None
             run.permit.callbacks.append(self._allowed_recorder(run.job))
@@ -125,7 +151,7 @@ class FastAccelerator:
             env, cfg, lat, self.memory, program.store_beats, program.store_res_reads, self.store_activity
         )
         self.finished = env.process(self._programme())
-        self.store_start = 0
+        self.store_start = [0] * len(images)
 
     def _allowed_recorder(self, job: Job) -> Callable[[simpy.Event], None]:
         """Callback for a job's permit: the cycle it happens is the job's `allowed`."""
@@ -136,21 +162,35 @@ class FastAccelerator:
         return record
 
     def _programme(self) -> Generator[simpy.Event, Any, None]:
-        env, slots = self.env, self.slots
+        env = self.env
+        for n in range(len(self.images)):
+            if n:  # S2: image n starts at end_L(n-1), after STORE(n-1)'s last W beat with a map STORE
+                if not self.program.pooled:
+                    yield self.write_dma.wends[n - 1]
+                self.starts[n] = cycle(env)
+                self.image_start[n].succeed()
+            yield from self._image(n)
+        yield self.write_dma.dones[-1]
+
+    def _image(self, n: int) -> Generator[simpy.Event, Any, None]:
+        """One image from its start S(n) (S3): LOAD, layers, and the STORE started."""
+        env, slots, load = self.env, self.slots, self.loads[n]
+        count = len(self.program.layers)
+        layers = self.layers[n * count : (n + 1) * count]
         if self.program.input_buffer:  # the first layer starts lambda_layer after the start (4.4)
             yield env.timeout(self.lat.layer)
-            assert self.load.rows_known is not None
-            yield self.load.rows_known
-            for L in self.layers:
+            assert load.rows_known is not None
+            yield load.rows_known
+            for L in layers:
                 if L.work.plan.reads_input:
-                    L.ready = [
-                        self.load.row_times[self.program.row_need(L.work.plan, y)] for y in range(L.work.plan.h_out)
-                    ]
+                    L.ready = [load.row_times[self.program.row_need(L.work.plan, y)] for y in range(L.work.plan.h_out)]
         else:
-            assert self.load.loaded_event is not None
-            yield self.load.loaded_event
-        for L in self.layers:
+            assert load.loaded_event is not None
+            yield load.loaded_event
+        for L in layers:
             plan, first = L.work.plan, L.work.first_blob
+            if n and self.program.pooled and plan.index == count - 1:
+                yield self.write_dma.wends[n - 1]  # S4: STORE(n-1) has read the sum store
             L.timing.start = cycle(env)
             if plan.mask_enabled:
                 if not plan.early_scan:  # else put at the previous layer's start
@@ -162,24 +202,33 @@ class FastAccelerator:
                 for q in range(len(plan.passes)):
                     slots.pass_done[first + q].succeed()
             self.tiles.commands.put(L)
-            nxt = self.layers[plan.index + 1] if plan.index + 1 < len(self.layers) else None
+            nxt = layers[plan.index + 1] if plan.index + 1 < count else None
             if nxt is not None and nxt.work.plan.early_scan:  # it scans from this layer's start (4.5)
                 nxt.prev = L
                 self.mask.commands.put(nxt)
             waits = [L.mask_end, *(slots.loaded[first + q] for q in range(len(plan.passes)))]
             if plan.reads_input:  # an input-reading layer ends after the whole LOAD
-                assert self.load.loaded_event is not None
-                waits.append(self.load.loaded_event)
+                assert load.loaded_event is not None
+                waits.append(load.loaded_event)
             if L.sizes:
                 waits.append(L.written)
             yield simpy.AllOf(env, waits)
             yield env.timeout(self.lat.layer)
             L.timing.end = cycle(env)
-        self.store_start = cycle(env)
-        self.write_dma.start.succeed()
-        yield self.write_dma.done
+        self.store_start[n] = cycle(env)
+        self.write_dma.starts[n].succeed()
 
     def result(self, keep_tiles: bool) -> SimSchedule:
+        """The schedule of one inference (latency mode)."""
+        assert len(self.images) == 1
+        return self.results(keep_tiles)[0]
+
+    def image_starts(self) -> list[int]:
+        """S(n) of every image (rule S2)."""
+        return list(self.starts)
+
+    def results(self, keep_tiles: bool) -> list[SimSchedule]:
+        """Each image's schedule, in absolute cycles."""
         for L in self.layers:
             L.timing.n_active, L.timing.tiles, L.timing.dma_beats = (
                 L.work.n_active,
@@ -188,17 +237,21 @@ class FastAccelerator:
             )
             if keep_tiles:
                 L.timing.tile_events = [TileEvents(t.q, t.t, t.n, *t.times) for t in L.tiles]
-        return _result(
-            "fast",
-            self.write_dma.done_at,
-            self.store_start,
-            [L.timing for L in self.layers],
-            self.works,
-            [run.job for run in self.jobs],
-            self.write_dma.bursts,
-            self.load_activity,
-            self.store_activity,
-        )
+        count = len(self.program.layers)
+        return [
+            _result(
+                "fast",
+                self.write_dma.done_at[n],
+                self.store_start[n],
+                [L.timing for L in self.layers[n * count : (n + 1) * count]],
+                works,
+                [run.job for run in self.image_jobs[n]],
+                self.write_dma.bursts[n],
+                self.load_activity[n],
+                self.store_activity[n],
+            )
+            for n, works in enumerate(self.images)
+        ]
 
 
 class CycleAccelerator(Clocked):
@@ -214,43 +267,77 @@ class CycleAccelerator(Clocked):
     sleep = True  # False: every block ticks every cycle (the tests check that sleeping changes nothing)
 
     def __init__(
-        self, env: simpy.Environment, program: Program, cfg: HardwareConfig, lat: Latencies, works: list[LayerWork]
+        self,
+        env: simpy.Environment,
+        program: Program,
+        cfg: HardwareConfig,
+        lat: Latencies,
+        images: list[list[LayerWork]],
     ) -> None:
         super().__init__(env)
-        self.program, self.lat, self.works = program, lat, works
+        self.program, self.lat, self.images = program, lat, images
+        self.works = [w for works in images for w in works]
         cols = cfg.pe_array.cols
-        self.load_activity, self.store_activity = Activity(), Activity()
-        load = ReadJob(
-            Job("load", -1, 0, program.load_beats),
-            -1,
-            self.load_activity,
-            words=_map_words(program.load_shape, cfg),
-            row_beats=program.load_row_beats,
-            res_copies=program.load_res_copies,
-            act_copies=program.load_act_copies,
-        )
+        count = len(program.layers)
+        self.load_activity = [Activity() for _ in images]
+        self.store_activity = [Activity() for _ in images]
+        # S(n) (docs/timing.md 9, rule S2): image 0 at cycle 0; the controller raises the others
+        self.image_start = [Flag(0) if n == 0 else Flag() for n in range(len(images))]
+        self.first_start: list[Flag] = []  # per image: its layer 1 may start (what `start` is at cycle 0)
+        # S4, with a pooled STORE: a last layer of image n >= 1 -> the flag its start would be without
+        # the rule; the controller raises its start once that flag and Wend(n-1) are both visible
+        self.held: dict[int, Flag] = {}
+        self.store_start = [Flag() for _ in images]
+        self.loads: list[ReadJob] = []
         self.layers: list[CycleLayer] = []
-        for li, w in enumerate(works):
-            # start_1 = loaded(LOAD), or lambda_layer with an input buffer (docs/timing.md 4.4)
-            first = Flag(lat.layer) if program.input_buffer else load.loaded_flag
-            start = first if li == 0 else Flag()
-            blobs = [Flag() for _ in w.plan.passes]
-            mask_done = Flag() if w.plan.mask_enabled else start  # bypassed: list complete at the start
-            L = CycleLayer(w, new_timing(w), cols, start, blobs, mask_done)
-            if w.plan.reads_input:
-                L.input_rows = load.rows
-            if w.plan.early_scan:  # its scan waits for the previous layer's output rows (4.5)
-                P = self.layers[-1]
-                L.prev, L.input_rows, P.feeds_early = P, P.out_rows, True
-            self.layers.append(L)
-        self.load_flag = load.loaded_flag
-        self.slots = CycleWeightSlots(self.layers)
-        blob_jobs = []
-        for i, (L, q) in enumerate(self.slots.owners):
-            job = Job("blob", L.work.plan.index, q, L.work.plan.passes[q].blob_beats)
-            blob_jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q]))
-        self.jobs = [load if i < 0 else blob_jobs[i] for i in program.job_order()]
-        self.store_start = Flag()
+        for n, works in enumerate(images):
+            load = ReadJob(
+                Job("load", -1, 0, program.load_beats),
+                -1,
+                self.load_activity[n],
+                words=_map_words(program.load_shape, cfg),
+                row_beats=program.load_row_beats,
+                res_copies=program.load_res_copies,
+                act_copies=program.load_act_copies,
+                after=self.image_start[n] if n else None,
+            )
+            self.loads.append(load)
+            for li, w in enumerate(works):
+                # start_1 = loaded(LOAD), or lambda_layer with an input buffer (docs/timing.md 4.4)
+                if li == 0:
+                    first = (Flag(lat.layer) if n == 0 else Flag()) if program.input_buffer else load.loaded_flag
+                    self.first_start.append(first)
+                start = first if li == 0 else Flag()
+                if n and program.pooled and li == count - 1:  # S4: the controller holds its start
+                    self.held[len(self.layers)] = start
+                    start = Flag()
+                blobs = [Flag() for _ in w.plan.passes]
+                mask_done = Flag() if w.plan.mask_enabled else start  # bypassed: list complete at the start
+                L = CycleLayer(w, new_timing(w), cols, start, blobs, mask_done)
+                if w.plan.reads_input:
+                    L.input_rows = load.rows
+                if w.plan.early_scan:  # its scan waits for the previous layer's output rows (4.5)
+                    P = self.layers[-1]
+                    L.prev, L.input_rows, P.feeds_early = P, P.out_rows, True
+                self.layers.append(L)
+        per_image = sum(len(plan.passes) for plan in program.layers)
+        needs = [
+            p.need + n * per_image if p.need else 0
+            for n in range(len(images))
+            for plan in program.layers
+            for p in plan.passes
+        ]
+        self.slots = CycleWeightSlots(self.layers, needs)
+        self.image_jobs: list[list[ReadJob]] = []
+        for n in range(len(images)):
+            blob_jobs = []
+            for i in range(n * per_image, (n + 1) * per_image):
+                L, q = self.slots.owners[i]
+                job = Job("blob", L.work.plan.index, q, L.work.plan.passes[q].blob_beats)
+                after = self.image_start[n] if n else None
+                blob_jobs.append(ReadJob(job, i, L.work.activity, loaded_flag=L.blobs[q], after=after))
+            self.image_jobs.append([self.loads[n] if i < 0 else blob_jobs[i] for i in program.job_order()])
+        self.jobs = [run for jobs in self.image_jobs for run in jobs]
         self.memory = CycleMemory(env, cfg)
         self.read_dma = CycleReadDma(env, cfg, lat, self.memory, self.jobs, self.slots.writable)
         self.write_dma = CycleWriteDma(
@@ -284,6 +371,7 @@ class CycleAccelerator(Clocked):
         # No block waits longer than this without any block acting, unless the model is stuck.
         self.patience = 2 * (ax.read_latency + ax.write_latency + ax.read_beat_cycles + sum(vars(lat).values())) + 64
         self.li = 0
+        self.next_image: tuple[int, int] | None = None  # (image, end_L of the one before) until it starts
         self.done = 0
         self.stopped = False  # DONE seen: the clock stops after this cycle
         self.finished = env.event()
@@ -324,9 +412,11 @@ class CycleAccelerator(Clocked):
         self.finished.succeed()
 
     def registers(self) -> list[Flag | Count]:
-        return [self.store_start]
+        return [*self.store_start, *self.image_start, *self.first_start, *self.held.values()]
 
     def tick(self, now: int) -> None:
+        count = len(self.program.layers)
+        self._next_image(now)
         if self.li < len(self.layers):
             L = self.layers[self.li]
             tiles = L.tiles(now)
@@ -335,23 +425,66 @@ class CycleAccelerator(Clocked):
             if (
                 tiles is not None
                 and L.written.value(now) >= tiles * len(L.blobs)
-                and (L.input_rows is None or self.load_flag.up(now))
+                and (L.input_rows is None or self.loads[self.li // count].loaded_flag.up(now))
                 and all(f.up(now) for f in L.blobs)
             ):
                 end = now + self.lat.layer
                 L.timing.end = end
+                n = self.li // count
                 self.li += 1
-                (self.layers[self.li].start if self.li < len(self.layers) else self.store_start).rise(end)
+                if self.li % count:
+                    nxt = self.li
+                    self.held.get(nxt, self.layers[nxt].start).rise(end)
+                else:  # the image's last layer: its STORE (S5), and the next image (S2)
+                    self.store_start[n].rise(end)
+                    if self.li < len(self.layers):
+                        self.next_image = (n + 1, end)
+                        self._next_image(now)
                 self.last_active = now
             else:
                 self.wake = NEVER  # until a register changes
-        elif self.write_dma.done.up(now):
+        elif self.write_dma.done[-1].up(now):
             self.done = now
             self.stopped = True
         else:
             self.wake = NEVER
+        self._held(now)
+
+    def _next_image(self, now: int) -> None:
+        """S2: image n starts at max(end_L(n-1), Wend(n-1)), or end_L(n-1) with a pooled STORE."""
+        if self.next_image is None:
+            return
+        n, end = self.next_image
+        if self.program.pooled or self.write_dma.sent[n - 1].up(now):
+            start = max(now, end)
+            self.image_start[n].rise(start)
+            if self.program.input_buffer:  # S3: layer 1 from S(n) + lambda_layer
+                self.first_start[n].rise(start + self.lat.layer)
+            self.next_image = None
+            self.last_active = now
+
+    def _held(self, now: int) -> None:
+        """S4: a held last layer starts once it could start without the rule and Wend(n-1) is visible."""
+        count = len(self.program.layers)
+        for li, base in self.held.items():  # the earliest image's first
+            if base.up(now) and self.write_dma.sent[li // count - 1].up(now):
+                self.layers[li].start.rise(now)
+                del self.held[li]
+            return
 
     def result(self, keep_tiles: bool) -> SimSchedule:
+        """The schedule of one inference (latency mode)."""
+        assert len(self.images) == 1
+        return self.results(keep_tiles)[0]
+
+    def image_starts(self) -> list[int]:
+        """S(n) of every image (rule S2)."""
+        out = [f.at for f in self.image_start]
+        assert all(at is not None for at in out)
+        return [int(at) for at in out if at is not None]
+
+    def results(self, keep_tiles: bool) -> list[SimSchedule]:
+        """Each image's schedule, in absolute cycles."""
         assert not self.decoder.issued, "index decoder: steps left undecoded at DONE"
         for L in self.layers:
             t, plan = L.timing, L.work.plan
@@ -367,21 +500,29 @@ class CycleAccelerator(Clocked):
                     TileEvents(q, u - q * t.tiles, n, *ev)
                     for u, ((q, n), ev) in enumerate(zip(L.tags, L.tile_events, strict=True))
                 ]
-        for run in self.jobs:
-            if run.blob < 0:
-                continue
-            need = self.slots.needs[run.blob]
-            if need:
-                run.job.allowed = self.slots.freed_at(need - 1)
-        assert self.store_start.at is not None
-        return _result(
-            "cycle",
-            self.done,
-            self.store_start.at,
-            [L.timing for L in self.layers],
-            self.works,
-            [run.job for run in self.jobs],
-            self.write_dma.bursts,
-            self.load_activity,
-            self.store_activity,
-        )
+        for n, jobs in enumerate(self.image_jobs):
+            start = self.image_start[n].at
+            assert start is not None
+            for run in jobs:
+                need = self.slots.needs[run.blob] if run.blob >= 0 else 0
+                run.job.allowed = self.slots.freed_at(need - 1) if need else start
+        count = len(self.program.layers)
+        out = []
+        for n, works in enumerate(self.images):
+            store = self.store_start[n].at
+            done = self.write_dma.done[n].at
+            assert store is not None and done is not None
+            out.append(
+                _result(
+                    "cycle",
+                    done,
+                    store,
+                    [L.timing for L in self.layers[n * count : (n + 1) * count]],
+                    works,
+                    [run.job for run in self.image_jobs[n]],
+                    self.write_dma.bursts[n],
+                    self.load_activity[n],
+                    self.store_activity[n],
+                )
+            )
+        return out

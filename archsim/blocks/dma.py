@@ -48,6 +48,8 @@ class ReadJob:
     row_times: list[int] = field(default_factory=list)
     rows_known: simpy.Event | None = None
     rows: Count = field(default_factory=Count)
+    # Cycle mode, a stream's image n >= 1: none of its jobs starts before S(n) (docs/timing.md 9, rule S3).
+    after: Flag | None = None
 
 
 def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
@@ -111,10 +113,12 @@ class FastReadDma:
 
 
 class FastWriteDma:
-    """One event for the STORE: its bursts as a train, W beats back to back.
+    """One event per STORE: its bursts as a train, W beats back to back.
 
     Burst b's first W beat (and AW) is s_b = max(start + lambda_store, s_{b-1} + n_{b-1},
     B_{b-O_w} + 1); the memory returns its B handshake B_b; done the cycle after the last.
+    In a stream (docs/timing.md 9, rule S5) it serves one STORE per image, in image order, and the
+    recurrence runs on across them; `wends[n]` fires the cycle after STORE(n)'s last W beat (rule S2).
     """
 
     def __init__(
@@ -125,32 +129,41 @@ class FastWriteDma:
         memory: FastMemory,
         beats: int,
         words: int,
-        activity: Activity,
+        activities: list[Activity],
     ) -> None:
         self.env, self.memory, self.lat = env, memory, lat
-        self.beats, self.words, self.activity = beats, words, activity
+        self.beats, self.words, self.activities = beats, words, activities
         self.max_burst = cfg.axi.max_burst_beats
         self.max_outstanding = cfg.axi.max_outstanding_writes
-        self.start = env.event()
-        self.done = env.event()
-        self.done_at = 0
-        self.bursts: list[list[int]] = []  # [first W beat, beats, B response]
+        images = len(activities)
+        self.starts = [env.event() for _ in range(images)]  # STORE(n) may start (end_L(n))
+        self.dones = [env.event() for _ in range(images)]  # DONE(n)
+        self.wends = [env.event() for _ in range(images)]  # Wend(n): STORE(n)'s W beats all sent
+        self.done_at = [0] * images
+        self.bursts: list[list[list[int]]] = [[] for _ in range(images)]  # per image: [first W beat, beats, B]
         env.process(self._run())
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         env, o = self.env, self.max_outstanding
-        yield self.start
-        s_next = cycle(env) + self.lat.store
-        for n in burst_sizes(self.beats, self.max_burst):
-            b = len(self.bursts)
-            s = max(s_next, self.bursts[b - o][2] + 1) if b >= o else s_next
-            self.bursts.append([s, n, self.memory.write(s, n)])
-            s_next = s + write_burst_cycles(n)
-        self.activity.ddr_write_beats += self.beats
-        self.activity.res_reads += self.words
-        self.done_at = (self.bursts[-1][2] if self.bursts else cycle(env)) + 1
-        yield env.timeout(self.done_at - cycle(env))
-        self.done.succeed()
+        sent: list[list[int]] = []  # every burst so far, all images: at most O_w without B response
+        s_next = -(10**18)
+        for image, activity in enumerate(self.activities):
+            yield self.starts[image]
+            now = cycle(env)
+            s_next = max(s_next, now + self.lat.store)
+            for n in burst_sizes(self.beats, self.max_burst):
+                b = len(sent)
+                s = max(s_next, sent[b - o][2] + 1) if b >= o else s_next
+                burst = [s, n, self.memory.write(s, n)]
+                sent.append(burst)
+                self.bursts[image].append(burst)
+                s_next = s + write_burst_cycles(n)
+            activity.ddr_write_beats += self.beats
+            activity.res_reads += self.words
+            own = self.bursts[image]
+            self.done_at[image] = (own[-1][2] if own else now) + 1
+            after(env, (s_next if own else now) - now, self.wends[image].succeed)
+            after(env, self.done_at[image] - now, self.dones[image].succeed)
 
 
 # --------------------------------------------------------------------------- cycle mode
@@ -186,6 +199,9 @@ class CycleReadDma(Clocked):
             self.wake = NEVER
             return
         run = self.jobs[self.next]
+        if run.after is not None and not run.after.up(now):
+            self.wake = NEVER  # the image has not started
+            return
         if run.blob >= 0 and not self.writable(run.blob, now):
             self.wake = NEVER  # until a register changes
             return
@@ -227,7 +243,10 @@ class CycleReadDma(Clocked):
 
 
 class CycleWriteDma(Clocked):
-    """One step per clock: a lambda_store countdown, then one W beat per cycle while credits last."""
+    """One step per clock: a lambda_store countdown, then one W beat per cycle while credits last.
+    In a stream (docs/timing.md 9, rule S5) the STOREs follow one another in image order, the
+    credits counting the bursts of earlier images; `sent[n]` is visible the cycle after STORE(n)'s
+    last W beat (Wend, rule S2), `done[n]` the cycle after its last B response."""
 
     def __init__(
         self,
@@ -237,31 +256,37 @@ class CycleWriteDma(Clocked):
         memory: CycleMemory,
         beats: int,
         words: int,
-        activity: Activity,
-        start: Flag,
+        activities: list[Activity],
+        starts: list[Flag],
     ) -> None:
         super().__init__(env)
-        self.memory, self.lat, self.activity, self.start_flag = memory, lat, activity, start
+        self.memory, self.lat, self.activities, self.start_flags = memory, lat, activities, starts
         ax = cfg.axi
         self.max_burst, self.max_outstanding = ax.max_burst_beats, ax.max_outstanding_writes
         self.data_bits, self.word_bits = ax.data_bits, cfg.res_word_bits
         self.beats, self.words = beats, words
+        self.image = 0  # image whose STORE runs (or is next)
         self.wait: int | None = None  # lambda_store countdown, None until started
         self.left = beats  # beats not yet sent
         self.in_burst = 0  # beats left in the current burst
         self.burst: Burst | None = None
         self.issued = 0
         self.responded = 0
+        self.last_bursts: list[int] = []  # per image whose beats are all sent: bursts issued up to its last
         self.retired = Count()  # B responses, visible the cycle after
-        self.bursts: list[list[int]] = []  # [first W beat, beats, B response]
-        self.done = Flag()
+        self.bursts: list[list[list[int]]] = [[] for _ in starts]  # per image: [first W beat, beats, B]
+        self.done = [Flag() for _ in starts]
+        self.sent = [Flag() for _ in starts]
 
     def registers(self) -> list[Flag | Count]:
-        return [self.retired, self.done]
+        return [self.retired, *self.done, *self.sent]
 
     def tick(self, now: int) -> None:
+        if self.image == len(self.start_flags):
+            self.wake = NEVER
+            return
         if self.wait is None:
-            if not self.start_flag.up(now):
+            if not self.start_flags[self.image].up(now):
                 self.wake = NEVER
                 return
             self.wait = self.lat.store
@@ -274,7 +299,7 @@ class CycleWriteDma(Clocked):
                 return
             n = min(self.max_burst, self.left)
             record = [now, n, 0]
-            self.bursts.append(record)
+            self.bursts[self.image].append(record)
             self.burst = Burst(n, record)
             self.in_burst = n
             self.issued += 1
@@ -282,17 +307,24 @@ class CycleWriteDma(Clocked):
         sent = self.beats - self.left
         self.in_burst -= 1
         self.left -= 1
-        self.activity.ddr_write_beats += 1
-        self.activity.res_reads += _words_after(sent + 1, self.data_bits, self.word_bits, self.words) - _words_after(
+        activity = self.activities[self.image]
+        activity.ddr_write_beats += 1
+        activity.res_reads += _words_after(sent + 1, self.data_bits, self.word_bits, self.words) - _words_after(
             sent, self.data_bits, self.word_bits, self.words
         )
         self.last_active = now
         self.memory.w_beat(self.burst, self.in_burst == 0, now)
+        if not self.left:  # the image's last W beat: the next image's STORE may follow
+            self.sent[self.image].rise(now + 1)
+            self.last_bursts.append(self.issued)
+            self.image += 1
+            self.wait, self.left = None, self.beats
 
     def b_response(self, burst: Burst, now: int) -> None:
         """B handshake (the memory calls it in the cycle of the response)."""
         burst.owner[2] = now
         self.retired.add(now + 1)
         self.responded += 1
-        if self.responded == self.issued and not self.left:
-            self.done.rise(now + 1)
+        finished = sum(f.at is not None for f in self.done)
+        if finished < len(self.last_bursts) and self.responded == self.last_bursts[finished]:
+            self.done[finished].rise(now + 1)

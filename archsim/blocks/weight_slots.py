@@ -28,10 +28,18 @@ class FastWeightSlots:
     A `loaded` event's value is the cycle from which the blob's data is usable (the PE array reads it)."""
 
     def __init__(
-        self, env: simpy.Environment, owners: list[tuple[int, int]], needs: list[int], mask_end: list[simpy.Event]
+        self,
+        env: simpy.Environment,
+        owners: list[tuple[int, int]],
+        needs: list[int],
+        mask_end: list[simpy.Event],
+        starts: list[simpy.Event | None] | None = None,
     ) -> None:
         self.env = env
         self.needs = needs
+        # A stream's image n >= 1 (docs/timing.md 9, rule S3): a blob that waits for no earlier blob
+        # of its image waits for the image's start S(n) instead (None: the first image, from cycle 0).
+        self.starts = starts or [None] * len(owners)
         self.loaded = [env.event() for _ in owners]
         self.pass_done = [env.event() for _ in owners]
         self.freed = [
@@ -42,15 +50,19 @@ class FastWeightSlots:
     def permit(self, blob: int) -> simpy.Event:
         """Blob `blob` may be written after this event."""
         need = self.needs[blob]
-        return done_event(self.env) if need == 0 else self.freed[need - 1]
+        if need:
+            return self.freed[need - 1]
+        start = self.starts[blob]
+        return done_event(self.env) if start is None else start
 
 
 class CycleWeightSlots:
     """Cycle mode: the free condition is a combinational AND of its readers' registers."""
 
-    def __init__(self, layers: list[CycleLayer]) -> None:
+    def __init__(self, layers: list[CycleLayer], needs: list[int] | None = None) -> None:
         self.owners = [(L, q) for L in layers for q in range(len(L.blobs))]
-        self.needs = [p.need for L in layers for p in L.work.plan.passes]
+        # a stream numbers blobs across images and passes each image's needs shifted by its first blob
+        self.needs = needs if needs is not None else [p.need for L in layers for p in L.work.plan.passes]
         self.freed_upto = 0  # blobs 0 .. freed_upto - 1 are known free (registers only rise)
 
     def free(self, blob: int, now: int) -> bool:

@@ -53,10 +53,13 @@ def _pass_tables(channels: int, g: int, k: int, k_layer: int, rows: int) -> tupl
     return useful, slots
 
 
-def layer_work(program: Program, cfg: HardwareConfig, active: list[np.ndarray | None]) -> list[LayerWork]:
+def layer_work(
+    program: Program, cfg: HardwareConfig, active: list[np.ndarray | None], first_blob: int = 0
+) -> list[LayerWork]:
+    """One image's layers; `first_blob` numbers its blobs after those of earlier images of a stream."""
     rows = cfg.pe_array.rows
     works = []
-    blob = 0
+    blob = first_blob
     for plan in program.layers:
         acts = active[plan.index]
         if plan.mask_enabled and acts is not None:

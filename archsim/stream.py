@@ -1,0 +1,161 @@
+"""Throughput mode of `archsim run --stream N`: the run's first N samples back to back (docs/timing.md 9).
+
+Both sides stream: the pruned programme with each sample's own active positions, and the dense
+baseline (index decoder and mask unit bypassed) on the same hardware under the same rules S1-S6.
+Figures are FINN's (rule S6): period P = (DONE(N-1) - DONE(0)) / (N - 1) cycles per image, fps =
+clock / P, latency = DONE(0), and each image's own latency DONE(n) - S(n). The throughput speedup is
+P_dense / P_pruned; its ideal is the run's (dense work / pruned work) over images 1 .. N - 1, the ones
+whose time the period measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from archsim.contract import StreamSchedule
+from archsim.errors import ConfigError
+from archsim.sim import simulate_stream
+
+if TYPE_CHECKING:
+    from archsim.workload import Workload
+
+STREAM_FAIRNESS = (
+    "the dense baseline streams the same number of images the same way: same hardware, same rules "
+    "(docs/timing.md 9), index decoder and mask unit bypassed"
+)
+OVERLAP = (
+    "STORE(n-1) overlaps image n: with a map STORE its B responses (image n starts after its last W beat, "
+    "rule S2), with a pooled STORE its W beats too (image n starts when image n-1's last layer ends; only "
+    "image n's last layer waits for them, rule S4). Image n's LOAD and layers do not overlap image n-1's "
+    "layers: the LOAD writes the residual buffer, which image n-1 uses until its last layer"
+)
+
+
+def check_stream(images: Any, available: int, option: str = "--stream") -> int:
+    """The number of images to stream: an integer from 2 to the samples the run has, else ConfigError."""
+    if not isinstance(images, int) or isinstance(images, bool) or images < 2:
+        raise ConfigError(f"option '{option}': expected an integer >= 2 (one image is latency mode), got {images!r}")
+    if images > available:
+        raise ConfigError(
+            f"option '{option}': {images} images asked, but the run has only {available} sample(s) "
+            "(the workload's samples, or --samples)"
+        )
+    return images
+
+
+@dataclass
+class StreamResult:
+    samples: list[int]  # trace indices of the streamed images, in stream order
+    mode: str
+    dense: StreamSchedule
+    sparse: StreamSchedule
+    dense_work: int  # per image: every kernel at every position
+    sparse_work: list[int]  # per image: kept kernels x active positions
+    clock_hz: float
+
+    @property
+    def speedup(self) -> float:
+        """Throughput speedup, P_dense / P_pruned (rule S6)."""
+        return self.dense.period / self.sparse.period
+
+    @property
+    def ideal_speedup(self) -> float:
+        """Work ratio over the images the period measures: DONE(N-1) - DONE(0) is the time of images 1 .. N-1."""
+        return self.dense_work / float(np.mean(self.sparse_work[1:]))
+
+    @property
+    def achieved_over_ideal(self) -> float:
+        return self.speedup / self.ideal_speedup
+
+    def fps(self, side: StreamSchedule) -> float:
+        return self.clock_hz / side.period
+
+
+class LatencyRun(Protocol):
+    """What a stream needs of a latency-mode run (runner.RunResult, which imports this module)."""
+
+    workload: Workload
+    mode: str
+    samples: list[int]
+    actives: list[list[np.ndarray | None]]
+
+    @property
+    def dense_work(self) -> int: ...
+
+    @property
+    def sparse_work(self) -> list[int]: ...
+
+
+def run_stream(res: LatencyRun, images: int) -> StreamResult:
+    """Stream the first `images` samples of a latency-mode run (runner.RunResult, which keeps each sample's
+    active positions) through the pruned and the dense programme, in the run's timing mode."""
+    wl = res.workload
+    check_stream(images, len(res.samples))
+    cfg = wl.config
+    dense = simulate_stream(wl.baseline_program, cfg, [[None] * len(wl.baseline_program.layers)] * images, res.mode)
+    sparse = simulate_stream(wl.program, cfg, res.actives[:images], res.mode)
+    return StreamResult(
+        samples=list(res.samples[:images]),
+        mode=res.mode,
+        dense=dense,
+        sparse=sparse,
+        dense_work=res.dense_work,
+        sparse_work=res.sparse_work[:images],
+        clock_hz=cfg.clock_hz,
+    )
+
+
+def _side(s: StreamResult, side: StreamSchedule, clock_mhz: float) -> dict[str, Any]:
+    return {
+        "period_cycles": side.period,
+        "fps": s.fps(side),
+        "latency_cycles": side.done[0],
+        "latency_us": side.done[0] / clock_mhz,
+        "total_cycles": side.total_cycles,
+        "image_start": list(side.starts),
+        "image_done": list(side.done),
+        "image_latency_cycles": list(side.latencies),
+    }
+
+
+def stream_summary(s: StreamResult, clock_mhz: float) -> dict[str, Any]:
+    """summary.json's `stream` block (docs/formats.md)."""
+    return {
+        "images": len(s.samples),
+        "samples": list(s.samples),
+        "timing_mode": s.mode,
+        "dense": _side(s, s.dense, clock_mhz),
+        "sparse": _side(s, s.sparse, clock_mhz),
+        "speedup": s.speedup,
+        "ideal_speedup": s.ideal_speedup,
+        "achieved_over_ideal": s.achieved_over_ideal,
+        "fairness": STREAM_FAIRNESS,
+        "overlap": OVERLAP,
+    }
+
+
+def _cycles(values: list[int]) -> str:
+    return ", ".join(f"{v:,}" for v in values)
+
+
+def stream_lines(s: StreamResult, clock_mhz: float) -> list[str]:
+    """The printed report's stream section."""
+    d, p = s.dense, s.sparse
+    n = len(s.samples)
+    return [
+        f"stream            {n} images back to back from one start (samples {', '.join(map(str, s.samples))}; "
+        "throughput mode, docs/timing.md 9)",
+        f"  period          dense {d.period:,.1f}   pruned {p.period:,.1f} cycles per image   "
+        "(DONE(N-1) - DONE(0)) / (N - 1)",
+        f"  fps             dense {s.fps(d):,.0f}   pruned {s.fps(p):,.0f}   (accelerator alone at {clock_mhz:g} MHz)",
+        f"  latency         dense {d.done[0]:,}   pruned {p.done[0]:,} cycles   (first image, DONE(0); "
+        f"{d.done[0] / clock_mhz:,.2f} / {p.done[0] / clock_mhz:,.2f} us)",
+        f"  image latency   dense {_cycles(d.latencies)}   pruned {_cycles(p.latencies)} cycles   (DONE(n) - S(n))",
+        f"  speedup         {s.speedup:.2f}x = P_dense / P_pruned   (ideal {s.ideal_speedup:.2f}x over images "
+        f"1..N-1; achieved / ideal = {s.achieved_over_ideal:.3f})",
+        f"  fairness        {STREAM_FAIRNESS}",
+        f"  overlap         {OVERLAP}",
+    ]
