@@ -11,8 +11,8 @@ which the wheel ships as bnn_archsim.rtlsim, so this runs from a clone and from 
 (the build cache is then build/sim_cache under the working folder). With --stream N it also runs
 the first N samples as one stream of images with one start (docs/timing.md 9) and checks every
 image's output against the functional model and the trace, every logged DONE(n) and CYCLES against
-archsim.contract.schedule_stream and the last image's layer ends. Exit 0 all equal, 1 a difference,
-2 bad input.
+archsim.contract.schedule_stream and archsim's SimPy stream, and the last image's layer ends.
+Exit 0 all equal, 1 a difference, 2 bad input.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from archsim.format import BnnModel
 from archsim.functional import classifier_forward, classifier_logits
 from archsim.layout import build_layout, store_view
 from archsim.program import compile_program
-from archsim.sim import simulate
+from archsim.sim import simulate, simulate_stream
 from archsim.workload import Workload, load_workload
 
 from .params import RtlParams
@@ -107,8 +107,10 @@ def check_stream(
         elif not np.array_equal(o.got[i], store_view(o.program, trace.layer_out[-1][s])):
             problems.append(f"image {i}: output differs from the trace")
     want = o.ref.dones
-    if o.done_log != want[: len(o.done_log)] or o.done != want[-1] or o.cycles_reg != want[-1]:
-        problems.append(f"DONE per image {o.done_log} (CYCLES {o.cycles_reg}), archsim {want}")
+    actives = [[None if m is None else np.flatnonzero(m.reshape(-1)) for m in ms] for ms in o.masks]
+    sim = simulate_stream(o.program, o.cfg, actives, "fast")
+    if o.done_log != want[: len(o.done_log)] or o.done != want[-1] or o.cycles_reg != want[-1] or sim.done != want:
+        problems.append(f"DONE per image {o.done_log} (CYCLES {o.cycles_reg}), archsim {want}, SimPy {sim.done}")
     if o.layer_ends != o.ref.layer_ends[-1]:
         problems.append("the last image's layer end cycles differ from archsim's")
     status = "PASS" if not problems else "FAIL: " + "; ".join(problems)

@@ -2,8 +2,9 @@
 
 Every case runs N = 3 images, each with its own input map (so its own masks): every image's
 output equals the functional model's, every DONE(n) (the hardware's DONE log) and the last
-image's layer ends (the layer-end log) equal archsim.contract.schedule_stream, and every AXI
-burst of the whole stream happens in the cycle the contract puts it.
+image's layer ends (the layer-end log) equal archsim.contract.schedule_stream and archsim's
+SimPy stream (fast mode), and every AXI burst of the whole stream happens in the cycle the
+contract puts it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from archsim.contract import schedule
+from archsim.sim import simulate_stream
 from tests.rtlsim.cases import POOLED, CaseSpec, case
 from tests.rtlsim.harness import build, run
 from tests.rtlsim.models import LayerSpec, random_x0
@@ -85,6 +87,9 @@ def check_stream(o: StreamOutcome, name: str) -> None:
     assert o.done_log == ref.dones[:16], f"{name}: DONE log {o.done_log}, contract {ref.dones}"
     assert o.done == o.cycles_reg == ref.dones[-1], f"{name}: done {o.done}, CYCLES {o.cycles_reg}, {ref.dones}"
     assert o.layer_ends == ref.layer_ends[-1], f"{name}: last image's layer ends {o.layer_ends}"
+    # and archsim's SimPy model of the stream (fast mode) agrees with both
+    sim = simulate_stream(o.program, o.cfg, [s_active(o, i) for i in range(n)], "fast")
+    assert sim.done == ref.dones and [lt.end for lt in sim.images[-1].layers] == o.layer_ends, f"{name}: SimPy differs"
     res = o.result
     assert [a[0] for a in res["ar"]] == [a for img in ref.ars for a in img], f"{name}: AR cycles differ"
     # S1: image n's LOAD reads from load_addr + n load_stride (its outputs, read at store_addr + n
