@@ -143,3 +143,14 @@ def test_shipped_workload() -> None:
     before = {L.name: L.cycles for L in old.layers}
     assert cycles["s2b1c2"] < before["s2b1c2"] and cycles["s3b1c2"] < before["s3b1c2"]
     assert want.done < old.done
+
+
+@pytest.mark.parametrize("specs", [STRIDE2, CHANNELS], ids=["stride 2", "channels"])
+def test_stream(specs: list[Spec]) -> None:
+    """Three images back to back (docs/timing.md 9) with a late layer in each, a different active set per
+    image: schedule_stream == fast == cycle (the term counts from each image's own last gather, rule S3)."""
+    from test_timing_stream import _actives, check_stream
+
+    cfg, program = _program(specs)
+    assert program.layers[2].late_scan
+    check_stream(program, cfg, _actives(program, np.random.default_rng(3), 3, (0.0, 0.3, 0.7, 1.0)))

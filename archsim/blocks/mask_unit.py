@@ -9,7 +9,8 @@ bits to the output set (one word per cycle). The scan ends lambda_mask cycles
 after its last evaluation. A layer that reads the input buffer waits before each position
 until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). With an early
 scan (docs/timing.md 4.5) it scans a layer from the previous layer's start, once its own previous
-scan is over, each row once the previous layer's output rows it reads are final. A layer
+scan is over, each row once the previous layer's output rows it reads are final; a late one (rule
+E4 b) not before the previous layer's last gather has ended. A layer
 without predictor bypasses the unit; the
 accelerator then marks the list complete at the layer's start.
 
