@@ -212,7 +212,7 @@ def schedule_batch(
     rows_in = _row_visible(program, cfg, reader.first_beats, lat) if program.input_buffer else None
     layer_cycles = np.empty((n, nl), np.int64)
     active = np.empty((n, nl), np.int64)
-    prev_start = prev_mask_end = np.full(n, NEG, np.int64)
+    prev_start = prev_mask_end = prev_g_end = np.full(n, NEG, np.int64)
     out_rows = np.zeros((n, 0), np.int64)  # OR(r) of the previous layer for an early scan (4.5)
     for plan in program.layers:
         start = prev_end
@@ -232,6 +232,8 @@ def schedule_batch(
         max_tiles = int(tiles.max(initial=0))
         if plan.early_scan:  # from the previous layer's start, each row once the rows it reads are final
             mask_start = np.maximum(np.maximum(prev_start, prev_mask_end), loaded(first_blob))
+            if plan.late_scan:  # E4 b, E8: not before the previous layer's last gather has ended
+                mask_start = np.maximum(mask_start, prev_g_end)
             need = [program.row_need(plan, y) for y in range(plan.h_out)]
             rows = _scan_rows(mask_start, out_rows[:, need], plan.h_out, plan.w_out * plan.nblk)
             mask_end = rows[:, -1] + mask_cycles(plan.w_out, plan.nblk) + lat.mask
@@ -281,6 +283,7 @@ def schedule_batch(
         layer_cycles[:, plan.index] = end - start
         active[:, plan.index] = n_act
         prev_end, prev_start, prev_mask_end = end, start, mask_end
+        prev_g_end = g1  # G_end of the last tile (NEG without tiles)
         nxt = plan.index + 1
         if nxt < nl and program.layers[nxt].early_scan:
             out_rows = _out_rows(m if plan.mask_enabled else None, n_act, last_e, cols, plan, lat)

@@ -354,7 +354,7 @@ def schedule(
     rows_in = (
         row_visible(program.load_row_beats, load_bursts, cfg.axi.read_beat_cycles, lat) if program.input_buffer else []
     )
-    prev_start = prev_mask_end = NEG
+    prev_start = prev_mask_end = prev_gather_end = NEG
     out_rows: list[int] = []  # OR(r) of the previous layer, when the next one scans early (4.5)
     for plan in program.layers:
         start = max(prev_end, last_start_min) if plan.index == len(program.layers) - 1 else prev_end
@@ -372,6 +372,8 @@ def schedule(
 
         if plan.early_scan:  # 4.5: from the previous layer's start, each row once the rows it reads are final
             mask_start = max(prev_start, prev_mask_end, loaded(first_blob))
+            if plan.late_scan:  # E4 b, E8: its centre-bit copies wait for the previous layer's last gather
+                mask_start = max(mask_start, prev_gather_end)
             scan_ready = [out_rows[program.row_need(plan, y)] for y in range(plan.h_out)]
             row_starts = scan_row_starts(plan, mask_start, scan_ready)
             mask_end = int(row_starts[-1]) + mask_cycles(plan.w_out, plan.nblk) + lat.mask
@@ -438,6 +440,7 @@ def schedule(
             )
         )
         prev_end, prev_start, prev_mask_end = end, start, mask_end
+        prev_gather_end = gb[-1] if gb else NEG
         nxt = plan.index + 1
         if nxt < len(program.layers) and program.layers[nxt].early_scan:
             out_rows = output_rows_final(plan, acts, eb[len(eb) - tiles :], cols, lat)

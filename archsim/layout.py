@@ -284,6 +284,7 @@ class LayerDesc:
     # layer's pooling is the host's, so never set there.
     maxpool: bool = False
     early_scan: bool = False  # scanned while the previous layer runs (archsim.program.LayerPlan)
+    late_scan: bool = False  # ... once the previous layer's last gather has ended (docs/timing.md 4.5, E4 b)
 
     @property
     def positions(self) -> int:
@@ -421,6 +422,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 res_write=lp.res_write,
                 maxpool=L.maxpool and lp.index < len(model.layers) - 1,
                 early_scan=lp.early_scan,
+                late_scan=lp.late_scan,
             )
         )
     return DdrLayout(

@@ -78,8 +78,11 @@ class LayerPlan:
     res_write: bool = True
     # Early mask scan (`buffers.early_scan`, docs/timing.md 4.5): the mask unit scans this layer while
     # the previous one still runs, each output row once the previous layer's output rows it reads are
-    # final. Decided in one place, early_scan_applies.
+    # final. Decided in one place, early_scan_kind.
     early_scan: bool = False
+    # ... but not before the previous layer's last gather has ended (rule E4, case b: a centre-bit copy
+    # into the input set of a stride-2 or reshaping previous layer).
+    late_scan: bool = False
 
     @property
     def positions(self) -> int:
@@ -159,27 +162,32 @@ def pooled_store_applies(model: BnnModel, last: LayerPlan, cfg: HardwareConfig) 
     return cfg.buffers.pooled_store and sums_only and not last.mask_enabled
 
 
-def early_scan_applies(prev_maxpool: bool, prev: LayerPlan, plan: LayerPlan, load_act_copies: int) -> bool:
-    """Whether `plan`'s mask unit may scan while `prev` (the layer before it) runs: the one place that
-    decides it (docs/timing.md 4.5, rules E1-E5; the caller checks `buffers.early_scan`).
+def early_scan_kind(prev_maxpool: bool, prev: LayerPlan, plan: LayerPlan, load_act_copies: int) -> str:
+    """Whether and how `plan`'s mask unit may scan while `prev` (the layer before it) runs: the one place
+    that decides it (docs/timing.md 4.5, rules E1-E5; the caller checks `buffers.early_scan`).
 
-    It needs a predictor (E1), a layer that reads `prev`'s output and not the input buffer (E2: a
-    main `prev`; after a shortcut layer the next one reads the shortcut's input), an unpooled `prev`
-    (E3: a pooled position is final only after two output rows, the row counter counts plain rows),
-    and, when the scan copies centre bits into the output set, which is `prev`'s input set, a `prev`
-    whose gathers stop reading input row y once its output row y + (K_prev - 1) / 2 is final, within
-    the rows the scan of row y waits for (E4: stride 1, same map shape, kernel no larger than this
-    layer's), and no LOAD writing that set (E5: the input buffer's sign-bit copy into set 0).
+    "" (no early scan), "early" or "late". It needs a predictor (E1), a layer that reads `prev`'s output
+    and not the input buffer (E2: a main `prev`; after a shortcut layer the next one reads the shortcut's
+    input), an unpooled `prev` (E3: a pooled position is final only after two output rows, the row
+    counter counts plain rows), and no LOAD writing the set its centre-bit copies go to (E5). A scan that
+    copies centre bits writes into `prev`'s input set (E4): when `prev`'s gathers stop reading input row
+    y once its output row y + (K_prev - 1) / 2 is final, within the rows the scan of row y waits for
+    (stride 1, same map shape, kernel no larger than this layer's), it is "early"; otherwise it is
+    "late": it starts only once `prev`'s last gather has ended, after which nothing reads that set.
     """
     if not plan.mask_enabled or plan.reads_input or prev.role != "main" or prev_maxpool:
-        return False
-    if plan.copy_masked:
-        same_map = (prev.c_in, prev.h_in, prev.w_in) == (plan.c_out, plan.h_out, plan.w_out)
-        if not (same_map and prev.stride == 1 and prev.kernel <= plan.kernel):
-            return False
-        if prev.reads_input and load_act_copies == 2:
-            return False
-    return True
+        return ""
+    if not plan.copy_masked:
+        return "early"
+    if prev.reads_input and load_act_copies == 2:
+        return ""
+    same_map = (prev.c_in, prev.h_in, prev.w_in) == (plan.c_out, plan.h_out, plan.w_out)
+    return "early" if same_map and prev.stride == 1 and prev.kernel <= plan.kernel else "late"
+
+
+def early_scan_applies(prev_maxpool: bool, prev: LayerPlan, plan: LayerPlan, load_act_copies: int) -> bool:
+    """Whether `plan`'s mask unit may scan while `prev` runs at all (early_scan_kind, either kind)."""
+    return bool(early_scan_kind(prev_maxpool, prev, plan, load_act_copies))
 
 
 def pooled_store_beats(c: int, cfg: HardwareConfig) -> int:
@@ -422,8 +430,8 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         # when layer 1 leaves the residual buffer alone
         act_copies = 2 if b.input_buffer and plans and plans[0].role == "main" and not plans[0].res_write else 1
         for i in range(1, len(plans)):
-            early = early_scan_applies(model.layers[i - 1].maxpool, plans[i - 1], plans[i], act_copies)
-            plans[i] = replace(plans[i], early_scan=early)
+            kind = early_scan_kind(model.layers[i - 1].maxpool, plans[i - 1], plans[i], act_copies)
+            plans[i] = replace(plans[i], early_scan=bool(kind), late_scan=kind == "late")
     for c, h, w in (maps[0], maps[-1]):
         need = _res_words(c, h, w, cfg)
         limit(

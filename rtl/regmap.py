@@ -78,7 +78,7 @@ GLOBAL_FIELDS = (
 )
 
 # flags word of a layer: bit positions
-LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr", "maxpool", "early")
+LAYER_FLAGS = ("k3", "s2", "residual", "mask_en", "copy", "swap", "pool", "res_wr", "maxpool", "early", "late")
 
 LAYER_FIELDS = (
     "flags",
@@ -306,6 +306,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
             # 2x2 max-pool of the output bits into the pooled word (bnn_maxpool.v); w3n_out is the pooled map's
             "maxpool": L.maxpool,
             "early": L.early_scan,  # its mask unit scans during the previous layer (docs/timing.md 4.5)
+            "late": L.late_scan,  # ... from the previous layer's last gather on (4.5, E4 b)
         }
         vals = {
             "flags": sum(int(flags[f]) << b for b, f in enumerate(LAYER_FLAGS)),

@@ -192,8 +192,9 @@ def test_input_buffer_cases_wait_for_rows(name):
 
 # which layers scan early in each early_* case, and why the others do not (docs/timing.md 4.5)
 EARLY_LAYERS = {
-    "early_chain": [False, False, True, True],  # c2: c1 changes the channels (E4)
-    "early_stop": [False, True, False, False, False],  # c3 after a shortcut (E2), c4 after stride 2 (E4)
+    "early_chain": [False, True, True, True],  # c2 after c1's last gather: c1 changes the channels (E4 b)
+    "early_stop": [False, True, False, False, True],  # c3 after a shortcut (E2); c4 after stride 2 (E4 b)
+    "early_late": [False, False, True, True],  # c3 after c2's last gather (E4 b), c4 as before (E4 a)
     "early_empty": [False, True, True],
     "early_inbuf": [False, True, False],  # c1 reads the input buffer (E2), c3 has no predictor (E1)
 }
@@ -218,11 +219,15 @@ def test_early_cases_scan_early(name):
         np.flatnonzero(m) if m is not None and p.mask_enabled else None
         for m, p in zip(masks, program.layers, strict=True)
     ]
-    s = schedule(program, cfg, active)
-    for lt, p in zip(s.layers, program.layers, strict=True):
+    s = schedule(program, cfg, active, keep_tiles=True)
+    for i, (lt, p) in enumerate(zip(s.layers, program.layers, strict=True)):
         if p.early_scan:
             assert lt.mask_start < lt.start, f"{name}: layer {p.name} does not scan early"
-            if name == "early_chain":
+        if p.late_scan:  # E4 b: not before the previous layer's last gather
+            assert lt.mask_start >= s.layers[i - 1].tile_events[-1].gather_end
+            if name == "early_late":  # ... which binds here
+                assert lt.mask_start == s.layers[i - 1].tile_events[-1].gather_end
+            if name == "early_chain" and not p.late_scan:  # a late scan starts when most rows are final
                 assert lt.mask_end - lt.mask_start > lt.mask_busy + LATENCIES.mask, "the rows never bind"
     if name == "early_empty":
         assert active[1] is not None and active[1].size == 0

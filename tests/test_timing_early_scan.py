@@ -1,7 +1,8 @@
 """Early mask scan (`buffers.early_scan`, docs/timing.md 4.5): the mask unit scans layer l + 1 while
 layer l runs, each output row once the rows of layer l's output it reads are final (rule E7).
 contract.schedule == fast mode == cycle mode == the batched contract with it, the overlap really
-binds, and the hazard rules E2-E5 switch it off where it would be unsafe."""
+binds, and the hazard rules E2, E3 and E5 switch it off where it would be unsafe (E4 b, the scan after the
+last gather, is in test_timing_late_scan.py)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,12 @@ def test_random_predicted_chains(seed: int) -> None:
 
 
 def test_random_chains_do_scan_early() -> None:
-    """The chains above exercise the rule and its exclusions: many layers scan early, many do not."""
-    flags = [L.early_scan for seed in range(30) for L in _random_chain(seed)[1].layers[1:] if L.mask_enabled]
-    assert sum(flags) >= 20 and len(flags) - sum(flags) >= 5
+    """The chains above exercise both kinds of E4: many layers scan early from the previous layer's start,
+    many only after its last gather (a stride-2 or reshaping previous layer, E4 b)."""
+    plans = [L for seed in range(30) for L in _random_chain(seed)[1].layers[1:] if L.mask_enabled]
+    assert all(L.early_scan for L in plans)  # E1-E3 and E5 never stop it in these chains
+    late = sum(L.late_scan for L in plans)
+    assert len(plans) - late >= 20 and late >= 5
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -131,8 +135,6 @@ def test_overlap_binds() -> None:
 @pytest.mark.parametrize(
     ("specs", "why"),
     [
-        # E4: a centre-bit copy into the input set of a 3x3 layer that still reads the row after it
-        ([Spec(32, k=1, predictor=True), Spec(32, kernel=1, k=1, predictor=True)], "E4"),
         # E2: after a shortcut layer the main layer reads the shortcut's input, not its output
         ([Spec(32, kernel=1, stride=2, role="shortcut"), Spec(32, k=1, stride=2, predictor=True)], "E2"),
         # E1: no predictor, no scan

@@ -94,6 +94,7 @@ class CycleGather(Clocked):
         if self.i < self.n:
             return
         L.filled.add(now + 1 + self.lat.gather)
+        L.gathered.add(now + 1)
         L.tile_events[self.u] += [now + 1]
         self.busy = False
         self.t += 1

@@ -9,7 +9,8 @@ bits to the output set (one word per cycle). The scan ends lambda_mask cycles
 after its last evaluation. A layer that reads the input buffer waits before each position
 until its window's input rows are LOADed (docs/timing.md 4.4: row starts M_y). With an early
 scan (docs/timing.md 4.5) it scans a layer from the previous layer's start, once its own previous
-scan is over, each row once the previous layer's output rows it reads are final. A layer
+scan is over, each row once the previous layer's output rows it reads are final; a late one (rule
+E4 b) not before the previous layer's last gather has ended. A layer
 without predictor bypasses the unit; the
 accelerator then marks the list complete at the layer's start.
 
@@ -52,6 +53,12 @@ class FastMaskUnit:
             if L.prev is not None:  # early scan (4.5): the previous layer's own scan is over
                 yield L.prev.mask_end
             yield self.slots.loaded[L.work.first_blob]  # the predictor
+            if plan.late_scan:  # E4 b: not before the previous layer's last gather has ended
+                assert L.prev is not None and L.prev.laid is not None
+                yield L.prev.laid  # fires by its last blob's load, before this layer's predictor is loaded
+                g_end = L.prev.tiles[-1].times[1] if L.prev.tiles else 0
+                if g_end > cycle(env):
+                    yield env.timeout(g_end - cycle(env))
             start = cycle(env)
             L.timing.mask_start = start
             ready = L.ready  # each output row waits for its input rows (4.4), or the previous layer's (4.5)
@@ -102,6 +109,8 @@ class CycleMaskUnit(Clocked):
             L = self.layers[self.li]
             if L.prev is not None:  # early scan (4.5): from the previous layer's start and its scan's end
                 ok = L.prev.start.up(now) and L.prev.mask_done.up(now) and L.blobs[0].up(now)
+                if ok and L.work.plan.late_scan:  # E4 b: and once its last gather has ended
+                    ok = L.prev.gathered.value(now) == len(L.prev.work.plan.passes) * (L.prev.tiles(now) or 0)
             else:
                 ok = L.start.up(now) and L.blobs[0].up(now)
             if not ok:

@@ -139,6 +139,7 @@ class CycleLayer:
     mask_done: Flag  # scan ended (the start flag itself when the mask unit is bypassed)
     entries: Count = field(default_factory=Count)  # active-list entries
     filled: Count = field(default_factory=Count)  # window buffers filled (gather -> PE array)
+    gathered: Count = field(default_factory=Count)  # tiles whose gather has ended (a late early scan, 4.5 E4)
     computed: Count = field(default_factory=Count)  # tiles computed: window buffer free again (PE -> gather)
     acc_ready: Count = field(default_factory=Count)  # accumulators final (PE -> epilogue)
     epi_done: Count = field(default_factory=Count)  # tiles through the epilogue: bank and parameters free

@@ -184,7 +184,7 @@ module bnn_core #(
     wire [MPW:0] cur_n_pass;
     wire nxt_mask_en;
     // the next layer's fields (early scan, docs/timing.md 4.5)
-    wire nxt_early, nxt_k3, nxt_s2, nxt_copy;
+    wire nxt_early, nxt_late, nxt_k3, nxt_s2, nxt_copy;
     wire [CW-1:0] nxt_h_in, nxt_w_in, nxt_h_out, nxt_w_out;
     wire [NCW-1:0] nxt_nblk_in, nxt_nblk_out;
     wire [AAW-1:0] nxt_w3n_in, nxt_w3n_out;
@@ -236,7 +236,8 @@ module bnn_core #(
         .cur_nwo(cur_nwo), .cur_positions(cur_positions), .cur_cv_last(cur_cv_last),
         .cur_shift(cur_shift), .cur_first_pass(cur_first_pass), .cur_n_pass(cur_n_pass),
         .nxt_tiles(nxt_tiles), .nxt_mask_en(nxt_mask_en),
-        .nxt_early(nxt_early), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2), .nxt_copy(nxt_copy), .nxt_h_in(nxt_h_in),
+        .nxt_early(nxt_early), .nxt_late(nxt_late), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2), .nxt_copy(nxt_copy),
+        .nxt_h_in(nxt_h_in),
         .nxt_w_in(nxt_w_in), .nxt_h_out(nxt_h_out), .nxt_w_out(nxt_w_out), .nxt_nblk_in(nxt_nblk_in),
         .nxt_w3n_in(nxt_w3n_in), .nxt_nblk_out(nxt_nblk_out), .nxt_w3n_out(nxt_w3n_out), .nxt_nwo(nxt_nwo),
         .nxt_positions(nxt_positions), .nxt_cv_last(nxt_cv_last), .nxt_first_pass(nxt_first_pass),
@@ -253,6 +254,7 @@ module bnn_core #(
     wire [MPW:0] loaded_cnt, ep_done;
     wire mask_done, mask_fin;
     wire [UW-1:0] mask_tiles_next, e_done, e_out, c_done, c_ready, g_ready;
+    wire g_over;  // the running layer's last gather has ended (a late early scan, docs/timing.md 4.5 E4 b)
     wire e_tile_end;
     // early scan (docs/timing.md 4.5): hand-over of a scan over before its layer starts, the running
     // layer's output rows, the unit's target and list halves
@@ -482,7 +484,8 @@ module bnn_core #(
                 .nblk_in(cur_nblk_in), .w3n_in(cur_w3n_in), .nblk_out(cur_nblk_out), .w3n_out(cur_w3n_out),
                 .nwo(cur_nwo), .positions(cur_positions), .cv_last(cur_cv_last),
                 .threshold(thr_q), .thr_slot(thr_slot_r),
-                .has_next(has_next), .nxt_early(nxt_early), .nxt_copy(nxt_copy), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2),
+                .has_next(has_next), .nxt_early(nxt_early), .nxt_late(nxt_late), .g_over(g_over),
+                .nxt_copy(nxt_copy), .nxt_k3(nxt_k3), .nxt_s2(nxt_s2),
                 .nxt_h_in(nxt_h_in), .nxt_w_in(nxt_w_in), .nxt_h_out(nxt_h_out), .nxt_w_out(nxt_w_out),
                 .nxt_nblk_in(nxt_nblk_in), .nxt_w3n_in(nxt_w3n_in), .nxt_nblk_out(nxt_nblk_out),
                 .nxt_w3n_out(nxt_w3n_out), .nxt_nwo(nxt_nwo), .nxt_positions(nxt_positions),
@@ -525,7 +528,8 @@ module bnn_core #(
             // what would feed the mask unit and the list is left unconnected in the dense build
             wire unused_dense = &{1'b0, cur_cv_last, f_copy, mb_data, pr_we, pr_waddr, pr_wdata, thr_q,
                                   gl_raddr, el_raddr, pr_raddr, pr_rdata, has_next, l_par, outs_final, e_rows,
-                                  nxt_early, nxt_k3, nxt_s2, nxt_copy, nxt_h_in, nxt_w_in, nxt_h_out, nxt_w_out,
+                                  nxt_early, nxt_late, g_over, nxt_k3, nxt_s2, nxt_copy, nxt_h_in, nxt_w_in,
+                                  nxt_h_out, nxt_w_out,
                                   nxt_nblk_in, nxt_w3n_in, nxt_nblk_out, nxt_w3n_out, nxt_nwo, nxt_positions,
                                   nxt_cv_last, nxt_first_pass, ms_par};
             /* verilator lint_on UNUSEDSIGNAL */
@@ -571,7 +575,7 @@ module bnn_core #(
         .w3n_in(cur_w3n_in), .positions(cur_positions), .n_pass(cur_n_pass), .first_pass(cur_first_pass),
         .list_cnt(list_cnt), .mask_done(mask_done), .c_done(c_done), .list_raddr(gl_raddr), .list_rdata(gl_rdata),
         .ga_addr(ga_addr), .ga_data(ga_data), .wb_we(wb_we), .wb_col(wb_col), .wb_buf(wb_buf), .wb_blk(wb_blk),
-        .wb_data(wb_data), .wb_mask(wb_mask), .wb_rot(wb_rot), .g_ready(g_ready),
+        .wb_data(wb_data), .wb_mask(wb_mask), .wb_rot(wb_rot), .g_ready(g_ready), .g_over(g_over),
         .rec_idx_a(pe_rec), .rec_gp_a(pe_rec_gp), .rec_idx_b(ep_rec), .rec_gp_b(ep_rec_gp), .rec_tb_b(ep_rec_tb),
         .rec_nt_b(ep_rec_nt)
     );

@@ -62,6 +62,7 @@ module bnn_gather #(
     output reg [8:0] wb_mask,
     output reg [3:0] wb_rot,
     output reg [UW-1:0] g_ready,  // tiles whose window buffer is usable
+    output wire g_over,  // the layer's last tile is gathered: nothing reads its input set any more (4.5, E4 b)
     input wire [2:0] rec_idx_a,
     output wire [MPW-1:0] rec_gp_a,
     input wire [2:0] rec_idx_b,
@@ -98,6 +99,8 @@ module bnn_gather #(
             cn = (nall >= COLS) ? COLS : nall[CLW:0];
         end
     end
+    // the list is final, the last pass's tiles are all issued and the last one's issue is over (from G_end)
+    assign g_over = !busy && (!mask_en || mask_done) && (nall == 0 || (q + 1'b1 == n_pass && tb == nall));
     wire wb_free = (u < 2) || (c_done >= u - 1'b1);
     // Input buffer: before a position's first channel block, its window's input rows must be loaded.
     // Checked on the raster generator's row; with a predictor the list entry of a position only

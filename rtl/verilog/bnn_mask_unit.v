@@ -62,6 +62,8 @@ module bnn_mask_unit #(
     // the next layer (EARLY): its flag and fields, the running layer's parity and output rows
     input wire has_next,
     input wire nxt_early,
+    input wire nxt_late,  // ... only once the running layer's last gather has ended (`g_over`, 4.5 E4 b)
+    input wire g_over,
     input wire nxt_copy,
     input wire nxt_k3,
     input wire nxt_s2,
@@ -123,7 +125,7 @@ module bnn_mask_unit #(
     // the running layer's scan is over (or it has none) and the next layer scans early (4.5, E8)
     wire cur_over = !mask_en || (cur_started && done_r && !tgt_next);
     wire go_nxt = (EARLY != 0) && layer_active && has_next && nxt_early && !tgt_next && !scanning && cur_over &&
-        (loaded_cnt > {1'b0, nxt_first_pass});
+        (loaded_cnt > {1'b0, nxt_first_pass}) && (!nxt_late || g_over);
     wire pn = !scanning && go_nxt;  // fields: the next layer's
     wire f_copy = scanning ? l_copy : pn ? nxt_copy : copy_en;
     wire f_k3 = scanning ? l_k3 : pn ? nxt_k3 : k3;

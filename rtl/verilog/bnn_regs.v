@@ -110,6 +110,7 @@ module bnn_regs #(
     // the next layer's fields, for an early mask scan of it (docs/timing.md 4.5; the table is read at
     // the next layer's index while a layer runs)
     output wire nxt_early,
+    output wire nxt_late,  // ... not before the running layer's last gather has ended (E4 b)
     output wire nxt_k3,
     output wire nxt_s2,
     output wire nxt_copy,
@@ -287,6 +288,7 @@ module bnn_regs #(
     assign nxt_tiles = l_tiles;
     assign nxt_mask_en = l_flags[FLAG_MASK_EN];
     assign nxt_early = l_flags[FLAG_EARLY] && l_flags[FLAG_MASK_EN];
+    assign nxt_late = l_flags[FLAG_LATE];
     assign nxt_k3 = l_flags[FLAG_K3];
     assign nxt_s2 = l_flags[FLAG_S2];
     assign nxt_copy = l_flags[FLAG_COPY];

@@ -499,8 +499,8 @@ CASES += (
 CASES += (
     CaseSpec(
         "early_chain",
-        "early scan: three predicted 3x3 layers after an unpredicted one, two passes each, the last two scanned"
-        " while the previous one runs (row waits bind)",
+        "early scan: three predicted 3x3 layers after an unpredicted one, two passes each, each scanned"
+        " while the previous one runs (row waits bind; c2 after c1's last gather, as c1 changes the channels)",
         cfg_over=EARLY,
         c0=8,
         h=8,
@@ -517,7 +517,7 @@ CASES += (
     CaseSpec(
         "early_stop",
         "early scan on the multi-layer programme: c2 scans while c1 runs; c3 follows a shortcut (E2 stops it),"
-        " c4 would copy centre bits into the input set of a stride-2 layer (E4 stops it)",
+        " c4 copies centre bits into the input set of a stride-2 layer (E4 b: from c3's last gather on)",
         cfg_over=EARLY,
         c0=8,
         h=8,
@@ -525,6 +525,25 @@ CASES += (
         layers=PROGRAM_LAYERS,
         thresholds={1: "sparse", 3: "sparse", 4: "sparse"},
         seed=23,
+    ),
+    CaseSpec(
+        "early_late",
+        "late early scan (docs/timing.md 4.5, E4 b): a stride-2 layer without predictor, then a predicted"
+        " identity-residual layer whose centre-bit copies go into the stride-2 layer's input set: its scan"
+        " starts when that layer's last gather ends (9 tiles a pass: the term binds, on c3's end too, as its"
+        " few active positions wait for the scan's end); then a same-shape layer scanned early as before",
+        cfg_over=EARLY,
+        c0=8,
+        h=12,
+        w=12,
+        layers=(
+            LayerSpec("c1", 8, k=1),
+            LayerSpec("c2", 32, stride=2, k=1, residual=False),
+            LayerSpec("c3", 32, k=1, predictor="p"),
+            LayerSpec("c4", 32, k=1, predictor="p"),
+        ),
+        thresholds={2: "few", 3: "sparse"},
+        seed=26,
     ),
     CaseSpec(
         "early_empty",
