@@ -8,6 +8,7 @@ import pytest
 
 from archsim.cli import main
 from archsim.runner import run_workload
+from archsim.stream import run_stream
 from archsim.workload import load_workload
 from tests.synth_helpers import ROOT
 
@@ -80,11 +81,21 @@ def test_readme_figures_are_the_shipped_run():
         f"ideal (work-ratio) {s['ideal_speedup']:.2f}x",
         f"({s['hardware']['pe_rows']} x {s['equal_area']['dense_pe_cols']} PEs,",
         f"the pruned design is {s['equal_area']['speedup']:.2f}x faster (dense {s['equal_area']['dense_cycles']:,} cycles)",
+        # throughput mode: the shipped run streams its four images (--stream 4, docs/timing.md 9)
+        f"dense {s['stream']['dense']['period_cycles']:,.1f} cycles, pruned {s['stream']['sparse']['period_cycles']:,.1f}",
+        f"({s['stream']['sparse']['fps']:,.0f} fps at {s['clock_mhz']:g} MHz): **{s['stream']['speedup']:.2f}x**",
+        f"work ratio of {s['stream']['ideal_speedup']:.2f}x over images 1-{len(s['stream']['samples']) - 1}",
+        f"ideal {s['stream']['achieved_over_ideal']:.3f}, as in latency mode",
     ):
         assert quoted in readme, quoted
     wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
     res = run_workload(wl, progress=False)
     assert (res.dense.done, res.sparse_cycles_mean) == (s["dense"]["cycles"], s["sparse"]["cycles"])
+    st = run_stream(res, len(s["stream"]["samples"]))
+    assert (st.dense.period, st.sparse.period) == (
+        s["stream"]["dense"]["period_cycles"],
+        s["stream"]["sparse"]["period_cycles"],
+    )
 
 
 def test_equal_area_baseline(wdir, tmp_path, capsys):
