@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archsim.contract import burst_sizes
 from archsim.sim import simulate
 from tests.rtlsim.cases import BACKPRESSURE, CASES, case
-from tests.rtlsim.harness import Outcome, build, run
+from tests.rtlsim.harness import Outcome, build, read_bursts, run
 from tests.rtlsim.models import random_x0
 
 pytestmark = pytest.mark.rtl
@@ -52,19 +51,7 @@ def check_exact(o: Outcome) -> None:
 
 def contract_bursts(o: Outcome) -> tuple[list[int], list[int]]:
     """AR cycle a_b and last-beat cycle r_b of every read burst, from the jobs' `allowed` times."""
-    ax = o.cfg.axi
-    a_prev, r = -(10**9), []
-    ars = []
-    for j in o.sched.jobs:
-        for n in burst_sizes(j.beats, ax.max_burst_beats):
-            b = len(ars)
-            freed = r[b - ax.max_outstanding_reads] + 1 if b >= ax.max_outstanding_reads else -(10**9)
-            a = max(a_prev + 1, j.allowed, freed)
-            f = max(a + ax.read_latency, (r[-1] if r else -(10**9)) + ax.read_beat_cycles)
-            ars.append(a)
-            r.append(f + ax.read_beat_cycles * (n - 1))
-            a_prev = a
-    return ars, r
+    return read_bursts(o.sched.jobs, o.cfg)
 
 
 @pytest.mark.parametrize("spec", CASES, ids=[c.name for c in CASES])

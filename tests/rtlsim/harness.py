@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from archsim.config import HardwareConfig
-from archsim.contract import Schedule, schedule
+from archsim.contract import Job, Schedule, burst_sizes, schedule
 from archsim.format import BnnModel
 from archsim.layout import build_layout, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
@@ -155,6 +155,37 @@ def run_testbench(built: Built, module: str, work: Path, env: dict[str, str], re
     return total
 
 
+def memory_timing(cfg: HardwareConfig, backpressure: bool, seed: int) -> dict[str, object]:
+    """The testbench's memory model (docs/timing.md sections 3 and 5): the configuration's AXI timing,
+    with or without random back-pressure."""
+    ax = cfg.axi
+    return {
+        "read_latency": ax.read_latency,
+        "write_latency": ax.write_latency,
+        "beat_cycles": ax.read_beat_cycles,
+        "data_bits": ax.data_bits,
+        "backpressure": backpressure,
+        "seed": seed,
+    }
+
+
+def read_bursts(jobs: list[Job], cfg: HardwareConfig) -> tuple[list[int], list[int]]:
+    """AR cycle a_b and last-beat cycle r_b of every read burst of `jobs`, from their `allowed` times
+    (docs/timing.md section 3), recomputed here so that the RTL's bursts are checked against the rule."""
+    ax = cfg.axi
+    a_prev, r, ars = -(10**9), [], []
+    for j in jobs:
+        for n in burst_sizes(j.beats, ax.max_burst_beats):
+            b = len(ars)
+            freed = r[b - ax.max_outstanding_reads] + 1 if b >= ax.max_outstanding_reads else -(10**9)
+            a = max(a_prev + 1, j.allowed, freed)
+            f = max(a + ax.read_latency, (r[-1] if r else -(10**9)) + ax.read_beat_cycles)
+            ars.append(a)
+            r.append(f + ax.read_beat_cycles * (n - 1))
+            a_prev = a
+    return ars, r
+
+
 def run(built: Built, case: Case, work: Path) -> Outcome:
     cfg = built.prm.cfg
     prog = compile_program(case.model, cfg, case.mode)
@@ -171,18 +202,10 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
     ddr[base : base + len(blobs)] = blobs
     (work / "ddr.bin").write_bytes(bytes(ddr))
     writes = regmap.program_writes(lay, built.prm)
-    ax = cfg.axi
     case_json = {
         "ddr_file": str(work / "ddr.bin"),
         "ddr_size": lay.end,
-        "timing": {
-            "read_latency": ax.read_latency,
-            "write_latency": ax.write_latency,
-            "beat_cycles": ax.read_beat_cycles,
-            "data_bits": ax.data_bits,
-            "backpressure": case.backpressure,
-            "seed": case.seed,
-        },
+        "timing": memory_timing(cfg, case.backpressure, case.seed),
         "writes": [[w.addr, w.value] for w in writes],
         "readback": [
             [regmap.global_addr(n), v.value]

@@ -24,7 +24,7 @@ from archsim.format import BnnModel
 from archsim.layout import DdrLayout, build_layout, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
 
-from .harness import Built, regmap, run_testbench
+from .harness import Built, memory_timing, read_bursts, regmap, run_testbench
 from .reference import expected_run
 
 
@@ -43,18 +43,7 @@ class StreamRef:
 
 def _read_bursts(s: Schedule, cfg: HardwareConfig) -> list[int]:
     """AR cycle of every read burst of one image, from its jobs' `allowed` times (section 3)."""
-    ax = cfg.axi
-    a_prev, r, ars = -(10**9), [], []
-    for j in s.jobs:
-        for n in burst_sizes(j.beats, ax.max_burst_beats):
-            b = len(ars)
-            freed = r[b - ax.max_outstanding_reads] + 1 if b >= ax.max_outstanding_reads else -(10**9)
-            a = max(a_prev + 1, j.allowed, freed)
-            f = max(a + ax.read_latency, (r[-1] if r else -(10**9)) + ax.read_beat_cycles)
-            ars.append(a)
-            r.append(f + ax.read_beat_cycles * (n - 1))
-            a_prev = a
-    return ars
+    return read_bursts(s.jobs, cfg)[0]
 
 
 class S4Binds(Exception):
@@ -152,19 +141,11 @@ def run_stream(
     ddr[base : base + len(blobs)] = blobs
     (work / "ddr.bin").write_bytes(bytes(ddr))
     writes = regmap.program_writes(lay, built.prm)
-    ax = cfg.axi
     store_bytes = lay.store.beats * cfg.beat_bytes
     case_json = {
         "ddr_file": str(work / "ddr.bin"),
         "ddr_size": lay.end,
-        "timing": {
-            "read_latency": ax.read_latency,
-            "write_latency": ax.write_latency,
-            "beat_cycles": ax.read_beat_cycles,
-            "data_bits": ax.data_bits,
-            "backpressure": backpressure,
-            "seed": mem_seed,
-        },
+        "timing": memory_timing(cfg, backpressure, mem_seed),
         "writes": [[w.addr, w.value] for w in writes],
         "readback": [
             [regmap.global_addr(w.what.split(".", 1)[1]), w.value] for w in writes if w.what.startswith("global.")
