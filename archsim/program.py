@@ -120,10 +120,21 @@ class Program:
         """Residual-buffer words the STORE reads: none when it writes the sums (read from the sum store)."""
         return 0 if self.pooled else self.store_words
 
+    @property
+    def blob_count(self) -> int:
+        """Blobs of one inference: one per pass."""
+        return sum(len(plan.passes) for plan in self.layers)
+
     def job_order(self) -> list[int]:
         """Read jobs in the order the DMA serves them: -1 is the LOAD, i >= 0 blob i."""
-        blobs = sum(len(plan.passes) for plan in self.layers)
-        return [*range(self.pre_load), -1, *range(self.pre_load, blobs)]
+        return [*range(self.pre_load), -1, *range(self.pre_load, self.blob_count)]
+
+    def stream_needs(self, images: int) -> list[int]:
+        """need of every blob of a stream of `images` images, blobs numbered on across images: image n's
+        blob waits only for blobs of its own image (docs/timing.md 9, rule S3), hence its need shifted by
+        n blob_count, and 0 (the image's start) where it waits for none."""
+        per = self.blob_count
+        return [p.need + n * per if p.need else 0 for n in range(images) for plan in self.layers for p in plan.passes]
 
     @property
     def load_res_copies(self) -> int:

@@ -112,7 +112,7 @@ def _run(
     """Each image's start S(n) and schedule."""
     if mode not in SIM_MODES:
         raise TimingInputError(f"mode must be one of {SIM_MODES}, got {mode!r}")
-    blobs = sum(len(plan.passes) for plan in program.layers)  # blobs of one image, numbered on across images
+    blobs = program.blob_count  # blobs of one image, numbered on across images
     images = [layer_work(program, cfg, _check_active(program, a), n * blobs) for n, a in enumerate(actives)]
     env = simpy.Environment()
     model: FastAccelerator | CycleAccelerator

@@ -93,16 +93,12 @@ class FastAccelerator:
         cols = cfg.pe_array.cols
         self.layers = [FastLayer.build(env, w, cols) for w in self.works]
         owners = [(li, q) for li, w in enumerate(self.works) for q in range(len(w.plan.passes))]
-        per_image = sum(len(plan.passes) for plan in program.layers)  # blobs of one image
+        per_image = program.blob_count
         # S(n): image 0 starts at cycle 0, image n >= 1 when the controller fires its event
         self.image_start = [env.event() for _ in images]
         self.starts = [0] * len(images)
-        needs, starts = [], []
-        for n in range(len(images)):
-            for plan in program.layers:
-                for p in plan.passes:
-                    needs.append(p.need + n * per_image if p.need else 0)  # the need counts within the image
-                    starts.append(self.image_start[n] if n else None)
+        starts = [self.image_start[n] if n else None for n in range(len(images)) for _ in range(per_image)]
+        needs = program.stream_needs(len(images))
         self.slots = FastWeightSlots(env, owners, needs, [L.mask_end for L in self.layers], starts)
         self.memory = FastMemory(env, cfg)
         self.load_activity = [Activity() for _ in images]
@@ -320,14 +316,8 @@ class CycleAccelerator(Clocked):
                     P = self.layers[-1]
                     L.prev, L.input_rows, P.feeds_early = P, P.out_rows, True
                 self.layers.append(L)
-        per_image = sum(len(plan.passes) for plan in program.layers)
-        needs = [
-            p.need + n * per_image if p.need else 0
-            for n in range(len(images))
-            for plan in program.layers
-            for p in plan.passes
-        ]
-        self.slots = CycleWeightSlots(self.layers, needs)
+        per_image = program.blob_count
+        self.slots = CycleWeightSlots(self.layers, program.stream_needs(len(images)))
         self.image_jobs: list[list[ReadJob]] = []
         for n in range(len(images)):
             blob_jobs = []

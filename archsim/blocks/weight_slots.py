@@ -59,10 +59,9 @@ class FastWeightSlots:
 class CycleWeightSlots:
     """Cycle mode: the free condition is a combinational AND of its readers' registers."""
 
-    def __init__(self, layers: list[CycleLayer], needs: list[int] | None = None) -> None:
+    def __init__(self, layers: list[CycleLayer], needs: list[int]) -> None:
         self.owners = [(L, q) for L in layers for q in range(len(L.blobs))]
-        # a stream numbers blobs across images and passes each image's needs shifted by its first blob
-        self.needs = needs if needs is not None else [p.need for L in layers for p in L.work.plan.passes]
+        self.needs = needs  # Program.stream_needs: blobs numbered on across the images of a stream
         self.freed_upto = 0  # blobs 0 .. freed_upto - 1 are known free (registers only rise)
 
     def free(self, blob: int, now: int) -> bool:
