@@ -7,7 +7,8 @@ per-layer results and sweep tables as pandas DataFrames. Imported lazily, so tha
 
 from typing import Any
 
-__version__ = "0.1.0"
+from archsim.version import __version__
+
 __all__ = ["RunOutput", "SweepOutput", "__version__", "run", "sample_workload", "sweep"]
 
 

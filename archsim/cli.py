@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archsim import __version__
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import unwritable_target
+from archsim.version import __version__
 from archsim.yamlio import one_line, path_problem, short
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from archsim import __version__
+from archsim.version import __version__
 from archsim.workload import Workload
 
 

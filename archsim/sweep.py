@@ -34,13 +34,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from archsim import __version__
 from archsim.buildable import check_program
 from archsim.config import NAME_PATTERN, HardwareConfig, apply_overrides, parse_overrides
 from archsim.energy import EnergyTable, check_table_for, default_table_path
 from archsim.errors import ArchsimError, ConfigError
 from archsim.fileio import atomic_write_text
 from archsim.program import compile_program
+from archsim.version import __version__
 from archsim.yamlio import PathText, one_line, path_problem, read_yaml, short, validate
 
 if TYPE_CHECKING:
