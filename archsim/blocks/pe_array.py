@@ -144,8 +144,8 @@ class CyclePeArray(Clocked):
             return False  # bank u % 2 still holds tile u - 2
         q, n = L.tags[self.u]
         k = L.work.plan.passes[q].k
-        if self.baw * k < n and L.filled.value(now) <= self.u:
-            return False  # T2: it would read block 1 before the gather writes it, so it waits for the whole window
+        if not self._window_ready(L, n, k, now):
+            return False
         if not L.blobs[q].up(now):
             return False  # weights not loaded
         self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, k, 0, 0
@@ -154,3 +154,8 @@ class CyclePeArray(Clocked):
         self.act, self.timing, self.c_in = L.work.activity, L.timing, L.work.plan.c_in
         L.tile_events[self.u] += [now]
         return True
+
+    def _window_ready(self, L: CycleLayer, n: int, k: int, now: int) -> bool:
+        """Rule T2 for tile u, whose first channel block is written: it reads a block in B_A k steps, the
+        gather writes one in n cycles; if it reads faster, it waits until the whole window is written."""
+        return self.baw * k >= n or L.filled.value(now) > self.u
