@@ -23,7 +23,7 @@ import simpy
 
 from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.work import CycleLayer, Tile
-from archsim.contract import Latencies, gather_cycles, gather_end
+from archsim.contract import Latencies, gather_cycles, gather_times
 
 
 class FastGather:
@@ -46,7 +46,7 @@ class FastGather:
             self.end = start + cycles
         else:
             lo = tile.t * L.sizes[0]
-            self.end = gather_end(start, L.work.active[lo : lo + tile.n], plan, L.ready)
+            self.end = gather_times(start, L.work.active[lo : lo + tile.n], plan, L.ready)[1]
         tile.times += [start, self.end]
         L.timing.gather_busy += cycles
         act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
