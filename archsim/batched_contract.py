@@ -133,11 +133,11 @@ def _ranked_positions(mask: np.ndarray | None, n_act: np.ndarray, slots: int) ->
 def _gather_waits(
     mask: np.ndarray | None, n_act: np.ndarray, row_ready: np.ndarray, tiles: int, cols: int, plan: LayerPlan
 ) -> np.ndarray:
-    """The row waits of contract.gather_end for every image and tile: int64 [N, tiles].
+    """The row waits of contract.gather_times for every image and tile: int64 [N, tiles].
 
-    gather_end runs g = max(g, RowReady(row of p_i)) + nblk over the tile's positions p_0..p_{n-1},
-    so g_end = max(start + n nblk, max_i RowReady(row of p_i) + (n - i) nblk); this returns the
-    second term (NEG for a tile an image lacks)."""
+    Its first sweep runs g = max(g, RowReady(row of p_i)) + 1 over the tile's positions p_0..p_{n-1},
+    so G1 = max(start + n, max_i RowReady(row of p_i) + n - i); this returns the second term (NEG
+    for a tile an image lacks)."""
     n = len(n_act)
     slots = tiles * cols
     pos = _ranked_positions(mask, n_act, slots)
@@ -145,7 +145,7 @@ def _gather_waits(
     valid = index[None, :] < n_act[:, None]
     size = np.minimum(cols, n_act[:, None] - (index // cols * cols)[None, :])  # n of the slot's tile
     rows = np.minimum(pos // plan.w_out, plan.h_out - 1)
-    wait = np.take_along_axis(row_ready, rows, axis=1) + (size - index[None, :] % cols) * plan.nblk
+    wait = np.take_along_axis(row_ready, rows, axis=1) + (size - index[None, :] % cols)
     wait = np.where(valid, wait, NEG)
     return wait.reshape(n, tiles, cols).max(axis=2)
 
@@ -254,14 +254,17 @@ def schedule_batch(
         for p in plan.passes:
             ready = loaded(first_blob + p.index)
             c_dur = compute_cycles(plan.c_in, p.k)
+            block_steps = cfg.buffers.act_word_bits * p.k  # steps the PE array spends on one channel block
             for t in range(max_tiles):
                 size = np.minimum(cols, n_act - t * cols)
                 lr = ready0[:, t] if plan.mask_enabled and p.index == 0 else mask_end
                 gs = np.maximum(np.maximum(start, g1), np.maximum(lr, c2))
-                g_end = gs + size * plan.nblk  # gather_cycles
-                if waits is not None:  # contract.gather_end: each position waits for its rows
-                    np.maximum(g_end, waits[:, t], out=g_end)
-                cs = np.maximum(np.maximum(c1, g_end + lat.gather), np.maximum(e2, ready))
+                sweep1 = gs + size  # contract.gather_times: G1, the end of the first block's sweep
+                if waits is not None:  # each position of the first sweep waits for its rows
+                    np.maximum(sweep1, waits[:, t], out=sweep1)
+                g_end = sweep1 + (plan.nblk - 1) * size
+                win = np.where(block_steps >= size, sweep1, g_end) + lat.gather  # contract.window_ready
+                cs = np.maximum(np.maximum(c1, win), np.maximum(e2, ready))
                 c_end = cs + c_dur
                 e_end = np.maximum(e1, c_end + lat.compute) + size * p.g  # epilogue_cycles
                 has = tiles > t

@@ -217,14 +217,25 @@ def scan_row_starts(plan: LayerPlan, mask_start: int, ready: list[int] | None) -
     return starts
 
 
-def gather_end(start: int, positions: np.ndarray, plan: LayerPlan, ready: list[int] | None) -> int:
-    """G_end of a tile gathered from `start`: n nblk cycles, each position waiting for its rows (4.4)."""
+def gather_times(start: int, positions: np.ndarray, plan: LayerPlan, ready: list[int] | None) -> tuple[int, int]:
+    """(G1, G_end) of a tile gathered from `start` (docs/timing.md 4.2, rule T1): channel block by
+    channel block, one position per cycle; G1 ends the first block's sweep, in which each position
+    waits for its input rows (4.4); the later sweeps take n cycles each."""
+    n = len(positions)
     if ready is None:
-        return start + gather_cycles(len(positions), plan.nblk)
-    g = start
-    for p in positions.tolist():
-        g = max(g, ready[p // plan.w_out]) + plan.nblk
-    return g
+        g1 = start + n
+    else:
+        g1 = start
+        for p in positions.tolist():
+            g1 = max(g1, ready[p // plan.w_out]) + 1
+    return g1, g1 + (plan.nblk - 1) * n
+
+
+def window_ready(g1: int, g_end: int, n: int, k: int, act_word_bits: int, lat: Latencies) -> int:
+    """The cycle from which the PE array may start a tile (docs/timing.md 4.2, rule T2): after the
+    first block's sweep when it reads a block (act_word_bits x k steps) no faster than the gather
+    writes one (n cycles), else after the whole gather."""
+    return (g1 if act_word_bits * k >= n else g_end) + lat.gather
 
 
 def output_rows_final(
@@ -400,8 +411,8 @@ def schedule(
                 n = sizes[t]
                 lr = int(ready0[t]) if p.index == 0 else mask_end
                 gs = max(start, gb[u - 1] if u else NEG, lr, cb[u - 2] if u >= 2 else NEG)
-                g_end = gather_end(gs, acts[t * cols : t * cols + n], plan, row_ready)
-                gr = g_end + lat.gather
+                g1, g_end = gather_times(gs, acts[t * cols : t * cols + n], plan, row_ready)
+                gr = window_ready(g1, g_end, n, p.k, cfg.buffers.act_word_bits, lat)
                 cs = max(cb[u - 1] if u else NEG, gr, eb[u - 2] if u >= 2 else NEG, ready)
                 c_end = cs + compute_cycles(plan.c_in, p.k)
                 cr = c_end + lat.compute

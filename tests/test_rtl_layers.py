@@ -220,3 +220,32 @@ def test_early_cases_scan_early(name):
         assert active[1] is not None and active[1].size == 0
     if name == "early_stop":
         assert program.layers[2].role == "shortcut" and program.layers[4].copy_masked
+
+
+@pytest.mark.parametrize("name", ["bg_blocks", "bg_narrow"])
+def test_block_major_hand_over(name, tmp_path):
+    """docs/timing.md 4.2, T1 and T2: the RTL's PE array starts every tile in the cycle C_start of the
+    contract (its `go`, probed inside the design), and the case is what it claims: tiles whose start
+    is bound by the first block's sweep, G1 + lambda_gather, earlier than the whole gather would
+    allow; in bg_narrow (B_A k_q < n_t) also tiles that wait for the whole gather."""
+    import dataclasses
+
+    from archsim.contract import LATENCIES, schedule
+
+    spec = case(name)
+    o = run(_built(spec), dataclasses.replace(spec.make(), probes=("u_core.u_pe_ctl.go",)), tmp_path)
+    check_exact(o)
+    s = schedule(o.program, o.cfg, o.active, keep_tiles=True)
+    events = [(e, p) for lt, p in zip(s.layers, o.program.layers, strict=True) for e in lt.tile_events]
+    assert o.result["probes"]["u_core.u_pe_ctl.go"] == [e.compute_start for e, _ in events]
+    ba, lam = o.cfg.buffers.act_word_bits, LATENCIES.gather
+    early = late = 0
+    for e, p in events:
+        g1 = e.gather_end - (p.nblk - 1) * e.n  # the first sweep's end (T1; later sweeps never wait)
+        if ba * p.passes[e.pass_index].k >= e.n:
+            early += e.compute_start == g1 + lam < e.gather_end + lam
+        else:
+            late += e.compute_start == e.gather_end + lam
+    assert early >= 2, f"{name}: the first block's sweep never sets a tile's start"
+    if name == "bg_narrow":
+        assert late >= 2, f"{name}: no tile waits for its whole gather"

@@ -137,7 +137,7 @@ class FastAccelerator:
             run.permit.callbacks.append(self._allowed_recorder(run.job))
         self.read_dma = FastReadDma(env, cfg, lat, self.memory, self.jobs)
         self.mask = FastMaskUnit(env, lat, self.slots, cols)
-        self.gather = FastGather(env, lat)
+        self.gather = FastGather(env, lat, cfg.buffers.act_word_bits)
         self.pe = FastPeArray(
             env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse")
         )

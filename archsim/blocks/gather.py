@@ -1,18 +1,21 @@
 """Window gather and the two window buffers (docs/timing.md section 4.2).
 
 For each tile of up to P_X active positions, the gather copies every position's
-window (3x3, or 1x1 for a 1x1 layer), one channel block per cycle (the nine
-activation banks are read in parallel), into a window buffer. Every pass gathers all tiles again. Tile u uses
-window buffer u % 2, free again once the PE array has finished tile u - 2; the
-filled buffer is usable by the PE array lambda_gather cycles after the gather's
-last cycle. A tile may start once its positions are listed: for pass 0 of a
-masked layer, a full tile as soon as its last entry is visible, the final
-partial tile (and every tile of a later pass) once the scan has ended.
+window (3x3, or 1x1 for a 1x1 layer), one (position, channel block) per cycle (the nine
+activation banks are read in parallel), into a window buffer, block-major (rule T1): block 0
+of every position of the tile, then block 1, and so on. Every pass gathers all tiles again.
+Tile u uses window buffer u % 2, free again once the PE array has finished tile u - 2. A tile
+may start once its positions are listed: for pass 0 of a masked layer, a full tile as soon as
+its last entry is visible, the final partial tile (and every tile of a later pass) once the
+scan has ended.
 
     G_start(u) = max(start_l, G_end(u-1), LR(u), C_end(u-2))
+    G1(u) = G_start(u) + n,   G_end(u) = G1(u) + (nblk - 1) n
 
-A layer that reads the input buffer waits before each position until its window's input
-rows are LOADed (docs/timing.md 4.4), so G_end(u) may exceed G_start(u) + n nblk.
+The PE array may start lambda_gather cycles after the first sweep (G1) when it reads a block
+no faster than the gather writes one, B_A k_q >= n, else lambda_gather after G_end (rule T2).
+A layer that reads the input buffer waits, in the first sweep, before each position until its
+window's input rows are LOADed (docs/timing.md 4.4), so G1(u) may exceed G_start(u) + n.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import simpy
 
 from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.work import CycleLayer, Tile
-from archsim.contract import Latencies, gather_cycles, gather_end
+from archsim.contract import Latencies, gather_cycles, gather_times, window_ready
 
 
 class FastGather:
@@ -31,8 +34,8 @@ class FastGather:
     in tile order). The window buffers are a FIFO of the cycles from which each is free: taken here,
     given back by the PE array."""
 
-    def __init__(self, env: simpy.Environment, lat: Latencies) -> None:
-        self.env, self.lat = env, lat
+    def __init__(self, env: simpy.Environment, lat: Latencies, act_word_bits: int) -> None:
+        self.env, self.lat, self.act_word_bits = env, lat, act_word_bits
         self.free_buffers: deque[int] = deque([0, 0])
         self.end = 0  # G_end of the previous tile
 
@@ -43,21 +46,25 @@ class FastGather:
         start = max(L.timing.start, self.end, L.list_ready(tile.q, tile.t), self.free_buffers.popleft())
         cycles = gather_cycles(tile.n, plan.nblk)
         if L.ready is None:  # no input rows to wait for: the slice below is not needed
-            self.end = start + cycles
+            g1 = start + tile.n
+            self.end = g1 + cycles - tile.n
         else:
             lo = tile.t * L.sizes[0]
-            self.end = gather_end(start, L.work.active[lo : lo + tile.n], plan, L.ready)
+            g1, self.end = gather_times(start, L.work.active[lo : lo + tile.n], plan, L.ready)
         tile.times += [start, self.end]
         L.timing.gather_busy += cycles
         act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += cycles
         if plan.mask_enabled:
             act.list_reads += tile.n
-        return self.end + self.lat.gather
+        return window_ready(g1, self.end, tile.n, plan.passes[tile.q].k, self.act_word_bits, self.lat)
 
 
 class CycleGather(Clocked):
-    """One (position, channel block) copy per cycle; tile boundaries from the active list's registers."""
+    """One (position, channel block) copy per cycle, block-major (rule T1); tile boundaries from the
+    active list's registers. It counts the tiles whose first sweep is written (`first_swept`, g_first)
+    beside those wholly written (`filled`, g_ready), and records when each block of a tile is written
+    (`swept`), which the PE array checks against what it reads (rule T2)."""
 
     def __init__(self, env: simpy.Environment, lat: Latencies, layers: list[CycleLayer], cols: int) -> None:
         super().__init__(env)
@@ -69,33 +76,40 @@ class CycleGather(Clocked):
         self.busy = False
         self.n = 0  # positions of the current tile
         self.i = 0  # position within the tile
-        self.blk = 0  # channel block
+        self.blk = 0  # channel block (the sweep)
 
     def tick(self, now: int) -> None:
         if not self.busy and not self._next_tile(now):
             self.wake = NEVER  # until a register changes
             return
         L = self.layers[self.li]
-        if not self.blk and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
+        first = not self.blk
+        if first and not L.rows_ready(int(L.work.active[self.t * self.cols + self.i]), now):
             self.wake = NEVER
-            return  # input buffer: the position's input rows are not loaded yet
+            return  # input buffer: the position's input rows are not loaded yet (the later sweeps find them)
         act = L.work.activity
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += 1
         L.timing.gather_busy += 1
+        # The first sweep reads each position's raster index from the list and keeps it for the later sweeps.
+        if first and L.work.plan.mask_enabled:
+            act.list_reads += 1
         self.last_active = now
+        self.i += 1
+        if self.i < self.n:
+            return
+        # Sweep done: this block of every position of the tile is in the window buffer.
+        self.i = 0
+        written = now + 1 + self.lat.gather
+        L.swept[self.u].append(written)
+        if first:
+            L.first_swept.add(written)
         self.blk += 1
         if self.blk < L.work.plan.nblk:
             return
-        self.blk = 0
-        self.i += 1
-        if L.work.plan.mask_enabled:
-            act.list_reads += 1  # the next position's raster index, read once its window is done
-        if self.i < self.n:
-            return
-        L.filled.add(now + 1 + self.lat.gather)
+        L.filled.add(written)
         L.gathered.add(now + 1)
-        L.tile_events[self.u] += [now + 1]
+        L.tile_events[self.u][1] = now + 1  # G_end (the PE array may have started the tile already)
         self.busy = False
         self.t += 1
         self.u += 1
@@ -134,6 +148,7 @@ class CycleGather(Clocked):
         if self.u >= 2 and L.computed.value(now) < self.u - 1:
             return False  # window buffer u % 2 still holds tile u - 2
         L.tags.append((self.q, n))
-        L.tile_events.append([now])
+        L.tile_events.append([now, -1])  # G_start; G_end once the last sweep is written
+        L.swept.append([])
         self.busy, self.n, self.i, self.blk = True, n, 0, 0
         return True

@@ -8,7 +8,11 @@ accumulates into bank u % 2, free again once the epilogue has finished tile
 u - 2; the weights come from the pass's weight slot. The accumulators are final
 lambda_compute cycles after the last step.
 
-    C_start(u) = max(C_end(u-1), G_end(u) + lambda_gather, E_end(u-2), loaded(blob of pass q))
+    C_start(u) = max(C_end(u-1), W(u), E_end(u-2), loaded(blob of pass q))
+
+W(u) is the window buffer's hand-over (rule T2 of docs/timing.md 4.2): the gather writes the tile
+channel block by channel block, and the array, which reads block b from step b B_A k_q on, may
+start once block 0 is written when B_A k_q >= n, else once the whole tile is.
 """
 
 from __future__ import annotations
@@ -80,12 +84,15 @@ class CyclePeArray(Clocked):
         super().__init__(env)
         self.lat, self.layers, self.decoder = lat, layers, decoder
         self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
+        self.baw = cfg.buffers.act_word_bits  # input channels per channel block
         self.li = 0
         self.u = 0
         self.busy = False
         self.q = self.n = self.k = 0
         self.c = 0  # input channel
         self.j = 0  # kept kernel of the input channel
+        self.next_block = 0  # first input channel of the next channel block to read
+        self.swept: list[int] = []  # the tile's channel blocks: cycle from which each is written (gather)
         # The tile's pass: rows whose step j is a kept real kernel (plain ints, read every step).
         self.useful: list[int] = []
         self.ops = self.rows * self.cols  # PE operations per step
@@ -104,6 +111,11 @@ class CyclePeArray(Clocked):
         act.pe_useful += self.n * self.useful[self.j]
         if self.j == 0:
             act.window_reads += self.n  # each column reads the input channel's window once, for all k steps
+            if self.c == self.next_block:  # a new channel block: T2 promises the gather has written it
+                b = self.c // self.baw
+                if b >= len(self.swept) or self.swept[b] > now:
+                    raise AssertionError(f"PE array reads channel block {b} of tile {self.u} before it is written")
+                self.next_block += self.baw
         self.timing.pe_busy += 1
         self.decoder.push(now + 1, act)
         self.last_active = now
@@ -126,15 +138,24 @@ class CyclePeArray(Clocked):
             self.li += 1
             self.u = 0
         L = self.layers[self.li]
-        if L.filled.value(now) <= self.u:
-            return False  # window not gathered yet
+        if L.first_swept.value(now) <= self.u:
+            return False  # not even the window's first channel block is gathered yet
         if self.u >= 2 and L.epi_done.value(now) < self.u - 1:
             return False  # bank u % 2 still holds tile u - 2
         q, n = L.tags[self.u]
+        k = L.work.plan.passes[q].k
+        if not self._window_ready(L, n, k, now):
+            return False
         if not L.blobs[q].up(now):
             return False  # weights not loaded
-        self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, L.work.plan.passes[q].k, 0, 0
+        self.busy, self.q, self.n, self.k, self.c, self.j = True, q, n, k, 0, 0
+        self.next_block, self.swept = 0, L.swept[self.u]
         self.useful = L.work.useful_rows[q].tolist()
         self.act, self.timing, self.c_in = L.work.activity, L.timing, L.work.plan.c_in
         L.tile_events[self.u] += [now]
         return True
+
+    def _window_ready(self, L: CycleLayer, n: int, k: int, now: int) -> bool:
+        """Rule T2 for tile u, whose first channel block is written: it reads a block in B_A k steps, the
+        gather writes one in n cycles; if it reads faster, it waits until the whole window is written."""
+        return self.baw * k >= n or L.filled.value(now) > self.u

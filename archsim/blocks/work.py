@@ -139,6 +139,8 @@ class CycleLayer:
     mask_done: Flag  # scan ended (the start flag itself when the mask unit is bypassed)
     entries: Count = field(default_factory=Count)  # active-list entries
     filled: Count = field(default_factory=Count)  # window buffers filled (gather -> PE array)
+    first_swept: Count = field(default_factory=Count)  # tiles whose first channel block is written (4.2 T2)
+    swept: list[list[int]] = field(default_factory=list)  # per tile u: cycle each channel block is usable from
     gathered: Count = field(default_factory=Count)  # tiles whose gather has ended (a late early scan, 4.5 E4)
     computed: Count = field(default_factory=Count)  # tiles computed: window buffer free again (PE -> gather)
     acc_ready: Count = field(default_factory=Count)  # accumulators final (PE -> epilogue)

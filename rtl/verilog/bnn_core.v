@@ -253,7 +253,7 @@ module bnn_core #(
     wire load_fin, wr_fin;
     wire [MPW:0] loaded_cnt, ep_done;
     wire mask_done, mask_fin;
-    wire [UW-1:0] mask_tiles_next, e_done, e_out, c_done, c_ready, g_ready;
+    wire [UW-1:0] mask_tiles_next, e_done, e_out, c_done, c_ready, g_first, g_ready;
     wire g_over;  // the running layer's last gather has ended (a late early scan, docs/timing.md 4.5 E4 b)
     wire e_tile_end;
     // early scan (docs/timing.md 4.5): hand-over of a scan over before its layer starts, the running
@@ -565,7 +565,7 @@ module bnn_core #(
     wire [2:0] pe_rec, ep_rec;
     wire [MPW-1:0] pe_rec_gp, ep_rec_gp;
     wire [LAW-1:0] ep_rec_tb;
-    wire [CLW:0] ep_rec_nt;
+    wire [CLW:0] pe_rec_nt, ep_rec_nt;
     bnn_gather #(
         .COLS(COLS), .CLW(CLW), .BA(BA), .AAW(AAW), .CW(CW), .NCW(NCW), .NBW(NBW), .RAW(RAW), .PSW(PSW),
         .LAW(LAW), .MPW(MPW), .UW(UW), .LINW(LINW)
@@ -575,8 +575,8 @@ module bnn_core #(
         .w3n_in(cur_w3n_in), .positions(cur_positions), .n_pass(cur_n_pass), .first_pass(cur_first_pass),
         .list_cnt(list_cnt), .mask_done(mask_done), .c_done(c_done), .list_raddr(gl_raddr), .list_rdata(gl_rdata),
         .ga_addr(ga_addr), .ga_data(ga_data), .wb_we(wb_we), .wb_col(wb_col), .wb_buf(wb_buf), .wb_blk(wb_blk),
-        .wb_data(wb_data), .wb_mask(wb_mask), .wb_rot(wb_rot), .g_ready(g_ready), .g_over(g_over),
-        .rec_idx_a(pe_rec), .rec_gp_a(pe_rec_gp), .rec_idx_b(ep_rec), .rec_gp_b(ep_rec_gp), .rec_tb_b(ep_rec_tb),
+        .wb_data(wb_data), .wb_mask(wb_mask), .wb_rot(wb_rot), .g_first(g_first), .g_ready(g_ready),
+        .g_over(g_over), .rec_idx_a(pe_rec), .rec_gp_a(pe_rec_gp), .rec_nt_a(pe_rec_nt), .rec_idx_b(ep_rec), .rec_gp_b(ep_rec_gp), .rec_tb_b(ep_rec_tb),
         .rec_nt_b(ep_rec_nt)
     );
 
@@ -593,10 +593,11 @@ module bnn_core #(
     wire [MW-1:0] p2_sub;
     wire [GW-1:0] p2_j;
     bnn_pe_ctl #(
-        .MPW(MPW), .UW(UW), .SW(SW), .GW(GW), .BA(BA), .BIW(BIW), .NBW(NBW), .WAW(WAW), .MW(MW), .M1(M1), .M3(M3)
+        .MPW(MPW), .UW(UW), .CLW(CLW), .SW(SW), .GW(GW), .BA(BA), .BIW(BIW), .NBW(NBW), .WAW(WAW), .MW(MW), .M1(M1), .M3(M3)
     ) u_pe_ctl (
-        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .k3(f_k3), .g_ready(g_ready),
-        .e_done(e_done), .loaded_cnt(loaded_cnt), .rec_idx(pe_rec), .rec_gp(pe_rec_gp), .pidx(pe_idx),
+        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .k3(f_k3), .g_first(g_first),
+        .g_ready(g_ready), .e_done(e_done), .loaded_cnt(loaded_cnt), .rec_idx(pe_rec), .rec_gp(pe_rec_gp),
+        .rec_nt(pe_rec_nt), .pidx(pe_idx),
         .p_k(pt_k), .p_steps(pt_steps), .p_wbase(pt_wbase_pe), .w_raddr(w_raddr), .wb_rbuf(wb_rbuf), .wb_rblk(wb_rblk), .wb_rbit(wb_rbit),
         .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j), .p2_bank(p2_bank), .p2_first(p2_first), .p2_last(p2_last),
         .c_done(c_done)

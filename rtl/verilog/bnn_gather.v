@@ -1,17 +1,22 @@
-// Window gather (docs/timing.md 4.2, "Gather").
+// Window gather (docs/timing.md 4.2, "Gather", rule T1).
 // Tiles: the active positions of a layer in raster order, COLS at a time; every pass
 // runs all tiles; tiles are numbered u = 0, 1, ... across the passes of a layer.
 // For tile u the gather copies, one (position, channel block) per cycle, the nine
 // bank words of each position's 3x3 window into window buffer u mod 2 (column = the
 // position's place in the tile), with the window's padding mask and bank rotation.
+// Block-major: block 0 of every position of the tile (the first sweep), then block 1
+// of every position, and so on, so that the PE array can start on block 0 (T2).
 // It starts a tile when the layer runs, its previous tile is done, the tile's list
 // entries are visible (or, for pass 0 of a masked layer, the scan has ended), and the
 // PE array has finished tile u-2 (its window buffer is free).
-// Positions come from the active list (masked layers) or, when the mask unit is
-// bypassed, from a raster position generator.
+// Positions come from the active list (masked layers; re-read in every sweep) or, when
+// the mask unit is bypassed, from a raster position generator, which walks a tile's
+// positions once: the first sweep records them in a COLS-entry LUT RAM, the later
+// sweeps replay them from it. The input buffer's row wait applies to the first sweep.
 // Pipeline: issue t (list read / position) -> t+1 bank addresses -> t+2 bank data
-// into the window buffer; the buffer is usable by the PE array from the third cycle
-// after the last issue (lambda_gather = 2).
+// into the window buffer; a block is usable by the PE array from the third cycle
+// after its sweep's last issue (lambda_gather = 2): `g_first` counts the tiles whose
+// first sweep is usable, `g_ready` those wholly usable.
 // The gather also records, per tile, its pass, base list index and size for the PE
 // array and the epilogue (8 entries: at most four tiles are in flight).
 `default_nettype none
@@ -61,10 +66,12 @@ module bnn_gather #(
     output wire [9*BA-1:0] wb_data,
     output reg [8:0] wb_mask,
     output reg [3:0] wb_rot,
+    output reg [UW-1:0] g_first,  // tiles whose first channel block (first sweep) is usable (T2)
     output reg [UW-1:0] g_ready,  // tiles whose window buffer is usable
     output wire g_over,  // the layer's last tile is gathered: nothing reads its input set any more (4.5, E4 b)
     input wire [2:0] rec_idx_a,
     output wire [MPW-1:0] rec_gp_a,
+    output wire [CLW:0] rec_nt_a,
     input wire [2:0] rec_idx_b,
     output wire [MPW-1:0] rec_gp_b,
     output wire [LAW-1:0] rec_tb_b,
@@ -102,7 +109,7 @@ module bnn_gather #(
     // the list is final, the last pass's tiles are all issued and the last one's issue is over (from G_end)
     assign g_over = !busy && (!mask_en || mask_done) && (nall == 0 || (q + 1'b1 == n_pass && tb == nall));
     wire wb_free = (u < 2) || (c_done >= u - 1'b1);
-    // Input buffer: before a position's first channel block, its window's input rows must be loaded.
+    // Input buffer: before a position's first channel block (first sweep), its window's input rows must be loaded.
     // Checked on the raster generator's row; with a predictor the list entry of a position only
     // exists after the mask unit waited for the same rows, so the check never binds there.
     wire [CW-1:0] pyc;
@@ -121,13 +128,16 @@ module bnn_gather #(
     wire buf_cur = go ? u[0] : buf_r;
     wire last_blk = (blk == nblk_in - 1'b1);
     wire last_n = ({1'b0, n} == nt_cur - 1'b1);
+    wire sweep0 = (blk == 0);  // the first sweep: block 0 of every position
     wire tile_last = issue && last_blk && last_n;
+    wire first_last = issue && sweep0 && last_n;
     assign list_raddr = tbc_cur + {{(LAW - CLW) {1'b0}}, n};
 
     reg [MPW-1:0] rec_gp [0:7];
     reg [LAW-1:0] rec_tb [0:7];
     reg [CLW:0] rec_nt [0:7];
     assign rec_gp_a = rec_gp[rec_idx_a];
+    assign rec_nt_a = rec_nt[rec_idx_a];
     assign rec_gp_b = rec_gp[rec_idx_b];
     assign rec_tb_b = rec_tb[rec_idx_b];
     assign rec_nt_b = rec_nt[rec_idx_b];
@@ -154,8 +164,8 @@ module bnn_gather #(
             end
             if (issue) begin
                 busy <= !tile_last;
-                blk <= last_blk ? {NCW{1'b0}} : blk + 1'b1;
-                if (last_blk) n <= last_n ? {CLW{1'b0}} : n + 1'b1;
+                n <= last_n ? {CLW{1'b0}} : n + 1'b1;
+                if (last_n) blk <= last_blk ? {NCW{1'b0}} : blk + 1'b1;
             end
         end
     end
@@ -167,25 +177,32 @@ module bnn_gather #(
     /* verilator lint_off PINCONNECTEMPTY */
     // the output-side outputs of the shared position generator are not needed here
     bnn_pos_gen #(.CW(CW), .AAW(AAW), .RAW(RAW), .NCW(NCW)) u_pos (
-        .clk(clk), .init(layer_init), .adv(issue && last_blk && !mask_en), .s2(s2),
+        .clk(clk), .init(layer_init), .adv(issue && sweep0 && !mask_en), .s2(s2),
         .h_out(h_out), .w_out(w_out), .nblk_in(nblk_in), .w3n_in(w3n_in),
         .nblk_out(nblk_in), .w3n_out(w3n_in), .nwo({RAW{1'b0}}),
         .yc(pyc), .xc(pxc), .ycm(pym), .xcm(pxm), .ibase(pib), .rbase(), .obank(), .obase()
     );
     /* verilator lint_on PINCONNECTEMPTY */
+    // the tile's raster positions, recorded in the first sweep and replayed in the later ones
+    wire [LINW-1:0] pos_gen = {pyc, pxc, pym, pxm, pib};
+    wire [LINW-1:0] pos_rep;
+    bnn_lutram #(.W(LINW), .AW(CLW), .DEPTH(COLS)) u_rep (
+        .clk(clk), .we(issue && sweep0 && !mask_en), .waddr(n), .wdata(pos_gen), .raddr(n), .rdata(pos_rep)
+    );
 
     // ------------------------------------------------------------------ stage 1: bank addresses
-    reg v1, last1, buf1;
+    reg v1, last1, first1, buf1;
     reg [CLW-1:0] col1;
     reg [NCW-1:0] blk1;
     reg [LINW-1:0] pos1;
     always @(posedge clk) begin
         v1 <= issue && !layer_init;
         last1 <= tile_last;
+        first1 <= first_last;
         buf1 <= buf_cur;
         col1 <= n;
         blk1 <= blk;
-        pos1 <= {pyc, pxc, pym, pxm, pib};
+        pos1 <= sweep0 ? pos_gen : pos_rep;
     end
     wire [LINW-1:0] ent = mask_en ? list_rdata : pos1;
     wire [CW-1:0] eyc = ent[LINW-1 -: CW];
@@ -200,10 +217,11 @@ module bnn_gather #(
     );
 
     // ------------------------------------------------------------------ stage 2: window buffer write
-    reg last2;
+    reg last2, first2;
     always @(posedge clk) begin
         wb_we <= v1 && !layer_init;
         last2 <= v1 && last1 && !layer_init;
+        first2 <= v1 && first1 && !layer_init;
         wb_col <= col1;
         wb_buf <= buf1;
         wb_blk <= blk1[NBW-1:0];
@@ -212,8 +230,13 @@ module bnn_gather #(
     end
     assign wb_data = ga_data;
     always @(posedge clk) begin
-        if (layer_init) g_ready <= 0;
-        else if (last2) g_ready <= g_ready + 1'b1;
+        if (layer_init) begin
+            g_first <= 0;
+            g_ready <= 0;
+        end else begin
+            if (first2) g_first <= g_first + 1'b1;
+            if (last2) g_ready <= g_ready + 1'b1;
+        end
     end
 endmodule
 `default_nettype wire

@@ -2,8 +2,11 @@
 //
 // bnn_pe_ctl issues one step per cycle: step c*k + j of input channel c, j-th kept
 // kernel of every row. It starts tile u when the array is idle, window buffer u mod 2
-// is usable (gather done + lambda_gather), accumulator bank u mod 2 has been read by
-// the epilogue (tile u-2 done) and the pass's blob is loaded.
+// is usable, accumulator bank u mod 2 has been read by the epilogue (tile u-2 done)
+// and the pass's blob is loaded. "Usable" (docs/timing.md 4.2, rule T2): the gather
+// writes the tile block-major, one block in n_t cycles, and the array reads a block in
+// BA k steps; when BA k >= n_t it never overtakes the gather, so the tile's first block
+// suffices (`g_first`, first sweep + lambda_gather), else the whole tile (`g_ready`).
 //
 // bnn_pe_array: ROWS x COLS processing elements. Every row gets its kernel (9 bits)
 // and channel slot of the step (the sparse index decoder: slot = the step's index
@@ -21,6 +24,7 @@
 module bnn_pe_ctl #(
     parameter MPW = 6,
     parameter UW = 16,
+    parameter CLW = 4,
     parameter SW = 13,
     parameter GW = 3,
     parameter BA = 64,
@@ -35,11 +39,15 @@ module bnn_pe_ctl #(
     input wire layer_init,
     input wire layer_active,
     input wire k3,
+    input wire [UW-1:0] g_first,
     input wire [UW-1:0] g_ready,
     input wire [UW-1:0] e_done,
     input wire [MPW:0] loaded_cnt,
     output wire [2:0] rec_idx,
     input wire [MPW-1:0] rec_gp,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input wire [CLW:0] rec_nt,  // tile u's size n_t (unused when BA >= COLS: then BA k >= n_t always)
+    /* verilator lint_on UNUSEDSIGNAL */
     output wire [MPW-1:0] pidx,
     input wire [GW:0] p_k,
     input wire [SW-1:0] p_steps,
@@ -69,7 +77,18 @@ module bnn_pe_ctl #(
     reg [MW-1:0] sub;
     assign rec_idx = u[2:0];
     assign pidx = rec_gp;
-    wire go = layer_active && !busy && (g_ready > u) && ((u < 2) || (e_done >= u - 1'b1)) &&
+    // T2: a tile's record (pass, size) is written when its gather starts, before either count passes u
+    wire early;
+    generate
+        if (BA >= (1 << CLW)) begin : g_ba_wide
+            assign early = (p_k != 0);  // BA k >= BA >= n_t for any k >= 1
+        end else begin : g_ba_narrow
+            localparam [GW+CLW+1:0] BA_W = BA;
+            assign early = ({{(CLW + 1) {1'b0}}, p_k} * BA_W) >= {{(GW + 1) {1'b0}}, rec_nt};
+        end
+    endgenerate
+    wire win_ok = early ? (g_first > u) : (g_ready > u);
+    wire go = layer_active && !busy && win_ok && ((u < 2) || (e_done >= u - 1'b1)) &&
         (loaded_cnt > {1'b0, rec_gp});
     wire issue = go || busy;
     wire last_step = (cnt == p_steps - 1'b1);

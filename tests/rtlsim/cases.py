@@ -579,6 +579,37 @@ CASES += (
     ),
 )
 
+# Block-major gather (docs/timing.md 4.2, T1 and T2): the PE array starts a tile once its first channel
+# block is gathered when B_A k_q >= n_t, else after the whole gather.
+NARROW = {"pe_array": {"cols": 8}, "buffers": {"act_word_bits": 4, "input_buffer": True}}
+CASES += (
+    CaseSpec(
+        "bg_blocks",
+        "block-major gather with the input buffer: 3 channel blocks, 9 tiles a pass; the first layer's first"
+        " sweeps wait for the LOADed rows and the PE array starts each tile from its first block; then a"
+        " predicted layer, 3 passes each",
+        cfg_over=INBUF,
+        c0=24,
+        h=6,
+        w=6,
+        layers=(LayerSpec("c1", 24, k=1), LayerSpec("c2", 24, k=2, predictor="p")),
+        thresholds={1: "sparse"},
+        seed=40,
+    ),
+    CaseSpec(
+        "bg_narrow",
+        "B_A = 4 < P_X = 8: with k_q = 1 a full tile (n_t = 8) is read faster than gathered, so the PE array"
+        " waits for the whole gather; with k_q = 2, or the last tile (n_t = 1), it starts from the first block",
+        cfg_over=NARROW,
+        c0=8,
+        h=5,
+        w=5,
+        layers=(LayerSpec("c1", 8, k=1), LayerSpec("c2", 8, k=2, predictor="p")),
+        thresholds={1: "sparse"},
+        seed=41,
+    ),
+)
+
 BACKPRESSURE = "program"  # the case also run with random AXI back-pressure
 
 

@@ -104,6 +104,7 @@ class Case:
     backpressure: bool = False
     seed: int = 0
     more_x0: tuple[np.ndarray, ...] = ()  # further samples, run back to back after x0
+    probes: tuple[str, ...] = ()  # internal one-bit signals whose set cycles the testbench records (Icarus)
 
 
 @dataclass
@@ -220,6 +221,7 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
         "store_bytes": lay.store.beats * cfg.beat_bytes,
         "out_file": str(work / "out.bin"),
         "load_addr": lay.load_addr,
+        "probes": list(case.probes),
         "more_loads": [
             {"load_file": str(work / f"load{i}.bin"), "out_file": str(work / f"out{i}.bin")}
             for i in range(len(case.more_x0))

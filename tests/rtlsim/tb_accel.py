@@ -124,9 +124,17 @@ class MemPort:
         self.mem.sample(t, out, s)
 
 
-async def run_accel(dut, mem: AxiMemory) -> int:
-    """Pulse start and serve the AXI master until done; returns DONE (cycles from start)."""
+async def run_accel(dut, mem: AxiMemory, probes: dict[str, list[int]] | None = None) -> int:
+    """Pulse start and serve the AXI master until done; returns DONE (cycles from start). `probes`:
+    internal one-bit signals by hierarchical name (below the top level), each given the cycles in
+    which it is set."""
     port = MemPort(dut, mem)
+    handles = []
+    for name, cycles in (probes or {}).items():
+        h = dut
+        for part in name.split("."):
+            h = getattr(h, part)
+        handles.append((h, cycles))
     t = 0
     while t < MAX_CYCLES:
         await FallingEdge(dut.aclk)
@@ -136,6 +144,9 @@ async def run_accel(dut, mem: AxiMemory) -> int:
         if t > 0 and int(dut.done.value):
             return t
         port.sample(t)
+        for h, cycles in handles:
+            if str(h.value) == "1":  # an unset register (X) is not set
+                cycles.append(t)
         t += 1
     raise AssertionError(f"no done within {MAX_CYCLES} cycles")
 
@@ -201,8 +212,9 @@ async def run_case(dut):
         got = await lite.read(addr)
         assert got == value, f"register {addr:#06x} reads {got:#x}, wrote {value:#x}"
 
+    probes: dict[str, list[int]] = {name: [] for name in case.get("probes", [])}
     t0 = time.perf_counter()
-    done = await run_accel(dut, mem)
+    done = await run_accel(dut, mem, probes)
     wall = time.perf_counter() - t0
     cycles_reg = await lite.read(case["cycles_addr"])
     status = await lite.read(case["status_addr"])
@@ -239,6 +251,7 @@ async def run_case(dut):
         "w_first": first_stats.w_first,
         "b": first_stats.b,
         "done_log": done_log,
+        "probes": probes,
     }
     Path(case["out_file"]).write_bytes(out)
     Path(os.environ["BNN_RESULT"]).write_text(json.dumps(result))
