@@ -29,7 +29,7 @@ class Activity:
     res_reads: int = 0  # residual-buffer word reads (rows x value_bits each)
     res_writes: int = 0  # residual-buffer word writes
     list_writes: int = 0  # active-list entries appended by the mask unit
-    list_reads: int = 0  # active-list entries read by the gather (every pass reads the list again)
+    list_reads: int = 0  # active-list entries read by the gather (every pass and channel-block sweep reads them again)
     mask_evals: int = 0  # mask-unit evaluations: one position and one channel block (9 B_A-bit XNOR-popcount)
     epilogue_ops: int = 0  # epilogue operations: affine, residual add, saturate and sign of one output value
 

@@ -247,7 +247,7 @@ def layer_events(plan: LayerPlan, n_active: int, cfg: HardwareConfig, mode: str)
     e["res_reads"] = epi if plan.residual else 0
     e["res_writes"] = epi if plan.res_write else 0
     e["list_writes"] = N if plan.mask_enabled else 0
-    e["list_reads"] = Q * N if plan.mask_enabled else 0
+    e["list_reads"] = Q * N * plan.nblk if plan.mask_enabled else 0  # the gather reads it in every sweep (T1)
     e["mask_evals"] = scan
     e["epilogue_ops"] = sum(N * p.channels for p in plan.passes)  # real output values
     return e

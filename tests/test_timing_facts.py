@@ -152,7 +152,7 @@ def test_activity_by_hand(mode: str) -> None:
         res_reads=21,
         res_writes=21,
         list_writes=7,
-        list_reads=7,
+        list_reads=14,  # both channel-block sweeps read the list (T1)
         mask_evals=50,
         epilogue_ops=70,
     )

@@ -56,7 +56,7 @@ class FastGather:
         act.act_reads += plan.kernel**2 * cycles  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += cycles
         if plan.mask_enabled:
-            act.list_reads += tile.n
+            act.list_reads += cycles  # every sweep reads the tile's entries from the list again, as the RTL does
         return window_ready(g1, self.end, tile.n, plan.passes[tile.q].k, self.act_word_bits, self.lat)
 
 
@@ -91,9 +91,8 @@ class CycleGather(Clocked):
         act.act_reads += L.work.plan.kernel**2  # a 3x3 window reads all nine banks, 1x1 one
         act.window_writes += 1
         L.timing.gather_busy += 1
-        # The first sweep reads each position's raster index from the list and keeps it for the later sweeps.
-        if first and L.work.plan.mask_enabled:
-            act.list_reads += 1
+        if L.work.plan.mask_enabled:
+            act.list_reads += 1  # each sweep reads the position's raster index from the list again
         self.last_active = now
         self.i += 1
         if self.i < self.n:
