@@ -494,32 +494,8 @@ class Accelerator:
         return status
 
     def _infer(self, x0: np.ndarray, host_s: float) -> tuple[np.ndarray, RunStats]:
-        lay, buf, prog, model = self.layout, self.buffer, self.program, self._model()
-        assert lay is not None and buf is not None and prog is not None
-        t0 = time.perf_counter()
-        base = logical_base(self.cfg, buf.physical_address, 0)  # checked in full by load_model
-        data = np.frombuffer(pack_map(x0, self.cfg), dtype=np.uint8)
-        buf.array[plane_index(self.cfg, lay.load_addr - base, len(data))] = data
-        buf.sync_to_device()
-        host_s += time.perf_counter() - t0
-
-        before = self._check_idle()
-        self._set_images(1)
-        t1 = time.perf_counter()
-        self.mmio.write(regmap.CTRL, 1 << regmap.CTRL_START_BIT)
-        self._wait_done(_bit(before, regmap.STATUS_DONE_BIT))
-        accel_s = time.perf_counter() - t1
-        cycles = self.mmio.read(regmap.CYCLES)
-        ends = tuple(self.mmio.read(regmap.log_addr(i)) for i in range(len(lay.layers)))
-
-        t2 = time.perf_counter()
-        buf.sync_from_device()
-        nbytes = lay.store.beats * self.cfg.beat_bytes
-        out = unpack_store(buf.array[plane_index(self.cfg, lay.store_addr - base, nbytes)], prog, self.cfg)
-        # a pooled STORE hands over the per-channel sums: all the classifier reads of the last map
-        logits = classifier_logits(model, out[None])[0] if prog.pooled else classifier_forward(model, out[None])[0]
-        host_s += time.perf_counter() - t2
-        return logits, RunStats(cycles, ends, out, accel_s, host_s)
+        logits, cycles, ends, outs, accel_s, host_s = self._run_images(x0[None], host_s)
+        return logits[0], RunStats(cycles, ends, outs[0], accel_s, host_s)
 
     def _set_images(self, n: int) -> None:
         """The n_images register (one image: latency mode), written only when it changes."""
@@ -528,11 +504,21 @@ class Accelerator:
             self._n_images = n
 
     def _infer_stream(self, x0: np.ndarray, host_s: float) -> tuple[np.ndarray, StreamStats]:
+        logits, cycles, ends, outs, accel_s, host_s = self._run_images(x0, host_s)
+        done = tuple(self.mmio.read(regmap.done_addr(i)) for i in range(min(len(x0), regmap.DONE_LOG_IMAGES)))
+        return logits, StreamStats(cycles, done, ends, outs, accel_s, host_s)
+
+    def _run_images(
+        self, x0: np.ndarray, host_s: float
+    ) -> tuple[np.ndarray, int, tuple[int, ...], tuple[np.ndarray, ...], float, float]:
+        """Run the stem outputs x0 [N, ...] with one start (N = 1: latency mode): each image's map at its
+        LOAD address, then CYCLES, the layer-end log, each image's STORE and its logits; host and
+        accelerator wall times."""
         lay, buf, prog, model = self.layout, self.buffer, self.program, self._model()
         assert lay is not None and buf is not None and prog is not None
         n = len(x0)
         t0 = time.perf_counter()
-        base = logical_base(self.cfg, buf.physical_address, 0)
+        base = logical_base(self.cfg, buf.physical_address, 0)  # checked in full by load_model
         for i, x in enumerate(x0):
             data = np.frombuffer(pack_map(x, self.cfg), dtype=np.uint8)
             buf.array[plane_index(self.cfg, lay.load_addr_of(i) - base, len(data))] = data
@@ -546,7 +532,6 @@ class Accelerator:
         self._wait_done(_bit(before, regmap.STATUS_DONE_BIT))
         accel_s = time.perf_counter() - t1
         cycles = self.mmio.read(regmap.CYCLES)
-        done = tuple(self.mmio.read(regmap.done_addr(i)) for i in range(min(n, regmap.DONE_LOG_IMAGES)))
         ends = tuple(self.mmio.read(regmap.log_addr(i)) for i in range(len(lay.layers)))
 
         t2 = time.perf_counter()
@@ -557,9 +542,10 @@ class Accelerator:
             for i in range(n)
         )
         o = np.stack(outs)
+        # a pooled STORE hands over the per-channel sums: all the classifier reads of the last map
         logits = classifier_logits(model, o) if prog.pooled else classifier_forward(model, o)
         host_s += time.perf_counter() - t2
-        return logits, StreamStats(cycles, done, ends, outs, accel_s, host_s)
+        return logits, cycles, ends, outs, accel_s, host_s
 
     def _wait_done(self, was_done: bool) -> None:
         """Poll STATUS until the run just started is done.
