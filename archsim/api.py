@@ -68,7 +68,7 @@ def run(
     overrides: OverridesArg = None,
     out: str | Path | None = None,
     progress: bool = False,
-    stream: int | None = None,
+    stream: int | str | None = None,
 ) -> RunOutput:
     """Check and time a workload, as `archsim run` does.
 
@@ -76,7 +76,7 @@ def run(
     samples: use only the first N of the workload's samples. mode: 'fast' or 'cycle' (same cycles).
     overrides: hardware config fields to change, {'pe_array.cols': 20} or ['pe_array.cols=20'] (as --set).
     out: also write summary.json and layers.csv there.
-    stream: also run throughput mode on the first N >= 2 samples (as --stream N): summary['stream'].
+    stream: also run throughput mode on the first N >= 2 samples, or 'all' (as --stream N): summary['stream'].
     """
     import pandas as pd
 

@@ -16,7 +16,7 @@ against the SimPy fast model on the traced samples and on a sample of the set (a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +26,14 @@ from archsim.contract import (
     LATENCIES,
     NEG,
     Latencies,
+    Schedule,
     burst_sizes,
     compute_cycles,
     mask_cycles,
     read_beat_span,
     row_visible,
     store_schedule,
+    w_end,
 )
 from archsim.program import LayerPlan, Program
 
@@ -41,6 +43,8 @@ class BatchTiming:
     done: np.ndarray  # int64 [N]: DONE of every image
     layer_cycles: np.ndarray  # int64 [N, layers]: end - start of every layer
     active: np.ndarray  # int64 [N, layers]: active positions (all positions where no mask unit)
+    store_start: np.ndarray  # int64 [N]: end_L, the end of the last layer (the STORE's start, section 5)
+    last_start: np.ndarray  # int64 [N]: start_L, the start of the last layer (rule S4 compares it)
 
 
 class _Reader:
@@ -214,6 +218,7 @@ def schedule_batch(
     active = np.empty((n, nl), np.int64)
     prev_start = prev_mask_end = prev_g_end = np.full(n, NEG, np.int64)
     out_rows = np.zeros((n, 0), np.int64)  # OR(r) of the previous layer for an early scan (4.5)
+    start = prev_end
     for plan in program.layers:
         start = prev_end
         first_blob = len(free)
@@ -292,4 +297,86 @@ def schedule_batch(
             out_rows = _out_rows(m if plan.mask_enabled else None, n_act, last_e, cols, plan, lat)
     # The store's recurrences only add constants to its start (freed slots count from its own bursts).
     done0, _ = store_schedule(0, program.store_beats, cfg, lat)
-    return BatchTiming(done=prev_end + done0, layer_cycles=layer_cycles, active=active)
+    return BatchTiming(
+        done=prev_end + done0, layer_cycles=layer_cycles, active=active, store_start=prev_end, last_start=start
+    )
+
+
+# --------------------------------------------------------------------------- stream
+
+
+ExactImage = Callable[[int, int, int, Sequence[tuple[int, int, int]]], Schedule]
+
+
+@dataclass
+class StreamTimes:
+    """A stream of N images in absolute cycles (docs/timing.md 9): what contract.schedule_stream gives."""
+
+    starts: np.ndarray  # int64 [N]: S(n), rule S2
+    done: np.ndarray  # int64 [N]: DONE(n), rule S5
+    exact: list[int]  # images rule S4 delayed, computed by contract.schedule itself
+
+    @property
+    def period(self) -> float:
+        """(DONE(N-1) - DONE(0)) / (N - 1), rule S6 (contract.StreamSchedule.period)."""
+        return float(self.done[-1] - self.done[0]) / (len(self.done) - 1)
+
+    @property
+    def latencies(self) -> np.ndarray:
+        """DONE(n) - S(n), rule S6."""
+        return self.done - self.starts
+
+
+def stream_batch(
+    program: Program,
+    cfg: HardwareConfig,
+    store_start: np.ndarray,
+    last_start: np.ndarray,
+    exact: ExactImage,
+    lat: Latencies = LATENCIES,
+) -> StreamTimes:
+    """contract.schedule_stream of N images from their single-image times, in one O(N) pass.
+
+    `store_start[n]` and `last_start[n]` are image n's end_L and start_L in latency mode (start 0),
+    as schedule_batch returns them; `exact(n, t0, last_start_min, store_prior)` is contract.schedule
+    of image n with those stream arguments, called only where rule S4 binds. Each step is exact:
+
+    * S2: S(n) is computed from end_L(n-1) and Wend(n-1) as schedule_stream does (contract.w_end).
+    * S3: in contract.schedule, t0 = S(n) enters only as allowed(LOAD), allowed(blob) of the blobs
+      with need 0 and the first layer's start; every later time is a max of those, of sums with
+      constants and of NEG (which stays below any real time), and the read engine starts idle
+      (schedule_stream asserts that image n-1's reads are over by S(n)). So with no S4 constraint
+      every time up to the STORE is its latency-mode time plus S(n): end_L(n) = S(n) + store_start[n],
+      and the last layer's start by S3 alone is S(n) + last_start[n].
+    * S4: schedule sets start_L = max(start_L by S3, last_start_min) and uses last_start_min nowhere
+      else. Where Wend(n-1) <= S(n) + last_start[n] the max is the S3 value and the shift above
+      holds as is; otherwise image n is not a shift, and `exact` computes it with the contract.
+    * S5: STORE(n) is contract.store_schedule(end_L(n), ...) with the write engine's last O_w
+      bursts as `prior`, the very call schedule makes (the recurrence reads no older burst).
+    """
+    n_img = len(store_start)
+    if n_img < 1 or len(last_start) != n_img:
+        raise ValueError("stream_batch needs the same number (>= 1) of store and last-layer starts")
+    keep = cfg.axi.max_outstanding_writes
+    starts = np.empty(n_img, np.int64)
+    done = np.empty(n_img, np.int64)
+    exact_images: list[int] = []
+    prior: list[tuple[int, int, int]] = []  # the write engine's last O_w bursts
+    end_prev = wend = 0
+    for n, (rel_end, rel_last) in enumerate(zip(store_start.tolist(), last_start.tolist(), strict=True)):
+        if n == 0:
+            t0, last_min = 0, NEG
+        else:
+            t0 = end_prev if program.pooled else max(end_prev, wend)
+            last_min = wend if program.pooled else NEG
+        if last_min <= t0 + rel_last:  # S3: a shift of the single-image schedule
+            end_l = t0 + rel_end
+            d, bursts = store_schedule(end_l, program.store_beats, cfg, lat, prior)
+        else:  # S4 binds: the contract itself
+            s = exact(n, t0, last_min, prior)
+            end_l, d, bursts = s.store_start, s.done, s.store_bursts
+            exact_images.append(n)
+        starts[n], done[n] = t0, d
+        end_prev, wend = end_l, w_end(bursts, end_l)
+        prior = (prior + bursts)[-keep:]
+    return StreamTimes(starts=starts, done=done, exact=exact_images)

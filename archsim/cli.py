@@ -71,7 +71,9 @@ def _positive(text: str) -> int:
     return v
 
 
-def _stream(text: str) -> int:
+def _stream(text: str) -> int | str:
+    if text == "all":  # every sample, or every image of the set: stream.check_stream counts them
+        return text
     v = _positive(text)
     if v < 2:
         raise argparse.ArgumentTypeError(f"must be at least 2 (one image is latency mode), got {v}")
@@ -120,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream",
         type=_stream,
         metavar="N",
-        help="also run throughput mode: the run's first N samples (N >= 2) back to back from one start, pruned and "
-        "dense (docs/timing.md 9); reports each side's period, fps, latencies and the throughput speedup, "
-        "--out adds a 'stream' block to summary.json",
+        help="also run throughput mode: the run's first N samples (N >= 2; 'all': every one) back to back from one "
+        "start, pruned and dense (docs/timing.md 9); with --images the set's first N images; reports each side's "
+        "period, fps, latencies and the throughput speedup, --out adds a 'stream' block to summary.json",
     )
     r.add_argument(
         "--images",
@@ -311,8 +313,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_out_dir(args.out, "--out", written)
     if args.images is None and (args.baseline_accuracy or args.jobs):
         raise ConfigError("options '--baseline-accuracy' and '--jobs' need '--images'")
-    if args.images is not None and args.stream is not None:
-        raise ConfigError("option '--stream' streams the workload's trace samples; it does not combine with '--images'")
     if args.images is not None and "numpy" not in sys.modules:
         # One BLAS thread here: worker processes use the cores, and idle BLAS threads spinning
         # beside them slow the small matrix products of the checks down several times.
@@ -346,12 +346,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _run_images(args: argparse.Namespace, wl: Workload, t0: float) -> int:
     from archsim.images import load_images
+    from archsim.stream import check_stream
     from archsim.testset import format_report, run_images, write_results
 
     images = load_images(args.images, wl.model.input_shape, int(wl.model.classifier.weight.shape[0]))
     if args.samples:
         images = replace(images, images=images.images[: args.samples], labels=images.labels[: args.samples])
-    res = run_images(wl, images, args.baseline_accuracy, args.mode, args.jobs, progress=not args.quiet)
+    stream = (
+        None
+        if args.stream is None
+        else check_stream(args.stream, len(images), what="the set's images, after --samples")
+    )
+    res = run_images(wl, images, args.baseline_accuracy, args.mode, args.jobs, progress=not args.quiet, stream=stream)
     report = format_report(res)
     print(report[report.index("accuracy  ") :] if args.quiet else report)
     if args.out is not None:

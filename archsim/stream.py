@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from archsim.batched_contract import StreamTimes
 from archsim.contract import StreamSchedule
 from archsim.errors import ConfigError
 from archsim.sim import simulate_stream
@@ -22,6 +23,7 @@ from archsim.sim import simulate_stream
 if TYPE_CHECKING:
     from archsim.workload import Workload
 
+ALL = "all"  # --stream all: every sample (trace mode) or every image of the set (--images)
 STREAM_FAIRNESS = (
     "the dense baseline streams the same number of images the same way: same hardware, same rules "
     "(docs/timing.md 9), index decoder and mask unit bypassed"
@@ -34,15 +36,21 @@ OVERLAP = (
 )
 
 
-def check_stream(images: Any, available: int, option: str = "--stream") -> int:
-    """The number of images to stream: an integer from 2 to the samples the run has, else ConfigError."""
+def check_stream(
+    images: Any, available: int, option: str = "--stream", what: str = "the workload's samples, or --samples"
+) -> int:
+    """The number of images to stream: an integer from 2 to the `available` images of the run (`what`
+    they are), or "all" (every one of them, at least 2); else ConfigError."""
+    if images == ALL:
+        if available < 2:
+            raise ConfigError(f"option '{option}': 'all' is {available} image(s) here ({what}); a stream needs 2")
+        return available
     if not isinstance(images, int) or isinstance(images, bool) or images < 2:
-        raise ConfigError(f"option '{option}': expected an integer >= 2 (one image is latency mode), got {images!r}")
-    if images > available:
         raise ConfigError(
-            f"option '{option}': {images} images asked, but the run has only {available} sample(s) "
-            "(the workload's samples, or --samples)"
+            f"option '{option}': expected an integer >= 2 (one image is latency mode) or 'all', got {images!r}"
         )
+    if images > available:
+        raise ConfigError(f"option '{option}': {images} images asked, but the run has only {available} ({what})")
     return images
 
 
@@ -89,11 +97,11 @@ class LatencyRun(Protocol):
     def sparse_work(self) -> list[int]: ...
 
 
-def run_stream(res: LatencyRun, images: int) -> StreamResult:
+def run_stream(res: LatencyRun, images: int | str) -> StreamResult:
     """Stream the first `images` samples of a latency-mode run (runner.RunResult, which keeps each sample's
     active positions) through the pruned and the dense programme, in the run's timing mode."""
     wl = res.workload
-    check_stream(images, len(res.samples))
+    images = check_stream(images, len(res.samples))
     cfg = wl.config
     dense = simulate_stream(wl.baseline_program, cfg, [[None] * len(wl.baseline_program.layers)] * images, res.mode)
     sparse = simulate_stream(wl.program, cfg, res.actives[:images], res.mode)
@@ -156,6 +164,97 @@ def stream_lines(s: StreamResult, clock_mhz: float) -> list[str]:
         f"  image latency   dense {_cycles(d.latencies)}   pruned {_cycles(p.latencies)} cycles   (DONE(n) - S(n))",
         f"  speedup         {s.speedup:.2f}x = P_dense / P_pruned   (ideal {s.ideal_speedup:.2f}x over images "
         f"1..N-1; achieved / ideal = {s.achieved_over_ideal:.3f})",
+        f"  fairness        {STREAM_FAIRNESS}",
+        f"  overlap         {OVERLAP}",
+    ]
+
+
+# --------------------------------------------------------------------------- a whole image set (--images)
+
+
+@dataclass
+class SetStream:
+    """Throughput mode over the first `images` images of a set (`archsim run --images SET --stream N`): both
+    sides' S(n) and DONE(n), the contract's (batched_contract.stream_batch, checked against
+    contract.schedule_stream on the first images by archsim.testset)."""
+
+    images: int
+    dense: StreamTimes
+    sparse: StreamTimes
+    dense_work: int  # per image: every kernel at every position
+    sparse_work: np.ndarray  # per streamed image: kept kernels x active positions
+    clock_hz: float
+
+    @property
+    def speedup(self) -> float:
+        """Throughput speedup, P_dense / P_pruned (rule S6)."""
+        return self.dense.period / self.sparse.period
+
+    @property
+    def ideal_speedup(self) -> float:
+        """Work ratio over images 1 .. N-1, the ones whose time the period measures."""
+        return self.dense_work / float(np.mean(self.sparse_work[1:]))
+
+    @property
+    def achieved_over_ideal(self) -> float:
+        return self.speedup / self.ideal_speedup
+
+    def fps(self, side: StreamTimes) -> float:
+        return self.clock_hz / side.period
+
+
+def _set_side(s: SetStream, side: StreamTimes, clock_mhz: float) -> dict[str, Any]:
+    lat = side.latencies
+    return {
+        "period_cycles": side.period,
+        "fps": s.fps(side),
+        "latency_cycles": int(side.done[0]),
+        "latency_us": int(side.done[0]) / clock_mhz,
+        "total_cycles": int(side.done[-1]),
+        "image_latency_cycles": {
+            "mean": float(lat.mean()),
+            "p99": int(np.percentile(lat, 99, method="inverted_cdf")),
+            "max": int(lat.max()),
+        },
+        "s4_images": len(side.exact),
+    }
+
+
+def set_stream_summary(s: SetStream, clock_mhz: float) -> dict[str, Any]:
+    """The `stream` block of an images run's summary.json (docs/formats.md, docs/usage.md)."""
+    return {
+        "images": s.images,
+        "first_image": 0,
+        "dense": _set_side(s, s.dense, clock_mhz),
+        "sparse": _set_side(s, s.sparse, clock_mhz),
+        "speedup": s.speedup,
+        "ideal_speedup": s.ideal_speedup,
+        "achieved_over_ideal": s.achieved_over_ideal,
+        "per_image": "images.csv columns stream_start (S(n)) and stream_done (DONE(n)), pruned side",
+        "fairness": STREAM_FAIRNESS,
+        "overlap": OVERLAP,
+    }
+
+
+def set_stream_lines(s: SetStream, clock_mhz: float) -> list[str]:
+    """The images-mode report's stream section: rule S6's figures, per-image latencies as statistics."""
+    d, p = s.dense, s.sparse
+    dl, pl = (_set_side(s, x, clock_mhz)["image_latency_cycles"] for x in (d, p))
+    s4 = len(p.exact) + len(d.exact)
+    return [
+        f"stream            images 0..{s.images - 1} of the set back to back from one start "
+        "(throughput mode, docs/timing.md 9)",
+        f"  period          dense {d.period:,.1f}   pruned {p.period:,.1f} cycles per image   "
+        "(DONE(N-1) - DONE(0)) / (N - 1)",
+        f"  fps             dense {s.fps(d):,.0f}   pruned {s.fps(p):,.0f}   (accelerator alone at {clock_mhz:g} MHz)",
+        f"  latency         dense {int(d.done[0]):,}   pruned {int(p.done[0]):,} cycles   (first image, DONE(0); "
+        f"{int(d.done[0]) / clock_mhz:,.2f} / {int(p.done[0]) / clock_mhz:,.2f} us)",
+        f"  image latency   DONE(n) - S(n): dense mean {dl['mean']:,.1f} p99 {dl['p99']:,} max {dl['max']:,}   "
+        f"pruned mean {pl['mean']:,.1f} p99 {pl['p99']:,} max {pl['max']:,} cycles",
+        f"  speedup         {s.speedup:.2f}x = P_dense / P_pruned   (ideal {s.ideal_speedup:.2f}x over images "
+        f"1..N-1; achieved / ideal = {s.achieved_over_ideal:.3f})",
+        f"  rule S4         delayed {s4} image(s) (pruned {len(p.exact)}, dense {len(d.exact)}); "
+        "computed by the contract itself",
         f"  fairness        {STREAM_FAIRNESS}",
         f"  overlap         {OVERLAP}",
     ]

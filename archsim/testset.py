@@ -30,7 +30,7 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,9 @@ import numpy as np
 from tqdm import tqdm
 
 from archsim.batched import BatchedModel, BatchRun
-from archsim.batched_contract import schedule_batch
+from archsim.batched_contract import schedule_batch, stream_batch
 from archsim.config import HardwareConfig
-from archsim.contract import Schedule, schedule
+from archsim.contract import Schedule, schedule, schedule_stream
 from archsim.fileio import atomic_write_files
 from archsim.format import BnnModel
 from archsim.functional import ModelRun, compare_with_trace, run_model
@@ -50,6 +50,7 @@ from archsim.program import Program
 from archsim.results import trained_accuracy
 from archsim.runner import RunResult, run_workload
 from archsim.sim import simulate
+from archsim.stream import SetStream, set_stream_lines, set_stream_summary
 from archsim.workload import Workload
 
 CHUNK = 256  # images per work item: long vectors for the batched contract, few messages between processes
@@ -57,6 +58,7 @@ CHUNK = 256  # images per work item: long vectors for the batched contract, few 
 BLOCK = 16
 CHECK_IMAGES = 8  # images of the set re-run through the reference models every run
 CHECK_SEED = 0
+STREAM_CHECK_IMAGES = 8  # first images of a set stream re-timed by contract.schedule_stream every run
 SLOWEST = 10  # slowest images listed in the summary
 PERCENTILES = (50, 90, 99)
 IMAGES_CSV = "images.csv"
@@ -74,6 +76,8 @@ class ChunkResult:
     cycles: np.ndarray  # int64 [n]
     layer_cycles: np.ndarray  # int64 [n, layers]
     active: np.ndarray  # int64 [n, layers]: active positions (all positions where no mask unit)
+    store_start: np.ndarray  # int64 [n]: end_L in latency mode (for a stream, batched_contract.stream_batch)
+    last_start: np.ndarray  # int64 [n]: start_L in latency mode
 
 
 class ChunkRunner:
@@ -116,7 +120,14 @@ class ChunkRunner:
         per_layer = [None if m[0] is None else np.concatenate(m) for m in zip(*masks, strict=True)]
         t = schedule_batch(self.program, self.cfg, per_layer, n=n)
         return ChunkResult(
-            start, np.concatenate(preds), np.concatenate(base) if base else None, t.done, t.layer_cycles, t.active
+            start,
+            np.concatenate(preds),
+            np.concatenate(base) if base else None,
+            t.done,
+            t.layer_cycles,
+            t.active,
+            t.store_start,
+            t.last_start,
         )
 
 
@@ -309,6 +320,9 @@ class TestsetRun:
     cycles: np.ndarray
     layer_cycles: np.ndarray
     active: np.ndarray
+    store_start: np.ndarray  # end_L of every image in latency mode
+    last_start: np.ndarray  # start_L of every image in latency mode
+    stream: SetStream | None = None  # throughput mode over the first images (--stream N)
     checks: list[Check] = field(default_factory=list)
     check_images: list[int] = field(default_factory=list)
     jobs: int = 1
@@ -360,7 +374,10 @@ def run_images(
     jobs: int | None = None,
     chunk: int = CHUNK,
     progress: bool = True,
+    stream: int | None = None,
 ) -> TestsetRun:
+    """Run every image of `images`; with `stream` (a checked count, stream.check_stream) also stream the
+    first `stream` of them (throughput mode, docs/timing.md 9)."""
     t0 = time.perf_counter()
     runner = ChunkRunner(wl.model, wl.baseline if baseline_accuracy else None, wl.program, wl.config)
     n_jobs = resolve_jobs(jobs, len(images), chunk)
@@ -389,6 +406,8 @@ def run_images(
         cycles=np.concatenate([p.cycles for p in parts]),
         layer_cycles=np.concatenate([p.layer_cycles for p in parts]),
         active=np.concatenate([p.active for p in parts]),
+        store_start=np.concatenate([p.store_start for p in parts]),
+        last_start=np.concatenate([p.last_start for p in parts]),
         jobs=n_jobs,
         chunk=chunk,
     )
@@ -405,8 +424,75 @@ def run_images(
         ),
         *check_set_sample(wl, runner, images, picks, res, mode),
     ]
+    if stream is not None:
+        res.stream = stream_set(res, runner, stream)
+        res.checks.append(check_stream_prefix(res, runner))
     res.seconds = time.perf_counter() - t0
     return res
+
+
+# --------------------------------------------------------------------------- throughput mode
+
+
+def _active_lists(runner: ChunkRunner, images: np.ndarray) -> list[list[np.ndarray | None]]:
+    """Each image's active positions per layer (the batched functional model's masks), as `schedule` takes them."""
+    run = runner.model.run(images)
+    return [runner.active_lists(run, j) for j in range(len(images))]
+
+
+def stream_set(res: TestsetRun, runner: ChunkRunner, n: int) -> SetStream:
+    """The first `n` images streamed, pruned and dense, from their latency-mode times (batched_contract.stream_batch,
+    exact); an image whose last layer rule S4 delays is timed by contract.schedule on its own masks."""
+    wl, cfg = res.workload, res.workload.config
+    x = res.images.images
+
+    def sparse_exact(i: int, t0: int, last_min: int, prior: Sequence[tuple[int, int, int]]) -> Schedule:
+        (active,) = _active_lists(runner, x[i : i + 1])
+        return schedule(wl.program, cfg, active, t0=t0, last_start_min=last_min, store_prior=prior)
+
+    dense_layers = [None] * len(wl.baseline_program.layers)
+
+    def dense_exact(i: int, t0: int, last_min: int, prior: Sequence[tuple[int, int, int]]) -> Schedule:
+        return schedule(wl.baseline_program, cfg, dense_layers, t0=t0, last_start_min=last_min, store_prior=prior)
+
+    d = res.dense
+    sparse = stream_batch(wl.program, cfg, res.store_start[:n], res.last_start[:n], sparse_exact)
+    dense = stream_batch(
+        wl.baseline_program,
+        cfg,
+        np.full(n, d.store_start, np.int64),
+        np.full(n, d.layers[-1].start, np.int64),
+        dense_exact,
+    )
+    return SetStream(
+        images=n,
+        dense=dense,
+        sparse=sparse,
+        dense_work=res.dense_work,
+        sparse_work=res.work[:n],
+        clock_hz=cfg.clock_hz,
+    )
+
+
+def check_stream_prefix(res: TestsetRun, runner: ChunkRunner) -> Check:
+    """The stream's first images, both sides, against contract.schedule_stream on the same images: S(n) and
+    DONE(n) of images 0..k-1 depend on those images alone, so they must be equal to the cycle."""
+    assert res.stream is not None
+    wl = res.workload
+    k = min(res.stream.images, STREAM_CHECK_IMAGES)
+    bad = []
+    sides = (
+        ("pruned", res.stream.sparse, wl.program, _active_lists(runner, res.images.images[:k])),
+        ("dense", res.stream.dense, wl.baseline_program, [[None] * len(wl.baseline_program.layers)] * k),
+    )
+    for name, got, program, actives in sides:
+        want = schedule_stream(program, wl.config, actives)
+        if got.starts[:k].tolist() != want.starts or got.done[:k].tolist() != want.done:
+            bad.append(
+                f"{name}: S(n) {got.starts[:k].tolist()} DONE(n) {got.done[:k].tolist()}, contract "
+                f"S(n) {want.starts} DONE(n) {want.done}"
+            )
+    return Check("stream: contract.schedule_stream = recorded S(n), DONE(n)", not bad, f"images 0..{k - 1}", bad)
 
 
 # --------------------------------------------------------------------------- results
@@ -497,16 +583,19 @@ def summary(res: TestsetRun) -> dict[str, Any]:
         "check_images": res.check_images,
         "per_image": IMAGES_CSV,
         "run": {"jobs": res.jobs, "chunk": res.chunk, "seconds": res.seconds},
-    }
+    } | ({} if res.stream is None else {"stream": set_stream_summary(res.stream, cfg.clock_mhz)})
 
 
 def images_csv(res: TestsetRun) -> str:
-    """One row per image: index, label, prediction(s), cycles, work, active positions per masked layer."""
+    """One row per image: index, label, prediction(s), cycles, work, active positions per masked layer; with a
+    stream, the pruned side's S(n) and DONE(n) (empty for the images after the streamed ones)."""
     names = [res.workload.program.layers[i].name for i in masked_layers(res)]
     head = ["index", "label", "prediction", "correct", "cycles", "work"]
     if res.baseline_predictions is not None:
         head.append("baseline_prediction")
     head += [f"active.{n}" for n in names]
+    if res.stream is not None:
+        head += ["stream_start", "stream_done"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
@@ -521,7 +610,12 @@ def images_csv(res: TestsetRun) -> str:
     if res.baseline_predictions is not None:
         cols.append(res.baseline_predictions)
     cols += [res.active[:, i] for i in masked_layers(res)]
-    w.writerows(np.stack(cols, axis=1).tolist())
+    table = np.stack(cols, axis=1).tolist()
+    if res.stream is not None:
+        st = res.stream.sparse
+        times = np.stack([st.starts, st.done], axis=1).tolist()
+        table = [row + (times[j] if j < len(times) else ["", ""]) for j, row in enumerate(table)]
+    w.writerows(table)
     return buf.getvalue()
 
 
@@ -579,6 +673,8 @@ def format_report(res: TestsetRun) -> str:
         f"max   (ideal {sp['ideal']:.2f}x = dense work / mean pruned work)",
         "slowest images    " + ", ".join(f"{e['index']} ({e['cycles']:,})" for e in s["slowest"]),
     ]
+    if res.stream is not None:
+        lines += set_stream_lines(res.stream, wl.config.clock_mhz)
     lines.append(f"checks            {'PASS' if res.passed else 'FAIL'}")
     for ch in res.checks:
         lines.append(f"  {'pass' if ch.passed else 'FAIL'}  {ch.name} ({ch.detail})")

@@ -96,7 +96,7 @@ BAD_STREAM = [
     (["--stream", "two"], "--stream"),
     (["--stream", "4"], "--stream"),  # the workload has 3 samples
     (["--stream", "3", "--samples", "2"], "--stream"),
-    (["--stream", "2", "--images", "fashion-mnist:test"], "--stream"),
+    (["--stream", "all", "--samples", "1"], "--stream"),
 ]
 
 
