@@ -19,6 +19,10 @@ so memory stays bounded. Every run also checks, before its figures are trusted:
 * a seeded sample of the set: the reference functional model gives the same masks, layer
   outputs and logits as the batched one, and the SimPy model timing those masks gives the
   cycles the run recorded for those images.
+
+With `--stream N` the set's first N images are also streamed (throughput mode, docs/timing.md 9)
+from their single-image times (batched_contract.stream_batch), and the run checks the stream's
+first images against contract.schedule_stream.
 """
 
 from __future__ import annotations
