@@ -345,7 +345,8 @@ def stream_batch(
     * S3: in contract.schedule, t0 = S(n) enters only as allowed(LOAD), allowed(blob) of the blobs
       with need 0 and the first layer's start; every later time is a max of those, of sums with
       constants and of NEG (which stays below any real time), and the read engine starts idle
-      (schedule_stream asserts that image n-1's reads are over by S(n)). So with no S4 constraint
+      (image n-1's last layer ends after its blobs, the last reads it issued, are loaded, so its reads
+      are over by end_L(n-1) <= S(n); schedule_stream asserts it). So with no S4 constraint
       every time up to the STORE is its latency-mode time plus S(n): end_L(n) = S(n) + store_start[n],
       and the last layer's start by S3 alone is S(n) + last_start[n].
     * S4: schedule sets start_L = max(start_L by S3, last_start_min) and uses last_start_min nowhere
