@@ -37,6 +37,23 @@ def _umask() -> int:
     return mask
 
 
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block: processes that share
+    a cache folder (parallel test workers, two verify-rtl runs) build each entry once, one at a time.
+    The OS releases the lock when the holder dies, so a killed build never leaves the folder locked."""
+    import fcntl  # POSIX only: imported here so that archsim itself still imports where it is missing
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(text)

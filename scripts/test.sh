@@ -22,5 +22,9 @@ fi
 # torch is pinned to the CPU build that a range would replace with a multi-GB CUDA download.
 .venv/bin/python -m pip install -q "torch==2.13.0" -e ".[train,rtl,dev]"
 
+# One pytest worker per core (pytest-xdist). worksteal hands each worker a contiguous share of the
+# suite (a module's fixtures mostly built once) and moves queued tests to whichever worker runs dry,
+# so one long test does not leave the other cores idle at the end. The caller's arguments come after
+# and win: `./scripts/test.sh -n 0 -k foo` runs in one process (as --pdb does).
 # pytest exits 5 when it collects no test: that is a failure here, like any non-zero code.
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n auto --dist worksteal "$@"

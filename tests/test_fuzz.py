@@ -11,7 +11,8 @@ campaign (docs/usage.md, "Fuzzing"):
     ARCHSIM_FUZZ_EXAMPLES=3000 ARCHSIM_FUZZ_REPORT=fuzz.json python -m pytest tests/test_fuzz.py
 
 ARCHSIM_FUZZ_EXAMPLES sets the examples per input kind (random seeds when set),
-ARCHSIM_FUZZ_SEED fixes the seed, ARCHSIM_FUZZ_REPORT writes the outcome counts as JSON.
+ARCHSIM_FUZZ_SEED fixes the seed, ARCHSIM_FUZZ_REPORT writes the outcome counts as JSON (one file per
+worker process under pytest -n: fuzz.gw0.json, ...).
 """
 
 from __future__ import annotations
@@ -88,9 +89,20 @@ def memory_cap_and_report() -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        report = os.environ.get("ARCHSIM_FUZZ_REPORT")
+        report = report_path()
         if report:
-            Path(report).write_text(json.dumps(dict(sorted(OUTCOMES.items())), indent=1) + "\n")
+            report.write_text(json.dumps(dict(sorted(OUTCOMES.items())), indent=1) + "\n")
+
+
+def report_path() -> Path | None:
+    """ARCHSIM_FUZZ_REPORT, or None. Under pytest -n each worker process counts only its own examples, so
+    each writes its own file, the worker's id before the suffix (fuzz.json -> fuzz.gw0.json): one shared
+    file would hold whichever worker wrote last."""
+    report = os.environ.get("ARCHSIM_FUZZ_REPORT")
+    if not report:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return Path(report).with_stem(f"{Path(report).stem}.{worker}") if worker else Path(report)
 
 
 @contextlib.contextmanager
@@ -169,9 +181,9 @@ def contract(kind: str, argv: list[Any], root: Path, out: Path, names: tuple[str
     else:
         raise AssertionError(f"exit {rc}: {err}")
     OUTCOMES[f"{kind}: exit {rc}"] += 1
-    report = os.environ.get("ARCHSIM_FUZZ_REPORT")
+    report = report_path()
     if report and sum(OUTCOMES.values()) % 50 == 0:  # a long campaign stopped early still has its counts
-        Path(report).write_text(json.dumps(dict(sorted(OUTCOMES.items())), indent=1) + "\n")
+        report.write_text(json.dumps(dict(sorted(OUTCOMES.items())), indent=1) + "\n")
     return rc, err
 
 
@@ -450,3 +462,14 @@ def test_fuzz_synth_options(opts, data):
         out = d / "o"
         names = ("option '", "argument --", "field '", ".yaml", "/dev/zero", "'\\x00'", "/: ")
         contract("synth options", [*argv, "--out", out], d, out, names)
+
+
+def test_fuzz_report_is_one_file_per_worker(monkeypatch, tmp_path):
+    """Under pytest -n the counts of each worker process go to a file of their own, serially to the named one."""
+    monkeypatch.delenv("ARCHSIM_FUZZ_REPORT", raising=False)
+    assert report_path() is None
+    monkeypatch.setenv("ARCHSIM_FUZZ_REPORT", str(tmp_path / "fuzz.json"))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert report_path() == tmp_path / "fuzz.json"
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert report_path() == tmp_path / "fuzz.gw1.json"

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from archsim import __version__
+from archsim.fileio import file_lock
 from archsim.packaged import SAMPLE_WORKLOAD, config_path, data_root, resolve_workload, sample_workload
 from archsim.verify_rtl import have_verilator
 from tests.synth_helpers import ROOT
@@ -80,14 +81,17 @@ def test_clone_entry_points_still_work(cmd):
 
 @contextlib.contextmanager
 def _no_new_egg_info() -> Iterator[None]:
-    """An in-tree build writes bnn_archsim.egg-info into the checkout: remove it unless it was there."""
+    """An in-tree build writes bnn_archsim.egg-info (and build/) into the checkout: remove it unless it was
+    there. One in-tree build at a time (pytest -n runs both builds of this file in parallel otherwise, and
+    one would delete the egg-info under the other)."""
     egg = ROOT / "bnn_archsim.egg-info"
-    existed = egg.exists()
-    try:
-        yield
-    finally:
-        if not existed:
-            shutil.rmtree(egg, ignore_errors=True)
+    with file_lock(ROOT / "build" / "in-tree-build.lock"):
+        existed = egg.exists()
+        try:
+            yield
+        finally:
+            if not existed:
+                shutil.rmtree(egg, ignore_errors=True)
 
 
 def fresh_venv(venv: Path) -> Path:

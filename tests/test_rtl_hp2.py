@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from archsim.contract import schedule
+from archsim.fileio import file_lock
 from archsim.format import save_model
 from archsim.functional import run_model
 from archsim.layout import build_layout
@@ -39,27 +41,28 @@ def build_board(cfg) -> Path:
     from cocotb_tools.runner import get_runner
 
     prm = RtlParams(cfg, sparse=True)
-    tmp = CACHE / "hp2-src"
-    files = write_verilog(prm, tmp)
-    wrapper = board.axi_wrapper(prm, (tmp / f"{TOP}.v").read_text())
-    key = hashlib.sha256(wrapper.encode() + (VERILOG_DIR / "bnn_hp_split.v").read_bytes())
-    for f in files:
-        key.update(f.read_bytes())
+    with tempfile.TemporaryDirectory(prefix="hp2-src-") as tmp:  # this process's own: workers run in parallel
+        files = write_verilog(prm, Path(tmp))
+        wrapper = board.axi_wrapper(prm, (Path(tmp) / f"{TOP}.v").read_text())
+        key = hashlib.sha256(wrapper.encode() + (VERILOG_DIR / "bnn_hp_split.v").read_bytes())
+        for f in files:
+            key.update(f.read_bytes())
     bdir = CACHE / f"icarus-hp2-{key.hexdigest()[:12]}"
     vdir = bdir / "verilog"
-    files = write_verilog(prm, vdir)
-    shutil.copy(VERILOG_DIR / "bnn_hp_split.v", vdir / "bnn_hp_split.v")
-    (vdir / f"{board.WRAPPER}.v").write_text(wrapper)
-    if not (bdir / "built.json").exists():
-        get_runner("icarus").build(
-            sources=[*files, vdir / "bnn_hp_split.v", vdir / f"{board.WRAPPER}.v"],
-            includes=[vdir],
-            hdl_toplevel=board.WRAPPER,
-            build_dir=bdir,
-            timescale=("1ns", "1ps"),
-            always=True,
-        )
-        (bdir / "built.json").write_text("{}")
+    with file_lock(CACHE / f"{bdir.name}.lock"):  # built once, by one worker; the others wait for it
+        if not (bdir / "built.json").exists():
+            files = write_verilog(prm, vdir)
+            shutil.copy(VERILOG_DIR / "bnn_hp_split.v", vdir / "bnn_hp_split.v")
+            (vdir / f"{board.WRAPPER}.v").write_text(wrapper)
+            get_runner("icarus").build(
+                sources=[*files, vdir / "bnn_hp_split.v", vdir / f"{board.WRAPPER}.v"],
+                includes=[vdir],
+                hdl_toplevel=board.WRAPPER,
+                build_dir=bdir,
+                timescale=("1ns", "1ps"),
+                always=True,
+            )
+            (bdir / "built.json").write_text("{}")
     return bdir
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from rtl.gen import VERILOG_DIR
 from tests.rtlsim.configs import ROOT
-from tests.rtlsim.harness import CACHE
 
 pytestmark = pytest.mark.rtl
 
@@ -23,7 +22,7 @@ def _run(params: dict, unit: dict, tmp_path) -> None:
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
-    bdir = CACHE / "units" / f"bnn_hp_split-{params['D']}-{params['PLANE']}"
+    bdir = tmp_path / "build"  # rebuilt on every call (always=True): the test's own, never shared between workers
     runner.build(
         sources=[SRC],
         hdl_toplevel="bnn_hp_split",

@@ -10,7 +10,6 @@ import pytest
 
 from rtl.gen import VERILOG_DIR
 from tests.rtlsim.configs import ROOT
-from tests.rtlsim.harness import CACHE
 
 pytestmark = pytest.mark.rtl
 
@@ -21,7 +20,7 @@ def _run(top: str, sources: list, params: dict, testcase: str, unit: dict, tmp_p
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
-    bdir = CACHE / "units" / f"{top}-{abs(hash(json.dumps(params, sort_keys=True)))}"
+    bdir = tmp_path / "build"  # rebuilt on every call (always=True): the test's own, never shared between workers
     runner.build(
         sources=sources, hdl_toplevel=top, build_dir=bdir, parameters=params, timescale=("1ns", "1ps"), always=True
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from archsim.config import HardwareConfig
 from archsim.contract import Job, Schedule, burst_sizes, schedule
+from archsim.fileio import file_lock
 from archsim.format import BnnModel
 from archsim.layout import build_layout, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
@@ -72,26 +73,29 @@ def build(cfg: HardwareConfig, sparse: bool, sim: str = "icarus") -> Built:
     name = f"{sim}-{cfg.name}-{'sparse' if sparse else 'dense'}-{key.hexdigest()[:12]}"
     bdir = CACHE / name
     vdir = bdir / "verilog"
-    files = write_verilog(prm, vdir)
     if sim == "verilator":
         _verilator_env()
     runner = get_runner(sim)
     stamp = bdir / "built.json"
-    t0 = time.perf_counter()
-    if not stamp.exists():
-        args = []
-        if sim == "verilator":
-            args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
-        runner.build(
-            sources=files,
-            includes=[vdir],
-            hdl_toplevel=TOP,
-            build_dir=bdir,
-            timescale=("1ns", "1ps"),
-            build_args=args,
-            always=True,
-        )
-        stamp.write_text(json.dumps({"built": time.time()}))
+    # Other processes (pytest -n workers, verify-rtl runs) share the cache: one writes and builds an
+    # entry while the others wait, and nobody rewrites the sources of a finished build.
+    with file_lock(CACHE / f"{name}.lock"):
+        t0 = time.perf_counter()
+        if not stamp.exists():
+            files = write_verilog(prm, vdir)
+            args = []
+            if sim == "verilator":
+                args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+            runner.build(
+                sources=files,
+                includes=[vdir],
+                hdl_toplevel=TOP,
+                build_dir=bdir,
+                timescale=("1ns", "1ps"),
+                build_args=args,
+                always=True,
+            )
+            stamp.write_text(json.dumps({"built": time.time()}))
     return Built(sim, prm, bdir, time.perf_counter() - t0)
 
 
