@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from archsim.runner import run_workload
 from archsim.workload import load_workload
 from bench.batching_estimate import batched_program, capacity_batch, group_cycles, renumber_needs, stages
 
-WORKLOAD = "workloads/resnet18_pruned.yaml"
+WORKLOAD = str(Path(__file__).resolve().parents[1] / "workloads" / "resnet18_pruned.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +55,17 @@ def test_a_batched_layer_holds_every_images_positions_offset_in_the_stack(shippe
     want = np.concatenate([np.asarray(res.actives[k][10]) + k * src.positions for k in range(4)])
     assert np.array_equal(acts[i], want)
     assert len(prog.layers) == 8 * 4 + 4 * 5 + 2 * 5 + 5
+
+
+def test_readme_quotes_the_scripts_estimate(capsys):
+    """README's sentence on batching quotes this script's output, not typed numbers."""
+    from bench.batching_estimate import main
+
+    assert main([WORKLOAD]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("estimate"))
+    words = line.split()
+    dense, pruned, speedup, ratio = words[2], words[4].rstrip(":"), words[5].rstrip(","), words[-1]
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert (
+        f"dense {dense} and pruned {pruned} cycles per image, about **{speedup}** (achieved / ideal {ratio})" in readme
+    )
