@@ -10,6 +10,7 @@ whose time the period measures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,14 +55,19 @@ def check_stream(
     return images
 
 
-@dataclass
-class StreamResult:
-    samples: list[int]  # trace indices of the streamed images, in stream order
-    mode: str
-    dense: StreamSchedule
-    sparse: StreamSchedule
+class _Periodic(Protocol):
+    @property
+    def period(self) -> float: ...
+
+
+class _Figures:
+    """Rule S6's figures from both sides' periods, shared by a stream of trace samples (StreamResult)
+    and one of an image set (SetStream); the dataclasses below hold the attributes."""
+
+    dense: _Periodic
+    sparse: _Periodic
     dense_work: int  # per image: every kernel at every position
-    sparse_work: list[int]  # per image: kept kernels x active positions
+    sparse_work: Sequence[int] | np.ndarray  # per streamed image: kept kernels x active positions
     clock_hz: float
 
     @property
@@ -78,8 +84,19 @@ class StreamResult:
     def achieved_over_ideal(self) -> float:
         return self.speedup / self.ideal_speedup
 
-    def fps(self, side: StreamSchedule) -> float:
+    def fps(self, side: _Periodic) -> float:
         return self.clock_hz / side.period
+
+
+@dataclass
+class StreamResult(_Figures):
+    samples: list[int]  # trace indices of the streamed images, in stream order
+    mode: str
+    dense: StreamSchedule
+    sparse: StreamSchedule
+    dense_work: int  # per image: every kernel at every position
+    sparse_work: list[int]  # per image: kept kernels x active positions
+    clock_hz: float
 
 
 class LatencyRun(Protocol):
@@ -173,7 +190,7 @@ def stream_lines(s: StreamResult, clock_mhz: float) -> list[str]:
 
 
 @dataclass
-class SetStream:
+class SetStream(_Figures):
     """Throughput mode over the first `images` images of a set (`archsim run --images SET --stream N`): both
     sides' S(n) and DONE(n), the contract's (batched_contract.stream_batch, checked against
     contract.schedule_stream on the first images by archsim.testset)."""
@@ -184,23 +201,6 @@ class SetStream:
     dense_work: int  # per image: every kernel at every position
     sparse_work: np.ndarray  # per streamed image: kept kernels x active positions
     clock_hz: float
-
-    @property
-    def speedup(self) -> float:
-        """Throughput speedup, P_dense / P_pruned (rule S6)."""
-        return self.dense.period / self.sparse.period
-
-    @property
-    def ideal_speedup(self) -> float:
-        """Work ratio over images 1 .. N-1, the ones whose time the period measures."""
-        return self.dense_work / float(np.mean(self.sparse_work[1:]))
-
-    @property
-    def achieved_over_ideal(self) -> float:
-        return self.speedup / self.ideal_speedup
-
-    def fps(self, side: StreamTimes) -> float:
-        return self.clock_hz / side.period
 
 
 def _set_side(s: SetStream, side: StreamTimes, clock_mhz: float) -> dict[str, Any]:
