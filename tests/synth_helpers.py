@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from archsim.config import load_config
 from archsim.synthetic import SynthSpec, write_synthetic
 
@@ -31,3 +33,12 @@ def small_config(tmp: Path, rows: int = 4, cols: int = 4, depth: int = 4, word: 
 
 def make_workload(out: Path, spec: SynthSpec = SMALL, config: Path = ULTRA96) -> list[Path]:
     return write_synthetic(spec, load_config(config), config, out)
+
+
+def make_workload_with_set(out: Path, images: int, seed: int) -> Path:
+    """A SMALL synthetic workload in `out` and `out/set.npz`: `images` random 3 x 12 x 12 images, labels 0..9."""
+    make_workload(out)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (images, 3, 12, 12), dtype=np.uint8)
+    np.savez(out / "set.npz", images=x, labels=rng.integers(0, 10, images))
+    return out

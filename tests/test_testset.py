@@ -22,19 +22,14 @@ from archsim.format import load_model
 from archsim.functional import run_model
 from archsim.images import FASHION_DIR, load_images
 from archsim.workload import load_workload
-from tests.synth_helpers import ROOT, make_workload
+from tests.synth_helpers import ROOT, make_workload_with_set
 
 N_IMAGES = 24
 
 
 @pytest.fixture(scope="module")
 def wdir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    rng = np.random.default_rng(5)
-    images = rng.integers(0, 256, (N_IMAGES, 3, 12, 12), dtype=np.uint8)
-    np.savez(out / "set.npz", images=images, labels=rng.integers(0, 10, N_IMAGES))
-    return out
+    return make_workload_with_set(tmp_path_factory.mktemp("wl"), N_IMAGES, seed=5)
 
 
 @pytest.fixture(scope="module")

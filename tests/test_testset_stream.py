@@ -27,7 +27,7 @@ from archsim.functional import run_model
 from archsim.images import load_images
 from archsim.program import Program, compile_program
 from archsim.workload import load_workload
-from tests.synth_helpers import make_workload
+from tests.synth_helpers import make_workload_with_set
 
 N_IMAGES = 24
 MAP_STORE = ["--set", "buffers.pooled_store=false"]
@@ -139,12 +139,7 @@ def test_stream_batch_refuses_mismatched_inputs() -> None:
 
 @pytest.fixture(scope="module")
 def sdir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wl")
-    make_workload(out)
-    rng = np.random.default_rng(9)
-    images = rng.integers(0, 256, (N_IMAGES, 3, 12, 12), dtype=np.uint8)
-    np.savez(out / "set.npz", images=images, labels=rng.integers(0, 10, N_IMAGES))
-    return out
+    return make_workload_with_set(tmp_path_factory.mktemp("wl"), N_IMAGES, seed=9)
 
 
 def run_cli(argv: list, capsys) -> tuple[int, str, str]:
