@@ -24,6 +24,8 @@ from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
 
 if TYPE_CHECKING:
+    from archsim.config import Host
+    from archsim.format import BnnModel
     from archsim.stream import StreamResult
 
 # Where an inference's cycles go (docs/usage.md, "Cycle accounting"): the PE array doing kept work at
@@ -240,15 +242,24 @@ class RunResult:
 
     @property
     def host_time_us(self) -> float:
-        """docs/timing.md section 6: overhead + (stem + classifier MACs) / MAC rate."""
-        h = self.workload.config.host
-        return h.overhead_us + (self.stem_macs + self.classifier_macs) / h.macs_per_second * 1e6
+        return host_time_us(self.workload.config.host, self.stem_macs, self.classifier_macs)
 
     def latency_us(self, cycles: float) -> float:
         return self.host_time_us + cycles / self.workload.config.clock_mhz
 
     def fps(self, cycles: float) -> float:
         return self.workload.config.clock_hz / cycles
+
+
+def host_macs(model: BnnModel) -> tuple[int, int]:
+    """MACs of the stem (3x3 over every input position) and of the classifier, run on the host."""
+    c_img, h, w = model.input_shape
+    return int(model.stem.weight.shape[0]) * c_img * 9 * h * w, int(model.classifier.weight.size)
+
+
+def host_time_us(host: Host, stem_macs: int, classifier_macs: int) -> float:
+    """docs/timing.md section 6: overhead + (stem + classifier MACs) / MAC rate."""
+    return host.overhead_us + (stem_macs + classifier_macs) / host.macs_per_second * 1e6
 
 
 def run_workload(
@@ -323,9 +334,7 @@ def run_workload(
             L.dense_energy_pj = dense_energy.layers[i].total_pj
             L.sparse_energy_pj = [e.layers[i].total_pj for e in sparse_energy]
 
-    c_img, h, w = wl.model.input_shape
-    stem_macs = int(wl.model.stem.weight.shape[0]) * c_img * 9 * h * w
-    classifier_macs = int(wl.model.classifier.weight.size)
+    stem_macs, classifier_macs = host_macs(wl.model)
     return RunResult(
         workload=wl,
         mode=mode,

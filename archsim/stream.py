@@ -29,6 +29,10 @@ STREAM_FAIRNESS = (
     "the dense baseline streams the same number of images the same way: same hardware, same rules "
     "(docs/timing.md 9), index decoder and mask unit bypassed"
 )
+SYSTEM_RULE = (
+    "period = max(host time, accelerator period), the host's stem and classifier of other images "
+    "overlapped with the accelerator (docs/usage.md)"
+)
 OVERLAP = (
     "STORE(n-1) overlaps image n: with a map STORE its B responses (image n starts after its last W beat, "
     "rule S2), with a pooled STORE its W beats too (image n starts when image n-1's last layer ends; only "
@@ -69,6 +73,7 @@ class _Figures:
     dense_work: int  # per image: every kernel at every position
     sparse_work: Sequence[int] | np.ndarray  # per streamed image: kept kernels x active positions
     clock_hz: float
+    host_us: float  # the host's time per image, stem and classifier (docs/timing.md 6)
 
     @property
     def speedup(self) -> float:
@@ -87,6 +92,39 @@ class _Figures:
     def fps(self, side: _Periodic) -> float:
         return self.clock_hz / side.period
 
+    # With the host: it computes image n+1's stem and image n-1's classifier while the accelerator runs
+    # image n, so at best the slower of the two sets the pace (one host core at host.macs_per_second).
+    def system_period_us(self, side: _Periodic) -> float:
+        return max(self.host_us, side.period / self.clock_hz * 1e6)
+
+    def system_fps(self, side: _Periodic) -> float:
+        return 1e6 / self.system_period_us(side)
+
+    @property
+    def system_speedup(self) -> float:
+        return self.system_period_us(self.dense) / self.system_period_us(self.sparse)
+
+    def system_summary(self) -> dict[str, Any]:
+        """summary.json's `stream.system` block."""
+        return {
+            "host_us": self.host_us,
+            "dense_period_us": self.system_period_us(self.dense),
+            "sparse_period_us": self.system_period_us(self.sparse),
+            "dense_fps": self.system_fps(self.dense),
+            "sparse_fps": self.system_fps(self.sparse),
+            "speedup": self.system_speedup,
+            "rule": SYSTEM_RULE,
+        }
+
+    def system_line(self) -> str:
+        """The report's line on the system with the host."""
+        d, p = self.dense, self.sparse
+        bound = "host-bound" if self.host_us >= p.period / self.clock_hz * 1e6 else "accelerator-bound"
+        return (
+            f"  with the host   at best dense {self.system_fps(d):,.0f}   pruned {self.system_fps(p):,.0f} fps "
+            f"({self.system_speedup:.2f}x, pruned {bound}): {SYSTEM_RULE}"
+        )
+
 
 @dataclass
 class StreamResult(_Figures):
@@ -97,6 +135,7 @@ class StreamResult(_Figures):
     dense_work: int  # per image: every kernel at every position
     sparse_work: list[int]  # per image: kept kernels x active positions
     clock_hz: float
+    host_us: float
 
 
 class LatencyRun(Protocol):
@@ -112,6 +151,9 @@ class LatencyRun(Protocol):
 
     @property
     def sparse_work(self) -> list[int]: ...
+
+    @property
+    def host_time_us(self) -> float: ...
 
 
 def run_stream(res: LatencyRun, images: int | str) -> StreamResult:
@@ -130,6 +172,7 @@ def run_stream(res: LatencyRun, images: int | str) -> StreamResult:
         dense_work=res.dense_work,
         sparse_work=res.sparse_work[:images],
         clock_hz=cfg.clock_hz,
+        host_us=res.host_time_us,
     )
 
 
@@ -157,6 +200,7 @@ def stream_summary(s: StreamResult, clock_mhz: float) -> dict[str, Any]:
         "speedup": s.speedup,
         "ideal_speedup": s.ideal_speedup,
         "achieved_over_ideal": s.achieved_over_ideal,
+        "system": s.system_summary(),
         "fairness": STREAM_FAIRNESS,
         "overlap": OVERLAP,
     }
@@ -181,6 +225,7 @@ def stream_lines(s: StreamResult, clock_mhz: float) -> list[str]:
         f"  image latency   dense {_cycles(d.latencies)}   pruned {_cycles(p.latencies)} cycles   (DONE(n) - S(n))",
         f"  speedup         {s.speedup:.2f}x = P_dense / P_pruned   (ideal {s.ideal_speedup:.2f}x over images "
         f"1..N-1; achieved / ideal = {s.achieved_over_ideal:.3f})",
+        s.system_line(),
         f"  fairness        {STREAM_FAIRNESS}",
         f"  overlap         {OVERLAP}",
     ]
@@ -201,6 +246,7 @@ class SetStream(_Figures):
     dense_work: int  # per image: every kernel at every position
     sparse_work: np.ndarray  # per streamed image: kept kernels x active positions
     clock_hz: float
+    host_us: float
 
 
 def _set_side(s: SetStream, side: StreamTimes, clock_mhz: float) -> dict[str, Any]:
@@ -231,6 +277,7 @@ def set_stream_summary(s: SetStream, clock_mhz: float) -> dict[str, Any]:
         "ideal_speedup": s.ideal_speedup,
         "achieved_over_ideal": s.achieved_over_ideal,
         "per_image": "images.csv columns stream_start (S(n)) and stream_done (DONE(n)), pruned side",
+        "system": s.system_summary(),
         "fairness": STREAM_FAIRNESS,
         "overlap": OVERLAP,
     }
@@ -255,6 +302,7 @@ def set_stream_lines(s: SetStream, clock_mhz: float) -> list[str]:
         f"1..N-1; achieved / ideal = {s.achieved_over_ideal:.3f})",
         f"  rule S4         delayed {s4} image(s) (pruned {len(p.exact)}, dense {len(d.exact)}); "
         "computed by the contract itself",
+        s.system_line(),
         f"  fairness        {STREAM_FAIRNESS}",
         f"  overlap         {OVERLAP}",
     ]

@@ -52,7 +52,7 @@ from archsim.functional import ModelRun, compare_with_trace, run_model
 from archsim.images import ImageSet
 from archsim.program import Program
 from archsim.results import trained_accuracy
-from archsim.runner import RunResult, run_workload
+from archsim.runner import RunResult, host_macs, host_time_us, run_workload
 from archsim.sim import simulate
 from archsim.stream import SetStream, set_stream_lines, set_stream_summary
 from archsim.workload import Workload
@@ -475,6 +475,7 @@ def stream_set(res: TestsetRun, runner: ChunkRunner, n: int) -> SetStream:
         dense_work=res.dense_work,
         sparse_work=res.work[:n],
         clock_hz=cfg.clock_hz,
+        host_us=host_time_us(cfg.host, *host_macs(wl.model)),
     )
 
 

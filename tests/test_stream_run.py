@@ -74,6 +74,15 @@ def test_stream_section_and_summary_block(mode, wdir, tmp_path, capsys):
     assert block["ideal_speedup"] == pytest.approx(s0["dense"]["work"] / np.mean(work))
     assert block["achieved_over_ideal"] == pytest.approx(block["speedup"] / block["ideal_speedup"])
     assert "dense baseline streams" in block["fairness"] and "STORE(n-1)" in block["overlap"]
+    # with the host: the slower of the host's time and the accelerator's period sets the pace
+    sys_, host = block["system"], s0["host"]["time_us"]
+    assert sys_["host_us"] == host
+    for side in ("dense", "sparse"):
+        period_us = block[side]["period_cycles"] / s0["clock_mhz"]
+        assert sys_[f"{side}_period_us"] == pytest.approx(max(host, period_us))
+        assert sys_[f"{side}_fps"] == pytest.approx(1e6 / max(host, period_us))
+    assert sys_["speedup"] == pytest.approx(sys_["dense_period_us"] / sys_["sparse_period_us"])
+    assert "with the host" in section
 
 
 def test_stream_is_the_contracts(wdir):

@@ -213,6 +213,16 @@ def test_cli_stream_equals_the_contract(store, n, sdir, tmp_path, capsys):
     ideal = summary["work"]["dense"] / np.mean(work[1:])
     assert block["ideal_speedup"] == pytest.approx(ideal)
     assert block["achieved_over_ideal"] == pytest.approx(block["speedup"] / ideal)
+    # with the host (docs/timing.md 6: overhead + stem and classifier MACs / rate), the slower side sets the pace
+    wl = load_workload(sdir / "small_pruned.yaml")
+    c0, (c_img, h, w) = wl.model.stem.weight.shape[0], wl.model.input_shape
+    host = wl.config.host.overhead_us + (c0 * c_img * 9 * h * w + wl.model.classifier.weight.size) / (
+        wl.config.host.macs_per_second / 1e6
+    )
+    sys_ = block["system"]
+    assert sys_["host_us"] == pytest.approx(host)
+    for name, want in (("sparse", sparse), ("dense", dense)):
+        assert sys_[f"{name}_fps"] == pytest.approx(1e6 / max(host, want.period / summary["clock_mhz"]))
     assert "dense baseline streams" in block["fairness"] and "STORE(n-1)" in block["overlap"]
     names = [c["name"] for c in summary["checks"] if c["status"] == "pass"]
     assert any(c.startswith("stream: contract.schedule_stream") for c in names)
