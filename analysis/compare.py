@@ -69,6 +69,7 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
     e = s.get("energy") or {}
     tag = " [SYNTHETIC workload: random weights]" if run.synthetic else ""
     rows = []
+    stream = s.get("stream")  # throughput mode, when the run streamed (archsim run --stream N)
     for mode, label in (("dense", "dense baseline"), ("sparse", "pruned")):
         m = s[mode]
         em = e.get(mode, {})
@@ -81,6 +82,8 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
                 "fps": m["fps"],
                 "latency_us": 1e6 / m["fps"],
                 "latency_with_host_us": m["latency_us"],
+                "stream_fps": stream[mode]["fps"] if stream else None,
+                "system_fps": stream["system"][f"{mode}_fps"] if stream and "system" in stream else None,
                 "resources": res,
                 "resources_note": "" if res else f"no RTL resource report ({show(resource_file)})",
                 "power_w": em.get("average_power_w"),
@@ -91,6 +94,10 @@ def our_rows(run: RunResults, resources: list[ResourceEntry] | None, resource_fi
                 "speedup": 1.0 if mode == "dense" else s["speedup"],
                 # pruned vs the dense build given the sparse logic's LUTs (more PE columns), if the run has it
                 "equal_area": None if mode == "dense" else s.get("equal_area"),
+                "stream_speedup": stream["speedup"] if stream and mode == "sparse" else None,
+                "system_speedup": stream["system"]["speedup"]
+                if stream and "system" in stream and mode == "sparse"
+                else None,
                 "source": f"{show(run.path / 'summary.json')}; energy: ESTIMATES ({e.get('table_file', 'no table')})",
             }
         )
@@ -144,8 +151,11 @@ def comparison(
             "",
         ]
     lines += [
-        "Our FPS and latency are the accelerator alone (cycles / clock); the latency in brackets adds the "
-        "modelled host time (stem and classifier on the ARM cores). Our power and energy efficiency are "
+        "Our FPS and latency are the accelerator alone (cycles / clock), one image at a time; the latency in "
+        "brackets adds the modelled host time (stem and classifier on the ARM cores). Where the run also streamed "
+        "images (throughput mode, docs/timing.md section 9), the FPS in brackets are the stream's (FINN's period) "
+        "and the whole system's at best with the host (its stem and classifier overlapped with the accelerator: "
+        "period = max(host time, accelerator period)), and the speedup column adds both. Our power and energy efficiency are "
         "ESTIMATES of archsim's energy model (accelerator and DDR, host not included; docs/energy.md); "
         "GOPS count 2 x K x K binary operations per kernel and position; for the pruned model 'effective' "
         "divides the dense model's operations by the pruned energy, 'actual' the operations it performs.",
@@ -170,8 +180,16 @@ def comparison(
         ea = r.get("equal_area")
         if ea:
             speed += f"; {ea['speedup']:.2f}x at equal area (dense on {ea['dense_pe_cols']} PE columns)"
+        if r["stream_speedup"] is not None:
+            speed += f"; {r['stream_speedup']:.2f}x streaming"
+        if r["system_speedup"] is not None:
+            speed += f", {r['system_speedup']:.2f}x with the host"
+        fps = f"{r['fps']:,.0f}"
+        if r["stream_fps"] is not None:
+            fps += f" ({r['stream_fps']:,.0f} streaming"
+            fps += f"; {r['system_fps']:,.0f} with the host)" if r["system_fps"] is not None else ")"
         lines.append(
-            f"| {r['system']} | {r['board']} | {r['clock_mhz']:g} | {r['fps']:,.0f} | {r['latency_us']:,.1f} "
+            f"| {r['system']} | {r['board']} | {r['clock_mhz']:g} | {fps} | {r['latency_us']:,.1f} "
             f"({r['latency_with_host_us']:,.1f}) | {_resources(r['resources']) if r['resources'] else r['resources_note']} "
             f"| {_fmt(r['power_w'], '.3f')} | {eff} | {r['accuracy']} | {speed} | {r['source']} |"
         )

@@ -180,6 +180,22 @@ def test_comparison_numbers_are_the_summary_numbers(results, tmp_path):
     assert published["fps"] == 1419 and "FPGA 2021" in published["source"]
 
 
+def test_comparison_shows_a_streamed_runs_throughput_and_system_pace(results, tmp_path):
+    """With a stream block (archsim run --stream N), the FPS cells add the stream's fps and the system's with the
+    host, and the pruned speedup cell both speedups, all read from summary.json; without one, none of it."""
+    run_dir = tmp_path / "streamed"
+    argv = ["run", str(results["tmp"] / "w/small_pruned.yaml"), "--stream", "2", "--out", str(run_dir), "--quiet"]
+    assert archsim_main(argv) == 0
+    st = json.loads((run_dir / "summary.json").read_text())["stream"]
+    rows, text = comparison([load_results(run_dir)], load_published(PUBLISHED), None, tmp_path / "none.json")
+    for side, row in (("dense", rows[0]), ("sparse", rows[1])):
+        assert row["stream_fps"] == st[side]["fps"] and row["system_fps"] == st["system"][f"{side}_fps"]
+        assert f"({st[side]['fps']:,.0f} streaming; {st['system'][f'{side}_fps']:,.0f} with the host)" in text
+    assert f"; {st['speedup']:.2f}x streaming, {st['system']['speedup']:.2f}x with the host" in text
+    _, plain = comparison([load_results(results["run"])], load_published(PUBLISHED), None, tmp_path / "none.json")
+    assert "streaming;" not in plain and "x streaming" not in plain
+
+
 def test_comparison_accuracy_is_the_trained_models(results, tmp_path):
     """A trained run's rows carry the provenance accuracies its summary.json recorded; a synthetic one's none."""
     run = load_results(results["run"])
