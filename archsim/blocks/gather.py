@@ -46,8 +46,7 @@ class FastGather:
         start = max(L.timing.start, self.end, L.list_ready(tile.q, tile.t), self.free_buffers.popleft())
         cycles = gather_cycles(tile.n, plan.nblk)
         if L.ready is None:  # no input rows to wait for: the slice below is not needed
-            g1 = start + tile.n
-            self.end = g1 + cycles - tile.n
+            g1, self.end = start + tile.n, start + cycles  # first sweep, whole window (rule T1)
         else:
             lo = tile.t * L.sizes[0]
             g1, self.end = gather_times(start, L.work.active[lo : lo + tile.n], plan, L.ready)
