@@ -81,17 +81,22 @@ def test_clone_entry_points_still_work(cmd):
 
 @contextlib.contextmanager
 def _no_new_egg_info() -> Iterator[None]:
-    """An in-tree build writes bnn_archsim.egg-info (and build/) into the checkout: remove it unless it was
-    there. One in-tree build at a time (pytest -n runs both builds of this file in parallel otherwise, and
-    one would delete the egg-info under the other)."""
-    egg = ROOT / "bnn_archsim.egg-info"
+    """An in-tree build writes bnn_archsim.egg-info, build/lib and build/bdist.* into the checkout: remove
+    the ones that were not there. One in-tree build at a time (pytest -n runs both builds of this file in
+    parallel otherwise, and one would delete the egg-info under the other)."""
     with file_lock(ROOT / "build" / "in-tree-build.lock"):
-        existed = egg.exists()
+        before = set(_build_leftovers())
         try:
             yield
         finally:
-            if not existed:
-                shutil.rmtree(egg, ignore_errors=True)
+            for path in set(_build_leftovers()) - before:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _build_leftovers() -> list[Path]:
+    """The in-tree build's outputs that exist now."""
+    paths = [ROOT / "bnn_archsim.egg-info", ROOT / "build" / "lib", *(ROOT / "build").glob("bdist.*")]
+    return [p for p in paths if p.exists()]
 
 
 def fresh_venv(venv: Path) -> Path:
