@@ -50,6 +50,8 @@ DEVICE = {"part": "xczu3eg", "LUT": 70_560, "FF": 141_120, "BRAM36": 216, "DSP":
 BUDGET = 0.80  # the sparse design must fit in 80 % of LUTs and BRAM
 # A hand-written section of the report (per-block analysis) that regeneration carries over.
 PROSE_HEAD = "## Where the LUTs go"
+# The Verilog define that selects DSP48E2 primitives where Yosys would leave adders in fabric (bnn_dsp_madd)
+DSP_DEFINE = "BNN_DSP48E2"
 
 # LUTs per LUT-RAM / shift-register primitive (UltraScale+ CLB)
 LUTRAM_LUTS = {
@@ -150,7 +152,7 @@ def synthesize(
     files = write_verilog(RtlParams(cfg, sparse=sparse, **prm_kw), vdir)
     log = vdir / "yosys.log"
     script = (
-        f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
+        f"read_verilog -D{DSP_DEFINE} -I{vdir} " + " ".join(str(f) for f in files) + "; "
         f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
     )
     hit = cache / f"{verilog_key(files, abc9)}.json" if cache is not None else None

@@ -199,6 +199,39 @@ def test_yosys_on_a_small_config(tmp_path):
     assert tail != "(cached)" and len(list(cache.glob("*.json"))) == 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("define", "widths", "primitive"),
+    [(True, (16, 16, 32, 33), True), (False, (16, 16, 32, 33), False), (True, (16, 20, 32, 37), False)],
+)
+def test_dsp_madd_maps_to_one_dsp48e2(tmp_path, define, widths, primitive):
+    """With the resource flow's define, the epilogue's multiply-add is one DSP48E2 and no fabric (Yosys alone
+    leaves the post-adder in LUTs); an operand wider than the slice keeps the behavioural code."""
+    import shutil
+
+    from rtl.emit import VERILOG_DIR
+    from rtl.resources import DSP_DEFINE, parse_stat
+
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys not installed")
+    aw, bw, cw, pw = widths
+    top = tmp_path / "top.v"
+    top.write_text(
+        f"module top(input clk, input [{aw - 1}:0] a, input [{bw - 1}:0] b, input [{cw - 1}:0] c, "
+        f"output [{pw - 1}:0] p);\n  bnn_dsp_madd #(.AW({aw}), .BW({bw}), .CW({cw}), .PW({pw})) u "
+        "(.clk(clk), .a(a), .b(b), .c(c), .p(p));\nendmodule\n"
+    )
+    flag = f"-D{DSP_DEFINE} " if define else ""
+    log = tmp_path / "yosys.log"
+    script = f"read_verilog {flag}{VERILOG_DIR / 'bnn_lib.v'} {top}; synth_xilinx -family xcup -top top -flatten; stat"
+    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True, capture_output=True)
+    u = parse_stat(log.read_text())
+    if primitive:
+        assert (u.dsp, u.lut, u.ff) == (1, 0, 0), u.cells
+    else:
+        assert u.dsp >= 1 and u.lut > 0, u.cells
+
+
 def test_latencies_are_the_rtls():
     from archsim.contract import LATENCIES
     from rtl.params import RTL_LATENCIES, check_latencies

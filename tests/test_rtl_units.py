@@ -78,6 +78,20 @@ def test_popcount_and_rotation(tmp_path):
     _run("tb_comb", [VERILOG_DIR / "bnn_lib.v", HDL / "tb_comb.v"], {}, "comb", {}, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("aw", "bw", "cw", "pw"),
+    [
+        (16, 16, 32, 33),  # the Ultra96v2 epilogue: acc_bits x mult_bits + bias_bits
+        (12, 8, 20, 21),  # narrower than the slice
+        (27, 18, 40, 48),  # the DSP48E2's widest multiplier operands
+    ],
+)
+def test_dsp_madd(aw, bw, cw, pw, tmp_path):
+    """bnn_dsp_madd's behaviour (what the DSP48E2 primitive is configured to do, rtl/README.md)."""
+    params = {"AW": aw, "BW": bw, "CW": cw, "PW": pw}
+    _run("bnn_dsp_madd", [VERILOG_DIR / "bnn_lib.v"], params, "dsp_madd", {**params, "seed": aw}, tmp_path)
+
+
 @pytest.mark.parametrize("sparse", [1, 0])
 def test_pe_array(sparse, tmp_path):
     rows, ib = 3, (2 if sparse else 0)

@@ -227,8 +227,17 @@ module bnn_epilogue #(
     reg [3:0] bank2;
     reg [AAW-1:0] aa2;
     reg [LW-1:0] lane2;
-    reg signed [PRODW-1:0] prod2 [0:ROWS-1];
-    reg signed [BB-1:0] bias2 [0:ROWS-1];
+    // per row dot * mult (stage 1, registered) + bias (stage 2, registered): sum3 at stage 3
+    wire [ROWS*SUMW-1:0] sum3;
+    genvar gr;
+    generate
+        for (gr = 0; gr < ROWS; gr = gr + 1) begin : g_madd
+            bnn_dsp_madd #(.AW(ACC_W), .BW(MB), .CW(BB), .PW(SUMW)) u_madd (
+                .clk(clk), .a(e_dot[gr * ACC_W +: ACC_W]), .b(prm1[gr * PWR +: MB]), .c(prm1[gr * PWR + MB +: BB]),
+                .p(sum3[gr * SUMW +: SUMW])
+            );
+        end
+    endgenerate
     always @(posedge clk) begin
         v2 <= v1 && !layer_init;
         last2 <= last1;
@@ -240,10 +249,6 @@ module bnn_epilogue #(
         bank2 <= mpool ? qb1 : eob;
         aa2 <= (mpool ? qa1 : eobase) + wblk01 + blk1;
         lane2 <= lane1;
-        for (r = 0; r < ROWS; r = r + 1) begin
-            prod2[r] <= $signed(e_dot[r * ACC_W +: ACC_W]) * $signed(prm1[r * PWR +: MB]);
-            bias2[r] <= $signed(prm1[r * PWR + MB +: BB]);
-        end
     end
 
     assign ob_addr = aa2;
@@ -255,7 +260,6 @@ module bnn_epilogue #(
     reg [3:0] bank3;
     reg [AAW-1:0] aa3;
     reg [LW-1:0] lane3;
-    reg [ROWS*SUMW-1:0] sum3;
     reg [ROWS*VB-1:0] res3;
     always @(posedge clk) begin
         v3 <= v2 && !layer_init;
@@ -269,9 +273,6 @@ module bnn_epilogue #(
         aa3 <= aa2;
         lane3 <= lane2;
         res3 <= res_rdata;
-        for (r = 0; r < ROWS; r = r + 1)
-            sum3[r * SUMW +: SUMW] <= $signed({{(SUMW - PRODW) {prod2[r][PRODW-1]}}, prod2[r]}) +
-                $signed({{(SUMW - BB) {bias2[r][BB-1]}}, bias2[r]});
     end
 
     // ------------------------------------------------------------------ stage 3: shift, residual, saturate

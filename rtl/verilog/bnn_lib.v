@@ -542,4 +542,73 @@ module bnn_pc9 (
     assign cnt = {c4 & c5, c4 ^ c5, b1, b0};
 endmodule
 
+// p = a * b + c, registered like a DSP48E2 used as a multiply-add: the product and c are
+// registered (MREG, CREG), their sum a cycle later (PREG); a and b are taken in the same cycle
+// as c. Cycle by cycle:  m(t+1) = a(t) b(t),  c'(t+1) = c(t),  p(t+2) = m(t+1) + c'(t+1).
+// With BNN_DSP48E2 defined (the resource estimate and the Vivado build define it) and operands
+// that fit the slice (a <= 27, b <= 18, c <= 48 bits, a + b <= 47, p <= 48), this is one DSP48E2
+// primitive, whose post-adder takes the sum (Yosys 0.23 does not pack a post-adder into a
+// DSP48E2 by itself: the adder then costs LUTs). Otherwise, and in simulation, the behaviour
+// below, which the primitive's configuration (OPMODE W=0, Z=C, Y=X=M; ALUMODE 0) reproduces.
+module bnn_dsp_madd #(
+    parameter AW = 16,  // a: signed
+    parameter BW = 16,  // b: signed
+    parameter CW = 32,  // c: signed
+    parameter PW = 33   // p: signed, wider than a b and than c (PW > AW + BW, PW > CW)
+) (
+    input wire clk,
+    input wire [AW-1:0] a,
+    input wire [BW-1:0] b,
+    input wire [CW-1:0] c,
+    output wire [PW-1:0] p
+);
+`ifdef BNN_DSP48E2
+    localparam USE_DSP = (AW <= 27) && (BW <= 18) && (CW <= 48) && (AW + BW <= 47) && (PW <= 48);
+`else
+    localparam USE_DSP = 0;
+`endif
+    generate
+`ifdef BNN_DSP48E2
+        if (USE_DSP) begin : g_dsp
+            wire [47:0] pout;
+            /* verilator lint_off PINCONNECTEMPTY */
+            DSP48E2 #(
+                .AMULTSEL("A"), .BMULTSEL("B"), .PREADDINSEL("A"), .USE_MULT("MULTIPLY"), .USE_SIMD("ONE48"),
+                .A_INPUT("DIRECT"), .B_INPUT("DIRECT"),
+                .AREG(0), .ACASCREG(0), .BREG(0), .BCASCREG(0), .DREG(0), .ADREG(0), .INMODEREG(0),
+                .MREG(1), .CREG(1), .PREG(1),
+                .OPMODEREG(0), .ALUMODEREG(0), .CARRYINREG(0), .CARRYINSELREG(0),
+                .USE_PATTERN_DETECT("NO_PATDET")
+            ) u_dsp (
+                .CLK(clk),
+                .A({{(30 - AW) {a[AW-1]}}, a}), .B({{(18 - BW) {b[BW-1]}}, b}), .C({{(48 - CW) {c[CW-1]}}, c}),
+                .D(27'd0), .ACIN(30'd0), .BCIN(18'd0), .PCIN(48'd0), .CARRYCASCIN(1'b0), .MULTSIGNIN(1'b0),
+                .OPMODE(9'b00_011_01_01), .ALUMODE(4'b0000), .INMODE(5'b00000),
+                .CARRYIN(1'b0), .CARRYINSEL(3'b000),
+                .CEA1(1'b0), .CEA2(1'b0), .CEB1(1'b0), .CEB2(1'b0), .CED(1'b0), .CEAD(1'b0),
+                .CEM(1'b1), .CEC(1'b1), .CEP(1'b1),
+                .CECTRL(1'b1), .CEALUMODE(1'b1), .CEINMODE(1'b1), .CECARRYIN(1'b1),
+                .RSTA(1'b0), .RSTB(1'b0), .RSTC(1'b0), .RSTD(1'b0), .RSTM(1'b0), .RSTP(1'b0),
+                .RSTCTRL(1'b0), .RSTALUMODE(1'b0), .RSTINMODE(1'b0), .RSTALLCARRYIN(1'b0),
+                .P(pout), .PCOUT(), .ACOUT(), .BCOUT(), .CARRYCASCOUT(), .CARRYOUT(), .MULTSIGNOUT(),
+                .OVERFLOW(), .UNDERFLOW(), .PATTERNDETECT(), .PATTERNBDETECT(), .XOROUT()
+            );
+            /* verilator lint_on PINCONNECTEMPTY */
+            assign p = pout[PW-1:0];
+        end
+`endif
+        if (!USE_DSP) begin : g_fabric
+            reg signed [AW+BW-1:0] m;
+            reg signed [CW-1:0] cr;
+            reg signed [PW-1:0] pr;
+            always @(posedge clk) begin
+                m <= $signed(a) * $signed(b);
+                cr <= $signed(c);
+                pr <= $signed({{(PW - AW - BW) {m[AW+BW-1]}}, m}) + $signed({{(PW - CW) {cr[CW-1]}}, cr});
+            end
+            assign p = pr;
+        end
+    endgenerate
+endmodule
+
 `default_nettype wire

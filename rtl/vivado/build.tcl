@@ -102,6 +102,8 @@ foreach h $headers {
     lappend inc [file dirname $h]
 }
 set_property include_dirs [lsort -unique $inc] [get_filesets sources_1]
+# the epilogue's multiply-adds as DSP48E2 primitives (bnn_dsp_madd in bnn_lib.v)
+set_property verilog_define {BNN_DSP48E2} [get_filesets sources_1]
 add_files -norecurse -fileset constrs_1 [bnn_path $bnn(xdc)]
 update_compile_order -fileset sources_1
 
