@@ -313,6 +313,7 @@ def run_both(
     cache: Path | None = CACHE,
     sweeps: list[Path] | None = None,
     cached_only: bool = False,
+    blocks: bool = False,
 ) -> str:
     """Synthesize sparse and dense (and sparse `shapes`), write `out` (Markdown) and its JSON; return the table."""
     prm_args = prm_args or {}
@@ -342,6 +343,10 @@ def run_both(
             from archsim.sweep import load_sweep
 
             swept[load_sweep(f).spec.name] = sweep_builds(f, abc9, cache, cached_only, Path(tmp) / "sweeps", prm_args)
+        # --blocks synthesizes even with --cached-only (which governs the flattened builds)
+        blocks_md, blocks_json = block_report(
+            cfg, blocks, rows[0][1], Path(tmp), out.with_suffix(".json"), abc9=abc9, cache=cache, **prm_args
+        )
     tab = table(rows)
     sp = rows[0][1]
     iso = equal_area(entries)
@@ -360,6 +365,8 @@ def run_both(
         cmd += f" --sweep {sw['file']}"
     if cached_only:
         cmd += " --cached-only"
+    if blocks:
+        cmd += " --blocks"
     sweep_text = "".join(
         f"""
 ## The sparse build of every point of sweep '{name}' ({sw["file"]})
@@ -398,7 +405,7 @@ These are Yosys estimates before place and route; Vivado's will differ.
 Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
 {cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
 Yosys does no timing analysis).
-{sweep_text}"""
+{sweep_text}{blocks_md}"""
     atomic_write_text(out, text + kept_prose(out))
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
     report = {
@@ -411,6 +418,7 @@ Yosys does no timing analysis).
     }
     if swept:
         report["sweeps"] = swept
+    report.update(blocks_json)
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     return tab
 
@@ -473,6 +481,324 @@ def parse_shapes(text: str, option: str) -> list[tuple[int, int]]:
     return [(r, c) for r, c in shapes]
 
 
+# The per-block breakdown (`--blocks`): the sparse design synthesized again without -flatten.
+
+# The generated top and the core it wraps: their own cells are the "top logic"; every other module they
+# instantiate is a block, counted with everything it instantiates.
+CORE_MODULES = ("bnn_accel", "bnn_core")
+BLOCKS_HEAD = "## Resources per block"
+TOP_LOGIC = "top logic"
+# What each block does, by the Verilog module that the core instantiates (one not listed keeps its name).
+BLOCK_LABELS = {
+    "bnn_pe_array": "PE array",
+    "bnn_winbuf": "window buffers",
+    "bnn_act_sets": "activation sets",
+    "bnn_rd_dma": "read DMA",
+    "bnn_epilogue": "epilogue",
+    "bnn_mask_unit": "spatial mask unit",
+    "bnn_gather": "gather",
+    "bnn_wr_dma": "write DMA",
+    "bnn_seq": "sequencer",
+    "bnn_regs": "register map",
+    "bnn_pe_ctl": "PE control",
+    "bnn_sumstore": "sum store (pooled STORE)",
+    "bnn_ram_sdp": "core RAMs (weight ring, residual buffer, predictors, position lists)",
+    "bnn_ram_tdp": "residual buffer (two ports)",
+    "bnn_lutram": "core LUT RAMs (parameter slots, thresholds)",
+}
+_RES_KEYS = ("lut", "lut_ram", "ff", "bram36", "dsp")
+
+
+@dataclass
+class StatHierarchy:
+    """A hierarchical Yosys `stat`: each module's cells, where an instance of another module of the
+    design counts as a cell named after that module."""
+
+    top: str
+    modules: dict[str, dict[str, int]]
+
+
+def base_module(name: str) -> str:
+    """The Verilog module of a Yosys module name: `$paramod$<hash>\\bnn_gather` and
+    `$paramod\\bnn_rot9\\X=...` (one per parameter set) are bnn_gather and bnn_rot9."""
+    m = re.match(r"\$paramod(?:\$[0-9a-fA-F]+)?\\([^\\]+)", name)
+    return m.group(1) if m else name.removeprefix("\\")
+
+
+def _cell_counts(section: str, where: str) -> dict[str, int]:
+    """The cell lines after 'Number of cells:' in one `=== name ===` section of a stat report."""
+    lines = section.splitlines()
+    at = next((i for i, ln in enumerate(lines) if ln.strip().startswith("Number of cells:")), None)
+    if at is None:
+        raise ValueError(f"{where}: no 'Number of cells'")
+    cells: dict[str, int] = {}
+    for line in lines[at + 1 :]:
+        m = re.fullmatch(r"\s+(\S+)\s+(\d+)\s*", line)
+        if not m:
+            break
+        cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
+    return cells
+
+
+def parse_hierarchy(text: str) -> StatHierarchy:
+    """The last `stat` report of a Yosys log of a design that kept its hierarchy (no -flatten).
+
+    Checks that the modules add up, with every instance, to the total that Yosys prints under
+    `=== design hierarchy ===` (when it prints one): a misread line fails here, not in a table."""
+    start = text.rfind("Printing statistics.")
+    parts = re.split(r"^=== (.+?) ===[ \t]*$", text[max(start, 0) :], flags=re.M)
+    modules: dict[str, dict[str, int]] = {}
+    hier = None
+    for name, section in zip(parts[1::2], parts[2::2], strict=True):
+        if name == "design hierarchy":
+            hier = section
+        else:
+            modules[name] = _cell_counts(section, f"module {name}")
+    if not modules:
+        raise ValueError("no '=== module ===' statistics in the Yosys log")
+    if hier is not None:
+        m = re.search(r"^\s+(\S+)\s+1\s*$", hier, flags=re.M)
+        if m is None or m.group(1) not in modules:
+            raise ValueError("design hierarchy: no top module with statistics")
+        top = m.group(1)
+    else:  # a design of one module: Yosys prints no hierarchy
+        used = {c for cells in modules.values() for c in cells if c in modules}
+        tops = [n for n in modules if n not in used]
+        if len(tops) != 1:
+            raise ValueError(f"no design hierarchy and {len(tops)} uninstantiated modules: no single top")
+        top = tops[0]
+    h = StatHierarchy(top, modules)
+    flat = rollup(h, top)
+    if hier is not None and flat != (total := _cell_counts(hier, "design hierarchy")):
+        diff = sorted(c for c in set(flat) | set(total) if flat.get(c, 0) != total.get(c, 0))
+        raise ValueError(f"the modules do not add up to the design hierarchy's total (cells {', '.join(diff[:5])})")
+    return h
+
+
+def rollup(h: StatHierarchy, module: str, _path: tuple[str, ...] = ()) -> dict[str, int]:
+    """The leaf cells of `module` with everything it instantiates (an instance used n times counts n times)."""
+    if module in _path:
+        raise ValueError(f"module {module} instantiates itself")
+    out: dict[str, int] = {}
+    for cell, n in h.modules[module].items():
+        sub = rollup(h, cell, (*_path, module)) if cell in h.modules else {cell: 1}
+        for c, k in sub.items():
+            out[c] = out.get(c, 0) + n * k
+    return out
+
+
+@dataclass
+class Block:
+    module: str  # the Verilog module (all its parameter sets); the top modules for the top logic
+    label: str
+    instances: int
+    cells: dict[str, int]
+
+
+def blocks_of(h: StatHierarchy) -> list[Block]:
+    """The blocks of the core, most LUTs first, then the top logic: each module that the top and the
+    core (CORE_MODULES, each instantiated once) instantiate, all its instances and parameter sets
+    together, with everything below them."""
+    core, own, groups = [h.top], {}, {}
+    for module in core:  # grows while the walk meets core modules
+        for cell, n in h.modules[module].items():
+            if cell not in h.modules:
+                own[cell] = own.get(cell, 0) + n
+            elif base_module(cell) in CORE_MODULES and n == 1 and cell not in core:
+                core.append(cell)
+            else:
+                name = base_module(cell)
+                b = groups.setdefault(name, Block(name, BLOCK_LABELS.get(name, name), 0, {}))
+                b.instances += n
+                for c, k in rollup(h, cell).items():
+                    b.cells[c] = b.cells.get(c, 0) + n * k
+    ordered = sorted(groups.values(), key=lambda b: (-usage_of(b.cells).lut, b.module))
+    tops = ", ".join(base_module(m) for m in core)
+    return [*ordered, Block(tops, f"{TOP_LOGIC} (the top modules' own cells)", 1, own)]
+
+
+def blocks_script(vdir: Path, files: list[Path], abc9: bool) -> str:
+    """`synthesize()`'s Yosys flow without -flatten: each module is optimised on its own."""
+    from .params import TOP
+
+    return (
+        f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
+        f"synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; stat"
+    )
+
+
+def blocks_key(files: list[Path], abc9: bool, script: str, vdir: Path) -> str:
+    """The cache key of a per-block build: the generated Verilog, Yosys' version and the whole command
+    (the folder it ran in left out)."""
+    flow = script.replace(str(vdir), "<dir>")
+    return hashlib.sha256(f"blocks\n{verilog_key(files, abc9)}\n{flow}".encode()).hexdigest()
+
+
+def _blocks_input(cfg: HardwareConfig, work: Path, abc9: bool, prm_kw: dict) -> tuple[Path, list[Path], str, str]:
+    """The sparse design's Verilog written under `work`: (folder, files, Yosys script, cache key)."""
+    from .emit import write_verilog
+    from .params import RtlParams
+
+    vdir = work / "blocks"
+    files = write_verilog(RtlParams(cfg, sparse=True, **prm_kw), vdir)
+    script = blocks_script(vdir, files, abc9)
+    return vdir, files, script, blocks_key(files, abc9, script, vdir)
+
+
+def synthesize_blocks(
+    cfg: HardwareConfig,
+    work: Path,
+    abc9: bool = True,
+    cache: Path | None = None,
+    cached_only: bool = False,
+    **prm_kw,
+) -> tuple[StatHierarchy, float, str, bool]:
+    """The sparse design through Yosys without -flatten; returns (hierarchy, seconds, key, from the cache).
+
+    With `cache`, each module's cell counts are kept under `cache`/blocks/<key>.json (as `synthesize()`
+    keeps its builds); `cached_only` raises NotCached rather than running Yosys."""
+    vdir, _, script, key = _blocks_input(cfg, work, abc9, prm_kw)
+    hit = cache / "blocks" / f"{key}.json" if cache is not None else None
+    if hit is not None and hit.exists():
+        saved = json.loads(hit.read_text())
+        mods = {str(m): {str(c): int(n) for c, n in cells.items()} for m, cells in saved["modules"].items()}
+        return StatHierarchy(str(saved["top"]), mods), float(saved["synth_s"]), key, True
+    if cached_only:
+        raise NotCached(f"{cfg.name}: the per-block build is not in the Yosys cache")
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        raise ConfigError("yosys: executable not found (Debian package 'yosys')")
+    log = vdir / "yosys-blocks.log"
+    t0 = time.perf_counter()
+    proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    text = log.read_text() if log.exists() else ""
+    if proc.returncode != 0:
+        raise ConfigError(f"yosys failed on {cfg.name} (per block): {(proc.stderr or text)[-800:]}")
+    try:
+        h = parse_hierarchy(text)
+    except ValueError as exc:
+        raise ConfigError(f"{log}: Yosys' per-block statistics: {exc}") from None
+    if hit is not None:
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(hit, json.dumps({"config": cfg.name, "top": h.top, "modules": h.modules, "synth_s": secs}))
+    return h, secs, key, False
+
+
+def _resources(u: Usage) -> dict:
+    return {"lut": u.lut, "lut_ram": u.lut_ram, "ff": u.ff, "bram36": u.bram36, "dsp": u.dsp}
+
+
+def block_rows(h: StatHierarchy) -> list[dict]:
+    """The JSON rows of the breakdown (`blocks` in docs/resources.json), the top logic last."""
+    return [
+        {"block": b.label, "module": b.module, "instances": b.instances, **_resources(usage_of(b.cells))}
+        for b in blocks_of(h)
+    ]
+
+
+def blocks_section(rows: list[dict], build: dict, origin: str) -> str:
+    """The generated Markdown section of the breakdown: rows and build as the JSON holds them."""
+    total = build["sum"]
+    flat = build["flattened"]
+    out = [
+        "| block | module | instances | LUT (share) | of which LUT RAM | FF | BRAM36 | DSP |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in [*rows, {"block": "sum of the blocks", "module": "", "instances": "", **total}]:
+        share = f" ({100 * r['lut'] / total['lut']:.1f} %)" if total["lut"] else ""
+        out.append(
+            f"| {r['block']} | {r['module']} | {r['instances']} | {r['lut']:,}{share} | {r['lut_ram']:,} | {r['ff']:,} "
+            f"| {r['bram36']:g} | {r['dsp']} |"
+        )
+    out.append(
+        f"| flattened build (the sparse row at the top) | | | {flat['lut']:,} | {flat['lut_ram']:,} | {flat['ff']:,} "
+        f"| {flat['bram36']:g} | {flat['dsp']} |"
+    )
+    d = total["lut"] - flat["lut"]
+    return f"""
+{BLOCKS_HEAD}
+
+Generated with `--blocks` ({origin}); regenerated with the report, do not edit. The sparse build
+({build["config"]}) again, without `-flatten` (each module optimised on its own):
+`{build["flow"]}`.
+A block is a module that bnn_accel or bnn_core instantiates (all its instances and parameter sets together),
+counted with everything it instantiates; the top logic is the cells of bnn_accel and bnn_core themselves. LUT
+includes LUT RAM (the rules of the table at the top). Synthesis took {build["synth_s"]:.0f} s. Build key
+{build["key"][:16]} (the generated Verilog and the Yosys command): a report regenerated without `--blocks`
+keeps this section only while the key still matches, and drops it otherwise.
+
+{chr(10).join(out)}
+
+Without `-flatten` Yosys optimises nothing across module boundaries (constants and unused outputs
+stay, no logic is shared between blocks), so the blocks add up to {total["lut"]:,} LUTs where the flattened build of
+the same Verilog measures {flat["lut"]:,} ({d:+,} LUTs); FF: {total["ff"]:,} vs {flat["ff"]:,}; BRAM36: {total["bram36"]:g}
+vs {flat["bram36"]:g}; DSP: {total["dsp"]} vs {flat["dsp"]}. The shares are of the blocks' sum.
+"""
+
+
+def _prior_blocks(report: Path) -> tuple[list[dict], dict] | None:
+    """The breakdown a previous JSON report holds, if it holds a well-formed one."""
+    try:
+        data = json.loads(report.read_text())
+        rows, build = data["blocks"], data["blocks_build"]
+        ok = isinstance(build, dict) and isinstance(build.get("key"), str) and isinstance(rows, list) and rows
+        for r in rows if ok else []:
+            ok = ok and isinstance(r, dict) and isinstance(r.get("block"), str) and isinstance(r.get("module"), str)
+            ok = ok and isinstance(r.get("instances"), int) and r["instances"] >= 1
+            ok = ok and all(isinstance(r.get(k), int | float) and r[k] >= 0 for k in _RES_KEYS)
+        ok = ok and all(isinstance(build.get(k), str) for k in ("config", "flow"))
+        ok = ok and isinstance(build.get("synth_s"), int | float)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (rows, build) if ok else None
+
+
+def block_report(
+    cfg: HardwareConfig,
+    run: bool,
+    flattened: Usage,
+    work: Path,
+    previous: Path,
+    abc9: bool = True,
+    cache: Path | None = CACHE,
+    **prm_kw,
+) -> tuple[str, dict]:
+    """The breakdown's Markdown section and JSON fields (`blocks`, `blocks_build`).
+
+    With `run` (`--blocks`) the per-block build is synthesized, or taken from the cache. Without it the
+    section is shown only for the current design: from the cache, else from the `previous` JSON report
+    when its key matches the current build's; a previous breakdown of another build is dropped with a
+    note (stale numbers are never shown as current)."""
+    from .params import TOP
+
+    flow = f"yosys {yosys_version()} synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; stat"
+    try:
+        h, secs, key, cached = synthesize_blocks(cfg, work, abc9=abc9, cache=cache, cached_only=not run, **prm_kw)
+        rows = block_rows(h)
+        build = {"config": cfg.name, "design": "sparse", "flow": flow, "key": key, "synth_s": round(secs, 1)}
+        origin = "from the Yosys cache" if cached else "synthesized now"
+    except NotCached:
+        key = _blocks_input(cfg, work, abc9, prm_kw)[3]
+        prior = _prior_blocks(previous)
+        if prior is None:
+            return "", {}
+        rows, build = prior
+        if build["key"] != key:
+            return (
+                f"""
+{BLOCKS_HEAD}
+
+Not shown: the previous report's breakdown was of another build (key {build["key"][:16]}; this design's is
+{key[:16]}), so its numbers are stale. `--blocks` synthesizes this design per block (without `-flatten`).
+""",
+                {},
+            )
+        origin = f"kept from the previous {previous.name}: its key is this design's"
+    build = {**build, "sum": {k: sum(r[k] for r in rows) for k in _RES_KEYS}, "flattened": _resources(flattened)}
+    return blocks_section(rows, build, origin), {"blocks": rows, "blocks_build": build}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(config_path()))
@@ -497,6 +823,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run no Yosys: take builds from the cache; a sweep point not there is recorded as not synthesized",
     )
+    ap.add_argument(
+        "--blocks",
+        action="store_true",
+        help="also the sparse build per block (Yosys without -flatten; runs even with --cached-only unless cached)",
+    )
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -513,6 +844,7 @@ def main(argv: list[str] | None = None) -> int:
                 cache=None if args.no_cache else CACHE,
                 sweeps=args.sweep,
                 cached_only=args.cached_only,
+                blocks=args.blocks,
             )
         )
         print(f"wrote {args.out}")
