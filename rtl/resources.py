@@ -1,7 +1,7 @@
 """Resource estimate of the generated RTL with Yosys (`synth_xilinx -family xcup`).
 
     python -m rtl.resources [--config configs/ultra96v2.yaml] [--out docs/resources.md] [--legacy-abc]
-                            [--shapes 8x8,16x32] [--dense-shapes 16x18,16x19,16x20]
+                            [--shapes 8x8,16x32] [--dense-shapes 16x18,16x19,16x20] [--blocks]
 
 synthesizes the sparse and the dense design (`synth_xilinx -family xcup -flatten -abc9`;
 --legacy-abc drops -abc9, whose LUT mapping packs the PE datapath far worse: wide
@@ -15,6 +15,15 @@ builds, and the report names the largest dense build whose LUTs do not exceed th
 build's: the equal-area dense baseline (`equal_area` in the JSON). Yosys estimates; Vivado's numbers after
 place and route will differ (typically fewer LUTs: Yosys does no cross-boundary
 retiming and maps some LUT RAM conservatively).
+
+--blocks adds where the sparse design's resources go: the sparse build again without -flatten
+(each module optimised on its own), Yosys' hierarchical `stat` rolled up per block (each module
+that bnn_accel and bnn_core instantiate, with everything it instantiates; their own cells as the
+top logic), a generated section before the hand-written one and `blocks` in the JSON. It runs
+Yosys even with --cached-only (which concerns the flattened builds) unless its build is cached
+(build/yosys-cache/blocks). Without --blocks the section stays only while it is of the current
+design (its key, the Verilog and the Yosys command, in the cache or the previous JSON report);
+one of another build is dropped with a note, never shown as current.
 """
 
 from __future__ import annotations
