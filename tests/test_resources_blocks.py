@@ -199,7 +199,10 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
         assert [_num(c) for c in cells[3:]] == [r[k] for k in ("lut", "lut_ram", "ff", "bram36", "dsp")]
     assert [_num(c) for c in md[-2][3:]] == list(build["sum"].values())
     assert [_num(c) for c in md[-1][3:]] == list(build["flattened"].values())
-    assert "add up to 119 LUTs where the flattened build of\nthe same Verilog measures 116 (+3 LUTs); FF: 126 vs 120;" in text
+    assert (
+        "add up to 119 LUTs where the flattened build of\nthe same Verilog measures 116 (+3 LUTs); FF: 126 vs 120;"
+        in text
+    )
 
     # without --blocks: from the cache; then, the cache gone, from the previous JSON (the same key)
     assert resources.main(argv) == 0
