@@ -17,9 +17,9 @@ place and route will differ (typically fewer LUTs: Yosys does no cross-boundary
 retiming and maps some LUT RAM conservatively).
 
 --blocks adds where the sparse design's resources go: the sparse build again without -flatten
-(each module optimised on its own), Yosys' hierarchical `stat` rolled up per block (each module
-that bnn_accel and bnn_core instantiate, with everything it instantiates; their own cells as the
-top logic), a generated section before the hand-written one and `blocks` in the JSON. It runs
+(each module optimised on its own), Yosys' hierarchical `stat` rolled up per block (each instance
+in bnn_accel and bnn_core, named by a `dump`, with everything it instantiates; their own cells as
+the top logic), a generated section before the hand-written one and `blocks` in the JSON. It runs
 Yosys even with --cached-only (which concerns the flattened builds) unless its build is cached
 (build/yosys-cache/blocks). Without --blocks the section stays only while it is of the current
 design (its key, the Verilog and the Yosys command, in the cache or the previous JSON report);
@@ -492,12 +492,24 @@ def parse_shapes(text: str, option: str) -> list[tuple[int, int]]:
 
 # The per-block breakdown (`--blocks`): the sparse design synthesized again without -flatten.
 
-# The generated top and the core it wraps: their own cells are the "top logic"; every other module they
-# instantiate is a block, counted with everything it instantiates.
+# The generated top and the core it wraps: their own cells are the "top logic"; every other instance in
+# them is a block, counted with everything it instantiates.
 CORE_MODULES = ("bnn_accel", "bnn_core")
 BLOCKS_HEAD = "## Resources per block"
 TOP_LOGIC = "top logic"
-# What each block does, by the Verilog module that the core instantiates (one not listed keeps its name).
+# What a block holds, by its instance name in bnn_core (the last part, after any generate scope), else by
+# its Verilog module; a block in neither keeps its module's name.
+INSTANCE_LABELS = {
+    "u_wmem": "weight ring",
+    "u_pmem": "epilogue parameter slots",
+    "u_thr": "predictor thresholds",
+    "u_prmem": "predictors",
+    "u_res": "residual buffer",
+    "u_xres": "input residual buffer",
+    "u_list_in": "position list, input side (gather)",
+    "u_list_out": "position list, output side (epilogue)",
+    "u_list_row": "position list, rows complete (epilogue)",
+}
 BLOCK_LABELS = {
     "bnn_pe_array": "PE array",
     "bnn_winbuf": "window buffers",
@@ -511,9 +523,6 @@ BLOCK_LABELS = {
     "bnn_regs": "register map",
     "bnn_pe_ctl": "PE control",
     "bnn_sumstore": "sum store (pooled STORE)",
-    "bnn_ram_sdp": "core RAMs (weight ring, residual buffer, predictors, position lists)",
-    "bnn_ram_tdp": "residual buffer (two ports)",
-    "bnn_lutram": "core LUT RAMs (parameter slots, thresholds)",
 }
 _RES_KEYS = ("lut", "lut_ram", "ff", "bram36", "dsp")
 
@@ -521,10 +530,12 @@ _RES_KEYS = ("lut", "lut_ram", "ff", "bram36", "dsp")
 @dataclass
 class StatHierarchy:
     """A hierarchical Yosys `stat`: each module's cells, where an instance of another module of the
-    design counts as a cell named after that module."""
+    design counts as a cell named after that module; and the names of the instances in the core
+    modules (module -> instance -> its module), from a `dump` of them."""
 
     top: str
     modules: dict[str, dict[str, int]]
+    instances: dict[str, dict[str, str]]
 
 
 def base_module(name: str) -> str:
@@ -549,11 +560,27 @@ def _cell_counts(section: str, where: str) -> dict[str, int]:
     return cells
 
 
+def parse_instances(text: str) -> dict[str, dict[str, str]]:
+    """The instances of a Yosys `dump` in a log: `module NAME`, then `  cell TYPE NAME` lines, then `end`."""
+    out: dict[str, dict[str, str]] = {}
+    current = None
+    for line in text.splitlines():
+        if m := re.fullmatch(r"module (\S+)", line):
+            current = out.setdefault(m.group(1).removeprefix("\\"), {})
+        elif line == "end":
+            current = None
+        elif current is not None and (m := re.fullmatch(r"  cell (\S+) (\S+)", line)):
+            current[m.group(2).removeprefix("\\")] = m.group(1).removeprefix("\\")
+    return out
+
+
 def parse_hierarchy(text: str) -> StatHierarchy:
-    """The last `stat` report of a Yosys log of a design that kept its hierarchy (no -flatten).
+    """The last `stat` report of a Yosys log of a design that kept its hierarchy (no -flatten), and the
+    instance names that a `dump` before it lists.
 
     Checks that the modules add up, with every instance, to the total that Yosys prints under
-    `=== design hierarchy ===` (when it prints one): a misread line fails here, not in a table."""
+    `=== design hierarchy ===` (when it prints one), and that the dump lists as many instances of each
+    module as the statistics count: a misread line fails here, not in a table."""
     start = text.rfind("Printing statistics.")
     parts = re.split(r"^=== (.+?) ===[ \t]*$", text[max(start, 0) :], flags=re.M)
     modules: dict[str, dict[str, int]] = {}
@@ -576,7 +603,14 @@ def parse_hierarchy(text: str) -> StatHierarchy:
         if len(tops) != 1:
             raise ValueError(f"no design hierarchy and {len(tops)} uninstantiated modules: no single top")
         top = tops[0]
-    h = StatHierarchy(top, modules)
+    instances = parse_instances(text[: max(start, 0)])
+    for name, insts in instances.items():
+        listed: dict[str, int] = {}
+        for t in insts.values():
+            listed[t] = listed.get(t, 0) + 1
+        if name not in modules or listed != {c: n for c, n in modules[name].items() if c in modules}:
+            raise ValueError(f"module {name}: the instances listed do not match its statistics")
+    h = StatHierarchy(top, modules, instances)
     flat = rollup(h, top)
     if hier is not None and flat != (total := _cell_counts(hier, "design hierarchy")):
         diff = sorted(c for c in set(flat) | set(total) if flat.get(c, 0) != total.get(c, 0))
@@ -598,41 +632,44 @@ def rollup(h: StatHierarchy, module: str, _path: tuple[str, ...] = ()) -> dict[s
 
 @dataclass
 class Block:
-    module: str  # the Verilog module (all its parameter sets); the top modules for the top logic
+    instance: str  # its name in the core ("" for the top logic)
+    module: str  # its Verilog module; the top modules for the top logic
     label: str
-    instances: int
     cells: dict[str, int]
 
 
 def blocks_of(h: StatHierarchy) -> list[Block]:
-    """The blocks of the core, most LUTs first, then the top logic: each module that the top and the
-    core (CORE_MODULES, each instantiated once) instantiate, all its instances and parameter sets
-    together, with everything below them."""
-    core, own, groups = [h.top], {}, {}
+    """The blocks of the core, most LUTs (then block RAM) first, then the top logic: each instance in the
+    top and the core (CORE_MODULES, each instantiated once) with everything it instantiates."""
+    core, own, blocks = [h.top], {}, []
     for module in core:  # grows while the walk meets core modules
+        subs = {c for c in h.modules[module] if c in h.modules}
+        if subs and module not in h.instances:
+            raise ValueError(f"module {module}: no instance names (no `dump` of it in the log)")
         for cell, n in h.modules[module].items():
             if cell not in h.modules:
                 own[cell] = own.get(cell, 0) + n
-            elif base_module(cell) in CORE_MODULES and n == 1 and cell not in core:
+        for inst, cell in sorted(h.instances.get(module, {}).items()):
+            name = base_module(cell)
+            if name in CORE_MODULES and h.modules[module][cell] == 1 and cell not in core:
                 core.append(cell)
-            else:
-                name = base_module(cell)
-                b = groups.setdefault(name, Block(name, BLOCK_LABELS.get(name, name), 0, {}))
-                b.instances += n
-                for c, k in rollup(h, cell).items():
-                    b.cells[c] = b.cells.get(c, 0) + n * k
-    ordered = sorted(groups.values(), key=lambda b: (-usage_of(b.cells).lut, b.module))
+                continue
+            label = INSTANCE_LABELS.get(inst.rsplit(".", 1)[-1], BLOCK_LABELS.get(name, name))
+            blocks.append(Block(inst, name, label, rollup(h, cell)))
+    blocks.sort(key=lambda b: (-usage_of(b.cells).lut, -usage_of(b.cells).bram36, b.instance))
     tops = ", ".join(base_module(m) for m in core)
-    return [*ordered, Block(tops, f"{TOP_LOGIC} (the top modules' own cells)", 1, own)]
+    return [*blocks, Block("", tops, f"{TOP_LOGIC} (the top modules' own cells)", own)]
 
 
 def blocks_script(vdir: Path, files: list[Path], abc9: bool) -> str:
     """`synthesize()`'s Yosys flow without -flatten: each module is optimised on its own."""
     from .params import TOP
 
+    # the instances in the core modules, by name and module (stat counts them by module only)
+    cores = f"{TOP}/t:$paramod* {TOP}/t:bnn_* *bnn_core/t:$paramod* *bnn_core/t:bnn_*"
     return (
         f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
-        f"synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; stat"
+        f"synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; dump {cores}; stat"
     )
 
 
@@ -671,7 +708,8 @@ def synthesize_blocks(
     if hit is not None and hit.exists():
         saved = json.loads(hit.read_text())
         mods = {str(m): {str(c): int(n) for c, n in cells.items()} for m, cells in saved["modules"].items()}
-        return StatHierarchy(str(saved["top"]), mods), float(saved["synth_s"]), key, True
+        insts = {str(m): {str(i): str(t) for i, t in ii.items()} for m, ii in saved["instances"].items()}
+        return StatHierarchy(str(saved["top"]), mods, insts), float(saved["synth_s"]), key, True
     if cached_only:
         raise NotCached(f"{cfg.name}: the per-block build is not in the Yosys cache")
     yosys = shutil.which("yosys")
@@ -690,7 +728,8 @@ def synthesize_blocks(
         raise ConfigError(f"{log}: Yosys' per-block statistics: {exc}") from None
     if hit is not None:
         hit.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(hit, json.dumps({"config": cfg.name, "top": h.top, "modules": h.modules, "synth_s": secs}))
+        saved = {"config": cfg.name, "top": h.top, "modules": h.modules, "instances": h.instances, "synth_s": secs}
+        atomic_write_text(hit, json.dumps(saved))
     return h, secs, key, False
 
 
@@ -701,7 +740,7 @@ def _resources(u: Usage) -> dict:
 def block_rows(h: StatHierarchy) -> list[dict]:
     """The JSON rows of the breakdown (`blocks` in docs/resources.json), the top logic last."""
     return [
-        {"block": b.label, "module": b.module, "instances": b.instances, **_resources(usage_of(b.cells))}
+        {"block": b.label, "instance": b.instance, "module": b.module, **_resources(usage_of(b.cells))}
         for b in blocks_of(h)
     ]
 
@@ -711,13 +750,14 @@ def blocks_section(rows: list[dict], build: dict, origin: str) -> str:
     total = build["sum"]
     flat = build["flattened"]
     out = [
-        "| block | module | instances | LUT (share) | of which LUT RAM | FF | BRAM36 | DSP |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| block | instance | module | LUT (share) | of which LUT RAM | FF | BRAM36 | DSP |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in [*rows, {"block": "sum of the blocks", "module": "", "instances": "", **total}]:
+    for r in [*rows, {"block": "sum of the blocks", "instance": "", "module": "", **total}]:
         share = f" ({100 * r['lut'] / total['lut']:.1f} %)" if total["lut"] else ""
+        inst = f"`{r['instance']}`" if r["instance"] else ""
         out.append(
-            f"| {r['block']} | {r['module']} | {r['instances']} | {r['lut']:,}{share} | {r['lut_ram']:,} | {r['ff']:,} "
+            f"| {r['block']} | {inst} | {r['module']} | {r['lut']:,}{share} | {r['lut_ram']:,} | {r['ff']:,} "
             f"| {r['bram36']:g} | {r['dsp']} |"
         )
     out.append(
@@ -731,8 +771,8 @@ def blocks_section(rows: list[dict], build: dict, origin: str) -> str:
 Generated with `--blocks` ({origin}); regenerated with the report, do not edit. The sparse build
 ({build["config"]}) again, without `-flatten` (each module optimised on its own):
 `{build["flow"]}`.
-A block is a module that bnn_accel or bnn_core instantiates (all its instances and parameter sets together),
-counted with everything it instantiates; the top logic is the cells of bnn_accel and bnn_core themselves. LUT
+A block is an instance in bnn_accel or bnn_core (its name in the core: generate scopes included), counted
+with everything it instantiates; the top logic is the cells of bnn_accel and bnn_core themselves. LUT
 includes LUT RAM (the rules of the table at the top). Synthesis took {build["synth_s"]:.0f} s. Build key
 {build["key"][:16]} (the generated Verilog and the Yosys command): a report regenerated without `--blocks`
 keeps this section only while the key still matches, and drops it otherwise.
@@ -753,8 +793,7 @@ def _prior_blocks(report: Path) -> tuple[list[dict], dict] | None:
         rows, build = data["blocks"], data["blocks_build"]
         ok = isinstance(build, dict) and isinstance(build.get("key"), str) and isinstance(rows, list) and rows
         for r in rows if ok else []:
-            ok = ok and isinstance(r, dict) and isinstance(r.get("block"), str) and isinstance(r.get("module"), str)
-            ok = ok and isinstance(r.get("instances"), int) and r["instances"] >= 1
+            ok = ok and isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("block", "instance", "module"))
             ok = ok and all(isinstance(r.get(k), int | float) and r[k] >= 0 for k in _RES_KEYS)
         ok = ok and all(isinstance(build.get(k), str) for k in ("config", "flow"))
         ok = ok and isinstance(build.get("synth_s"), int | float)
@@ -781,7 +820,8 @@ def block_report(
     note (stale numbers are never shown as current)."""
     from .params import TOP
 
-    flow = f"yosys {yosys_version()} synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; stat"
+    abc = " -abc9" if abc9 else ""
+    flow = f"yosys {yosys_version()} synth_xilinx -family xcup -top {TOP}{abc}; dump (the core's instances); stat"
     try:
         h, secs, key, cached = synthesize_blocks(cfg, work, abc9=abc9, cache=cache, cached_only=not run, **prm_kw)
         rows = block_rows(h)

@@ -47,6 +47,11 @@ MODULES = {
     CORE: {PE: 1, WIN: 1, SDP_A: 2, SDP_B: 1, EPI: 1, "FDRE": 3, "LUT2": 7},
     "bnn_accel": {CORE: 1, "BUFG": 1, "IBUF": 10, "LUT1": 1, "OBUF": 12},
 }
+# the instances in the core modules, as the `dump` before the last `stat` lists them
+INSTANCES = {
+    CORE: {"u_pe": PE, "u_winbuf": WIN, "u_a0": SDP_A, "u_a1": SDP_A, "g_x.u_wmem": SDP_B, "u_epi": EPI},
+    "bnn_accel": {"u_core": CORE},
+}
 # the leaf cells of the whole design, counted by hand: the PE array's 3 LUT RAMs and the window buffers' 2,
 # the two rot9 instances, the two instances of one bnn_ram_sdp and one of the other
 TOTAL = {
@@ -81,18 +86,30 @@ HIERARCHY = f"""=== design hierarchy ===
 """
 
 
-def stat_log(total: dict[str, int] = TOTAL) -> str:
-    """A Yosys log: an earlier `stat` (inside synth_xilinx) to be ignored, then the last one."""
+def dump(instances: dict[str, dict[str, str]]) -> str:
+    """Yosys' `dump` of the core modules' instances (RTLIL: parameters, attributes, connections)."""
+    out = []
+    for module, insts in instances.items():
+        out += [f"module {module if module.startswith('$') else chr(92) + module}", "", "  parameter \\ROWS 4", ""]
+        for name, t in insts.items():
+            out += [f'  attribute \\src "bnn_core.v:{len(out)}.7-9.6"', f"  cell {t} \\{name}"]
+            out += ["    connect \\clk \\clk", "    connect \\rdata { \\q [3:0] \\r }", "  end", ""]
+        out.append("end")
+    return "\n".join(out) + "\n\n"
+
+
+def stat_log(total: dict[str, int] = TOTAL, instances: dict[str, dict[str, str]] = INSTANCES) -> str:
+    """A Yosys log: an earlier `stat` (inside synth_xilinx) to be ignored, the dump, then the last `stat`."""
     early = "16.51. Printing statistics.\n\n" + _section("bnn_old", {"LUT6": 999}) + "16.52. Executing CHECK pass.\n\n"
     last = "17. Printing statistics.\n\n" + "".join(_section(n, c) for n, c in MODULES.items())
     end = "\nWarnings: 13 unique messages, 19 total\nEnd of script.\n"
-    return early + last + HIERARCHY + _section("x", total).split("\n", 2)[2] + end
+    return early + dump(instances) + last + HIERARCHY + _section("x", total).split("\n", 2)[2] + end
 
 
 def test_parser_reads_every_module_and_the_top():
     h = parse_hierarchy(stat_log())
     assert h.top == "bnn_accel" and set(h.modules) == set(MODULES)  # bnn_old belongs to an earlier stat
-    assert h.modules == MODULES
+    assert h.modules == MODULES and h.instances == INSTANCES
     assert rollup(h, "bnn_accel") == TOTAL
     # the flattened-build parser reads the hierarchy's total: the same leaf cells
     assert parse_stat(stat_log()).cells == TOTAL
@@ -101,6 +118,11 @@ def test_parser_reads_every_module_and_the_top():
 def test_parser_checks_the_modules_add_up_to_yosys_total():
     with pytest.raises(ValueError, match="do not add up"):
         parse_hierarchy(stat_log({**TOTAL, "LUT6": 6}))
+    one_sdp = {CORE: {k: v for k, v in INSTANCES[CORE].items() if k != "u_a1"}, "bnn_accel": INSTANCES["bnn_accel"]}
+    with pytest.raises(ValueError, match="instances listed do not match"):
+        parse_hierarchy(stat_log(instances=one_sdp))
+    with pytest.raises(ValueError, match="no instance names"):  # no dump: the blocks cannot be named
+        blocks_of(parse_hierarchy(stat_log(instances={})))
     with pytest.raises(ValueError, match="Number of cells"):
         parse_hierarchy("17. Printing statistics.\n\n=== bnn_accel ===\n\n   Number of wires: 3\n")
     with pytest.raises(ValueError):
@@ -108,27 +130,34 @@ def test_parser_checks_the_modules_add_up_to_yosys_total():
 
 
 def test_rollup_counts_every_instance():
-    """A submodule instantiated twice counts twice, at every level; parameter sets of one module are one block."""
-    h = parse_hierarchy(stat_log())
-    got = {b.module: (b.instances, usage_of(b.cells)) for b in blocks_of(h)}
-    assert list(got) == [
+    """A submodule instantiated n times counts n times, at every level; each instance in the core is a block."""
+    blocks = blocks_of(parse_hierarchy(stat_log()))
+    got = {b.instance: usage_of(b.cells) for b in blocks}
+    assert list(got) == ["u_winbuf", "u_pe", "u_epi", "u_a0", "u_a1", "g_x.u_wmem", ""]  # LUTs, then BRAM; top last
+    assert [b.module for b in blocks] == [
         "bnn_winbuf",
         "bnn_pe_array",
         "bnn_epilogue",
         "bnn_ram_sdp",
+        "bnn_ram_sdp",
+        "bnn_ram_sdp",
         "bnn_accel, bnn_core",
-    ]  # most LUTs first
-    n, pe = got["bnn_pe_array"]
-    assert (n, pe.lut, pe.lut_ram, pe.ff) == (1, 3 * 1 + 10 + 3 * 8, 3 * 8, 3 * 2 + 5)
-    n, win = got["bnn_winbuf"]
-    assert (n, win.lut, win.lut_ram, win.ff) == (1, 2 * 1 + 2 * 18 + 2 * 8, 2 * 8, 2 * 2 + 100)
-    n, ram = got["bnn_ram_sdp"]
-    assert (n, ram.lut, ram.ff, ram.bram36) == (3, 0, 8, 2.5)  # two instances of one parameter set, one of another
-    n, epi = got["bnn_epilogue"]
-    assert (n, epi.lut, epi.dsp) == (1, 20, 4)
-    _, top = got["bnn_accel, bnn_core"]
+    ]
+    # by instance name (generate scope dropped), else by module, else the module's name
+    assert [b.label for b in blocks][:6] == [
+        "window buffers",
+        "PE array",
+        "epilogue",
+        *["bnn_ram_sdp"] * 2,
+        "weight ring",
+    ]
+    pe, win, epi, top = got["u_pe"], got["u_winbuf"], got["u_epi"], got[""]
+    assert (pe.lut, pe.lut_ram, pe.ff) == (3 * 1 + 10 + 3 * 8, 3 * 8, 3 * 2 + 5)  # three bnn_lutram in it
+    assert (win.lut, win.lut_ram, win.ff) == (2 * 1 + 2 * 18 + 2 * 8, 2 * 8, 2 * 2 + 100)  # two of each
+    assert (got["u_a0"].bram36, got["u_a1"].bram36, got["g_x.u_wmem"].bram36, got["g_x.u_wmem"].ff) == (1, 1, 0.5, 8)
+    assert (epi.lut, epi.dsp) == (20, 4)
     assert (top.lut, top.ff) == (7 + 1, 3)  # bnn_core's and bnn_accel's own cells
-    assert sum(u.lut for _, u in got.values()) == usage_of(TOTAL).lut == 119
+    assert sum(u.lut for u in got.values()) == usage_of(TOTAL).lut == 119
 
 
 def test_base_module_names():
@@ -164,7 +193,7 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
         key = resources.verilog_key(write_verilog(RtlParams(cfg, sparse=sparse), tmp_path / f"v{sparse}"), True)
         (cache / f"{key}.json").write_text(json.dumps({"cells": flat, "synth_s": 3.0}))
     bkey = resources._blocks_input(cfg, tmp_path / "b", True, {})[3]
-    entry = {"config": "tiny", "top": "bnn_accel", "modules": MODULES, "synth_s": 42.0}
+    entry = {"config": "tiny", "top": "bnn_accel", "modules": MODULES, "instances": INSTANCES, "synth_s": 42.0}
     (cache / "blocks" / f"{bkey}.json").write_text(json.dumps(entry))
     monkeypatch.setattr(resources, "CACHE", cache)
     out = tmp_path / "resources.md"
@@ -178,13 +207,7 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
     assert text.endswith(f"\n{PROSE_HEAD}\n\nhand-written words\n")  # the prose is kept after the section
     build, rows = data["blocks_build"], data["blocks"]
     assert build["key"] == bkey and build["synth_s"] == 42.0 and "-flatten" not in build["flow"]
-    assert [r["module"] for r in rows] == [
-        "bnn_winbuf",
-        "bnn_pe_array",
-        "bnn_epilogue",
-        "bnn_ram_sdp",
-        "bnn_accel, bnn_core",
-    ]
+    assert [r["instance"] for r in rows] == ["u_winbuf", "u_pe", "u_epi", "u_a0", "u_a1", "g_x.u_wmem", ""]
     assert build["sum"]["lut"] == 119 and build["flattened"] == {
         "lut": 116,
         "lut_ram": 16,
@@ -195,7 +218,7 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
     md = _md_rows(text)
     assert len(md) == len(rows) + 2  # the blocks, their sum, the flattened build
     for r, cells in zip(rows, md, strict=False):
-        assert cells[1] == r["module"] and int(cells[2]) == r["instances"]
+        assert cells[:3] == [r["block"], f"`{r['instance']}`" if r["instance"] else "", r["module"]]
         assert [_num(c) for c in cells[3:]] == [r[k] for k in ("lut", "lut_ram", "ff", "bram36", "dsp")]
     assert [_num(c) for c in md[-2][3:]] == list(build["sum"].values())
     assert [_num(c) for c in md[-1][3:]] == list(build["flattened"].values())
@@ -231,7 +254,15 @@ def test_a_broken_previous_breakdown_is_not_reused(tmp_path):
     cfg = HardwareConfig.model_validate(tiny_dict())
     prev = tmp_path / "resources.json"
     bkey = resources._blocks_input(cfg, tmp_path / "b", True, {})[3]
-    good = {"block": "PE array", "module": "bnn_pe_array", "instances": 1, "lut": 1, "lut_ram": 0, "ff": 1, "dsp": 0}
+    good = {
+        "block": "PE array",
+        "instance": "u_pe",
+        "module": "bnn_pe_array",
+        "lut": 1,
+        "lut_ram": 0,
+        "ff": 1,
+        "dsp": 0,
+    }
     build = {"key": bkey, "config": "tiny", "flow": "f", "synth_s": 1.0}
     for rows in ([{**good, "bram36": 0}], [{**good, "bram36": -1}], [good], []):
         prev.write_text(json.dumps({"blocks": rows, "blocks_build": build}))
@@ -254,11 +285,13 @@ def test_yosys_per_block_on_a_small_config(tmp_path):
     cache = tmp_path / "cache"
     h, secs, key, cached = resources.synthesize_blocks(cfg, tmp_path / "a", cache=cache)
     assert not cached and secs > 0 and re.fullmatch(r"[0-9a-f]{64}", key) and h.top == "bnn_accel"
-    blocks = {b.module: b for b in blocks_of(h)}
-    assert {"bnn_pe_array", "bnn_winbuf", "bnn_act_sets", "bnn_rd_dma", "bnn_wr_dma", "bnn_epilogue"} <= set(blocks)
-    assert {"bnn_mask_unit", "bnn_gather", "bnn_seq", "bnn_regs", "bnn_accel, bnn_core"} <= set(blocks)
-    assert usage_of(blocks["bnn_epilogue"].cells).dsp == cfg.pe_array.rows
-    assert all(usage_of(b.cells).lut > 0 for m, b in blocks.items() if m not in ("bnn_act_sets", "bnn_ram_sdp"))
+    blocks = {b.instance: b for b in blocks_of(h)}  # by their names in bnn_core
+    assert {"u_pe", "u_winbuf", "u_act", "u_rd", "u_wr", "u_epi", "g_mask.u_mask", "u_gather", "u_seq"} <= set(blocks)
+    assert blocks["u_pe"].module == "bnn_pe_array" and blocks["u_wmem"].label == "weight ring" and "" in blocks
+    assert usage_of(blocks["u_epi"].cells).dsp == cfg.pe_array.rows
+    logic = ("u_pe", "u_winbuf", "u_rd", "u_wr", "u_epi", "g_mask.u_mask", "u_gather", "u_seq", "u_regs", "")
+    assert all(usage_of(blocks[i].cells).lut > 0 for i in logic)
+    assert sum(usage_of(b.cells).lut for b in blocks.values()) == usage_of(rollup(h, h.top)).lut
     again, secs_again, key_again, cached = resources.synthesize_blocks(cfg, tmp_path / "b", cache=cache)
-    assert cached and (again.modules, secs_again, key_again) == (h.modules, secs, key)
+    assert cached and (again.modules, again.instances, secs_again, key_again) == (h.modules, h.instances, secs, key)
     assert len(list((cache / "blocks").glob("*.json"))) == 1
