@@ -780,9 +780,10 @@ keeps this section only while the key still matches, and drops it otherwise.
 {chr(10).join(out)}
 
 Without `-flatten` Yosys optimises nothing across module boundaries (constants and unused outputs
-stay, no logic is shared between blocks), so the blocks add up to {total["lut"]:,} LUTs where the flattened build of
-the same Verilog measures {flat["lut"]:,} ({d:+,} LUTs); FF: {total["ff"]:,} vs {flat["ff"]:,}; BRAM36: {total["bram36"]:g}
-vs {flat["bram36"]:g}; DSP: {total["dsp"]} vs {flat["dsp"]}. The shares are of the blocks' sum.
+stay, no logic is shared between blocks) and maps each module's memories on its own, so the blocks' sum is not
+the flattened build's: {total["lut"]:,} LUTs where the flattened build of the same Verilog measures {flat["lut"]:,}
+({d:+,} LUTs); FF: {total["ff"]:,} vs {flat["ff"]:,}; BRAM36: {total["bram36"]:g} vs {flat["bram36"]:g}; DSP: {total["dsp"]} vs {flat["dsp"]}.
+The shares are of the blocks' sum.
 """
 
 

@@ -223,7 +223,7 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
     assert [_num(c) for c in md[-2][3:]] == list(build["sum"].values())
     assert [_num(c) for c in md[-1][3:]] == list(build["flattened"].values())
     assert (
-        "add up to 119 LUTs where the flattened build of\nthe same Verilog measures 116 (+3 LUTs); FF: 126 vs 120;"
+        "119 LUTs where the flattened build of the same Verilog measures 116\n(+3 LUTs); FF: 126 vs 120; BRAM36: 2.5"
         in text
     )
 
