@@ -295,3 +295,25 @@ def test_yosys_per_block_on_a_small_config(tmp_path):
     again, secs_again, key_again, cached = resources.synthesize_blocks(cfg, tmp_path / "b", cache=cache)
     assert cached and (again.modules, again.instances, secs_again, key_again) == (h.modules, h.instances, secs, key)
     assert len(list((cache / "blocks").glob("*.json"))) == 1
+
+
+def test_shipped_report_blocks_agree_with_its_json():
+    """docs/resources.md's per-block table is docs/resources.json's `blocks` (or neither has one), the
+    blocks add up to the sum it states, and its flattened row is the sparse build at the top."""
+    root = resources.ROOT
+    text = (root / "docs/resources.md").read_text()
+    data = json.loads((root / "docs/resources.json").read_text())
+    if "blocks" not in data:
+        assert "| block | instance |" not in text
+        return
+    rows, build = data["blocks"], data["blocks_build"]
+    md = _md_rows(text)
+    assert len(md) == len(rows) + 2
+    for r, cells in zip(rows, md, strict=False):
+        assert cells[:3] == [r["block"], f"`{r['instance']}`" if r["instance"] else "", r["module"]]
+        assert [_num(c) for c in cells[3:]] == [r[k] for k in ("lut", "lut_ram", "ff", "bram36", "dsp")]
+    assert {k: sum(r[k] for r in rows) for k in build["sum"]} == build["sum"]
+    sparse = data["builds"][0]
+    assert sparse["design"] == "sparse" and sparse["config"] == build["config"]
+    assert build["flattened"] == {k: sparse[k] for k in ("lut", "lut_ram", "ff", "bram36", "dsp")}
+    assert [_num(c) for c in md[-1][3:]] == list(build["flattened"].values())
