@@ -137,6 +137,11 @@ def verilog_key(files: list[Path], abc9: bool) -> str:
     return h.hexdigest()
 
 
+def read_command(vdir: Path, files: list[Path]) -> str:
+    """Yosys' read of the generated design, DSP48E2 primitives selected (DSP_DEFINE)."""
+    return f"read_verilog -D{DSP_DEFINE} -I{vdir} " + " ".join(str(f) for f in files) + "; "
+
+
 def synthesize(
     cfg: HardwareConfig,
     sparse: bool,
@@ -161,8 +166,7 @@ def synthesize(
     files = write_verilog(RtlParams(cfg, sparse=sparse, **prm_kw), vdir)
     log = vdir / "yosys.log"
     script = (
-        f"read_verilog -D{DSP_DEFINE} -I{vdir} " + " ".join(str(f) for f in files) + "; "
-        f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
+        read_command(vdir, files) + f"synth_xilinx -family xcup -top {TOP} -flatten{' -abc9' if abc9 else ''}; stat"
     )
     hit = cache / f"{verilog_key(files, abc9)}.json" if cache is not None else None
     if hit is not None and hit.exists():
@@ -670,8 +674,8 @@ def blocks_script(vdir: Path, files: list[Path], abc9: bool) -> str:
     # the instances in the core modules, by name and module (stat counts them by module only)
     cores = f"{TOP}/t:$paramod* {TOP}/t:bnn_* *bnn_core/t:$paramod* *bnn_core/t:bnn_*"
     return (
-        f"read_verilog -I{vdir} " + " ".join(str(f) for f in files) + "; "
-        f"synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; dump {cores}; stat"
+        read_command(vdir, files)
+        + f"synth_xilinx -family xcup -top {TOP}{' -abc9' if abc9 else ''}; dump {cores}; stat"
     )
 
 
