@@ -42,7 +42,9 @@ def normalise(mult: np.ndarray, bias: np.ndarray, shift: int, s: int) -> tuple[n
     lim_m = 1 << (M_LO_BITS + M_HI_BITS - 1)
     for i, v in enumerate(m):
         if not -lim_m <= v < lim_m:
-            raise ValueError(f"stem.mult: channel {i}: M = mult << {up} = {v} does not fit {M_LO_BITS + M_HI_BITS} bits")
+            raise ValueError(
+                f"stem.mult: channel {i}: M = mult << {up} = {v} does not fit {M_LO_BITS + M_HI_BITS} bits"
+            )
     for i, v in enumerate(b):
         if not -B_LIMIT <= v < B_LIMIT:
             raise ValueError(f"stem.bias: channel {i}: B = bias << {up} = {v} outside +-2**46")

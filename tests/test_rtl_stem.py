@@ -39,11 +39,11 @@ def _shipped():
 def test_normalise_scales_exactly_and_refuses():
     m, b = normalise(np.array([3, -5]), np.array([7, -9]), 20, 34)
     assert m.tolist() == [3 << 14, -5 << 14] and b.tolist() == [7 << 14, -9 << 14]
-    with pytest.raises(ValueError, match="stem.shift"):
+    with pytest.raises(ValueError, match=r"stem\.shift"):
         normalise(np.array([1]), np.array([0]), 35, 34)
-    with pytest.raises(ValueError, match="stem.mult"):
+    with pytest.raises(ValueError, match=r"stem\.mult"):
         normalise(np.array([1 << 33]), np.array([0]), 33, 34)  # M = 2**34: 35 bits signed do not hold it
-    with pytest.raises(ValueError, match="stem.bias"):
+    with pytest.raises(ValueError, match=r"stem\.bias"):
         normalise(np.array([1]), np.array([1 << 45]), 33, 34)
     with pytest.raises(ValueError, match="S"):
         normalise(np.array([1]), np.array([0]), 3, 16)
@@ -104,9 +104,9 @@ def test_pack_params_places_every_value():
         assert lo == int(m[c]) & ((1 << 17) - 1)
         assert field(lay.m_base + 2 * r + 1, 18 * f, 18) == int(m[c]) >> 17
         assert field(lay.b_base + c, 0, 48) == b[c]
-    with pytest.raises(ValueError, match="stem.weight"):
+    with pytest.raises(ValueError, match=r"stem\.weight"):
         pack_params(np.zeros((2, 3, 3, 3)), m[:2], b[:2], d)
-    with pytest.raises(ValueError, match="stem.weight"):
+    with pytest.raises(ValueError, match=r"stem\.weight"):
         pack_params(np.full((2, 1, 3, 3), 200), m[:2], b[:2], d)
 
 
@@ -129,7 +129,11 @@ def _run_rtl(params: dict, unit: dict, tmp_path) -> None:
     case = tmp_path / "case.json"  # too large for the environment
     case.write_text(json.dumps(unit))
     runner.build(
-        sources=[STEM_V], hdl_toplevel="bnn_stem", build_dir=bdir, parameters=params, timescale=("1ns", "1ps"),
+        sources=[STEM_V],
+        hdl_toplevel="bnn_stem",
+        build_dir=bdir,
+        parameters=params,
+        timescale=("1ns", "1ps"),
         always=True,
     )
     res = runner.test(
@@ -223,3 +227,78 @@ def test_stem_illegal_parameters_stop_elaboration(tmp_path):
             text=True,
         )
         assert r.returncode != 0 and "bnn_stem_illegal_parameters" in r.stdout + r.stderr, (bad, r.stderr)
+
+
+@pytest.mark.rtl
+def test_dsp_wrappers_match_the_primitive(tmp_path):
+    """bnn_dsp_mac (a chain of three, PCIN) and bnn_dsp_aff, behavioural code against Xilinx's DSP48E2 model:
+    equal transcripts under random and extreme operands. Needs the unisim library's DSP48E2.v and glbl.v in
+    $BNN_UNISIM (not part of this repository)."""
+    import os
+    from pathlib import Path
+
+    lib = Path(os.environ.get("BNN_UNISIM", "/nonexistent"))
+    if not (lib / "DSP48E2.v").is_file() or not (lib / "glbl.v").is_file():
+        pytest.skip("set BNN_UNISIM to a folder with Xilinx's DSP48E2.v and glbl.v")
+    tb = ROOT / "tests" / "rtlsim" / "hdl" / "tb_stem_dsp.v"
+    out = []
+    for extra in ([], ["-DBNN_DSP48E2", "-s", "glbl", str(lib / "DSP48E2.v"), str(lib / "glbl.v")]):
+        vvp = tmp_path / f"t{len(out)}.vvp"
+        cmd = ["iverilog", "-g2012", "-DCYCLES=20000", "-o", str(vvp), "-s", "tb_stem_dsp", str(STEM_V), str(tb)]
+        subprocess.run(cmd + extra, check=True, capture_output=True)
+        out.append(subprocess.run(["vvp", "-n", str(vvp)], check=True, capture_output=True, text=True).stdout)
+    assert len(out[0].splitlines()) == 20000 - 8 and "x" not in out[0]
+    assert out[0] == out[1]
+
+
+def _yosys(tmp_path, top_text: str, chparam: str = ""):
+    import shutil
+
+    from rtl.resources import DSP_DEFINE, parse_stat
+
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys not installed")
+    top = tmp_path / "top.v"
+    top.write_text(top_text)
+    log = tmp_path / "yosys.log"
+    script = (
+        f"read_verilog -D{DSP_DEFINE} {STEM_V} {top}; {chparam}synth_xilinx -family xcup -top top -flatten -abc9; stat"
+    )
+    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True, capture_output=True)
+    return parse_stat(log.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "inst",
+    [
+        "bnn_dsp_mac u (.clk(clk), .ld(i[0]), .a_in(i[8:1]), .d_in(i[16:9]), .x(i[25:17]), .inmode(i[28:26]), "
+        ".opmode(i[37:29]), .pcin({i[63:38], i[21:0]}), .p(o), .pcout(o2));",
+        "bnn_dsp_aff #(.AW(20), .PDB(32)) u (.clk(clk), .ld(i[0]), .b_in(i[18:1]), .c_in({i[63:19], i[2:0]}), "
+        ".a(i[38:19]), .cea(i[39]), .bsel(i[40]), .p1(i[41]), .cep(i[42]), .p(o), .pd(o2[0]), .pbd(o2[1]));",
+    ],
+)
+def test_stem_dsp_wrappers_map_to_one_dsp48e2(tmp_path, inst):
+    """With the resource flow's define each wrapper is one DSP48E2 and nothing in fabric."""
+    u = _yosys(
+        tmp_path, f"module top(input clk, input [63:0] i, output [47:0] o, output [47:0] o2);\n  {inst}\nendmodule\n"
+    )
+    assert (u.dsp, u.lut, u.ff) == (1, 0, 0), u.cells
+
+
+@pytest.mark.slow
+def test_stem_unit_small_synthesis(tmp_path):
+    """A small unit (CH 12, LANES 4, D 64, 5 x 7): 4 CH DSP48E2, no LUT RAM or shift-register LUT (the FIFO,
+    line buffers, delay lines and parameter chain stay flip-flops), a few hundred LUTs."""
+    ports = (
+        "input clk, input rst, input [7:0] off, input prm_valid, input [63:0] prm_data, input img_valid, "
+        "input [63:0] img_data, input img_last, output x0_valid, output [63:0] x0_data, output done"
+    )
+    inst = (
+        "bnn_stem #(.CH(12), .LANES(4), .D(64), .H(5), .W(7), .S(20)) u (.clk(clk), .rst(rst), .off(off), "
+        ".prm_valid(prm_valid), .prm_data(prm_data), .img_valid(img_valid), .img_data(img_data), "
+        ".img_last(img_last), .x0_valid(x0_valid), .x0_data(x0_data), .done(done));"
+    )
+    u = _yosys(tmp_path, f"module top({ports});\n  {inst}\nendmodule\n")
+    assert u.dsp == 48 and u.lut_ram == 0 and not any(c.startswith("SRL") for c in u.cells), u.cells
+    assert 100 < u.lut < 400 and u.ff > 2000, u.cells

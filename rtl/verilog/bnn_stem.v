@@ -114,7 +114,10 @@ module bnn_stem #(
     generate
         for (j = 1; j < L; j = j + 1) begin : g_pst
             assign stage[j] = pst[j];
-            always @(posedge clk) if (prm_valid) pst[j] <= stage[j-1];
+            // the reset only keeps synthesis from turning the chain into shift-register LUTs
+            always @(posedge clk)
+                if (rst) pst[j] <= {D{1'b0}};
+                else if (prm_valid) pst[j] <= stage[j-1];
         end
     endgenerate
 
@@ -136,11 +139,20 @@ module bnn_stem #(
     reg [7:0] lb2[0:W-1];
     integer i;
     always @(posedge clk) begin
-        if (fifo_sh) begin
+        // resets here and below: flip-flops, not shift-register LUTs (LUTs are the scarce resource)
+        if (rst) begin
+            for (i = 0; i < NB; i = i + 1) fifo[i] <= {D{1'b0}};
+        end else if (fifo_sh) begin
             fifo[0] <= img_data;
             for (i = 1; i < NB; i = i + 1) fifo[i] <= fifo[i-1];
         end
-        if (step) begin
+        if (rst) begin
+            src <= 8'd0;
+            for (i = 0; i < W; i = i + 1) begin
+                lb1[i] <= 8'd0;
+                lb2[i] <= 8'd0;
+            end
+        end else if (step) begin
             src <= head;
             lb1[0] <= src;
             lb2[0] <= lb1[W-1];
@@ -213,8 +225,8 @@ module bnn_stem #(
             g0 ? IM_0 : imk
         };
         for (i = 1; i < NCW; i = i + 1) cw[i] <= rst ? {CWB{1'b0}} : cw[i-1];
-        pd[0] <= rcol;
-        for (i = 1; i < NPD; i = i + 1) pd[i] <= pd[i-1];
+        pd[0] <= rst ? 9'sd0 : rcol;
+        for (i = 1; i < NPD; i = i + 1) pd[i] <= rst ? 9'sd0 : pd[i-1];
     end
     // pd[j] is the column register delayed j cycles; cw[j] likewise (cw[0] is the column register's cycle)
     wire signed [8:0] pix[0:NPD];

@@ -98,7 +98,9 @@ async def stem(dut):
         mine = beats[n * n_beats : (n + 1) * n_beats]
         first = lasts[n] + p["latency"]
         for i, (cyc, data) in enumerate(mine):
-            assert cyc == first + i, f"image {n} beat {i}: cycle {cyc - lasts[n]} after the last image beat, want {first + i - lasts[n]}"
+            assert cyc == first + i, (
+                f"image {n} beat {i}: cycle {cyc - lasts[n]} after the last image beat, want {first + i - lasts[n]}"
+            )
             pos, g = divmod(i, q)
             y, x = divmod(pos, w)
             for r in range(lanes):
