@@ -21,7 +21,7 @@
 //   clk, rst        clock; synchronous reset of the control (the parameters survive it)
 //   off[7:0]        input offset, subtracted from every pixel; stable from the last image beat to done
 //   prm_valid       a parameter beat on prm_data[D-1:0]; stem_unit.pack_params gives the beats, in order
-//                   (3 ceil(3 CH / (D/8)) + 2 ceil(CH / (D/18)) + ceil(CH / (D/48)) beats: 57 on the
+//                   (3 ceil(3 CH / (D/8)) + 2 ceil(CH / (D/18)) + ceil(CH / (D/48)) beats: 41 on the
 //                   Ultra96v2), sent before an image, at any pace, while no image is in flight
 //   img_valid, img_data[D-1:0], img_last
 //                   the raw image, one byte per pixel in raster order, byte i of beat j = pixel j (D/8) + i;
@@ -131,8 +131,16 @@ module bnn_stem #(
     reg [XW-1:0] xc;  // column of the step's pointer p = s + 1
     reg [YW-1:0] yc;  // row of p
     reg [SW-1:0] sp;  // p
-    wire step = state == PRIME || (state == RUN && k == Q - 1);
-    wire fifo_sh = (state == IDLE && img_valid) || (step && lane == BPB - 1);
+    /* verilator lint_off WIDTHTRUNC */
+    localparam [$clog2(Q)-1:0] KL = Q - 1;
+    localparam [LW-1:0] BL = BPB - 1;
+    localparam [SW-1:0] SN = NPIX;
+    localparam [CW-1:0] WP = W;
+    localparam [XW-1:0] WL = W - 1;
+    localparam [YW-1:0] HY = H, H1 = H - 1;
+    /* verilator lint_on WIDTHTRUNC */
+    wire step = state == PRIME || (state == RUN && k == KL);
+    wire fifo_sh = (state == IDLE && img_valid) || (step && lane == BL);
     wire [7:0] head = fifo[NB-1][lane*8+:8];
     reg [7:0] src;
     reg [7:0] lb1[0:W-1];
@@ -167,7 +175,7 @@ module bnn_stem #(
             state <= IDLE;
             lane <= 0;
         end else begin
-            if (step) lane <= lane == BPB - 1 ? 0 : lane + 1'b1;
+            if (step) lane <= lane == BL ? {LW{1'b0}} : lane + 1'b1;
             case (state)
                 IDLE: begin
                     lane <= 0;
@@ -180,15 +188,15 @@ module bnn_stem #(
                     xc <= 0;
                     yc <= 0;
                     sp <= 0;
-                    if (pcnt == W) state <= RUN;
+                    if (pcnt == WP) state <= RUN;
                 end
                 default: begin  // RUN: column step s = sp - 1, phase k
-                    k <= k == Q - 1 ? 0 : k + 1'b1;
-                    if (k == Q - 1) begin
+                    k <= k == KL ? {$clog2(Q){1'b0}} : k + 1'b1;
+                    if (k == KL) begin
                         sp <= sp + 1'b1;
-                        xc <= xc == W - 1 ? 0 : xc + 1'b1;
-                        if (xc == W - 1) yc <= yc + 1'b1;
-                        if (sp == NPIX) state <= IDLE;
+                        xc <= xc == WL ? {XW{1'b0}} : xc + 1'b1;
+                        if (xc == WL) yc <= yc + 1'b1;
+                        if (sp == SN) state <= IDLE;
                     end
                 end
             endcase
@@ -205,7 +213,7 @@ module bnn_stem #(
     wire run = state == RUN;
     wire g0 = W == 1 ? 1'b1 : xc == 1;  // position s = p - 1 has x = 0
     wire g2 = xc == 0;  // x = W-1
-    wire rowok = k == 0 ? yc != 0 : k == 1 ? yc < H : k == 2 ? yc + 1 < H : 1'b0;
+    wire rowok = k == 0 ? yc != 0 : k == 1 ? yc < HY : k == 2 ? yc < H1 : 1'b0;
     wire [7:0] rsel = k == 0 ? lb2[W-1] : k == 1 ? lb1[W-1] : src;
     wire [2:0] imk = !run || k > 2 ? IM_0 : k == 0 ? IM_D : k == 1 ? IM_A1 : IM_A2;
     reg signed [8:0] rcol;
@@ -215,7 +223,7 @@ module bnn_stem #(
         rcol <= run && rowok ? $signed({1'b0, rsel}) - $signed({1'b0, off}) : 9'sd0;
         cw[0] <= {
             k,
-            run && k == Q - 1 && sp == NPIX,
+            run && k == KL && sp == SN,
             run && sp != 0,
             run && k == 0,
             run && k == 0,
@@ -238,6 +246,7 @@ module bnn_stem #(
     endgenerate
 
     // ------------------------------------------------------------------ MAC chains and affine slices
+    /* verilator lint_off UNUSEDSIGNAL */  // each slice taps a few bits of a control word
     wire [47:0] macp[0:3*CH-1];
     wire [47:0] macc[0:3*CH-1];  // PCOUT
     wire [47:0] affp[0:CH-1];
@@ -300,6 +309,7 @@ module bnn_stem #(
                 x0_data[r*VB+:VB] <= ok ? pv[K+:VB] : {pv[47], {(VB - 1) {~pv[47]}}};
         end
     endgenerate
+    /* verilator lint_on UNUSEDSIGNAL */
     reg last_d;
     always @(posedge clk) begin
         if (rst) begin
@@ -326,7 +336,9 @@ module bnn_dsp_mac (
     input wire [7:0] d_in,
     input wire [8:0] x,
     input wire [2:0] inmode,
-    input wire [8:0] opmode,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input wire [8:0] opmode,  // X and Y (bits 3:0) are M
+    /* verilator lint_on UNUSEDSIGNAL */
     input wire [47:0] pcin,
     output wire [47:0] p,
     output wire [47:0] pcout
@@ -360,8 +372,9 @@ module bnn_dsp_mac (
     reg signed [8:0] b2;
     reg signed [17:0] m;
     reg signed [47:0] pr;
-    wire signed [8:0] av = inmode[1] ? 9'sd0 : inmode[0] ? a1 : a2;
-    wire signed [8:0] dv = inmode[2] ? dr : 9'sd0;
+    wire signed [8:0] av = inmode[1] ? 9'sd0 : inmode[0] ? {a1[7], a1} : {a2[7], a2};
+    wire signed [8:0] dv = inmode[2] ? {dr[7], dr} : 9'sd0;
+    wire signed [8:0] sum = dv + av;
     wire signed [47:0] wv = opmode[8:7] == 2'b01 ? pr : 48'sd0;
     wire signed [47:0] zv = opmode[6:4] == 3'b001 ? $signed(pcin) : opmode[6:4] == 3'b010 ? pr : 48'sd0;
     always @(posedge clk) begin
@@ -371,8 +384,8 @@ module bnn_dsp_mac (
             dr <= d_in;
         end
         b2 <= x;
-        m <= (dv + av) * b2;
-        pr <= wv + zv + m;
+        m <= sum * b2;
+        pr <= wv + zv + $signed({{30{m[17]}}, m});
     end
     assign p = pr;
     assign pcout = pr;
@@ -431,6 +444,7 @@ module bnn_dsp_aff #(
     reg signed [17:0] b1, b2;
     reg signed [47:0] cr, pr;
     reg signed [AW+17:0] m;
+    wire signed [17:0] bv = bsel ? b1 : b2;
     always @(posedge clk) begin
         if (ld) begin
             b1 <= b_in;
@@ -438,8 +452,8 @@ module bnn_dsp_aff #(
             cr <= c_in;
         end
         if (cea) ar <= a;
-        m <= ar * (bsel ? b1 : b2);
-        if (cep) pr <= p1 ? m + cr : m + (pr >>> 17);
+        m <= ar * bv;
+        if (cep) pr <= (p1 ? cr : pr >>> 17) + $signed({{(30 - AW) {m[AW+17]}}, m});
     end
     assign p = pr;
     assign pd = pr[47:PDB] == 0;
