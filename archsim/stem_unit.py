@@ -25,7 +25,7 @@ B_FIELD = 48  # bits of a bias field in the parameter beats (the DSP48E2's C inp
 B_LIMIT = 1 << 46  # |B| below it keeps acc * M_lo + B inside the 48-bit accumulator
 WEIGHT_FIELD = 8
 M_FIELD = 18
-LATENCY_TAIL = 15  # lambda_S = W + Q + 15 (bnn_stem.v header: W + 1 priming steps, one full step, the pipeline)
+LATENCY_TAIL = 15  # lambda_S = W + Q + 15 (first_beat_latency)
 
 
 def normalise(mult: np.ndarray, bias: np.ndarray, shift: int, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +160,9 @@ def image_beats(image: np.ndarray, d: int) -> list[int]:
 
 
 def first_beat_latency(w: int, q: int) -> int:
-    """lambda_S: cycles from the last image beat to the first x0 beat (bnn_stem.v header): W + 1 column
-    steps fill the line buffers, then the pipeline (column select, MAC chain, affine, output register)."""
+    """lambda_S: cycles from the last image beat to the first x0 beat (bnn_stem.v header): W + 1 column steps
+    fill the line buffers (one a cycle), one step of Q cycles reads the first column, then the pipeline
+    (column register, MAC chain, affine, output register)."""
     return w + q + LATENCY_TAIL
 
 
