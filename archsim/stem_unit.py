@@ -159,15 +159,22 @@ def image_beats(image: np.ndarray, d: int) -> list[int]:
     return [int.from_bytes(pad[i : i + bpb].tobytes(), "little") for i in range(0, pad.size, bpb)]
 
 
-def first_beat_latency(w: int, q: int) -> int:
+def align_cycles(h: int, w: int, hmax: int, wmax: int, d: int) -> int:
+    """Cycles that bring an h x w image's first beat to the head of the unit's FIFO (built for hmax x wmax)."""
+    bpb = d // 8
+    return -(-hmax * wmax // bpb) - -(-h * w // bpb)
+
+
+def first_beat_latency(w: int, q: int, align: int = 0) -> int:
     """lambda_S: cycles from the last image beat to the first x0 beat (bnn_stem.v header): W + 1 column steps
     fill the line buffers (one a cycle), one step of Q cycles reads the first column, then the pipeline
-    (column register, MAC chain, affine, output register)."""
-    return w + q + LATENCY_TAIL
+    (column register, MAC chain, affine, output register); `align` (align_cycles) before them for an image
+    smaller than the unit's maxima."""
+    return align + w + q + LATENCY_TAIL
 
 
-def x0_beat_cycles(h: int, w: int, ch: int, lanes: int) -> list[int]:
+def x0_beat_cycles(h: int, w: int, ch: int, lanes: int, align: int = 0) -> list[int]:
     """Cycle of every x0 beat after the cycle of the last image beat: one per cycle from lambda_S on."""
     n = h * w * (ch // lanes)
-    first = first_beat_latency(w, ch // lanes)
+    first = first_beat_latency(w, ch // lanes, align)
     return [first + i for i in range(n)]

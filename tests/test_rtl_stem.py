@@ -12,6 +12,7 @@ import pytest
 from archsim.functional import stem_output
 from archsim.stem_unit import (
     Layout,
+    align_cycles,
     first_beat_latency,
     image_beats,
     normalise,
@@ -117,6 +118,7 @@ def test_image_beats_and_cycle_formula():
     assert Layout(64, 256).beats == 41  # the Ultra96v2's parameter load (bnn_stem.v header)
     cyc = x0_beat_cycles(5, 7, 12, 4)
     assert cyc[0] == first_beat_latency(7, 3) == 7 + 3 + 15 and cyc == list(range(cyc[0], cyc[0] + 5 * 7 * 3))
+    assert align_cycles(7, 5, 9, 8, 64) == 9 - 5 and align_cycles(32, 32, 32, 32, 256) == 0
 
 
 # --------------------------------------------------------------------------- RTL (Icarus)
@@ -172,26 +174,29 @@ def _params(ch, lanes, d, h, w, s) -> dict:
 
 @pytest.mark.rtl
 @pytest.mark.parametrize(
-    ("ch", "lanes", "d", "h", "w", "s", "mbits", "sat"),
+    ("ch", "lanes", "d", "hw", "hw_max", "s", "mbits", "sat"),
     [
-        (12, 4, 64, 5, 7, 20, 10, 0.0),  # Q = 3, odd sides, rows across beats, nothing saturates
-        (8, 2, 64, 7, 5, 24, 16, 0.5),  # Q = 4, most values saturated, both ways
-        (12, 4, 128, 4, 9, 34, 22, 0.01),  # S = 34, some saturated
-        (9, 3, 48, 3, 1, 17, 14, 0.3),  # one column, S = 17
+        (12, 4, 64, (5, 7), (5, 7), 20, 10, 0.0),  # Q = 3, odd sides, rows across beats, nothing saturates
+        (8, 2, 64, (7, 5), (9, 8), 24, 16, 0.5),  # Q = 4, a smaller image than the maxima, most values saturated
+        (12, 4, 128, (4, 9), (4, 9), 34, 22, 0.01),  # S = 34, some saturated
+        (9, 3, 48, (3, 1), (4, 1), 17, 14, 0.3),  # one column, S = 17
     ],
 )
-def test_stem_unit_small(ch, lanes, d, h, w, s, mbits, sat, tmp_path):
+def test_stem_unit_small(ch, lanes, d, hw, hw_max, s, mbits, sat, tmp_path):
+    (h, w), (hmax, wmax) = hw, hw_max
     wt, m, b, off, images, want = _case(ch, lanes, d, h, w, s, seed=ch * 100 + w, mbits=mbits)
     flat = np.array(want).ravel()
     assert (np.abs(flat) >= 32767).mean() >= sat and (sat > 0) == (np.abs(flat) >= 32767).any()
-    params = _params(ch, lanes, d, h, w, s)
+    params = _params(ch, lanes, d, hmax, wmax, s)
     unit = {
         **params,
+        "h": h,
+        "w": w,
         "images": [im.tolist() for im in images],
         "off": off,
         "beats": pack_params(wt, m, b, d),
         "want": want,
-        "latency": first_beat_latency(w, ch // lanes),
+        "latency": first_beat_latency(w, ch // lanes, align_cycles(h, w, hmax, wmax, d)),
         "seed": w,
     }
     _run_rtl(params, unit, tmp_path)
@@ -207,6 +212,8 @@ def test_stem_unit_shipped_model_full_size(tmp_path):
     params = _params(64, 16, 256, 32, 32, s)
     unit = {
         **params,
+        "h": 32,
+        "w": 32,
         "images": [images[n, 0].tolist() for n in range(2)],
         "off": st.input_offset,
         "beats": pack_params(st.weight, m, b, 256),
@@ -289,8 +296,9 @@ def test_stem_dsp_wrappers_map_to_one_dsp48e2(tmp_path, inst):
 
 @pytest.mark.slow
 def test_stem_unit_small_synthesis(tmp_path):
-    """A small unit (CH 12, LANES 4, D 64, 5 x 7): 4 CH DSP48E2, no LUT RAM or shift-register LUT (the FIFO,
-    line buffers, delay lines and parameter chain stay flip-flops), a few hundred LUTs."""
+    """A small unit (CH 12, LANES 4, D 64, 5 x 7): 4 CH DSP48E2, no LUT RAM, shift-register LUTs only for the
+    two line buffers (SRLC32E, 8 bits each; the FIFO, delay lines and parameter chain stay flip-flops), a few
+    hundred LUTs."""
     ports = (
         "input clk, input rst, input [7:0] off, input prm_valid, input [63:0] prm_data, input img_valid, "
         "input [63:0] img_data, input img_last, output x0_valid, output [63:0] x0_data, output done"
@@ -301,5 +309,6 @@ def test_stem_unit_small_synthesis(tmp_path):
         ".img_last(img_last), .x0_valid(x0_valid), .x0_data(x0_data), .done(done));"
     )
     u = _yosys(tmp_path, f"module top({ports});\n  {inst}\nendmodule\n")
-    assert u.dsp == 48 and u.lut_ram == 0 and not any(c.startswith("SRL") for c in u.cells), u.cells
+    srl = sum(n for c, n in u.cells.items() if c.startswith("SRL"))
+    assert u.dsp == 48 and srl == u.lut_ram == 16, u.cells
     assert 100 < u.lut < 400 and u.ff > 2000, u.cells

@@ -13,43 +13,47 @@
 //   LANES  values per x0 beat (16 on the Ultra96v2); Q = CH / LANES beats per position, Q >= 3
 //   VB     value bits of x0 (16)
 //   D      bits of a parameter and an image beat (256), a multiple of 8, >= 48
-//   H, W   image height and width (pixels; the unit is built for one image size)
+//   H, W   the largest image height and width (pixels); the image's own size comes on img_h, img_w
 //   S      the fixed shift, 17 <= S and S - 17 + VB <= 48
 // Anything else stops elaboration (module bnn_stem_illegal_parameters does not exist).
 //
 // Ports
 //   clk, rst        clock; synchronous reset of the control (the parameters survive it)
 //   off[7:0]        input offset, subtracted from every pixel; stable from the last image beat to done
+//   img_h, img_w    the image's height h and width w, 1 <= h <= H, 1 <= w <= W; stable from the first
+//                   image beat to done
 //   prm_valid       a parameter beat on prm_data[D-1:0]; stem_unit.pack_params gives the beats, in order
 //                   (3 ceil(3 CH / (D/8)) + 2 ceil(CH / (D/18)) + ceil(CH / (D/48)) beats: 41 on the
 //                   Ultra96v2), sent before an image, at any pace, while no image is in flight
 //   img_valid, img_data[D-1:0], img_last
 //                   the raw image, one byte per pixel in raster order, byte i of beat j = pixel j (D/8) + i;
-//                   exactly ceil(H W / (D/8)) beats, the last with img_last; one beat per cycle is taken
+//                   exactly ceil(h w / (D/8)) beats, the last with img_last; one beat per cycle is taken
 //                   (no ready). Beats must not arrive from an image's last beat to its done.
 //   x0_valid, x0_data[LANES*VB-1:0]
 //                   x0 in the LOAD's order (docs/formats.md 4): positions in raster order, per position the
 //                   Q beats of channel groups g = 0..Q-1, lane r of beat g = channel g LANES + r;
-//                   H W Q beats, one per cycle without gaps
+//                   h w Q beats, one per cycle without gaps
 //   done            one cycle, the cycle after the last x0 beat
 //
 // Cycle formula (stem_unit.first_beat_latency): with the last image beat in cycle t, the first x0 beat is in
-// cycle t + lambda_S, lambda_S = W + Q + 15, then one beat per cycle; done at t + lambda_S + H W Q.
+// cycle t + lambda_S, lambda_S = A + w + Q + 15, A = ceil(H W / (D/8)) - ceil(h w / (D/8)) (0 for an image of
+// the largest size), then one beat per cycle; done at t + lambda_S + h w Q.
 //
 // Micro-architecture (LUTs are the scarce resource, DSP48E2 slices and flip-flops are not):
-//  * Image: a FIFO of ceil(H W / (D/8)) beat registers (flip-flops, shifted by each beat); after the last beat
-//    its head is beat 0. A byte select on the head (the only wide multiplexer) reads the pixels in raster order
-//    at one per column step, into two line buffers of W pixels (flip-flop shift registers).
-//  * Column steps: W + 1 steps, one per cycle, fill the line buffers; then one step per Q cycles. In the Q
-//    cycles of step s the column register R gives pixels p - W, p, p + W (p = s + 1, raster index), minus off,
-//    0 outside the image (rows -1 and H), one per cycle (phases k = 0, 1, 2), then 0.
+//  * Image: a FIFO of ceil(H W / (D/8)) beat registers (flip-flops, shifted by each beat, then A more times);
+//    its head is then beat 0. A byte select on the head (the only wide multiplexer) reads the pixels in raster
+//    order at one per column step, into two line buffers of w pixels (shift registers with a variable tap:
+//    SRLC32E, 16 LUTs).
+//  * Column steps: w + 1 steps, one per cycle, fill the line buffers; then one step per Q cycles. In the Q
+//    cycles of step s the column register R gives pixels p - w, p, p + w (p = s + 1, raster index), minus off,
+//    0 outside the image (rows -1 and h), one per cycle (phases k = 0, 1, 2), then 0.
 //  * MAC, per channel a chain of three DSP48E2 (bnn_dsp_mac), slice dx = kernel column. Its three weights
 //    (kernel rows 0, 1, 2) sit in the slice's D, A1 and A2 registers, chosen per cycle by INMODE; the pixel
 //    enters on B. Slice dx takes position s's phases in cycles Q s + k + dx + g (group g = c div LANES) and
 //    adds slice dx-1's finished sum through PCIN in its phase 2. Slice 2 reads the column register of step s,
 //    slice 1 of step s-1, slice 0 of step s-2: one pixel stream, delayed 2 + g, Q + 1 + g and 2 Q + g
 //    cycles (flip-flops). The left and right zero padding is the INMODE that zeroes the product (slice 0 at
-//    x = 0, slice 2 at x = W-1). The chain's sum is final for Q - 1 cycles from cycle Q s + g + 7.
+//    x = 0, slice 2 at x = w-1). The chain's sum is final for Q - 1 cycles from cycle Q s + g + 7.
 //  * Affine, one DSP48E2 per channel (bnn_dsp_aff), its parameters in the slice: B1 = M_lo (17 bits), B2 = M_hi,
 //    C = B. P1 = acc M_lo + B, then P2 = acc M_hi + (P1 >>> 17) = (acc M + B) >>> 17 exactly; P2 holds for
 //    Q - 1 cycles. x0 = P2[S-17+VB-1 : S-17], saturated when the slice's pattern detector (bits 47 down to
@@ -59,6 +63,8 @@
 //  * Parameters: one shift chain of D-bit flip-flop stages moved by prm_valid, which is also the clock enable
 //    of every parameter register in the slices (A1 -> A2, D, B1 -> B2, C); no address decoder. Stage j holds
 //    beat L-1-j after the last beat; which slice taps which stage and field: stem_unit.Layout.
+//  * The FIFO, delay lines and parameter chain have synchronous resets only so that synthesis keeps them in
+//    flip-flops (shift-register LUTs would cost LUTs, the scarce resource).
 //  Resources: bnn_stem alone at CH 64, LANES 16, D 256, 32 x 32, S 34, Yosys 0.23 synth_xilinx -family xcup
 //  -flatten -abc9 with BNN_DSP48E2: see rtl/README.md ("Stem unit").
 module bnn_stem #(
@@ -73,6 +79,8 @@ module bnn_stem #(
     input wire clk,
     input wire rst,
     input wire [7:0] off,
+    input wire [$clog2(H+2)-1:0] img_h,
+    input wire [$clog2(W+2)-1:0] img_w,
     input wire prm_valid,
     input wire [D-1:0] prm_data,
     input wire img_valid,
@@ -96,7 +104,7 @@ module bnn_stem #(
     localparam MBASE = 3 * WROWS, BBASE = MBASE + 2 * MROWS, L = BBASE + BROWS;
     localparam NCW = Q + 10;  // control delay line
     localparam NPD = 3 * Q;  // pixel delay line
-    localparam XW = $clog2(W + 1), YW = $clog2(H + 2), SW = $clog2(NPIX + 1), LW = $clog2(BPB + 1);
+    localparam XW = $clog2(W + 1), YW = $clog2(H + 2), LW = $clog2(BPB + 1), NBW = $clog2(NB + 1);
     localparam CW = $clog2(W + 2);
 
     generate
@@ -123,28 +131,32 @@ module bnn_stem #(
 
     // ------------------------------------------------------------------ image FIFO, column steps
     reg [D-1:0] fifo[0:NB-1];
-    localparam [1:0] IDLE = 2'd0, PRIME = 2'd1, RUN = 2'd2;
+    localparam [1:0] IDLE = 2'd0, PRIME = 2'd1, RUN = 2'd2, ALIGN = 2'd3;
     reg [1:0] state;
+    reg [NBW-1:0] nbr;  // beats in the FIFO
     reg [CW-1:0] pcnt;  // priming steps
     reg [LW-1:0] lane;  // byte of the FIFO head
     reg [$clog2(Q)-1:0] k;  // phase within a column step
     reg [XW-1:0] xc;  // column of the step's pointer p = s + 1
     reg [YW-1:0] yc;  // row of p
-    reg [SW-1:0] sp;  // p
     /* verilator lint_off WIDTHTRUNC */
     localparam [$clog2(Q)-1:0] KL = Q - 1;
     localparam [LW-1:0] BL = BPB - 1;
-    localparam [SW-1:0] SN = NPIX;
-    localparam [CW-1:0] WP = W;
-    localparam [XW-1:0] WL = W - 1;
-    localparam [YW-1:0] HY = H, H1 = H - 1;
+    localparam [NBW-1:0] NB1 = NB - 1;
     /* verilator lint_on WIDTHTRUNC */
     wire step = state == PRIME || (state == RUN && k == KL);
-    wire fifo_sh = (state == IDLE && img_valid) || (step && lane == BL);
+    wire fifo_sh = (state == IDLE && img_valid) || state == ALIGN || (step && lane == BL);
+    wire [XW-1:0] wl = img_w[XW-1:0] - 1'b1;
+    localparam IW = W > 1 ? $clog2(W) : 1;
+    wire [IW-1:0] wi = wl[IW-1:0];  // the line buffers' tap
+    wire [7:0] lb1o, lb2o;
+    wire pend;  // the last position's step: p = img_h img_w
+    wire [YW-1:0] h1 = img_h - 1'b1;
     wire [7:0] head = fifo[NB-1][lane*8+:8];
     reg [7:0] src;
-    reg [7:0] lb1[0:W-1];
-    reg [7:0] lb2[0:W-1];
+    // line buffers: img_w pixels each (a variable tap: SRLC32E with BNN_DSP48E2, as Vivado infers them)
+    bnn_stem_lbuf #(.N(W), .AW(IW)) u_lb1 (.clk(clk), .ce(step), .d(src), .a(wi), .q(lb1o));
+    bnn_stem_lbuf #(.N(W), .AW(IW)) u_lb2 (.clk(clk), .ce(step), .d(lb1o), .a(wi), .q(lb2o));
     integer i;
     always @(posedge clk) begin
         // resets here and below: flip-flops, not shift-register LUTs (LUTs are the scarce resource)
@@ -154,49 +166,41 @@ module bnn_stem #(
             fifo[0] <= img_data;
             for (i = 1; i < NB; i = i + 1) fifo[i] <= fifo[i-1];
         end
-        if (rst) begin
-            src <= 8'd0;
-            for (i = 0; i < W; i = i + 1) begin
-                lb1[i] <= 8'd0;
-                lb2[i] <= 8'd0;
-            end
-        end else if (step) begin
-            src <= head;
-            lb1[0] <= src;
-            lb2[0] <= lb1[W-1];
-            for (i = 1; i < W; i = i + 1) begin
-                lb1[i] <= lb1[i-1];
-                lb2[i] <= lb2[i-1];
-            end
-        end
+        if (rst) src <= 8'd0;
+        else if (step) src <= head;
     end
     always @(posedge clk) begin
         if (rst) begin
             state <= IDLE;
             lane <= 0;
+            nbr <= 0;
         end else begin
             if (step) lane <= lane == BL ? {LW{1'b0}} : lane + 1'b1;
             case (state)
                 IDLE: begin
                     lane <= 0;
                     pcnt <= 0;
-                    if (img_valid && img_last) state <= PRIME;
+                    if (img_valid) nbr <= nbr + 1'b1;
+                    if (img_valid && img_last) state <= nbr == NB1 ? PRIME : ALIGN;
+                end
+                ALIGN: begin  // beat 0 to the FIFO's head: NB - (beats of the image) more shifts
+                    nbr <= nbr + 1'b1;
+                    if (nbr == NB1) state <= PRIME;
                 end
                 PRIME: begin
                     pcnt <= pcnt + 1'b1;
                     k <= 0;
                     xc <= 0;
                     yc <= 0;
-                    sp <= 0;
-                    if (pcnt == WP) state <= RUN;
+                    if (pcnt == img_w) state <= RUN;
                 end
-                default: begin  // RUN: column step s = sp - 1, phase k
+                default: begin  // RUN: column step s, pointer p = s + 1 = yc img_w + xc, phase k
+                    nbr <= 0;
                     k <= k == KL ? {$clog2(Q){1'b0}} : k + 1'b1;
                     if (k == KL) begin
-                        sp <= sp + 1'b1;
-                        xc <= xc == WL ? {XW{1'b0}} : xc + 1'b1;
-                        if (xc == WL) yc <= yc + 1'b1;
-                        if (sp == SN) state <= IDLE;
+                        xc <= xc == wl ? {XW{1'b0}} : xc + 1'b1;
+                        if (xc == wl) yc <= yc + 1'b1;
+                        if (pend) state <= IDLE;
                     end
                 end
             endcase
@@ -211,10 +215,11 @@ module bnn_stem #(
     localparam CWB = 14 + QB;
     localparam [2:0] IM_D = 3'b110, IM_A1 = 3'b001, IM_A2 = 3'b000, IM_0 = 3'b010;
     wire run = state == RUN;
-    wire g0 = W == 1 ? 1'b1 : xc == 1;  // position s = p - 1 has x = 0
-    wire g2 = xc == 0;  // x = W-1
-    wire rowok = k == 0 ? yc != 0 : k == 1 ? yc < HY : k == 2 ? yc < H1 : 1'b0;
-    wire [7:0] rsel = k == 0 ? lb2[W-1] : k == 1 ? lb1[W-1] : src;
+    assign pend = yc == img_h && xc == 0;
+    wire g0 = img_w == 1 ? 1'b1 : xc == 1;  // position s = p - 1 has x = 0
+    wire g2 = xc == 0;  // x = img_w - 1
+    wire rowok = k == 0 ? yc != 0 : k == 1 ? yc < img_h : k == 2 ? yc < h1 : 1'b0;
+    wire [7:0] rsel = k == 0 ? lb2o : k == 1 ? lb1o : src;
     wire [2:0] imk = !run || k > 2 ? IM_0 : k == 0 ? IM_D : k == 1 ? IM_A1 : IM_A2;
     reg signed [8:0] rcol;
     reg [CWB-1:0] cw[0:NCW-1];
@@ -223,8 +228,8 @@ module bnn_stem #(
         rcol <= run && rowok ? $signed({1'b0, rsel}) - $signed({1'b0, off}) : 9'sd0;
         cw[0] <= {
             k,
-            run && k == KL && sp == SN,
-            run && sp != 0,
+            run && k == KL && pend,
+            run && (yc != 0 || xc != 0),
             run && k == 0,
             run && k == 0,
             run && k == 2,
@@ -321,6 +326,49 @@ module bnn_stem #(
         end
     end
     always @(posedge clk) last_d <= co[13];
+endmodule
+
+// bnn_stem_lbuf: an N-stage shift register of bytes (shifted while ce) read at stage a (q = the byte shifted in
+// a + 1 shifts ago). With BNN_DSP48E2 and N <= 32 eight SRLC32E (what Vivado infers from the behavioural code;
+// Yosys 0.23 leaves a multiplexer over flip-flops), else behavioural.
+module bnn_stem_lbuf #(
+    parameter N = 32,
+    parameter AW = 5
+) (
+    input wire clk,
+    input wire ce,
+    input wire [7:0] d,
+    input wire [AW-1:0] a,
+    output wire [7:0] q
+);
+`ifdef BNN_DSP48E2
+    localparam USE_SRL = N <= 32;
+`else
+    localparam USE_SRL = 0;
+`endif
+`ifdef BNN_DSP48E2
+    genvar b;
+`endif
+    generate
+`ifdef BNN_DSP48E2
+        if (USE_SRL) begin : g_srl
+            wire [4:0] a5 = {{(5 - AW) {1'b0}}, a};
+            for (b = 0; b < 8; b = b + 1) begin : g_bit
+                SRLC32E #(.INIT(32'h0)) u_srl (.CLK(clk), .CE(ce), .D(d[b]), .A(a5), .Q(q[b]));  // Q31 unconnected (Yosys 0.23 aborts on an empty Q31 pin)
+            end
+        end
+`endif
+        if (!USE_SRL) begin : g_fabric
+            reg [7:0] sr[0:N-1];
+            integer i;
+            always @(posedge clk)
+                if (ce) begin
+                    sr[0] <= d;
+                    for (i = 1; i < N; i = i + 1) sr[i] <= sr[i-1];
+                end
+            assign q = sr[a];
+        end
+    endgenerate
 endmodule
 
 // bnn_dsp_mac: one multiply-accumulate slice of the stem's MAC chains. Three weights held in the slice (A1 -> A2

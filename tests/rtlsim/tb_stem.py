@@ -1,6 +1,6 @@
 """cocotb bench of bnn_stem (run by tests/test_rtl_stem.py): parameters, images, every x0 value and cycle.
 
-$BNN_STEM_CASE: a JSON file with: the block's parameters (CH, LANES, D, H, W, S, VB), `images` (lists of H x W bytes), `off`,
+$BNN_STEM_CASE: a JSON file with: the block's parameters (CH, LANES, D, H, W, S, VB; H and W the maxima), `h`, `w` (the images' size), `images` (lists of H x W bytes), `off`,
 `beats` (the parameter beats, stem_unit.pack_params), `want` (x0 per image, [C][H][W]), `latency` (lambda_S),
 `seed` (gaps in the parameter and image streams).
 """
@@ -26,7 +26,7 @@ def _sval(v: int, n: int) -> int:
 async def stem(dut):
     with open(os.environ["BNN_STEM_CASE"]) as f:
         p = json.load(f)
-    ch, lanes, d, h, w, vb = p["CH"], p["LANES"], p["D"], p["H"], p["W"], p["VB"]
+    ch, lanes, d, h, w, vb = p["CH"], p["LANES"], p["D"], p["h"], p["w"], p["VB"]
     q = ch // lanes
     rng = random.Random(p["seed"])
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
@@ -35,6 +35,8 @@ async def stem(dut):
     dut.prm_data.value = 0
     dut.img_data.value = 0
     dut.off.value = p["off"]
+    dut.img_h.value = h
+    dut.img_w.value = w
     dut.rst.value = 1
     cycle = 0
     beats: list[tuple[int, int]] = []  # (cycle, data) of every x0 beat
