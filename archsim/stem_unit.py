@@ -25,7 +25,7 @@ B_FIELD = 48  # bits of a bias field in the parameter beats (the DSP48E2's C inp
 B_LIMIT = 1 << 46  # |B| below it keeps acc * M_lo + B inside the 48-bit accumulator
 WEIGHT_FIELD = 8
 M_FIELD = 18
-LATENCY_TAIL = 15  # lambda_S = W + Q + 15 (first_beat_latency)
+LATENCY_TAIL = 16  # lambda_S = A + w + Q + 16 (first_beat_latency)
 
 
 def normalise(mult: np.ndarray, bias: np.ndarray, shift: int, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +168,7 @@ def align_cycles(h: int, w: int, hmax: int, wmax: int, d: int) -> int:
 def first_beat_latency(w: int, q: int, align: int = 0) -> int:
     """lambda_S: cycles from the last image beat to the first x0 beat (bnn_stem.v header): W + 1 column steps
     fill the line buffers (one a cycle), one step of Q cycles reads the first column, then the pipeline
-    (column register, MAC chain, affine, output register); `align` (align_cycles) before them for an image
+    (column register, MAC chain, affine, two output registers); `align` (align_cycles) before them for an image
     smaller than the unit's maxima."""
     return align + w + q + LATENCY_TAIL
 

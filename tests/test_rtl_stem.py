@@ -117,7 +117,7 @@ def test_image_beats_and_cycle_formula():
     assert len(bb) == 5 and bb[0] == int.from_bytes(bytes(range(8)), "little") and bb[4] >> 24 == 0
     assert Layout(64, 256).beats == 41  # the Ultra96v2's parameter load (bnn_stem.v header)
     cyc = x0_beat_cycles(5, 7, 12, 4)
-    assert cyc[0] == first_beat_latency(7, 3) == 7 + 3 + 15 and cyc == list(range(cyc[0], cyc[0] + 5 * 7 * 3))
+    assert cyc[0] == first_beat_latency(7, 3) == 7 + 3 + 16 and cyc == list(range(cyc[0], cyc[0] + 5 * 7 * 3))
     assert align_cycles(7, 5, 9, 8, 64) == 9 - 5 and align_cycles(32, 32, 32, 32, 256) == 0
 
 

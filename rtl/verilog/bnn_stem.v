@@ -36,7 +36,7 @@
 //   done            one cycle, the cycle after the last x0 beat
 //
 // Cycle formula (stem_unit.first_beat_latency): with the last image beat in cycle t, the first x0 beat is in
-// cycle t + lambda_S, lambda_S = A + w + Q + 15, A = ceil(H W / (D/8)) - ceil(h w / (D/8)) (0 for an image of
+// cycle t + lambda_S, lambda_S = A + w + Q + 16, A = ceil(H W / (D/8)) - ceil(h w / (D/8)) (0 for an image of
 // the largest size), then one beat per cycle; done at t + lambda_S + h w Q.
 //
 // Micro-architecture (LUTs are the scarce resource, DSP48E2 slices and flip-flops are not):
@@ -59,7 +59,8 @@
 //    Q - 1 cycles. x0 = P2[S-17+VB-1 : S-17], saturated when the slice's pattern detector (bits 47 down to
 //    S-17+VB-1 all equal) says it overflows: fixed wiring, no shifter. One DSP48E2 per channel keeps M and B
 //    out of fabric (a per-lane affine would need them multiplexed per cycle: 83 bits x Q per lane).
-//  * Output: per lane a Q:1 multiplexer over the channel's affine slices and the saturation, registered.
+//  * Output: per lane a Q:1 multiplexer over the channel's affine slices, then two registers whose synchronous
+//    set and reset saturate (positive overflow in the first, negative in the second): no LUT per bit for it.
 //  * Parameters: one shift chain of D-bit flip-flop stages moved by prm_valid, which is also the clock enable
 //    of every parameter register in the slices (A1 -> A2, D, B1 -> B2, C); no address decoder. Stage j holds
 //    beat L-1-j after the last beat; which slice taps which stage and field: stem_unit.Layout.
@@ -308,24 +309,39 @@ module bnn_stem #(
     genvar r;
     generate
         for (r = 0; r < LANES; r = r + 1) begin : g_lane
+            // saturation in the flip-flops' synchronous set and reset, no LUT per bit: stage 1 forces a
+            // positive overflow (0111..1), stage 2 a negative one (1000..0)
             wire [47:0] pv = affp[gsel*LANES+r];
             wire ok = pd_hit[gsel*LANES+r] | pbd_hit[gsel*LANES+r];
-            always @(posedge clk)
-                x0_data[r*VB+:VB] <= ok ? pv[K+:VB] : {pv[47], {(VB - 1) {~pv[47]}}};
+            wire pos = !ok && !pv[47];
+            reg neg;
+            reg [VB-1:0] x1;
+            always @(posedge clk) begin
+                neg <= !ok && pv[47];
+                x1[VB-1] <= pos ? 1'b0 : pv[K+VB-1];
+                x1[VB-2:0] <= pos ? {(VB - 1) {1'b1}} : pv[K+:VB-1];
+                x0_data[r*VB+VB-1] <= neg ? 1'b1 : x1[VB-1];
+                x0_data[r*VB+:VB-1] <= neg ? {(VB - 1) {1'b0}} : x1[VB-2:0];
+            end
         end
     endgenerate
     /* verilator lint_on UNUSEDSIGNAL */
-    reg last_d;
+    reg last_d, v1, l1;
     always @(posedge clk) begin
         if (rst) begin
+            v1 <= 1'b0;
             x0_valid <= 1'b0;
             done <= 1'b0;
         end else begin
-            x0_valid <= co[12];
+            v1 <= co[12];
+            x0_valid <= v1;
             done <= x0_valid && last_d;
         end
     end
-    always @(posedge clk) last_d <= co[13];
+    always @(posedge clk) begin
+        l1 <= co[13];
+        last_d <= l1;
+    end
 endmodule
 
 // bnn_stem_lbuf: an N-stage shift register of bytes (shifted while ce) read at stage a (q = the byte shifted in
