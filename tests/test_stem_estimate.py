@@ -9,7 +9,7 @@ import pytest
 from archsim import contract
 from archsim.runner import run_workload
 from archsim.workload import load_workload
-from bench.stem_estimate import estimate, main, raw_image_beats, stem_macs_per_cycle, stem_on_chip
+from bench.stem_estimate import estimate, main, raw_image_beats, stem_macs_per_cycle, stem_on_chip, unit_latency
 
 WORKLOAD = str(Path(__file__).resolve().parents[1] / "workloads" / "resnet18_pruned.yaml")
 
@@ -22,6 +22,7 @@ def shipped():
 
 def test_sizes_of_the_shipped_stem(shipped):
     wl, _ = shipped
+    assert unit_latency(wl) == 32 + 4 + 16  # bnn_stem.v: w + Q + 16 for a full-size image
     assert raw_image_beats(wl.model.input_shape, wl.config) == 1 * 32 * 32 // 32
     assert stem_macs_per_cycle(1, wl.config, 1) == 16 * 9
     assert stem_macs_per_cycle(1, wl.config, 4) == 36
@@ -38,8 +39,7 @@ def test_the_load_is_the_raw_image_then_one_x0_beat_every_rate_cycles(shipped, r
         rows = contract.row_visible((128, 4096), bursts, cfg.axi.read_beat_cycles, lat)
     # the raw image alone goes over the bus: 2 bursts of 16 beats
     assert len(reader.beat_done) == 2
-    raw_usable = reader.beat_done[-1] + lat.load
-    first = raw_usable + 5
+    first = reader.beat_done[-1] + 5  # latency counts from the raw image's last beat
     assert bursts == [(first, 4096)]
     assert job.beats == 4096 and job.loaded == first + rate * 4095 + lat.load
     assert rows == [first + rate * 127 + lat.load, first + rate * 4095 + lat.load]
@@ -47,8 +47,8 @@ def test_the_load_is_the_raw_image_then_one_x0_beat_every_rate_cycles(shipped, r
 
 def test_the_contract_is_restored_and_slower_stems_cost_more(shipped):
     wl, res = shipped
-    d1, p1 = estimate(wl, res.actives, 1)
-    d2, p2 = estimate(wl, res.actives, 2)
+    d1, p1 = estimate(wl, res.actives, 1, 52)
+    d2, p2 = estimate(wl, res.actives, 2, 52)
     assert p2 > p1 and d2 > d1
     # outside the block the shipped contract answers as before
     assert contract.schedule(wl.program, wl.config, res.actives[0]).done == res.sparse_cycles[0]
