@@ -142,6 +142,17 @@ def read_command(vdir: Path, files: list[Path]) -> str:
     return f"read_verilog -D{DSP_DEFINE} -I{vdir} " + " ".join(str(f) for f in files) + "; "
 
 
+def run_yosys(yosys: str, script: str, log: Path, what: str) -> tuple[str, float]:
+    """Run one Yosys script; returns (its log, seconds). A failure is one ConfigError naming `what`."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    text = log.read_text() if log.exists() else ""
+    if proc.returncode != 0:
+        raise ConfigError(f"yosys failed on {what}: {(proc.stderr or text)[-800:]}")
+    return text, secs
+
+
 def synthesize(
     cfg: HardwareConfig,
     sparse: bool,
@@ -174,12 +185,7 @@ def synthesize(
         return usage_of({str(k): int(v) for k, v in saved["cells"].items()}), float(saved["synth_s"]), "(cached)"
     if cached_only:
         raise NotCached(f"{cfg.name}: not in the Yosys cache")
-    t0 = time.perf_counter()
-    proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    text = log.read_text() if log.exists() else ""
-    if proc.returncode != 0:
-        raise ConfigError(f"yosys failed on {cfg.name}: {(proc.stderr or text)[-800:]}")
+    text, secs = run_yosys(yosys, script, log, cfg.name)
     usage = parse_stat(text)
     if hit is not None:
         hit.parent.mkdir(parents=True, exist_ok=True)
@@ -722,12 +728,7 @@ def synthesize_blocks(
     if yosys is None:
         raise ConfigError("yosys: executable not found (Debian package 'yosys')")
     log = vdir / "yosys-blocks.log"
-    t0 = time.perf_counter()
-    proc = subprocess.run([yosys, "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    text = log.read_text() if log.exists() else ""
-    if proc.returncode != 0:
-        raise ConfigError(f"yosys failed on {cfg.name} (per block): {(proc.stderr or text)[-800:]}")
+    text, secs = run_yosys(yosys, script, log, f"{cfg.name} (per block)")
     try:
         h = parse_hierarchy(text)
     except ValueError as exc:
