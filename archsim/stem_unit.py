@@ -51,7 +51,9 @@ def normalise(mult: np.ndarray, bias: np.ndarray, shift: int, s: int) -> tuple[n
     return np.array(m, dtype=np.int64), np.array(b, dtype=np.int64)
 
 
-def unit_output(weight: np.ndarray, m: np.ndarray, b: np.ndarray, s: int, off: int, image: np.ndarray, vb: int = 16):
+def unit_output(
+    weight: np.ndarray, m: np.ndarray, b: np.ndarray, s: int, off: int, image: np.ndarray, vb: int = 16
+) -> np.ndarray:
     """x0 int64 [C, H, W] of one image uint8 [H, W] as the unit computes it (two 17-bit steps, exact)."""
     ch = weight.shape[0]
     h, w = image.shape
