@@ -24,8 +24,9 @@ The modelled stem unit sits where the LOAD's data used to arrive:
 4. The host keeps only the classifier: host time = overhead + classifier MACs / MAC rate.
 
 Optimistic, the same for the dense baseline and the pruned model: the stem's weights and affine
-parameters are on chip before `start` (as the layer descriptors are), and the unit's resources
-are not modelled. The rest is the contract's own answer: the script runs the trace's samples
+parameters are on chip before `start` (as the layer descriptors are; the block loads them as 41 beats
+of its parameter port), and what the integration adds to or removes from the LOAD path is not
+modelled (the block's own resources: rtl/README.md, "Stem unit"). The rest is the contract's own answer: the script runs the trace's samples
 (and the dense baseline) through `contract.schedule` with the LOAD so replaced.
 """
 
