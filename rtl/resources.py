@@ -102,14 +102,7 @@ def parse_stat(text: str) -> Usage:
     idx = text.rfind("Number of cells:")
     if idx < 0:
         raise ValueError("no 'Number of cells' in the Yosys log")
-    cells: dict[str, int] = {}
-    for line in text[idx:].splitlines()[1:]:
-        m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
-        if m:
-            cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
-        elif line.strip() and cells:
-            break
-    return usage_of(cells)
+    return usage_of(_cell_counts(text[idx:], "the Yosys log"))
 
 
 def usage_of(cells: dict[str, int]) -> Usage:
@@ -217,19 +210,19 @@ def _entry(design: str, cfg: HardwareConfig, u: Usage, secs: float) -> dict:
         "pe_cols": cfg.pe_array.cols,
         "acc_depth": cfg.pe_array.acc_depth,
         "res_depth": cfg.buffers.res_depth,
-        "lut": u.lut,
-        "lut_ram": u.lut_ram,
-        "ff": u.ff,
-        "bram36": u.bram36,
-        "dsp": u.dsp,
+        **_resources(u),
         "synth_s": round(secs, 1),
     }
 
 
 def design_commit() -> str | None:
-    """The last commit that changed the generated design (rtl/verilog and the generator), '+dirty' when
-    those files differ from it; None outside a clone. Estimates belong to that design only."""
-    paths = ["rtl/verilog", "rtl/gen.py", "rtl/params.py", "rtl/regmap.py", "archsim/config.py", "archsim/buildable.py"]
+    """The last commit that changed the generated design (the Verilog sources it emits and the generator),
+    '+dirty' when those files differ from it; None outside a clone. Estimates belong to that design only.
+    A module of rtl/verilog that the design does not emit (bnn_stem.v, not yet in the core) does not count."""
+    from .emit import SOURCES
+
+    generator = ["rtl/emit.py", "rtl/gen.py", "rtl/params.py", "rtl/regmap.py", "archsim/config.py"]
+    paths = [*(f"rtl/verilog/{f}" for f in SOURCES), *generator, "archsim/buildable.py"]
     try:
         log = subprocess.run(
             ["git", "log", "-1", "--format=%H", "--", *paths], cwd=ROOT, capture_output=True, text=True
