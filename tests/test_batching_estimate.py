@@ -8,44 +8,36 @@ import numpy as np
 import pytest
 
 from archsim.contract import schedule
-from archsim.runner import run_workload
-from archsim.workload import load_workload
 from bench.batching_estimate import batched_program, capacity_batch, group_cycles, renumber_needs, stages
 
 WORKLOAD = str(Path(__file__).resolve().parents[1] / "workloads" / "resnet18_pruned.yaml")
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    wl = load_workload(WORKLOAD)
-    return wl, run_workload(wl, progress=False)
-
-
-def test_stages_and_capacity_of_the_shipped_network(shipped):
-    wl, _ = shipped
+def test_stages_and_capacity_of_the_shipped_network(shipped_run):
+    wl, _ = shipped_run
     spans = stages(wl.program)
     assert [wl.program.layers[a].name for a, _ in spans] == ["s1b1c1", "s2b1sc", "s3b1sc", "s4b1sc"]
     cfg = wl.config
     assert [capacity_batch(wl.program, s, cfg.buffers.res_depth, cfg.pe_array.rows) for s in spans] == [1, 2, 4, 8]
 
 
-def test_renumbered_needs_are_the_shipped_programmes(shipped):
-    wl, _ = shipped
+def test_renumbered_needs_are_the_shipped_programmes(shipped_run):
+    wl, _ = shipped_run
     again = renumber_needs(wl.program, wl.config.buffers.blob_slots)
     assert [p.need for L in again.layers for p in L.passes] == [p.need for L in wl.program.layers for p in L.passes]
 
 
 @pytest.mark.parametrize("side", ["sparse", "dense"])
-def test_one_image_unbatched_is_the_contracts_schedule(shipped, side):
-    wl, res = shipped
+def test_one_image_unbatched_is_the_contracts_schedule(shipped_run, side):
+    wl, res = shipped_run
     program = wl.program if side == "sparse" else wl.baseline_program
     actives = res.actives if side == "sparse" else [[None] * len(program.layers)]
     one = [1] * len(stages(program))
     assert group_cycles(wl, program, actives, one, 1) == schedule(program, wl.config, actives[0]).done
 
 
-def test_a_batched_layer_holds_every_images_positions_offset_in_the_stack(shipped):
-    wl, res = shipped
+def test_a_batched_layer_holds_every_images_positions_offset_in_the_stack(shipped_run):
+    wl, res = shipped_run
     spans = stages(wl.program)
     prog, acts = batched_program(wl.program, spans, [1, 2, 4, 8], 8, res.actives)
     # stage 3 (4 images) runs twice; its first masked layer of the first run: images 0..3 stacked

@@ -7,21 +7,13 @@ from pathlib import Path
 import pytest
 
 from archsim import contract
-from archsim.runner import run_workload
-from archsim.workload import load_workload
 from bench.stem_estimate import estimate, main, raw_image_beats, stem_macs_per_cycle, stem_on_chip, unit_latency
 
 WORKLOAD = str(Path(__file__).resolve().parents[1] / "workloads" / "resnet18_pruned.yaml")
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    wl = load_workload(WORKLOAD)
-    return wl, run_workload(wl, progress=False)
-
-
-def test_sizes_of_the_shipped_stem(shipped):
-    wl, _ = shipped
+def test_sizes_of_the_shipped_stem(shipped_run):
+    wl, _ = shipped_run
     assert unit_latency(wl) == 32 + 4 + 16  # bnn_stem.v: w + Q + 16 for a full-size image
     assert raw_image_beats(wl.model.input_shape, wl.config) == 1 * 32 * 32 // 32
     assert stem_macs_per_cycle(1, wl.config, 1) == 16 * 9
@@ -29,8 +21,8 @@ def test_sizes_of_the_shipped_stem(shipped):
 
 
 @pytest.mark.parametrize("rate", [1, 3])
-def test_the_load_is_the_raw_image_then_one_x0_beat_every_rate_cycles(shipped, rate):
-    wl, _ = shipped
+def test_the_load_is_the_raw_image_then_one_x0_beat_every_rate_cycles(shipped_run, rate):
+    wl, _ = shipped_run
     cfg, lat = wl.config, contract.LATENCIES
     with stem_on_chip(32, rate, latency=5):
         reader = contract.ReadEngine(cfg)
@@ -45,8 +37,8 @@ def test_the_load_is_the_raw_image_then_one_x0_beat_every_rate_cycles(shipped, r
     assert rows == [first + rate * 127 + lat.load, first + rate * 4095 + lat.load]
 
 
-def test_the_contract_is_restored_and_slower_stems_cost_more(shipped):
-    wl, res = shipped
+def test_the_contract_is_restored_and_slower_stems_cost_more(shipped_run):
+    wl, res = shipped_run
     d1, p1 = estimate(wl, res.actives, 1, 52)
     d2, p2 = estimate(wl, res.actives, 2, 52)
     assert p2 > p1 and d2 > d1
