@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from rtl.gen import VERILOG_DIR
-from tests.rtlsim.configs import ROOT
+from tests.rtlsim.icarus import run_block
 
 pytestmark = pytest.mark.rtl
 
@@ -19,29 +19,7 @@ PLANE = 65536  # small DDR for the test; the board's is rtl/board.py HP_PLANE_BY
 
 
 def _run(params: dict, unit: dict, tmp_path) -> None:
-    from cocotb_tools.runner import get_runner
-
-    runner = get_runner("icarus")
-    bdir = tmp_path / "build"  # rebuilt on every call (always=True): the test's own, never shared between workers
-    runner.build(
-        sources=[SRC],
-        hdl_toplevel="bnn_hp_split",
-        build_dir=bdir,
-        parameters=params,
-        timescale=("1ns", "1ps"),
-        always=True,
-    )
-    res = runner.test(
-        test_module="tests.rtlsim.tb_hp_split",
-        hdl_toplevel="bnn_hp_split",
-        hdl_toplevel_lang="verilog",
-        build_dir=bdir,
-        test_dir=tmp_path,
-        extra_env={"BNN_UNIT": json.dumps(unit), "PYTHONPATH": str(ROOT)},
-        results_xml=str(tmp_path / "results.xml"),
-    )
-    text = res.read_text()
-    assert 'failures="0"' in text and "<testcase" in text and "<failure" not in text, text[-2000:]
+    run_block("bnn_hp_split", [SRC], params, "tests.rtlsim.tb_hp_split", tmp_path, {"BNN_UNIT": json.dumps(unit)})
 
 
 @pytest.mark.parametrize("port_bits", [64, 128])

@@ -22,6 +22,7 @@ from archsim.stem_unit import (
 )
 from rtl.gen import VERILOG_DIR
 from tests.rtlsim.configs import ROOT
+from tests.rtlsim.icarus import run_block
 
 STEM_V = VERILOG_DIR / "bnn_stem.v"
 SHIPPED = ROOT / "workloads" / "resnet18_pruned.yaml"
@@ -125,32 +126,9 @@ def test_image_beats_and_cycle_formula():
 
 
 def _run_rtl(params: dict, unit: dict, tmp_path) -> None:
-    from cocotb_tools.runner import get_runner
-
-    runner = get_runner("icarus")
-    bdir = tmp_path / "build"
     case = tmp_path / "case.json"  # too large for the environment
     case.write_text(json.dumps(unit))
-    runner.build(
-        sources=[STEM_V],
-        hdl_toplevel="bnn_stem",
-        build_dir=bdir,
-        parameters=params,
-        timescale=("1ns", "1ps"),
-        always=True,
-    )
-    res = runner.test(
-        test_module="tests.rtlsim.tb_stem",
-        hdl_toplevel="bnn_stem",
-        hdl_toplevel_lang="verilog",
-        testcase="stem",
-        build_dir=bdir,
-        test_dir=tmp_path,
-        extra_env={"BNN_STEM_CASE": str(case), "PYTHONPATH": str(ROOT)},
-        results_xml=str(tmp_path / "results.xml"),
-    )
-    text = res.read_text()
-    assert 'failures="0"' in text and "<testcase" in text and "<failure" not in text, text[-3000:]
+    run_block("bnn_stem", [STEM_V], params, "tests.rtlsim.tb_stem", tmp_path, {"BNN_STEM_CASE": str(case)}, "stem")
 
 
 def _case(ch, lanes, d, h, w, s, seed, mbits):

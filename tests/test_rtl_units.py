@@ -10,6 +10,7 @@ import pytest
 
 from rtl.gen import VERILOG_DIR
 from tests.rtlsim.configs import ROOT
+from tests.rtlsim.icarus import run_block
 
 pytestmark = pytest.mark.rtl
 
@@ -17,25 +18,7 @@ HDL = ROOT / "tests" / "rtlsim" / "hdl"
 
 
 def _run(top: str, sources: list, params: dict, testcase: str, unit: dict, tmp_path) -> None:
-    from cocotb_tools.runner import get_runner
-
-    runner = get_runner("icarus")
-    bdir = tmp_path / "build"  # rebuilt on every call (always=True): the test's own, never shared between workers
-    runner.build(
-        sources=sources, hdl_toplevel=top, build_dir=bdir, parameters=params, timescale=("1ns", "1ps"), always=True
-    )
-    res = runner.test(
-        test_module="tests.rtlsim.tb_units",
-        hdl_toplevel=top,
-        hdl_toplevel_lang="verilog",
-        testcase=testcase,
-        build_dir=bdir,
-        test_dir=tmp_path,
-        extra_env={"BNN_UNIT": json.dumps(unit), "PYTHONPATH": str(ROOT)},
-        results_xml=str(tmp_path / "results.xml"),
-    )
-    text = res.read_text()
-    assert 'failures="0"' in text and "<testcase" in text and "<failure" not in text, text[-2000:]
+    run_block(top, sources, params, "tests.rtlsim.tb_units", tmp_path, {"BNN_UNIT": json.dumps(unit)}, testcase)
 
 
 @pytest.mark.parametrize(
