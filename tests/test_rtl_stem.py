@@ -290,3 +290,31 @@ def test_stem_unit_small_synthesis(tmp_path):
     srl = sum(n for c, n in u.cells.items() if c.startswith("SRL"))
     assert u.dsp == 48 and srl == u.lut_ram == 16, u.cells
     assert 100 < u.lut < 400 and u.ff > 2000, u.cells
+
+
+@pytest.mark.slow
+def test_quoted_resources_are_the_full_size_units(tmp_path):
+    """README, rtl/README.md and the module header quote bnn_stem's resources at the Ultra96v2 size (CH 64,
+    LANES 16, D 256, 32 x 32, S 34): they must be what Yosys gives now, not typed-in numbers (about 3 min)."""
+    import shutil
+
+    from rtl.resources import DSP_DEFINE, parse_stat
+
+    if shutil.which("yosys") is None:
+        pytest.skip("yosys not installed")
+    log = tmp_path / "yosys.log"
+    script = (
+        f"read_verilog -D{DSP_DEFINE} {STEM_V}; chparam -set CH 64 -set LANES 16 -set D 256 -set H 32 -set W 32 "
+        "-set S 34 bnn_stem; synth_xilinx -family xcup -top bnn_stem -flatten -abc9; stat"
+    )
+    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True, capture_output=True)
+    u = parse_stat(log.read_text())
+
+    def text(path: str) -> str:
+        return " ".join((ROOT / path).read_text().split())
+
+    assert f"alone {u.lut:,} LUTs, {u.ff:,} FFs and {u.dsp} DSP48E2" in text("README.md")
+    row = f"| {u.lut:,} | {u.lut_ram} (SRLC32E: the line buffers) | {u.ff:,} | {u.bram36:g} | {u.dsp} |"
+    assert row in text("rtl/README.md")
+    header = f"{u.lut:,} LUTs ({u.lut_logic:,} logic, {u.lut_ram} SRLC32E, no LUT RAM), {u.ff:,} FFs, {u.bram36:g} BRAM, {u.dsp}"
+    assert header in " ".join(line.lstrip("/ ") for line in STEM_V.read_text().splitlines())

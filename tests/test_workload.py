@@ -70,6 +70,30 @@ def test_shipped_pruned_workload(capsys):
     assert 1 < res.speedup < res.ideal_speedup
 
 
+def test_resource_figures_quoted_are_the_resource_report():
+    """README and docs/architecture.md quote docs/resources.json (Yosys), not typed-in numbers."""
+    r = json.loads((ROOT / "docs/resources.json").read_text())
+    sparse, dense = r["builds"][0], r["builds"][1]
+    assert (sparse["design"], dense["design"]) == ("sparse", "dense")
+    ea = r["equal_area"]
+    wider = next(b for b in r["builds"] if b["design"] == "dense" and b["pe_cols"] == ea["pe_cols"] + 1)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (
+        f"({ea['pe_rows']} x {ea['pe_cols']} PEs, {ea['lut']:,} LUTs: the widest dense build within the sparse "
+        f"build's {sparse['lut']:,}; {ea['pe_rows']} x {wider['pe_cols']} needs {wider['lut']:,};" in readme
+    )
+    arch = " ".join((ROOT / "docs/architecture.md").read_text().split())
+    assert (
+        f"it is {sparse['lut']:,} LUT, {sparse['ff']:,} FF, {sparse['bram36']:g} BRAM36 and {sparse['dsp']} DSP "
+        f"(docs/resources.md), and the dense build {dense['lut']:,} LUT" in arch
+    )
+    prose = " ".join((ROOT / "docs/resources.md").read_text().split())  # the hand-written history section
+    epi = next(b for b in r["blocks"] if b["module"] == "bnn_epilogue")
+    assert f"54,888 LUTs and 19,432 FF to {sparse['lut']:,} and {sparse['ff']:,}" in prose
+    assert f"from 44,011 to {dense['lut']:,} LUTs" in prose
+    assert f"4,587 LUTs and 3,221 FF to {epi['lut']:,} and {epi['ff']:,}" in prose
+
+
 def test_readme_figures_are_the_shipped_run():
     """The README quotes the shipped run; its numbers must be the results file's, not typed-in ones."""
     s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
