@@ -104,6 +104,17 @@ class Host(_Strict):
     overhead_us: Real = Field(ge=0, le=1e7)
 
 
+class StemUnit(_Strict):
+    """The stem conv on chip (rtl/verilog/bnn_stem.v, docs/timing.md 3.1): the LOAD reads the raw image and
+    the unit delivers x0. Its sizes are hardware: four DSP48E2 slices per channel, an image FIFO of
+    max_height x max_width pixels."""
+
+    enabled: bool = False
+    channels: int = Field(default=64, ge=1, le=1024, description="C0: output channels of the stem (x0's)")
+    max_height: int = Field(default=32, ge=1, le=1024, description="largest image height, pixels")
+    max_width: int = Field(default=32, ge=1, le=1024, description="largest image width, pixels")
+
+
 class HardwareConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     board: str = Field("", pattern=BOARD_PATTERN)
@@ -114,6 +125,7 @@ class HardwareConfig(_Strict):
     epilogue: Epilogue
     axi: Axi
     host: Host
+    stem_unit: StemUnit = StemUnit()
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HardwareConfig:
@@ -136,6 +148,21 @@ class HardwareConfig(_Strict):
                 "axi.data_bits",
                 f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another",
             )
+        st = self.stem_unit
+        if st.enabled:
+            vb = self.epilogue.value_bits
+            lanes = d // vb
+            if d % vb or d < 48:
+                raise FieldError(
+                    "stem_unit.enabled", f"needs axi.data_bits ({d}) of at least 48, a multiple of value_bits"
+                )
+            if st.channels % lanes or st.channels % p.rows or st.channels // lanes < 3:
+                raise FieldError(
+                    "stem_unit.channels",
+                    f"must be a multiple of pe_array.rows ({p.rows}) and of data_bits / value_bits ({lanes}), "
+                    f"at least 3 x {lanes}: an x0 beat holds {lanes} channels of one position, and the unit's "
+                    "MAC chain needs at least 3 beats per position",
+                )
         # What simulates is what rtl/gen.py builds (docs/config.md, "Limits"). Only the timing model's own
         # property tests, which explore shapes no RTL is generated for, validate with {"rtl_limits": False}.
         check = not (isinstance(info.context, dict) and info.context.get("rtl_limits") is False)

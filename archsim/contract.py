@@ -181,6 +181,16 @@ class ReadEngine:
         return out
 
 
+def stem_train(program: Program, load: Job, lat: Latencies) -> list[tuple[int, int]]:
+    """Stem unit (docs/timing.md 3.1, rules ST2-ST3): x0 beat j enters the LOAD path in cycle
+    X_j = r_last(LOAD) + lambda_stem + j, and the LOAD's data is usable lambda_load after the last one.
+    Sets `load.loaded`; returns the x0 train as one run of beats one cycle apart, (X_0, x0 beats), for
+    `row_visible`. `load.last_beat` may be a numpy vector over images (archsim.batched_contract)."""
+    first = load.last_beat + program.stem_lead
+    load.loaded = first + program.x0_beats - 1 + lat.load
+    return [(first, program.x0_beats)]
+
+
 def row_visible(
     row_beats: tuple[int, ...], bursts: list[tuple[int, int]], beat_cycles: int, lat: Latencies
 ) -> list[int]:
@@ -358,13 +368,13 @@ def schedule(
     passes = [(plan.index, p) for plan in program.layers for p in plan.passes]
     for i in range(program.pre_load):  # input buffer: these blobs go before the LOAD (section 3)
         loaded(i)
-    load_bursts = reader.run(load, lat)
+    load_bursts, beat_cycles = reader.run(load, lat), cfg.axi.read_beat_cycles
+    if program.stem_unit:  # the LOAD's beats carry the raw image; x0 comes from the stem unit (section 3.1)
+        load_bursts, beat_cycles = stem_train(program, load, lat), 1
     jobs.insert(program.pre_load, load)
     # Input buffer: the first layer starts lambda_layer after the start; else once the LOAD is over.
     prev_end = t0 + lat.layer if program.input_buffer else load.loaded
-    rows_in = (
-        row_visible(program.load_row_beats, load_bursts, cfg.axi.read_beat_cycles, lat) if program.input_buffer else []
-    )
+    rows_in = row_visible(program.load_row_beats, load_bursts, beat_cycles, lat) if program.input_buffer else []
     prev_start = prev_mask_end = prev_gather_end = NEG
     out_rows: list[int] = []  # OR(r) of the previous layer, when the next one scans early (4.5)
     for plan in program.layers:

@@ -1,6 +1,7 @@
 """Compile a model for a hardware configuration: the accelerator's programme.
 
-A programme is what the host hands the accelerator: LOAD the stem output, run
+A programme is what the host hands the accelerator: LOAD the stem output (or the
+raw image, which the stem unit turns into it: docs/timing.md 3.1), run
 every binary layer pass by pass, STORE the last map. This module derives, from
 the model and the configuration, everything the timing model, the DDR image
 packer and the RTL need: passes, steps per input channel (k), blob sizes in
@@ -10,11 +11,13 @@ checks that the model fits the hardware, naming the layer and limit at fault.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from archsim import stem_unit
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
 from archsim.format import BinaryConv, BnnModel, residual_bits
@@ -114,6 +117,12 @@ class Program:
     # per-channel sums over positions, int32 [ceil(C / rows) rows], instead of the last map.
     pooled: bool = False
     store_words: int = 0  # words (rows x value_bits bits) the write DMA reads: map or sum store
+    # Stem unit (`stem_unit.enabled`, docs/timing.md 3.1): the LOAD reads the raw image (load_beats beats)
+    # and the unit delivers x0's x0_beats beats into the LOAD path, the first stem_lead cycles after the
+    # LOAD's last R beat, one per cycle. Without it x0_beats = load_beats and stem_lead = 0.
+    stem_unit: bool = False
+    x0_beats: int = 0
+    stem_lead: int = 0
 
     @property
     def store_res_reads(self) -> int:
@@ -476,9 +485,16 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         # Input row r is complete once the beat carrying its last residual word has arrived.
         row_words = _res_words(c0, 1, w0, cfg)
         row_beats = tuple(ceil_div((r + 1) * row_words * cfg.res_word_bits, d) for r in range(h0))
+    x0_beats = map_beats(*maps[0])
+    load_beats, lead = x0_beats, 0
+    if cfg.stem_unit.enabled:
+        load_beats, lead = _stem_unit_load(model, cfg, limit)
     return Program(
         mode=mode,
-        load_beats=map_beats(*maps[0]),
+        load_beats=load_beats,
+        x0_beats=x0_beats,
+        stem_unit=cfg.stem_unit.enabled,
+        stem_lead=lead,
         store_beats=store_beats,
         layers=tuple(plans),
         load_shape=maps[0],
@@ -491,6 +507,35 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         pooled=pooled,
         store_words=store_words,
     )
+
+
+def _stem_unit_load(model: BnnModel, cfg: HardwareConfig, limit: Callable[[bool, str], None]) -> tuple[int, int]:
+    """(raw image beats, lambda_stem) of a model whose stem the stem unit computes; refuses, naming the field,
+    a stem the unit cannot compute bit for bit (docs/timing.md 3.1)."""
+    st, stem = cfg.stem_unit, model.stem
+    c_img, h, w = model.input_shape
+    c0 = stem.weight.shape[0]
+    limit(c_img == 1, f"stem_unit.enabled: the stem unit takes one image channel, the model's images have {c_img}")
+    limit(
+        stem.weight.shape[2:] == (3, 3), f"stem_unit.enabled: the stem unit takes 3x3 kernels, got {stem.weight.shape}"
+    )
+    limit(c0 == st.channels, f"stem_unit.channels: the unit computes {st.channels} channels, the model's stem has {c0}")
+    limit(
+        h <= st.max_height and w <= st.max_width,
+        f"stem_unit.max_height: the unit takes images up to {st.max_height} x {st.max_width}, the model's are {h} x {w}",
+    )
+    limit(0 <= stem.input_offset <= 255, f"stem.input_offset: {stem.input_offset} is not a byte (the unit's offset)")
+    limit(
+        int(stem.weight.min(initial=0)) >= -128 and int(stem.weight.max(initial=0)) <= 127,
+        "stem.weight: outside int8 (the unit's weight registers)",
+    )
+    try:
+        stem_unit.normalise(stem.mult, stem.bias, stem.shift, stem_unit.SHIFT)
+    except ValueError as e:
+        limit(False, f"{e} (the stem unit's fixed shift is {stem_unit.SHIFT})")
+    d = cfg.axi.data_bits
+    q = c0 * cfg.epilogue.value_bits // d
+    return ceil_div(h * w, cfg.beat_bytes), stem_unit.lead(h, w, q, st.max_height, st.max_width, d)
 
 
 def act_bank_of(y: int, x: int) -> int:

@@ -1,5 +1,6 @@
 """The on-chip stem unit (rtl/verilog/bnn_stem.v) in numpy: its fixed-point parameters, the parameter beats
-it loads, its arithmetic and its cycle formula. Not yet part of the timing contract.
+it loads, its arithmetic and its cycle formula. The timing contract's rule for it is docs/timing.md 3.1
+(config section `stem_unit`).
 
 The unit computes the stem of `archsim.functional.stem_output` for one image channel:
 
@@ -26,6 +27,8 @@ B_LIMIT = 1 << 46  # |B| below it keeps acc * M_lo + B inside the 48-bit accumul
 WEIGHT_FIELD = 8
 M_FIELD = 18
 LATENCY_TAIL = 16  # lambda_S = A + w + Q + 16 (first_beat_latency)
+SHIFT = 34  # S, the unit's fixed shift (bnn_stem.v parameter S): every model stem normalises to it
+INPUT_STAGE = 1  # the read DMA's R-beat register between the AXI port and the unit's image port
 
 
 def normalise(mult: np.ndarray, bias: np.ndarray, shift: int, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,3 +183,9 @@ def x0_beat_cycles(h: int, w: int, ch: int, lanes: int, align: int = 0) -> list[
     n = h * w * (ch // lanes)
     first = first_beat_latency(w, ch // lanes, align)
     return [first + i for i in range(n)]
+
+
+def lead(h: int, w: int, q: int, hmax: int, wmax: int, d: int) -> int:
+    """lambda_stem (docs/timing.md 3.1): cycles from the LOAD's last R beat to the first x0 beat entering the
+    LOAD path: the R-beat register, then lambda_S of an h x w image on a unit built for hmax x wmax."""
+    return INPUT_STAGE + first_beat_latency(w, q, align_cycles(h, w, hmax, wmax, d))

@@ -14,6 +14,8 @@ STATUS = 0x0004  # R: bit 0 = done (until the next start), bit 1 = busy
 CYCLES = 0x0008  # R: cycles from start to done of the last run
 ID = 0x000C  # R: ID_MAGIC
 HW_BASE = 0x0010  # R: hardware parameters, one per word (HW_FIELDS)
+STEM_PRM = 0x0078  # W: the stem unit's parameter port (docs/timing.md 3.1, ST4): each write appends 32 bits, low
+# word first; every (axi.data_bits / 32)-th write completes one beat of stem_unit.pack_params
 GLOBAL_BASE = 0x0080  # RW: programme-wide fields (GLOBAL_FIELDS)
 DONE_BASE = 0x0100  # R: word n = DONE cycle (from start) of image n of a stream, n < DONE_LOG_IMAGES
 DONE_LOG_IMAGES = 16  # images whose DONE the hardware logs; CYCLES holds the last image's
