@@ -11,7 +11,6 @@ checks that the model fits the hardware, naming the layer and limit at fault.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -123,6 +122,8 @@ class Program:
     stem_unit: bool = False
     x0_beats: int = 0
     stem_lead: int = 0
+    # The unit is built (stem_unit.enabled) but bypassed for this model: why (`stem_unit_misfit`), else ''.
+    stem_bypassed: str = ""
 
     @property
     def store_res_reads(self) -> int:
@@ -487,13 +488,16 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         row_beats = tuple(ceil_div((r + 1) * row_words * cfg.res_word_bits, d) for r in range(h0))
     x0_beats = map_beats(*maps[0])
     load_beats, lead = x0_beats, 0
-    if cfg.stem_unit.enabled:
-        load_beats, lead = _stem_unit_load(model, cfg, limit)
+    misfit = stem_unit_misfit(model, cfg) if cfg.stem_unit.enabled else ""
+    on_chip = cfg.stem_unit.enabled and not misfit
+    if on_chip:
+        load_beats, lead = _stem_unit_load(model, cfg)
     return Program(
         mode=mode,
         load_beats=load_beats,
         x0_beats=x0_beats,
-        stem_unit=cfg.stem_unit.enabled,
+        stem_unit=on_chip,
+        stem_bypassed=misfit,
         stem_lead=lead,
         store_beats=store_beats,
         layers=tuple(plans),
@@ -509,32 +513,38 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
     )
 
 
-def _stem_unit_load(model: BnnModel, cfg: HardwareConfig, limit: Callable[[bool, str], None]) -> tuple[int, int]:
-    """(raw image beats, lambda_stem) of a model whose stem the stem unit computes; refuses, naming the field,
-    a stem the unit cannot compute bit for bit (docs/timing.md 3.1)."""
+def stem_unit_misfit(model: BnnModel, cfg: HardwareConfig) -> str:
+    """Why the configuration's stem unit cannot compute `model`'s stem bit for bit, naming the field; '' when it
+    can. A model it cannot compute runs with the unit bypassed: the host computes x0 and the LOAD reads it, as
+    without the unit (docs/timing.md 3.1), and the reports say why."""
     st, stem = cfg.stem_unit, model.stem
     c_img, h, w = model.input_shape
     c0 = stem.weight.shape[0]
-    limit(c_img == 1, f"stem_unit.enabled: the stem unit takes one image channel, the model's images have {c_img}")
-    limit(
-        stem.weight.shape[2:] == (3, 3), f"stem_unit.enabled: the stem unit takes 3x3 kernels, got {stem.weight.shape}"
-    )
-    limit(c0 == st.channels, f"stem_unit.channels: the unit computes {st.channels} channels, the model's stem has {c0}")
-    limit(
-        h <= st.max_height and w <= st.max_width,
-        f"stem_unit.max_height: the unit takes images up to {st.max_height} x {st.max_width}, the model's are {h} x {w}",
-    )
-    limit(0 <= stem.input_offset <= 255, f"stem.input_offset: {stem.input_offset} is not a byte (the unit's offset)")
-    limit(
-        int(stem.weight.min(initial=0)) >= -128 and int(stem.weight.max(initial=0)) <= 127,
-        "stem.weight: outside int8 (the unit's weight registers)",
-    )
+    if c_img != 1:
+        return f"input: the stem unit takes one image channel, the model's images have {c_img}"
+    if stem.weight.shape[2:] != (3, 3):
+        return f"stem.weight: the stem unit takes 3x3 kernels, got {stem.weight.shape[2]}x{stem.weight.shape[3]}"
+    if c0 != st.channels:
+        return f"stem_unit.channels: the unit computes {st.channels} channels, the model's stem has {c0}"
+    if h > st.max_height or w > st.max_width:
+        return f"stem_unit.max_height: the unit takes images up to {st.max_height} x {st.max_width}, not {h} x {w}"
+    if not 0 <= stem.input_offset <= 255:
+        return f"stem.input_offset: {stem.input_offset} is not a byte (the unit's offset register)"
+    if int(stem.weight.min(initial=0)) < -128 or int(stem.weight.max(initial=0)) > 127:
+        return "stem.weight: outside int8 (the unit's weight registers)"
     try:
         stem_unit.normalise(stem.mult, stem.bias, stem.shift, stem_unit.SHIFT)
     except ValueError as e:
-        limit(False, f"{e} (the stem unit's fixed shift is {stem_unit.SHIFT})")
+        return f"{e} (the stem unit's fixed shift is {stem_unit.SHIFT})"
+    return ""
+
+
+def _stem_unit_load(model: BnnModel, cfg: HardwareConfig) -> tuple[int, int]:
+    """(raw image beats, lambda_stem) of a model whose stem the stem unit computes (docs/timing.md 3.1)."""
+    st = cfg.stem_unit
+    _, h, w = model.input_shape
     d = cfg.axi.data_bits
-    q = c0 * cfg.epilogue.value_bits // d
+    q = st.channels * cfg.epilogue.value_bits // d
     return ceil_div(h * w, cfg.beat_bytes), stem_unit.lead(h, w, q, st.max_height, st.max_width, d)
 
 
