@@ -123,8 +123,9 @@ class NotCached(ConfigError):
 
 
 def verilog_key(files: list[Path], abc9: bool) -> str:
-    """The cache key of a build: the Yosys version and flow, and every generated Verilog file."""
-    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n".encode())
+    """The cache key of a build: the Yosys version and flow (with the define `read_command` sets), and every
+    generated Verilog file."""
+    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n-D{DSP_DEFINE}\n".encode())
     for f in sorted(files, key=lambda f: f.name):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
