@@ -475,7 +475,7 @@ def stream_set(res: TestsetRun, runner: ChunkRunner, n: int) -> SetStream:
         dense_work=res.dense_work,
         sparse_work=res.work[:n],
         clock_hz=cfg.clock_hz,
-        host_us=host_time_us(cfg.host, *host_macs(wl.model)),
+        host_us=host_time_us(cfg.host, *host_macs(wl.model, cfg.stem_unit.enabled)),
     )
 
 
