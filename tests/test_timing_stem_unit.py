@@ -164,7 +164,10 @@ def test_st5_stream(config: str, inbuf: bool, pooled: bool) -> None:
     stream = check_stream(program, cfg, _actives(program, rng, 3, (0.0, 0.4, 1.0)))
     for s, t0 in zip(stream.images, stream.starts, strict=True):
         load = next(j for j in s.jobs if j.kind == "load")
-        assert load.first_ar >= t0 and load.loaded == load.last_beat + program.stem_lead + program.x0_beats - 1 + LATENCIES.load
+        assert (
+            load.first_ar >= t0
+            and load.loaded == load.last_beat + program.stem_lead + program.x0_beats - 1 + LATENCIES.load
+        )
     masks = _masks(program, rng, 6)
     _assert_equal(program, cfg, masks, 6, LATENCIES)
     times, want, _ = _batched_stream(program, cfg, [None if m is None else m[:3] for m in masks], 3)

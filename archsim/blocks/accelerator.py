@@ -26,8 +26,8 @@ from archsim.blocks.mask_unit import CycleMaskUnit, FastMaskUnit
 from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
 from archsim.blocks.pipeline import FastTilePipeline
-from archsim.blocks.stem import CycleStemUnit, FastStemUnit
 from archsim.blocks.signals import NEVER, Clocked, Count, Flag, Wakeups, cycle, done_event, watch
+from archsim.blocks.stem import CycleStemUnit, FastStemUnit
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
