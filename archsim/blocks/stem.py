@@ -24,12 +24,12 @@ from archsim.blocks.signals import NEVER, Clocked, Count, Flag, after, cycle
 from archsim.config import HardwareConfig
 from archsim.contract import Latencies, row_visible
 from archsim.program import Program
+from archsim.stem_unit import macs
 
 
 def stem_macs(program: Program) -> int:
-    """Multiply-accumulates of one image's stem: 9 taps per output value of x0 (C0 x H x W)."""
-    c, h, w = program.load_shape
-    return 9 * c * h * w
+    """Multiply-accumulates of one image's stem (stem_unit.macs of x0's shape)."""
+    return macs(*program.load_shape)
 
 
 # --------------------------------------------------------------------------- fast mode
