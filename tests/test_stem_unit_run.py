@@ -17,6 +17,8 @@ from test_hostile import assert_refused, cli
 from test_timing_stem_unit import _build, one_channel, with_stem_unit
 from timing_models import CONFIGS, Spec, make_model
 
+from analysis.compare import _host_work
+from analysis.readers import load_results
 from archsim.cli import main
 from archsim.config import HardwareConfig
 from archsim.energy import inference_energy, load_energy_table
@@ -125,7 +127,8 @@ def runs(tmp_path_factory) -> dict[str, dict]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             assert main(["run", str(SHIPPED), *extra, "--out", str(base / name)]) == 0
-        out[name] = {"summary": json.loads((base / name / "summary.json").read_text()), "report": buf.getvalue()}
+        summary = json.loads((base / name / "summary.json").read_text())
+        out[name] = {"summary": summary, "report": buf.getvalue(), "dir": base / name}
     return out
 
 
@@ -145,6 +148,14 @@ def test_report_says_where_the_stem_runs(runs) -> None:
     host, chip = runs["host"]["report"], runs["chip"]["report"]
     assert "\nstem              host\n" in host and "589,824 stem" in host
     assert "\nstem              on chip (stem_unit)" in chip and " stem + " not in chip
+
+
+def test_comparison_says_what_the_host_time_covers(runs) -> None:
+    """analysis reads where the stem ran from summary.json: the comparison's note on the host time follows it."""
+    host, chip = (load_results(runs[n]["dir"]) for n in ("host", "chip"))
+    assert _host_work([host])[0] == "stem and classifier on the ARM cores"
+    assert "the stem runs on chip" in _host_work([chip])[0]
+    assert _host_work([host, chip])[0] == "stem and classifier on the ARM cores"  # not every run had the unit
 
 
 def test_host_macs() -> None:
