@@ -11,16 +11,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from test_batched_contract import _assert_equal, _masks
+from test_sim_speed import ZERO
 from test_testset_stream import _batched_stream
 from test_timing_early_scan import with_early_scan
 from test_timing_input_buffer import with_input_buffer
-from test_timing_networks import _shipped
+from test_timing_networks import _random_config, _random_specs, _shipped
 from test_timing_stream import _actives, check_stream
 from timing_models import CONFIGS, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model, with_pooled_store
 
+from archsim.blocks.accelerator import CycleAccelerator
 from archsim.blocks.stem import stem_macs
 from archsim.config import HardwareConfig
-from archsim.contract import LATENCIES, schedule
+from archsim.contract import LATENCIES, Latencies, schedule
 from archsim.format import BnnModel, Stem
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
@@ -177,6 +179,53 @@ def test_st5_stream(config: str, inbuf: bool, pooled: bool) -> None:
 def test_batched_contract_dense() -> None:
     cfg, program = _build("wide", (7, 5), (8, 8), "dense", True, False, True)
     _assert_equal(program, cfg, [None] * len(program.layers), 2, LATENCIES)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_randomized(seed: int) -> None:
+    """Random folding, AXI timing (at least 64-bit beats), latencies, networks, masks, image sizes up to the
+    unit's maxima and input buffer / early scan / pooled STORE: contract == fast == cycle, tile for tile."""
+    rng = np.random.default_rng(5000 + seed)
+    base = _random_config(rng, seed)
+    data = base.model_dump()
+    d = max(64, data["axi"]["data_bits"])
+    data["axi"]["data_bits"] = d
+    data["buffers"].update(
+        input_buffer=bool(rng.random() < 0.5),
+        early_scan=bool(rng.random() < 0.5),
+        pooled_store=bool(rng.random() < 0.5),
+    )
+    rows, lanes = data["pe_array"]["rows"], d // data["epilogue"]["value_bits"]
+    c0 = int(np.lcm(rows, lanes)) * int(rng.integers(1, 3))
+    c0 *= -(-3 * lanes // c0)  # at least 3 beats per position
+    hw = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+    hw_max = (hw[0] + int(rng.integers(0, 3)), hw[1] + int(rng.integers(0, 3)))
+    cfg = with_stem_unit(HardwareConfig.model_validate(data, context={"rtl_limits": False}), c0, hw_max)
+    model = one_channel(make_model(cfg, c0, hw, _random_specs(rng, c0, cfg.pe_array.acc_depth), rng), rng)
+    program = compile_program(model, cfg, "sparse")
+    active = [
+        np.flatnonzero(rng.random(p.positions) < rng.choice([0.0, 0.3, 1.0])) if p.mask_enabled else None
+        for p in program.layers
+    ]
+    lat = Latencies(*(int(x) for x in rng.integers(0, 6, 7))) if rng.random() < 0.5 else LATENCIES
+    want = schedule(program, cfg, active, lat, keep_tiles=True)
+    got = [simulate(program, cfg, active, mode, lat, keep_tiles=True) for mode in ("fast", "cycle")]
+    for sched in got:
+        assert_same_schedule(sched, want)
+    assert got[0].total_activity() == got[1].total_activity()
+
+
+@pytest.mark.parametrize("lat", [LATENCIES, ZERO], ids=["latencies", "zero-latencies"])
+def test_sleeping_blocks_change_nothing(monkeypatch: pytest.MonkeyPatch, lat: Latencies) -> None:
+    """Cycle mode with every block ticking every cycle == with sleeping blocks (the unit wakes on the raw
+    LOAD's last beat, in the same cycle; with lambda_load = 0 its x0 beats are seen in the cycle they enter)."""
+    cfg, program = _build("small", (5, 6), (6, 6), "sparse", True, True, False)
+    active = _active(program, 3)
+    slept = simulate(program, cfg, active, "cycle", lat, keep_tiles=True)
+    monkeypatch.setattr(CycleAccelerator, "sleep", False)
+    ticked = simulate(program, cfg, active, "cycle", lat, keep_tiles=True)
+    assert repr(vars(slept)) == repr(vars(ticked))
+    assert_same_schedule(slept, schedule(program, cfg, active, lat, keep_tiles=True))
 
 
 def _shipped_stem(name: str) -> tuple[HardwareConfig, Program, list[np.ndarray | None]]:
