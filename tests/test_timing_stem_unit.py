@@ -15,15 +15,24 @@ from test_sim_speed import ZERO
 from test_testset_stream import _batched_stream
 from test_timing_early_scan import with_early_scan
 from test_timing_input_buffer import with_input_buffer
-from test_timing_networks import _random_config, _random_specs, _shipped
+from test_timing_networks import _random_config, _random_specs
 from test_timing_stream import _actives, check_stream
-from timing_models import CONFIGS, ULTRA96, Spec, assert_same_schedule, check_all_modes, make_model, with_pooled_store
+from timing_models import (
+    CONFIGS,
+    ROOT,
+    ULTRA96,
+    Spec,
+    assert_same_schedule,
+    check_all_modes,
+    make_model,
+    with_pooled_store,
+)
 
 from archsim.blocks.accelerator import CycleAccelerator
 from archsim.blocks.stem import stem_macs
 from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES, Latencies, schedule
-from archsim.format import BnnModel, Stem
+from archsim.format import BnnModel, Stem, load_model, load_trace
 from archsim.program import Program, compile_program
 from archsim.sim import simulate
 
@@ -228,23 +237,32 @@ def test_sleeping_blocks_change_nothing(monkeypatch: pytest.MonkeyPatch, lat: La
     assert_same_schedule(slept, schedule(program, cfg, active, lat, keep_tiles=True))
 
 
-def _shipped_stem(name: str) -> tuple[HardwareConfig, Program, list[np.ndarray | None]]:
+def _shipped_stem(name: str, sample: int = 0) -> tuple[HardwareConfig, Program, list[np.ndarray | None]]:
+    """A shipped model on the Ultra96v2 with the stem unit, and trace sample `sample`'s spatial masks."""
     cfg = with_stem_unit(ULTRA96, 64, (32, 32))
-    program, active = _shipped(name, cfg)
+    model = load_model(ROOT / f"workloads/models/{name}.npz")
+    masks = load_trace(ROOT / f"workloads/models/{name}.trace.npz").masks
+    program = compile_program(model, cfg, "dense" if name.endswith("dense") else "sparse")
+    active = [
+        np.flatnonzero(m[sample]) if plan.mask_enabled and m is not None else None
+        for plan, m in zip(program.layers, masks, strict=True)
+    ]
     return cfg, program, active
 
 
-@pytest.mark.parametrize("name", ["resnet18_pruned", "resnet18_dense"])
-def test_shipped_workload_fast(name: str) -> None:
-    """The shipped model on the Ultra96v2 with the unit: fast == contract; lambda_stem = 53 (ST2)."""
-    cfg, program, active = _shipped_stem(name)
+@pytest.mark.parametrize(("name", "sample"), [("resnet18_pruned", 0), ("resnet18_pruned", 1), ("resnet18_dense", 0)])
+def test_shipped_workload_fast(name: str, sample: int) -> None:
+    """The shipped model on the Ultra96v2 with the unit: fast == contract on two samples; lambda_stem = 53
+    (ST2), 32 raw beats of 256 bits for the 32 x 32 image, x0's 4,096."""
+    cfg, program, active = _shipped_stem(name, sample)
     assert (program.stem_lead, program.load_beats, program.x0_beats) == (53, 32, 4096)
     assert_same_schedule(simulate(program, cfg, active, "fast"), schedule(program, cfg, active))
 
 
 @pytest.mark.slow
 def test_shipped_workload_cycle() -> None:
-    cfg, program, active = _shipped_stem("resnet18_pruned")
+    """The full network in cycle mode, one sample: == contract, and the same LOAD activity as fast mode."""
+    cfg, program, active = _shipped_stem("resnet18_pruned", 1)
     want = schedule(program, cfg, active)
     got = simulate(program, cfg, active, "cycle")
     assert_same_schedule(got, want)
