@@ -27,6 +27,7 @@ from archsim.program import compile_program
 from archsim.runner import host_macs, host_time_us
 from archsim.sim import simulate
 from archsim.stem_unit import SHIFT
+from archsim.workload import load_workload
 from tests.synth_helpers import ROOT
 
 SHIPPED = ROOT / "workloads/resnet18_pruned.yaml"
@@ -156,6 +157,23 @@ def test_comparison_says_what_the_host_time_covers(runs) -> None:
     assert _host_work([host])[0] == "stem and classifier on the ARM cores"
     assert "the stem runs on chip" in _host_work([chip])[0]
     assert _host_work([host, chip])[0] == "stem and classifier on the ARM cores"  # not every run had the unit
+
+
+def test_image_set_run_says_where_the_stem_runs(tmp_path: Path, capsys) -> None:
+    """`archsim run --images SET --stream all` with the unit: its report and summary.json say the stem runs on
+    chip, and its own checks (batched contract and stream recurrence against the contract, fast mode) pass."""
+    wl = load_workload(SHIPPED)
+    x = np.asarray(wl.trace.inputs, np.uint8)
+    np.savez(tmp_path / "set.npz", images=np.concatenate([x, x[::-1]]), labels=np.arange(2 * len(x)) % 10)
+    out = tmp_path / "res"
+    rc, report, err = cli(
+        ["run", SHIPPED, *ON, "--images", tmp_path / "set.npz", "--stream", "all", "--out", out], capsys
+    )
+    assert rc == 0, err
+    assert "\nstem              on chip (stem_unit)\n" in report and "\nchecks            PASS\n" in report
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stem"] == "on chip (stem_unit)" and summary["functional_check"] == "pass"
+    assert all(ch["status"] == "pass" for ch in summary["checks"])
 
 
 def test_host_macs() -> None:
