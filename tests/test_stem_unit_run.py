@@ -48,12 +48,16 @@ STEM_MACS = 64 * 9 * 32 * 32  # the shipped model: 64 stem channels on 32 x 32 i
         (["stem_unit.channels=48"], "stem_unit.channels", "the model's stem has 64"),
         (["stem_unit.max_height=16"], "stem_unit.max_height", "the model's are 32 x 32"),
         (["stem_unit.max_width=31"], "stem_unit.max_height", "up to 32 x 31"),
+        (["stem_unit.channels=0"], "stem_unit.channels", "greater than or equal to 1"),
+        (["stem_unit.max_width=2000"], "stem_unit.max_width", "less than or equal to 1024"),
+        (["stem_unit.enabled=maybe"], "stem_unit.enabled", "boolean"),
     ],
 )
 def test_cli_refuses_what_the_unit_cannot_do(sets: list[str], field: str, why: str, tmp_path: Path, capsys) -> None:
     """Each config check and each reachable programme limit: exit 2, one line naming the field, nothing written."""
     out = tmp_path / "res"
-    argv: list[str | Path] = ["run", SHIPPED, *ON, "--out", out, "--quiet"]
+    on = [] if any(s.startswith("stem_unit.enabled=") for s in sets) else ON
+    argv: list[str | Path] = ["run", SHIPPED, *on, "--out", out, "--quiet"]
     for s in sets:
         argv += ["--set", s]
     rc, _, err = cli(argv, capsys)
