@@ -520,10 +520,9 @@ def _stem_unit_load(model: BnnModel, cfg: HardwareConfig, limit: Callable[[bool,
         stem.weight.shape[2:] == (3, 3), f"stem_unit.enabled: the stem unit takes 3x3 kernels, got {stem.weight.shape}"
     )
     limit(c0 == st.channels, f"stem_unit.channels: the unit computes {st.channels} channels, the model's stem has {c0}")
-    limit(
-        h <= st.max_height and w <= st.max_width,
-        f"stem_unit.max_height: the unit takes images up to {st.max_height} x {st.max_width}, the model's are {h} x {w}",
-    )
+    size = f"the unit takes images up to {st.max_height} x {st.max_width}, the model's are {h} x {w}"
+    limit(h <= st.max_height, f"stem_unit.max_height: {size}")
+    limit(w <= st.max_width, f"stem_unit.max_width: {size}")
     limit(0 <= stem.input_offset <= 255, f"stem.input_offset: {stem.input_offset} is not a byte (the unit's offset)")
     limit(
         int(stem.weight.min(initial=0)) >= -128 and int(stem.weight.max(initial=0)) <= 127,

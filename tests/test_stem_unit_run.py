@@ -47,7 +47,7 @@ STEM_MACS = 64 * 9 * 32 * 32  # the shipped model: 64 stem channels on 32 x 32 i
         (["stem_unit.channels=32"], "stem_unit.channels", "at least 3 x 16"),  # 256-bit beats: 16 lanes
         (["stem_unit.channels=48"], "stem_unit.channels", "the model's stem has 64"),
         (["stem_unit.max_height=16"], "stem_unit.max_height", "the model's are 32 x 32"),
-        (["stem_unit.max_width=31"], "stem_unit.max_height", "up to 32 x 31"),
+        (["stem_unit.max_width=31"], "stem_unit.max_width", "up to 32 x 31"),
         (["stem_unit.channels=0"], "stem_unit.channels", "greater than or equal to 1"),
         (["stem_unit.max_width=2000"], "stem_unit.max_width", "less than or equal to 1024"),
         (["stem_unit.enabled=maybe"], "stem_unit.enabled", "boolean"),
@@ -88,6 +88,7 @@ def test_program_accepts_the_test_model() -> None:
         ("kernel", r"stem_unit.enabled: the stem unit takes 3x3 kernels"),
         ("channels", r"stem_unit.channels: the unit computes 12 channels, the model's stem has 8"),
         ("size", r"stem_unit.max_height: the unit takes images up to 8 x 8, the model's are 9 x 6"),
+        ("width", r"stem_unit.max_width: the unit takes images up to 8 x 8, the model's are 6 x 9"),
         ("offset", r"stem.input_offset: 256 is not a byte"),
         ("weight", r"stem.weight: outside int8"),
         ("mult", rf"stem.mult: channel 0: .*the stem unit's fixed shift is {SHIFT}"),
@@ -105,8 +106,9 @@ def test_program_limits_name_the_field(change: str, match: str) -> None:
         model = replace(model, stem=replace(stem, weight=np.zeros((12, 1, 1, 1), np.int8)))
     elif change == "channels":
         model = one_channel(make_model(cfg, 8, (6, 6), [Spec(8)], rng), rng)
-    elif change == "size":
-        model = one_channel(make_model(cfg, 12, (9, 6), [Spec(12)], rng), rng)
+    elif change in ("size", "width"):
+        hw = (9, 6) if change == "size" else (6, 9)
+        model = one_channel(make_model(cfg, 12, hw, [Spec(12)], rng), rng)
     elif change == "offset":
         model = replace(model, stem=replace(stem, input_offset=256))
     elif change == "weight":
