@@ -53,6 +53,14 @@ def _our_clocks(runs: list[RunResults]) -> str:
     return ", ".join(sorted({f"{float(r.summary['clock_mhz']):g} MHz" for r in runs}))
 
 
+def _host_work(runs: list[RunResults]) -> tuple[str, str]:
+    """What the modelled host time covers: the stem only where a run computed it on the host (summary.json's
+    host.stem; runs from before the stem unit have no such field and ran it on the host)."""
+    if all(r.summary.get("host", {}).get("stem", "host") != "host" for r in runs):
+        return "the classifier on the ARM cores; the stem runs on chip, `stem_unit`", "its classifier"
+    return "stem and classifier on the ARM cores", "its stem and classifier"
+
+
 def _our_datasets(runs: list[RunResults]) -> str:
     names = set()
     for run in runs:
@@ -152,9 +160,9 @@ def comparison(
         ]
     lines += [
         "Our FPS and latency are the accelerator alone (cycles / clock), one image at a time; the latency in "
-        "brackets adds the modelled host time (stem and classifier on the ARM cores). Where the run also streamed "
+        f"brackets adds the modelled host time ({_host_work(runs)[0]}). Where the run also streamed "
         "images (throughput mode, docs/timing.md section 9), the FPS in brackets are the stream's (FINN's period) "
-        "and the whole system's at best with the host (its stem and classifier overlapped with the accelerator: "
+        f"and the whole system's at best with the host ({_host_work(runs)[1]} overlapped with the accelerator: "
         "period = max(host time, accelerator period)), and the speedup column adds both. Our power and energy efficiency are "
         "ESTIMATES of archsim's energy model (accelerator and DDR, host not included; docs/energy.md); "
         "GOPS count 2 x K x K binary operations per kernel and position; for the pruned model 'effective' "

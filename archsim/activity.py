@@ -32,6 +32,7 @@ class Activity:
     list_reads: int = 0  # active-list entries read by the gather (every pass and channel-block sweep reads them again)
     mask_evals: int = 0  # mask-unit evaluations: one position and one channel block (9 B_A-bit XNOR-popcount)
     epilogue_ops: int = 0  # epilogue operations: affine, residual add, saturate and sign of one output value
+    stem_macs: int = 0  # stem unit (docs/timing.md 3.1): 8-bit multiply-accumulates on its DSP48E2 slices
 
     def add(self, other: Activity) -> None:
         for f in fields(self):

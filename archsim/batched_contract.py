@@ -25,6 +25,7 @@ from archsim.config import HardwareConfig
 from archsim.contract import (
     LATENCIES,
     NEG,
+    Job,
     Latencies,
     Schedule,
     burst_sizes,
@@ -32,6 +33,7 @@ from archsim.contract import (
     mask_cycles,
     read_beat_span,
     row_visible,
+    stem_train,
     store_schedule,
     w_end,
 )
@@ -211,9 +213,18 @@ def schedule_batch(
     for i in range(program.pre_load):  # input buffer: these blobs go before the LOAD
         loaded(i)
     load_end = reader.run(program.load_beats, zero, lat)
+    rows_in = None  # input rows' usable cycles, [N, input rows] (input buffer)
+    if program.stem_unit:  # the LOAD read the raw image; x0 comes from the stem unit (docs/timing.md 3.1)
+        load = Job("load", -1, 0, program.load_beats)
+        load.last_beat = reader.last_beat  # type: ignore[assignment]  # a vector over images
+        train = stem_train(program, load, lat)
+        load_end = np.asarray(load.loaded, np.int64)
+        if program.input_buffer:
+            rows_in = np.stack(row_visible(program.load_row_beats, train, 1, lat), axis=1)
+    elif program.input_buffer:
+        rows_in = _row_visible(program, cfg, reader.first_beats, lat)
     # Input buffer: the first layer starts lambda_layer after the start, else once the LOAD is over.
     prev_end = np.full(n, lat.layer, np.int64) if program.input_buffer else load_end
-    rows_in = _row_visible(program, cfg, reader.first_beats, lat) if program.input_buffer else None
     layer_cycles = np.empty((n, nl), np.int64)
     active = np.empty((n, nl), np.int64)
     prev_start = prev_mask_end = prev_g_end = np.full(n, NEG, np.int64)

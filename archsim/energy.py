@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from archsim import stem_unit
 from archsim.config import HardwareConfig
 from archsim.contract import Schedule
 from archsim.errors import ConfigError
@@ -93,6 +94,7 @@ class DynamicTable(_Strict):
     mask_bit: ActionEnergy
     epilogue_op: ActionEnergy
     register_bit: ActionEnergy
+    stem_mac: ActionEnergy  # one multiply-accumulate of the stem unit (docs/timing.md 3.1) on a DSP48E2
 
 
 class RunPowerTable(_Strict):
@@ -157,6 +159,7 @@ COUNTS: dict[str, tuple[str, str]] = {
     "mask_bits": ("mask_bit", "mask_unit"),
     "epilogue_ops": ("epilogue_op", "epilogue"),
     "epilogue.register_bits": ("register_bit", "epilogue"),
+    "stem_macs": ("stem_mac", "stem_unit"),
 }
 RUN_POWER = ("pl_static", "clock")  # blocks charged power x run time
 BLOCKS = (
@@ -170,6 +173,7 @@ BLOCKS = (
     "index_decoder",
     "mask_unit",
     "epilogue",
+    "stem_unit",
     "clock",
     "pl_static",
 )
@@ -201,6 +205,7 @@ EVENTS = (
     "list_reads",
     "mask_evals",
     "epilogue_ops",
+    "stem_macs",  # stem unit: 9 per x0 value, when the stem runs on chip
 )
 
 
@@ -259,13 +264,15 @@ def _map_words(shape: tuple[int, int, int], rows: int) -> int:
 
 
 def load_events(program: Program, cfg: HardwareConfig) -> dict[str, int]:
-    """LOAD: the stem output into the residual buffer, its sign bits into activation set 0."""
+    """LOAD: the stem output into the residual buffer, its sign bits into activation set 0. With the stem
+    unit the LOAD reads the raw image (load_beats are its beats) and the unit computes the stem output."""
     words = _map_words(program.load_shape, cfg.pe_array.rows)
     e = dict.fromkeys(EVENTS, 0)
     e.update(
         ddr_read_beats=program.load_beats,
         res_writes=words * program.load_res_copies,
         act_writes_bits=words * program.load_act_copies,
+        stem_macs=stem_unit.macs(*program.load_shape) if program.stem_unit else 0,
     )
     return e
 
@@ -314,6 +321,7 @@ def action_counts(e: dict[str, int], kernel: int, cfg: HardwareConfig, port: int
     c["mask_bits"] = e["mask_evals"] * PE_TAPS * B_A
     c["epilogue_ops"] = e["epilogue_ops"]
     c["epilogue.register_bits"] = e["epilogue_ops"] * acc_bits  # the accumulator value it reads
+    c["stem_macs"] = e["stem_macs"]
     return c
 
 

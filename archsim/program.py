@@ -526,8 +526,11 @@ def stem_unit_misfit(model: BnnModel, cfg: HardwareConfig) -> str:
         return f"stem.weight: the stem unit takes 3x3 kernels, got {stem.weight.shape[2]}x{stem.weight.shape[3]}"
     if c0 != st.channels:
         return f"stem_unit.channels: the unit computes {st.channels} channels, the model's stem has {c0}"
-    if h > st.max_height or w > st.max_width:
-        return f"stem_unit.max_height: the unit takes images up to {st.max_height} x {st.max_width}, not {h} x {w}"
+    size = f"the unit takes images up to {st.max_height} x {st.max_width}, the model's are {h} x {w}"
+    if h > st.max_height:
+        return f"stem_unit.max_height: {size}"
+    if w > st.max_width:
+        return f"stem_unit.max_width: {size}"
     if not 0 <= stem.input_offset <= 255:
         return f"stem.input_offset: {stem.input_offset} is not a byte (the unit's offset register)"
     if int(stem.weight.min(initial=0)) < -128 or int(stem.weight.max(initial=0)) > 127:

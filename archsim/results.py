@@ -17,7 +17,7 @@ from typing import Any
 
 from archsim.energy import BLOCKS, mean_blocks
 from archsim.fileio import atomic_write_files
-from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult
+from archsim.runner import ACCOUNTS, UNITS, LayerResult, RunResult, stem_where
 from archsim.stream import stream_lines, stream_summary
 from archsim.workload import Workload
 
@@ -187,6 +187,7 @@ def summary(res: RunResult, command: str | None = None, overrides: dict[str, Any
         },
         "host": {
             "time_us": res.host_time_us,
+            "stem": stem_where(cfg),  # where the stem conv runs: "host" or "on chip (stem_unit)"
             "stem_macs": res.stem_macs,
             "classifier_macs": res.classifier_macs,
             "overhead_us": cfg.host.overhead_us,
@@ -428,7 +429,13 @@ def format_report(res: RunResult) -> str:
         f"throughput        dense {res.fps(dense_c):,.0f} fps   pruned {res.fps(sparse_c):,.0f} fps   "
         f"(accelerator alone at {cfg.clock_mhz:g} MHz)",
         f"host time         {res.host_time_us:,.2f} us = {host.overhead_us:g} us + "
-        f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s",
+        + (
+            f"{res.classifier_macs:,} classifier MACs / {host.macs_per_second:.3g} MAC/s"
+            if cfg.stem_unit.enabled
+            else f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s"
+        ),
+        f"stem              {stem_where(cfg)}"
+        + ("   (the LOAD reads the raw image; docs/timing.md 3.1)" if cfg.stem_unit.enabled else ""),
         f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
         "(host time + accelerator)",
         *_energy_lines(res),

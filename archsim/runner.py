@@ -24,7 +24,7 @@ from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
 
 if TYPE_CHECKING:
-    from archsim.config import Host
+    from archsim.config import HardwareConfig, Host
     from archsim.format import BnnModel
     from archsim.stream import StreamResult
 
@@ -148,7 +148,7 @@ class RunResult:
     dense: Schedule
     sparse: list[Schedule]  # per sample
     layers: list[LayerResult]
-    stem_macs: int
+    stem_macs: int  # the host's: 0 when the stem unit computes the stem
     classifier_macs: int
     dense_energy: InferenceEnergy | None = None  # None: the workload has no energy table
     sparse_energy: list[InferenceEnergy] = field(default_factory=list)  # per sample
@@ -251,10 +251,17 @@ class RunResult:
         return self.workload.config.clock_hz / cycles
 
 
-def host_macs(model: BnnModel) -> tuple[int, int]:
-    """MACs of the stem (3x3 over every input position) and of the classifier, run on the host."""
+def host_macs(model: BnnModel, stem_on_chip: bool = False) -> tuple[int, int]:
+    """MACs of the stem (3x3 over every input position) and of the classifier, run on the host. With the
+    stem unit (`stem_unit.enabled`, docs/timing.md 3.1 and 6) the stem is the accelerator's: 0 host MACs."""
     c_img, h, w = model.input_shape
-    return int(model.stem.weight.shape[0]) * c_img * 9 * h * w, int(model.classifier.weight.size)
+    stem = 0 if stem_on_chip else int(model.stem.weight.shape[0]) * c_img * 9 * h * w
+    return stem, int(model.classifier.weight.size)
+
+
+def stem_where(cfg: HardwareConfig) -> str:
+    """Where the stem conv runs, as reports state it."""
+    return "on chip (stem_unit)" if cfg.stem_unit.enabled else "host"
 
 
 def host_time_us(host: Host, stem_macs: int, classifier_macs: int) -> float:
@@ -334,7 +341,7 @@ def run_workload(
             L.dense_energy_pj = dense_energy.layers[i].total_pj
             L.sparse_energy_pj = [e.layers[i].total_pj for e in sparse_energy]
 
-    stem_macs, classifier_macs = host_macs(wl.model)
+    stem_macs, classifier_macs = host_macs(wl.model, cfg.stem_unit.enabled)
     return RunResult(
         workload=wl,
         mode=mode,

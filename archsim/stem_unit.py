@@ -185,6 +185,12 @@ def x0_beat_cycles(h: int, w: int, ch: int, lanes: int, align: int = 0) -> list[
     return [first + i for i in range(n)]
 
 
+def macs(c0: int, h: int, w: int) -> int:
+    """Multiply-accumulates of one image's stem on the unit: nine taps per x0 value (C0 x H x W), padding
+    taps included (the unit's MAC chain runs them with a zero pixel)."""
+    return 9 * c0 * h * w
+
+
 def lead(h: int, w: int, q: int, hmax: int, wmax: int, d: int) -> int:
     """lambda_stem (docs/timing.md 3.1): cycles from the LOAD's last R beat to the first x0 beat entering the
     LOAD path: the R-beat register, then lambda_S of an h x w image on a unit built for hmax x wmax."""

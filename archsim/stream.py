@@ -30,8 +30,8 @@ STREAM_FAIRNESS = (
     "(docs/timing.md 9), index decoder and mask unit bypassed"
 )
 SYSTEM_RULE = (
-    "period = max(host time, accelerator period), the host's stem and classifier of other images "
-    "overlapped with the accelerator (docs/usage.md)"
+    "period = max(host time, accelerator period), the host's stem (unless on chip) and classifier of other "
+    "images overlapped with the accelerator (docs/usage.md)"
 )
 OVERLAP = (
     "STORE(n-1) overlaps image n: with a map STORE its B responses (image n starts after its last W beat, "
@@ -73,7 +73,7 @@ class _Figures:
     dense_work: int  # per image: every kernel at every position
     sparse_work: Sequence[int] | np.ndarray  # per streamed image: kept kernels x active positions
     clock_hz: float
-    host_us: float  # the host's time per image, stem and classifier (docs/timing.md 6)
+    host_us: float  # the host's time per image, stem (unless on chip) and classifier (docs/timing.md 6)
 
     @property
     def speedup(self) -> float:

@@ -52,7 +52,7 @@ from archsim.functional import ModelRun, compare_with_trace, run_model
 from archsim.images import ImageSet
 from archsim.program import Program
 from archsim.results import trained_accuracy
-from archsim.runner import RunResult, host_macs, host_time_us, run_workload
+from archsim.runner import RunResult, host_macs, host_time_us, run_workload, stem_where
 from archsim.sim import simulate
 from archsim.stream import SetStream, set_stream_lines, set_stream_summary
 from archsim.workload import Workload
@@ -475,7 +475,7 @@ def stream_set(res: TestsetRun, runner: ChunkRunner, n: int) -> SetStream:
         dense_work=res.dense_work,
         sparse_work=res.work[:n],
         clock_hz=cfg.clock_hz,
-        host_us=host_time_us(cfg.host, *host_macs(wl.model)),
+        host_us=host_time_us(cfg.host, *host_macs(wl.model, cfg.stem_unit.enabled)),
     )
 
 
@@ -550,6 +550,7 @@ def summary(res: TestsetRun) -> dict[str, Any]:
         "model": wl.model.name,
         "baseline": wl.baseline.name,
         "clock_mhz": cfg.clock_mhz,
+        "stem": stem_where(cfg),  # where the stem conv runs: "host" or "on chip (stem_unit)"
         "synthetic": wl.synthetic,
         "images": {"source": res.images.source, "files": list(res.images.files), "count": len(res.images)},
         "accuracy": {
@@ -677,6 +678,7 @@ def format_report(res: TestsetRun) -> str:
         f"speedup           {sp['at_mean']:.2f}x at the mean, {sp['at_p99']:.2f}x at p99, {sp['at_max']:.2f}x at the "
         f"max   (ideal {sp['ideal']:.2f}x = dense work / mean pruned work)",
         "slowest images    " + ", ".join(f"{e['index']} ({e['cycles']:,})" for e in s["slowest"]),
+        f"stem              {s['stem']}",
     ]
     if res.stream is not None:
         lines += set_stream_lines(res.stream, wl.config.clock_mhz)

@@ -112,6 +112,7 @@ def test_layer_counts_by_hand(tmp_path):
         "list_reads": 12,
         "mask_evals": 16,
         "epilogue_ops": 6 * 8 + 6 * 4,  # real output values: 8 channels in pass 0, 4 in pass 1
+        "stem_macs": 0,  # the stem unit works in the LOAD only
     }
     assert act.events == events
     want = {
@@ -134,6 +135,7 @@ def test_layer_counts_by_hand(tmp_path):
         "mask_bits": 16 * 9 * 8,
         "epilogue_ops": 72,
         "epilogue.register_bits": 72 * 16,
+        "stem_macs": 0,
     }
     assert act.counts == want
     # Dense mode bypasses the index decoder; everything else is counted the same way.

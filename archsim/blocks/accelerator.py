@@ -27,6 +27,7 @@ from archsim.blocks.memory import CycleMemory, FastMemory
 from archsim.blocks.pe_array import CyclePeArray, FastPeArray
 from archsim.blocks.pipeline import FastTilePipeline
 from archsim.blocks.signals import NEVER, Clocked, Count, Flag, Wakeups, cycle, done_event, watch
+from archsim.blocks.stem import CycleStemUnit, FastStemUnit
 from archsim.blocks.weight_slots import CycleWeightSlots, FastWeightSlots
 from archsim.blocks.work import CycleLayer, FastLayer, LayerWork, new_timing
 from archsim.config import HardwareConfig
@@ -105,6 +106,7 @@ class FastAccelerator:
         self.store_activity = [Activity() for _ in images]
         self.loads: list[ReadJob] = []
         self.image_jobs: list[list[ReadJob]] = []
+        self.stem = FastStemUnit(env, cfg, lat, program) if program.stem_unit else None
         for n, works in enumerate(images):
             load = ReadJob(
                 Job("load", -1, 0, program.load_beats),
@@ -117,6 +119,7 @@ class FastAccelerator:
                 res_copies=program.load_res_copies,
                 act_copies=program.load_act_copies,
                 rows_known=env.event() if program.input_buffer else None,
+                stem=self.stem.train if self.stem is not None else None,
             )
             self.loads.append(load)
             base = n * per_image
@@ -253,10 +256,10 @@ class FastAccelerator:
 class CycleAccelerator(Clocked):
     """Cycle mode: every block steps once per clock. This class is also the controller's FSM.
 
-    Blocks tick in a fixed order within a cycle: memory, controller, read DMA, mask
+    Blocks tick in a fixed order within a cycle: memory, stem unit, controller, read DMA, mask
     unit, gather, PE array, index decoder, epilogue, write DMA. Every register
     write is visible from a later cycle, except lambda_load = 0 (made by the read
-    DMA when the memory delivers a beat) and lambda_layer = 0 (made by the
+    DMA when the memory delivers a beat, or by the stem unit) and lambda_layer = 0 (made by the
     controller): those blocks tick first, so their readers see such writes in time.
     """
 
@@ -286,6 +289,7 @@ class CycleAccelerator(Clocked):
         self.store_start = [Flag() for _ in images]
         self.loads: list[ReadJob] = []
         self.layers: list[CycleLayer] = []
+        self.stem = CycleStemUnit(env, cfg, lat, program) if program.stem_unit else None
         for n, works in enumerate(images):
             load = ReadJob(
                 Job("load", -1, 0, program.load_beats),
@@ -296,6 +300,7 @@ class CycleAccelerator(Clocked):
                 res_copies=program.load_res_copies,
                 act_copies=program.load_act_copies,
                 after=self.image_start[n] if n else None,
+                stem=self.stem.raw_beat if self.stem is not None else None,
             )
             self.loads.append(load)
             for li, w in enumerate(works):
@@ -348,6 +353,7 @@ class CycleAccelerator(Clocked):
         self.epilogue = CycleEpilogue(env, lat, self.layers)
         self.blocks: list[Clocked] = [
             self.memory,
+            *([self.stem] if self.stem is not None else []),  # its x0 beats, like R beats, may be seen at once
             self,
             self.read_dma,
             self.mask,

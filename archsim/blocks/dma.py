@@ -50,6 +50,10 @@ class ReadJob:
     rows: Count = field(default_factory=Count)
     # Cycle mode, a stream's image n >= 1: none of its jobs starts before S(n) (docs/timing.md 9, rule S3).
     after: Flag | None = None
+    # A raw LOAD (docs/timing.md 3.1): the stem unit (blocks/stem.py) that turns its beats into x0 and so
+    # sets its rows, words and loaded; fast mode calls it once with the last R beat's cycle, cycle mode
+    # with every R beat.
+    stem: Callable[[ReadJob, int], None] | None = None
 
 
 def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
@@ -100,6 +104,10 @@ class FastReadDma:
                 if keep:
                     beats.append((last - self.beta * (n - 1), n))
             self.last_ar = a
+            if run.stem is not None:  # ST1: the read engine goes on; the unit makes the x0 train (ST2-ST3)
+                run.activity.ddr_read_beats += run.job.beats
+                run.stem(run, last)
+                continue
             if run.rows_known is not None:
                 run.row_times = row_visible(run.row_beats, beats, self.beta, self.lat)
                 run.rows_known.succeed()
@@ -226,6 +234,11 @@ class CycleReadDma(Clocked):
         burst.done += 1
         run.received += 1
         run.activity.ddr_read_beats += 1
+        if run.stem is not None:  # a raw image beat: the stem unit writes x0 (docs/timing.md 3.1)
+            if burst.done == burst.beats:
+                self.retired.add(now + 1)
+            run.stem(run, now)
+            return
         if run.words:
             words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
             words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
