@@ -187,7 +187,7 @@ def summary(res: RunResult, command: str | None = None, overrides: dict[str, Any
         },
         "host": {
             "time_us": res.host_time_us,
-            "stem": stem_where(cfg),  # where the stem conv runs: "host" or "on chip (stem_unit)"
+            "stem": stem_where(res.workload.program),  # where the stem conv runs: "host" or "on chip (stem_unit)"
             "stem_macs": res.stem_macs,
             "classifier_macs": res.classifier_macs,
             "overhead_us": cfg.host.overhead_us,
@@ -431,11 +431,11 @@ def format_report(res: RunResult) -> str:
         f"host time         {res.host_time_us:,.2f} us = {host.overhead_us:g} us + "
         + (
             f"{res.classifier_macs:,} classifier MACs / {host.macs_per_second:.3g} MAC/s"
-            if cfg.stem_unit.enabled
+            if wl.program.stem_unit
             else f"({res.stem_macs:,} stem + {res.classifier_macs:,} classifier MACs) / {host.macs_per_second:.3g} MAC/s"
         ),
-        f"stem              {stem_where(cfg)}"
-        + ("   (the LOAD reads the raw image; docs/timing.md 3.1)" if cfg.stem_unit.enabled else ""),
+        f"stem              {stem_where(wl.program)}"
+        + ("   (the LOAD reads the raw image; docs/timing.md 3.1)" if wl.program.stem_unit else ""),
         f"latency           dense {res.latency_us(dense_c):,.2f} us   pruned {res.latency_us(sparse_c):,.2f} us   "
         "(host time + accelerator)",
         *_energy_lines(res),

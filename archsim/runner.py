@@ -24,8 +24,9 @@ from archsim.sim import SIM_MODES, simulate
 from archsim.workload import Workload
 
 if TYPE_CHECKING:
-    from archsim.config import HardwareConfig, Host
+    from archsim.config import Host
     from archsim.format import BnnModel
+    from archsim.program import Program
     from archsim.stream import StreamResult
 
 # Where an inference's cycles go (docs/usage.md, "Cycle accounting"): the PE array doing kept work at
@@ -259,9 +260,11 @@ def host_macs(model: BnnModel, stem_on_chip: bool = False) -> tuple[int, int]:
     return stem, int(model.classifier.weight.size)
 
 
-def stem_where(cfg: HardwareConfig) -> str:
-    """Where the stem conv runs, as reports state it."""
-    return "on chip (stem_unit)" if cfg.stem_unit.enabled else "host"
+def stem_where(program: Program) -> str:
+    """Where the stem conv runs, as reports state it (docs/timing.md 3.1, ST6 for a bypassed unit)."""
+    if program.stem_unit:
+        return "on chip (stem_unit)"
+    return f"host (stem unit bypassed: {program.stem_bypassed})" if program.stem_bypassed else "host"
 
 
 def host_time_us(host: Host, stem_macs: int, classifier_macs: int) -> float:
@@ -341,7 +344,7 @@ def run_workload(
             L.dense_energy_pj = dense_energy.layers[i].total_pj
             L.sparse_energy_pj = [e.layers[i].total_pj for e in sparse_energy]
 
-    stem_macs, classifier_macs = host_macs(wl.model, cfg.stem_unit.enabled)
+    stem_macs, classifier_macs = host_macs(wl.model, wl.program.stem_unit)
     return RunResult(
         workload=wl,
         mode=mode,

@@ -475,7 +475,7 @@ def stream_set(res: TestsetRun, runner: ChunkRunner, n: int) -> SetStream:
         dense_work=res.dense_work,
         sparse_work=res.work[:n],
         clock_hz=cfg.clock_hz,
-        host_us=host_time_us(cfg.host, *host_macs(wl.model, cfg.stem_unit.enabled)),
+        host_us=host_time_us(cfg.host, *host_macs(wl.model, wl.program.stem_unit)),
     )
 
 
@@ -550,7 +550,7 @@ def summary(res: TestsetRun) -> dict[str, Any]:
         "model": wl.model.name,
         "baseline": wl.baseline.name,
         "clock_mhz": cfg.clock_mhz,
-        "stem": stem_where(cfg),  # where the stem conv runs: "host" or "on chip (stem_unit)"
+        "stem": stem_where(wl.program),  # where the stem conv runs: "host" or "on chip (stem_unit)"
         "synthetic": wl.synthetic,
         "images": {"source": res.images.source, "files": list(res.images.files), "count": len(res.images)},
         "accuracy": {

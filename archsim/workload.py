@@ -193,6 +193,13 @@ def load_workload(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         check_program(base_program, cfg, f"{cfg_path} (baseline {base_path.name})")
     except ArchsimError as exc:
         raise _wrap(wl, "hardware", exc) from None
+    if program.stem_unit != base_program.stem_unit:  # docs/timing.md 3.1, ST6: both sides' stems run in one place
+        raise ConfigError(
+            f"{wl}: field 'baseline.model': {base_path}: the stem unit computes the "
+            f"{'model' if program.stem_unit else 'baseline'}'s stem but not the "
+            f"{'baseline' if program.stem_unit else 'model'}'s "
+            f"({program.stem_bypassed or base_program.stem_bypassed}): the two would not run on the same hardware"
+        )
 
     equal_area = None
     if spec.baseline.equal_area_cols is not None:

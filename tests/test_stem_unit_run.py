@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,16 +46,13 @@ STEM_MACS = 64 * 9 * 32 * 32  # the shipped model: 64 stem channels on 32 x 32 i
         (["axi.hp_ports=1", "axi.data_bits=32"], "stem_unit.enabled", "at least 48"),
         (["stem_unit.channels=40"], "stem_unit.channels", "multiple of pe_array.rows (16)"),
         (["stem_unit.channels=32"], "stem_unit.channels", "at least 3 x 16"),  # 256-bit beats: 16 lanes
-        (["stem_unit.channels=48"], "stem_unit.channels", "the model's stem has 64"),
-        (["stem_unit.max_height=16"], "stem_unit.max_height", "the model's are 32 x 32"),
-        (["stem_unit.max_width=31"], "stem_unit.max_width", "up to 32 x 31"),
         (["stem_unit.channels=0"], "stem_unit.channels", "greater than or equal to 1"),
         (["stem_unit.max_width=2000"], "stem_unit.max_width", "less than or equal to 1024"),
         (["stem_unit.enabled=maybe"], "stem_unit.enabled", "boolean"),
     ],
 )
 def test_cli_refuses_what_the_unit_cannot_do(sets: list[str], field: str, why: str, tmp_path: Path, capsys) -> None:
-    """Each config check and each reachable programme limit: exit 2, one line naming the field, nothing written."""
+    """Each config check: exit 2, one line naming the field, nothing written."""
     out = tmp_path / "res"
     on = [] if any(s.startswith("stem_unit.enabled=") for s in sets) else ON
     argv: list[str | Path] = ["run", SHIPPED, *on, "--out", out, "--quiet"]
@@ -63,6 +61,31 @@ def test_cli_refuses_what_the_unit_cannot_do(sets: list[str], field: str, why: s
     rc, _, err = cli(argv, capsys)
     assert_refused(rc, err, field, why)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("sets", "why"),
+    [
+        (["stem_unit.channels=48"], "stem_unit.channels: the unit computes 48 channels, the model's stem has 64"),
+        (["stem_unit.max_height=16"], "stem_unit.max_height: the unit takes images up to 16 x 32"),
+        (["stem_unit.max_width=31"], "stem_unit.max_width: the unit takes images up to 32 x 31"),
+    ],
+)
+def test_cli_runs_a_model_the_unit_cannot_compute_with_it_bypassed(sets: list[str], why: str, tmp_path: Path, capsys):
+    """ST6: a valid unit that cannot compute this model's stem is bypassed, not an error: the host computes the stem
+    (host time with the stem MACs, cycles as without the unit), and the report and summary.json name the reason."""
+    out, plain = tmp_path / "res", tmp_path / "plain"
+    argv: list[str | Path] = ["run", SHIPPED, *ON, "--out", out, "--quiet"]
+    for s in sets:
+        argv += ["--set", s]
+    rc, _, err = cli(argv, capsys)
+    assert rc == 0, err
+    rc, _, err = cli(["run", SHIPPED, "--out", plain, "--quiet"], capsys)
+    assert rc == 0, err
+    got, ref = (json.loads((d / "summary.json").read_text()) for d in (out, plain))
+    assert got["host"]["stem"].startswith(f"host (stem unit bypassed: {why}")
+    assert why in got["host"]["stem"] and got["host"]["time_us"] == ref["host"]["time_us"]
+    assert got["sparse"]["cycles"] == ref["sparse"]["cycles"] and got["dense"]["cycles"] == ref["dense"]["cycles"]
 
 
 def _stem_cfg() -> HardwareConfig:
@@ -84,8 +107,8 @@ def test_program_accepts_the_test_model() -> None:
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ("rgb", r"stem_unit.enabled: the stem unit takes one image channel, the model's images have 3"),
-        ("kernel", r"stem_unit.enabled: the stem unit takes 3x3 kernels"),
+        ("rgb", r"input: the stem unit takes one image channel, the model's images have 3"),
+        ("kernel", r"stem.weight: the stem unit takes 3x3 kernels, got 1x1"),
         ("channels", r"stem_unit.channels: the unit computes 12 channels, the model's stem has 8"),
         ("size", r"stem_unit.max_height: the unit takes images up to 8 x 8, the model's are 9 x 6"),
         ("width", r"stem_unit.max_width: the unit takes images up to 8 x 8, the model's are 6 x 9"),
@@ -95,8 +118,9 @@ def test_program_accepts_the_test_model() -> None:
         ("shift", rf"stem.shift: 40 outside \[0, S = {SHIFT}\]"),
     ],
 )
-def test_program_limits_name_the_field(change: str, match: str) -> None:
-    """Every limit of program._stem_unit_load: a ConfigError of one line naming the field at fault."""
+def test_program_bypasses_the_unit_naming_the_field(change: str, match: str) -> None:
+    """Every check of program.stem_unit_misfit (ST6): the programme runs with the unit bypassed (the LOAD reads x0,
+    as without the unit) and `stem_bypassed` is one line naming the field at fault."""
     cfg, model = _model()
     stem = model.stem
     rng = np.random.default_rng(0)
@@ -117,9 +141,12 @@ def test_program_limits_name_the_field(change: str, match: str) -> None:
         model = replace(model, stem=replace(stem, mult=np.full(12, 1 << 30, np.int64), shift=0))
     else:
         model = replace(model, stem=replace(stem, shift=40))
-    with pytest.raises(ConfigError, match=match) as e:
-        compile_program(model, cfg, "sparse")
-    assert "\n" not in str(e.value)
+    prog = compile_program(model, cfg, "sparse")
+    plain = compile_program(
+        model, cfg.model_copy(update={"stem_unit": cfg.stem_unit.model_copy(update={"enabled": False})}), "sparse"
+    )
+    assert re.match(match, prog.stem_bypassed) and "\n" not in prog.stem_bypassed
+    assert not prog.stem_unit and prog.load_beats == prog.x0_beats == plain.load_beats and prog.stem_lead == 0
 
 
 # --------------------------------------------------------------------------- host time and reports
@@ -218,3 +245,28 @@ def test_energy_events_are_the_timing_models_counters(mode: str) -> None:
         assert load.events[key] == sim[key], key
     assert load.events["stem_macs"] == 9 * 12 * 5 * 7
     assert load.events["act_writes_bits"] == sim["act_writes"]
+
+
+def test_workload_refuses_a_baseline_whose_stem_runs_elsewhere(tmp_path: Path) -> None:
+    """ST6 and fairness: when the unit computes the model's stem but must be bypassed for the dense baseline's
+    (here: a shift beyond the unit's fixed one), the two would not run on the same hardware: one line naming
+    'baseline.model' and the reason."""
+    from archsim.format import load_model, save_model
+    from archsim.workload import load_workload
+
+    models = ROOT / "workloads/models"
+    base = load_model(models / "resnet18_dense.npz")
+    save_model(tmp_path / "dense.npz", replace(base, stem=replace(base.stem, shift=SHIFT + 6)))
+    wl = tmp_path / "w.yaml"
+    wl.write_text(
+        f"name: w\nhardware: {ROOT / 'configs/ultra96v2.yaml'}\nmodel: {models / 'resnet18_pruned.npz'}\n"
+        f"trace: {models / 'resnet18_pruned.trace.npz'}\nsamples: 1\nbaseline:\n  model: {tmp_path / 'dense.npz'}\n"
+    )
+    load_workload(wl)  # the unit off: both stems on the host
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'baseline.model': .*stem unit computes the model's stem but not "
+        rf"the baseline's \(stem.shift: {SHIFT + 6} outside",
+    ) as e:
+        load_workload(wl, {"stem_unit.enabled": True})
+    assert "\n" not in str(e.value)
