@@ -1,6 +1,6 @@
 """DDR images of one inference (docs/formats.md section 4), in pure numpy.
 
-The accelerator reads the stem output (LOAD) and one blob per pass, and writes the
+The accelerator reads the stem output (LOAD; with the stem unit the raw image) and one blob per pass, and writes the
 last map (STORE). This module packs and unpacks those images bit for bit, places
 them at burst-aligned addresses, and derives the per-layer and per-pass geometry a
 hardware descriptor needs (shapes, derived counts, DDR addresses, section sizes).
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from archsim import stem_unit
 from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
 from archsim.format import BinaryConv, BnnModel
@@ -120,6 +121,23 @@ def unpack_map(data: bytes | np.ndarray, shape: tuple[int, int, int], cfg: Hardw
         raise ValueError(f"map image holds {bits.size} bits, a {c}x{h}x{w} map needs {n}")
     vals = fields_int(bits[:n].reshape(h * w, nwo * rows, vb), signed=True)
     return np.ascontiguousarray(vals[:, :c].T.reshape(c, h, w)).astype(np.int16)
+
+
+def pack_image(image: np.ndarray, cfg: HardwareConfig) -> bytes:
+    """Raw image uint8 [1, H, W] -> the LOAD image of the stem unit (formats.md 4.4): one byte per pixel in
+    raster order, zero-padded to a whole beat."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[0] != 1 or img.dtype != np.uint8:
+        raise ValueError(f"raw image must be uint8 [1, H, W], got {img.dtype} {img.shape}")
+    d = cfg.axi.data_bits
+    return b"".join(b.to_bytes(d // 8, "little") for b in stem_unit.image_beats(img[0], d))
+
+
+def load_geometry(program: Program, cfg: HardwareConfig) -> MapGeometry:
+    """The LOAD: x0's map as the LOAD path writes it; with the stem unit its DDR image is the raw image
+    (`Program.load_beats` beats, docs/timing.md 3.1), so only `beats` differs."""
+    g = map_geometry(*program.load_shape, cfg)
+    return replace(g, beats=program.load_beats) if program.stem_unit else g
 
 
 def store_geometry(program: Program, cfg: HardwareConfig) -> MapGeometry:
@@ -317,6 +335,11 @@ class DdrLayout:
     n_images: int = 1
     load_stride: int = 0
     store_stride: int = 0
+    # stem unit (Program.stem_unit, docs/timing.md 3.1): the LOAD holds raw images; the unit's parameter
+    # beats (stem_unit.pack_params, D-bit integers in the order sent) and input offset, written before start
+    stem_unit: bool = False
+    stem_params: tuple[int, ...] = ()
+    stem_offset: int = 0
 
     def load_addr_of(self, image: int) -> int:
         return self.load_addr + image * self.load_stride
@@ -362,7 +385,7 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
         raise ConfigError(f"DDR base address {base:#x} is not a multiple of the burst size {cfg.burst_bytes} bytes")
     sparse = program.mode == "sparse"
     beat = cfg.beat_bytes
-    load = map_geometry(*program.load_shape, cfg)
+    load = load_geometry(program, cfg)
     store = store_geometry(program, cfg)
     if load.beats != program.load_beats or store.beats != program.store_beats:
         raise AssertionError("map image sizes disagree with the programme")
@@ -425,7 +448,15 @@ def build_layout(model: BnnModel, program: Program, cfg: HardwareConfig, base: i
                 late_scan=lp.late_scan,
             )
         )
+    stem_params: tuple[int, ...] = ()
+    if program.stem_unit:  # compile_program has checked that the unit computes this stem bit for bit
+        st = model.stem
+        m, b = stem_unit.normalise(st.mult, st.bias, st.shift, stem_unit.SHIFT)
+        stem_params = tuple(stem_unit.pack_params(st.weight, m, b, cfg.axi.data_bits))
     return DdrLayout(
+        stem_unit=program.stem_unit,
+        stem_params=stem_params,
+        stem_offset=int(model.stem.input_offset) if program.stem_unit else 0,
         mode=program.mode,
         load_addr=load_addr,
         store_addr=store_addr,

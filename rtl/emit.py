@@ -28,6 +28,7 @@ SOURCES = (
     "bnn_epilogue.v",
     "bnn_maxpool.v",
     "bnn_sumstore.v",
+    "bnn_stem.v",  # instantiated by the read DMA only with the stem unit (STEM)
     "bnn_regs.v",
     "bnn_seq.v",
     "bnn_core.v",

@@ -59,6 +59,7 @@ def params_json(prm: RtlParams) -> dict:
             "id": regmap.ID,
             "hw_base": regmap.HW_BASE,
             "hw_fields": list(regmap.HW_FIELDS),
+            "stem_prm": regmap.STEM_PRM,
             "global_base": regmap.GLOBAL_BASE,
             "global_fields": list(regmap.GLOBAL_FIELDS),
             "layer_base": regmap.LAYER_BASE,
@@ -196,6 +197,7 @@ def make_images(prm: RtlParams, model_path: Path, n_images: int = 1) -> dict[str
         "n_images": lay.n_images,
         "load_stride": lay.load_stride,
         "store_stride": lay.store_stride,
+        "stem_unit": lay.stem_unit,  # the LOAD holds raw images (docs/formats.md 4.4); regs.json has STEM_PRM
         "passes": [{"layer": p.layer, "pass": p.index, "addr": p.addr, "beats": p.blob_beats} for p in lay.passes],
     }
     return {

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from archsim import stem_unit
 from archsim.buildable import limits_problem, window_words
 from archsim.config import RTL_LIMIT, RTL_MAX_LAYERS, RTL_MAX_PASSES, HardwareConfig, rtl_limit
 from archsim.contract import LATENCIES, Latencies
@@ -258,6 +259,12 @@ class RtlParams:
             "PSB": c.pooled_sum_bits,
             "PSD": c.sum_store_slots,
             "PSAW": max(1, clog2(c.sum_store_slots)),
+            # stem unit (rtl/verilog/bnn_stem.v, docs/timing.md 3.1), in the sparse and the dense build alike
+            "STEM": int(c.stem_unit.enabled),
+            "STEM_CH": c.stem_unit.channels,
+            "STEM_H": c.stem_unit.max_height,
+            "STEM_W": c.stem_unit.max_width,
+            "STEM_S": stem_unit.SHIFT,
         }
 
     # ---------------------------------------------------------------- checks
@@ -278,10 +285,22 @@ class RtlParams:
             raise ConfigError(f"{self.where}: max_passes must be in [1, {max_passes_in_map()}], got {self.max_passes}")
         if self.uw > 31:
             raise ConfigError(f"{self.where}: too many tiles per layer for the tile counters")
+        st = self.cfg.stem_unit
+        if st.enabled:
+            if self.d % 32:
+                raise bad("stem_unit.enabled", f"the stem parameter port takes 32-bit words: axi.data_bits ({self.d})")
+            if bitlen(max(st.max_height, st.max_width) + 1) > self.cw:
+                raise bad("stem_unit.max_height", f"the LOAD's h and w registers hold {self.cw} bits")
 
     def check_layout(self, lay: DdrLayout) -> None:
         """The programme fits this hardware's descriptor store and buffers (beyond compile_program's checks)."""
         where = self.where
+        if lay.stem_unit != self.cfg.stem_unit.enabled:
+            have = "with" if self.cfg.stem_unit.enabled else "without"
+            raise ConfigError(
+                f"{where}: field 'stem_unit.enabled': a programme {'for' if lay.stem_unit else 'without'} the stem "
+                f"unit cannot run on the RTL {have} one"
+            )
         if lay.mode != ("sparse" if self.sparse else "dense"):
             raise ConfigError(
                 f"{where}: a {lay.mode}-mode programme cannot run on the {'sparse' if self.sparse else 'dense'} RTL"

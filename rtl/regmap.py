@@ -37,6 +37,7 @@ from .address_map import (  # noqa: F401  (re-exported: the register map is read
     STATUS,
     STATUS_BUSY_BIT,
     STATUS_DONE_BIT,
+    STEM_PRM,
     max_layers_in_map,
     max_passes_in_map,
 )
@@ -55,6 +56,7 @@ HW_FIELDS = (
     "max_passes",
     "value_bits",
     "weight_entry_bits",
+    "stem_channels",  # C0 of the stem unit (docs/timing.md 3.1), 0 without one
 )
 
 GLOBAL_FIELDS = (
@@ -75,6 +77,8 @@ GLOBAL_FIELDS = (
     "n_images",
     "load_stride",
     "store_stride",
+    # the stem unit's input offset (stem.input_offset, a byte), subtracted from every pixel
+    "stem_off",
 )
 
 # flags word of a layer: bit positions
@@ -118,6 +122,8 @@ PASS_FIELDS = (
 )
 
 assert 4 * len(LAYER_FIELDS) <= LAYER_STRIDE and 4 * len(PASS_FIELDS) <= PASS_STRIDE
+# bnn_regs.v decodes the HW and GLOBAL words with four address bits, and the HW words end below STEM_PRM
+assert len(HW_FIELDS) <= 16 and len(GLOBAL_FIELDS) <= 16 and HW_BASE + 4 * len(HW_FIELDS) <= STEM_PRM < GLOBAL_BASE
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ def regions() -> tuple[Region, ...]:
         Region("CYCLES", CYCLES, "R"),
         Region("ID", ID, "R"),
         Region("HW", HW_BASE, "R", HW_FIELDS, stride=4 * len(HW_FIELDS)),
+        Region("STEM_PRM", STEM_PRM, "W"),
         Region("GLOBAL", GLOBAL_BASE, "RW", GLOBAL_FIELDS, stride=4 * len(GLOBAL_FIELDS)),
         Region("LAYER", LAYER_BASE, "W", LAYER_FIELDS, max_layers_in_map(), LAYER_STRIDE),
         Region("PASS", PASS_BASE, "W", PASS_FIELDS, max_passes_in_map(), PASS_STRIDE),
@@ -215,6 +222,7 @@ def field_widths(prm: RtlParams) -> dict[str, int]:
         "global.n_images": 16,
         "global.load_stride": 32,
         "global.store_stride": 32,
+        "global.stem_off": 8,
         "layer.flags": len(LAYER_FLAGS),
         "layer.h_in": cw,
         "layer.w_in": cw,
@@ -289,6 +297,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
         "n_images": lay.n_images,
         "load_stride": lay.load_stride,
         "store_stride": lay.store_stride,
+        "stem_off": lay.stem_offset if lay.stem_unit else 0,
     }
     for name in GLOBAL_FIELDS:
         put(global_addr(name), glob[name], f"global.{name}")
@@ -348,6 +357,10 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
         }
         for name in PASS_FIELDS:
             put(pass_addr(i, name), vals[name], f"pass[{i}].{name}")
+    # the stem unit's parameter beats (stem_unit.pack_params), 32 bits per write, low word first (ST4)
+    for j, beat in enumerate(lay.stem_params):
+        for k in range(prm.d // 32):
+            out.append(Write(STEM_PRM, (beat >> (32 * k)) & 0xFFFFFFFF, f"stem_prm[{j}].{k}"))
     return out
 
 
@@ -361,6 +374,7 @@ def verilog_header() -> str:
         f"localparam A_CYCLES = 16'h{CYCLES:04X};",
         f"localparam A_ID = 16'h{ID:04X};",
         f"localparam A_HW_BASE = 16'h{HW_BASE:04X};",
+        f"localparam A_STEM_PRM = 16'h{STEM_PRM:04X};",
         f"localparam A_GLOBAL_BASE = 16'h{GLOBAL_BASE:04X};",
         f"localparam A_LAYER_BASE = 16'h{LAYER_BASE:04X};",
         f"localparam A_PASS_BASE = 16'h{PASS_BASE:04X};",

@@ -4,7 +4,7 @@
 
 For each selected trace sample: generate and build the accelerator for the workload's hardware
 configuration (cached by content under build/sim_cache), load the model's DDR images and the
-sample's stem output, run until DONE, and check that the output map equals archsim's functional
+sample's stem output (with the stem unit, the raw image), run until DONE, and check that the output map equals archsim's functional
 model and the trace (bit for bit), and that DONE and every layer's end cycle equal archsim's
 schedule and its SimPy model. The testbench is the one the test suite uses (tests/rtlsim, cocotb),
 which the wheel ships as bnn_archsim.rtlsim, so this runs from a clone and from an installed package
@@ -63,10 +63,12 @@ def check_one(
     want: np.ndarray | None,
     work: Path,
     logits: np.ndarray | None = None,
+    image: np.ndarray | None = None,
 ) -> tuple[bool, str]:
     """(ok, report line) for one inference on the built RTL; `logits`, the trace's, checks the host
-    classifier on what the STORE wrote (the channel sums, or the map: max-pooled, flattened)."""
-    o = harness.run(built, harness.Case(name, model, x0, mode=mode), work)
+    classifier on what the STORE wrote (the channel sums, or the map: max-pooled, flattened). `image`: the
+    raw image, which the LOAD reads when the configuration has the stem unit (docs/timing.md 3.1)."""
+    o = harness.run(built, harness.Case(name, model, x0, mode=mode, image=image), work)
     sim = simulate(o.program, o.cfg, o.active, "fast")
     problems = []
     if o.got.shape != o.expected.shape or not np.array_equal(o.got, o.expected):
@@ -99,7 +101,8 @@ def check_stream(
 ) -> tuple[bool, str]:
     """(ok, report line) for the samples `samples` run as one stream on the built RTL (docs/timing.md 9)."""
     stream = importlib.import_module(harness.__name__.rsplit(".", 1)[0] + ".stream")
-    o = stream.run_stream(built, name, model, xs, mode, work)
+    images = [trace.inputs[s] for s in samples]  # the LOADs' raw images with the stem unit (timing.md 3.1)
+    o = stream.run_stream(built, name, model, xs, mode, work, images=images)
     problems = []
     for i, s in enumerate(samples):
         if o.got[i].shape != o.expected[i].shape or not np.array_equal(o.got[i], o.expected[i]):
@@ -194,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                             trace.layer_out[-1][s],
                             work / name,
                             trace.logits[s],
+                            trace.inputs[s],
                         )
                     ok &= good
                     print(line, flush=True)

@@ -133,6 +133,7 @@ def hw_registers(prm: RtlParams) -> dict[int, int]:
         "max_passes": prm.max_passes,
         "value_bits": c.epilogue.value_bits,
         "weight_entry_bits": prm.e_mem,
+        "stem_channels": c.stem_unit.channels if c.stem_unit.enabled else 0,
     }
     return {regmap.ID: regmap.ID_MAGIC, **{regmap.hw_addr(k): v for k, v in hw.items()}}
 
@@ -164,7 +165,12 @@ class FakeHardware:
         cfg = self.cfg
         load = b.regs[regmap.global_addr("load_addr")] - b.base
         store = b.regs[regmap.global_addr("store_addr")] - b.base
-        x0 = unpack_map(b.ddr[load:], self.prog.load_shape, cfg)
+        if self.prog.stem_unit:  # the LOAD holds the raw image: the stem is the accelerator's (timing.md 3.1)
+            _, h, w = self.model.input_shape
+            img = b.ddr[load : load + h * w].reshape(1, 1, h, w)
+            x0 = stem_output(self.model.stem, img)[0]
+        else:
+            x0 = unpack_map(b.ddr[load:], self.prog.load_shape, cfg)
         *_, last = iter_layers(self.model, x0[None], self.mode)
         if self.prog.pooled:  # the int32 channel sums, padded to whole rows (docs/formats.md 4.3)
             sums = np.zeros(-(-self.prog.store_shape[0] // cfg.pe_array.rows) * cfg.pe_array.rows, "<i4")
@@ -183,6 +189,63 @@ def memory_board(model: BnnModel, cfg: HardwareConfig, **kw) -> tuple[MemoryBack
     hw = FakeHardware(model, cfg)
     b = MemoryBackend(regs=hw_registers(RtlParams(cfg)), on_write=hw.on_write, on_read=hw.on_read, **kw)
     return b, hw
+
+
+def stem_setup(tmp_path) -> tuple[HardwareConfig, BnnModel, np.ndarray, Path]:
+    """A tiny configuration with the stem unit, a model whose stem it computes (tests/test_rtl_stem_core.py's
+    'stem_program'), three images."""
+    from tests.test_rtl_stem_core import spec
+
+    s = spec("stem_program")
+    c = s.make()
+    rng = np.random.default_rng(8)
+    images = np.stack([c.image, *(s.sample(c.model, rng)[1] for _ in range(2))])
+    path = tmp_path / "stem.npz"
+    save_model(path, c.model)
+    return s.config(), c.model, images, path
+
+
+def test_driver_with_the_stem_unit_skips_the_host_stem(tmp_path, monkeypatch):
+    """With the stem unit the driver writes the stem parameters (STEM_PRM, D/32 words a beat, low word
+    first) and the input offset before any start, puts the raw image into the LOAD image and never runs the
+    stem itself; the logits stay the functional model's."""
+    from archsim import stem_unit
+
+    cfg, model, images, path = stem_setup(tmp_path)
+    b, hw = memory_board(model, cfg)
+    assert hw.prog.stem_unit
+    acc = Accelerator(b, cfg)
+    acc.load_model(path)
+    monkeypatch.setattr(driver, "stem_output", None)  # the host stem must not run
+    ref = run_model(model, images, "sparse")
+    assert np.array_equal(acc.run(images[1]), ref.logits[1])
+    assert np.array_equal(acc.run_batch(images), ref.logits)
+    writes = [(a, v) for k, a, v in b.log if k == "w"]
+    first_start = writes.index((regmap.CTRL, 1 << regmap.CTRL_START_BIT))
+    words = [v for a, v in writes[:first_start] if a == regmap.STEM_PRM]
+    n = cfg.axi.data_bits // 32
+    beats = [sum(w << (32 * k) for k, w in enumerate(words[i : i + n])) for i in range(0, len(words), n)]
+    m, bb = stem_unit.normalise(model.stem.mult, model.stem.bias, model.stem.shift, stem_unit.SHIFT)
+    assert beats == stem_unit.pack_params(model.stem.weight, m, bb, cfg.axi.data_bits)
+    assert (regmap.global_addr("stem_off"), model.stem.input_offset) in writes[:first_start]
+    assert model.stem.input_offset != 0
+    # the LOAD image is the raw image, one byte a pixel
+    lay = acc.layout
+    assert lay.stem_unit and lay.load.beats == -(-images[0].size // cfg.beat_bytes)
+
+
+def test_stem_unit_hardware_and_configuration_must_agree(tmp_path):
+    """A bitstream with the stem unit (HW stem_channels) is not driven with a configuration without one, and
+    the reverse."""
+    from tests.rtlsim.configs import with_stem
+
+    cfg, model, _, _ = stem_setup(tmp_path)
+    b, _ = memory_board(model, cfg)
+    with pytest.raises(DriverError, match="stem_channels=12"):
+        Accelerator(b, with_stem(cfg, False))
+    b2 = MemoryBackend(regs=hw_registers(RtlParams(with_stem(cfg, False))))
+    with pytest.raises(DriverError, match="stem_channels=0"):
+        Accelerator(b2, cfg)
 
 
 def test_driver_reads_the_pooled_sums(tmp_path):
@@ -623,3 +686,28 @@ def test_driver_streams_on_the_rtl(tmp_path):
     one = [schedule(prog, cfg, a).total_cycles for a in actives]
     assert res["cycles"][0] == one[0] and res["after"]["cycles"] == one[1]
     assert res["after"]["logits"] == ref.logits[1].tolist()
+
+
+@pytest.mark.rtl
+def test_driver_with_the_stem_unit_on_the_rtl(tmp_path):
+    """The driver on the generated RTL with the stem unit (Icarus): it writes the stem parameters once, then
+    one raw image, a batch of three and a stream of three run with the accelerator computing the stem; every
+    logit and output equals archsim's functional model, every CYCLES and DONE the contract's."""
+    from archsim.contract import schedule_stream
+
+    cfg, model, images, _ = stem_setup(tmp_path)
+    res, outputs = driver_on_rtl(cfg, model, images, tmp_path, 0x3000, stream=3)
+    ref = run_model(model, images, "sparse")
+    prog = compile_program(model, cfg, "sparse")
+    assert prog.stem_unit
+    actives = [[None if m is None else np.flatnonzero(m[i].reshape(-1)) for m in ref.masks] for i in range(3)]
+    one = [schedule(prog, cfg, a).total_cycles for a in actives]
+    order = [0, 0, 1, 2]  # run(images[0]), then run_batch(images)
+    for k, i in enumerate(order):
+        assert res["logits"][k] == ref.logits[i].tolist(), f"run {k} (image {i}): logits differ"
+        assert np.array_equal(outputs[k], ref.layer_out[-1][i]), f"run {k}: output map differs"
+        assert res["cycles"][k] == one[i], f"run {k}: CYCLES {res['cycles'][k]}, contract {one[i]}"
+    st = schedule_stream(prog, cfg, actives)
+    got = res["stream"]
+    assert got["logits"] == ref.logits.tolist() and got["done"] == st.done and got["cycles"] == st.done[-1]
+    assert res["after"]["logits"] == ref.logits[1].tolist() and res["after"]["cycles"] == one[1]

@@ -216,3 +216,88 @@ def test_stream_layout_refuses_a_bad_image_count(bad):
     model = _model(cfg)
     with pytest.raises(ConfigError, match="n_images"):
         build_layout(model, compile_program(model, cfg, "sparse"), cfg, n_images=bad)
+
+
+# --------------------------------------------------------------------------- stem unit (docs/timing.md 3.1)
+
+
+def _stem_case():
+    from tests.test_rtl_stem_core import spec
+
+    s = spec("stem_small")
+    return s, s.make(), s.config()
+
+
+def test_pack_image_is_one_byte_a_pixel_zero_padded_to_a_beat():
+    from archsim.layout import pack_image
+
+    cfg = tiny(axi={"data_bits": 64})
+    img = np.arange(30, dtype=np.uint8).reshape(1, 6, 5) * 7
+    data = pack_image(img, cfg)
+    assert len(data) == 32 and data[:30] == img.tobytes() and data[30:] == b"\0\0"
+    for bad in (img.astype(np.int16), img[0], np.zeros((2, 6, 5), np.uint8)):
+        with pytest.raises(ValueError, match="uint8"):
+            pack_image(bad, cfg)
+
+
+def test_stem_layout_holds_the_raw_image_and_the_unit_parameters():
+    """With the stem unit the LOAD is the raw image (its beats, its stride) while its geometry stays x0's (what
+    the LOAD path writes), and the layout carries the parameter beats and the input offset; without it none."""
+    from archsim import stem_unit
+    from tests.rtlsim.configs import with_stem
+
+    _, c, cfg = _stem_case()
+    prog = compile_program(c.model, cfg, "sparse")
+    lay = build_layout(c.model, prog, cfg, n_images=2)
+    assert lay.stem_unit and lay.load.beats == prog.load_beats == 4 and lay.load_stride == 4096
+    assert (lay.load.c, lay.load.h, lay.load.w) == (12, 6, 5) and lay.load.nwo == 3
+    st = c.model.stem
+    m, b = stem_unit.normalise(st.mult, st.bias, st.shift, stem_unit.SHIFT)
+    assert list(lay.stem_params) == stem_unit.pack_params(st.weight, m, b, 64)
+    assert len(lay.stem_params) == stem_unit.Layout(12, 64).beats and lay.stem_offset == st.input_offset == 128
+    # the unit's arithmetic on these parameters is the model's stem (what the RTL computes)
+    x = stem_unit.unit_output(st.weight, m, b, stem_unit.SHIFT, st.input_offset, c.image[0])
+    assert np.array_equal(x, c.x0)
+    off = with_stem(cfg, False)
+    lay0 = build_layout(c.model, compile_program(c.model, off, "sparse"), off)
+    assert not lay0.stem_unit and lay0.stem_params == () and lay0.load.beats == lay0.load.words == 90
+
+
+def test_stem_register_writes_and_the_hardware_must_agree():
+    """program_writes: stem_off among the global fields, then the parameter beats as D/32 words each, low word
+    first, at STEM_PRM; a stem programme on RTL without the unit (and the reverse) is refused by name."""
+    from rtl import regmap
+    from rtl.params import RtlParams
+    from tests.rtlsim.configs import with_stem
+
+    _, c, cfg = _stem_case()
+    lay = build_layout(c.model, compile_program(c.model, cfg, "sparse"), cfg)
+    w = regmap.program_writes(lay, RtlParams(cfg))
+    glob = {x.what: x.value for x in w if x.what.startswith("global.")}
+    assert glob["global.stem_off"] == 128 and glob["global.load_beats"] == 4
+    words = [x.value for x in w if x.addr == regmap.STEM_PRM]
+    assert len(words) == 2 * len(lay.stem_params)
+    assert [words[2 * i] | words[2 * i + 1] << 32 for i in range(len(lay.stem_params))] == list(lay.stem_params)
+    assert w[-len(words) :] == [x for x in w if x.addr == regmap.STEM_PRM]  # after every table write
+    off = with_stem(cfg, False)
+    with pytest.raises(ConfigError, match=r"stem_unit\.enabled"):
+        regmap.program_writes(lay, RtlParams(off))
+    lay0 = build_layout(c.model, compile_program(c.model, off, "sparse"), off)
+    with pytest.raises(ConfigError, match=r"stem_unit\.enabled"):
+        regmap.program_writes(lay0, RtlParams(cfg))
+    w0 = regmap.program_writes(lay0, RtlParams(off))
+    assert not [x for x in w0 if x.addr == regmap.STEM_PRM]
+    assert {x.what: x.value for x in w0}["global.stem_off"] == 0
+
+
+def test_stem_generator_parameters():
+    """STEM and the unit's sizes in the generated parameters, 0 without the unit; bnn_stem.v is emitted."""
+    from rtl.emit import SOURCES
+    from rtl.params import RtlParams
+    from tests.rtlsim.configs import with_stem
+
+    assert "bnn_stem.v" in SOURCES
+    v = RtlParams(with_stem(ultra96())).verilog()
+    assert (v["STEM"], v["STEM_CH"], v["STEM_H"], v["STEM_W"], v["STEM_S"]) == (1, 64, 32, 32, 34)
+    assert RtlParams(with_stem(ultra96(), False)).verilog()["STEM"] == 0
+    assert RtlParams(with_stem(ultra96()), sparse=False).verilog()["STEM"] == 1  # the dense baseline has it too

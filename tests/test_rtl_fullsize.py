@@ -63,7 +63,8 @@ def trained_case(sample: int) -> Case | None:
     model, trace = _shipped()
     if model.synthetic:
         return None
-    return Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample])
+    # the raw image is what the LOAD reads when the shipped configuration has the stem unit (docs/timing.md 3.1)
+    return Case(f"trained_resnet18_{sample}", model, trace.stem_out[sample], image=trace.inputs[sample])
 
 
 @pytest.mark.parametrize("sample", range(4))
@@ -157,3 +158,43 @@ def test_shipped_trained_networks_verilator(name, tmp_path):
     for got, want in zip(o.masks, trace.masks, strict=True):
         assert (got is None) == (want is None)
         assert got is None or np.array_equal(got.reshape(want[0].shape), want[0])
+
+
+def test_shipped_trained_resnet18_stem_unit_verilator(tmp_path):
+    """The stem unit at full size (docs/timing.md 3.1): the shipped trained ResNet-18 on the Ultra96v2 RTL with
+    `stem_unit.enabled` (64 channels, 32 x 32 images, 256 DSP48E2), whatever the shipped configuration says.
+    The LOAD reads trace image 0's raw pixels; the STOREd result equals the trainer's integer mode, DONE and
+    every layer end and AXI burst equal archsim.contract.schedule (x0 from the unit, rules ST1-ST3)."""
+    from tests.rtlsim.configs import with_stem
+    from tests.test_rtl_stem_core import check_stem_exact
+
+    c = trained_case(0)
+    if c is None:
+        pytest.skip("the shipped workload is synthetic")
+    cfg = with_stem(ultra96())
+    o = run(build(cfg, sparse=True, sim="verilator"), c, tmp_path)
+    check_stem_exact(o, probe=False)
+    assert o.program.stem_lead == 53 and o.program.load_beats == 32  # 1024 pixels, 32 a beat
+    assert np.array_equal(o.got, store_view(o.program, _shipped()[1].layer_out[-1][0])), "RTL differs from trainer"
+
+
+def test_shipped_trained_resnet18_stem_unit_stream_verilator(tmp_path):
+    """Three trace images back to back with one start on the full-size RTL with the stem unit: every image's
+    output equals the trainer's integer mode, every DONE(n) (the DONE log) and AXI burst equals
+    archsim.contract.schedule_stream's (rule ST5: the unit takes one image at a time)."""
+    from tests.rtlsim.configs import with_stem
+    from tests.rtlsim.stream import run_stream
+    from tests.test_rtl_stem_core import check_stream
+
+    model, trace = _shipped()
+    if model.synthetic:
+        pytest.skip("the shipped workload is synthetic")
+    built = build(with_stem(ultra96()), sparse=True, sim="verilator")
+    xs = [trace.stem_out[i] for i in range(3)]
+    images = [trace.inputs[i] for i in range(3)]
+    o = run_stream(built, "trained_resnet18_stem_stream", model, xs, "sparse", tmp_path, images=images)
+    check_stream(o, "trained_resnet18_stem_stream")
+    assert o.program.stem_unit and all(o.ref.starts[i] < o.ref.dones[i - 1] for i in (1, 2))
+    for i in range(3):
+        want = store_view(o.program, trace.layer_out[-1][i])
+        assert np.array_equal(o.got[i], want), f"image {i}: RTL output differs from the trainer's integer mode"

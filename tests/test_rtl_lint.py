@@ -18,13 +18,15 @@ import pytest
 from rtl.gen import TOP, write_verilog
 from rtl.params import RtlParams
 from tests.rtlsim.cases import CASES
-from tests.rtlsim.configs import tiny, ultra96
+from tests.rtlsim.configs import STEM, tiny, ultra96, with_stem
 
 pytestmark = pytest.mark.rtl
 
 CONFIGS = {
     "ultra96v2": ultra96(),
+    "ultra96v2_stem": with_stem(ultra96()),  # the stem unit (bnn_stem.v) in the core, the full-size unit
     "tiny": tiny(),
+    "tiny_stem": tiny(**STEM),
     **{
         c.name: c.config()
         for c in CASES

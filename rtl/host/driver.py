@@ -11,10 +11,13 @@ On the Ultra96v2 (PYNQ image, bitstream from rtl/vivado/build.tcl):
 
 What runs where (docs/architecture.md section 4, docs/timing.md section 6): the stem and the
 classifier on the host, exactly as archsim.functional computes them; the binary layers on the
-accelerator. `load_model` compiles the programme (archsim.program), builds the DDR image
-(archsim.layout) in one physically contiguous buffer and writes the register programme
-(rtl.regmap.program_writes) once; `run` writes the stem output into the LOAD image, starts,
-polls STATUS.done, reads CYCLES and the per-layer log, reads the STORE image and classifies.
+accelerator. With the stem unit (`stem_unit.enabled`, docs/timing.md 3.1) the stem runs on the
+accelerator too: the LOAD image is the raw image and the host keeps only the classifier.
+`load_model` compiles the programme (archsim.program), builds the DDR image (archsim.layout) in
+one physically contiguous buffer and writes the register programme (rtl.regmap.program_writes,
+with the stem unit's parameters and input offset) once; `run` writes the stem output (or the raw
+image) into the LOAD image, starts, polls STATUS.done, reads CYCLES and the per-layer log, reads
+the STORE image and classifies.
 
 Board access goes through a small interface (`Backend`: 32-bit MMIO reads and writes, and
 DDR buffers with a physical address and a numpy view), implemented for PYNQ (`PynqBackend`,
@@ -46,7 +49,7 @@ from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel
 from archsim.format import load_model as read_model
 from archsim.functional import classifier_forward, classifier_logits, stem_output
-from archsim.layout import DdrLayout, build_layout, pack_map, unpack_store
+from archsim.layout import DdrLayout, build_layout, pack_image, pack_map, unpack_store
 from archsim.program import Program, compile_program
 
 from .. import board, regmap
@@ -376,6 +379,7 @@ class Accelerator:
             "max_passes": p.max_passes,
             "value_bits": c.epilogue.value_bits,
             "weight_entry_bits": p.e_mem,
+            "stem_channels": c.stem_unit.channels if c.stem_unit.enabled else 0,
         }
         bad = [f"{k}={self.hw[k]} (configuration: {v})" for k, v in want.items() if self.hw[k] != v]
         if bad:
@@ -426,7 +430,7 @@ class Accelerator:
             return self.run_stream(image)
         x = self._images(np.asarray(image)[None], "image")
         t0 = time.perf_counter()
-        x0 = stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)[0]
+        x0 = self._stem(x)[0]
         logits, self.stats = self._infer(x0, time.perf_counter() - t0)
         return logits
 
@@ -435,7 +439,7 @@ class Accelerator:
         `self.batch_stats` holds one RunStats per image."""
         x = self._images(np.asarray(images), "images")
         t0 = time.perf_counter()
-        x0 = stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)
+        x0 = self._stem(x)
         stem_s = (time.perf_counter() - t0) / len(x)
         out, self.batch_stats = [], []
         for s in x0:
@@ -457,7 +461,7 @@ class Accelerator:
                 f"images: a stream of {len(x)} images, but load_model reserved room for {lay.n_images} (its stream=)"
             )
         t0 = time.perf_counter()
-        x0 = stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)
+        x0 = self._stem(x)
         logits, self.stream_stats = self._infer_stream(x0, time.perf_counter() - t0)
         return logits
 
@@ -487,6 +491,13 @@ class Accelerator:
             raise DriverError(f"{what}: expected uint8 {need}, got {x.dtype} {shape}")
         return x
 
+    def _stem(self, x: np.ndarray) -> np.ndarray:
+        """What the LOAD of each image reads: the host's stem output x0 [N, C0, H, W], or with the stem unit
+        the raw images themselves (the accelerator computes the stem, docs/timing.md 3.1)."""
+        if self.program is not None and self.program.stem_unit:
+            return x
+        return stem_output(self._model().stem, x, self.cfg.epilogue.value_bits)
+
     def _check_idle(self) -> int:
         status = self.mmio.read(regmap.STATUS)
         if _bit(status, regmap.STATUS_BUSY_BIT):
@@ -511,16 +522,17 @@ class Accelerator:
     def _run_images(
         self, x0: np.ndarray, host_s: float
     ) -> tuple[np.ndarray, int, tuple[int, ...], tuple[np.ndarray, ...], float, float]:
-        """Run the stem outputs x0 [N, ...] with one start (N = 1: latency mode): each image's map at its
-        LOAD address, then CYCLES, the layer-end log, each image's STORE and its logits; host and
-        accelerator wall times."""
+        """Run the stem outputs x0 [N, ...] (with the stem unit the raw images) with one start (N = 1: latency
+        mode): each image's map at its LOAD address, then CYCLES, the layer-end log, each image's STORE and
+        its logits; host and accelerator wall times."""
         lay, buf, prog, model = self.layout, self.buffer, self.program, self._model()
         assert lay is not None and buf is not None and prog is not None
         n = len(x0)
         t0 = time.perf_counter()
         base = logical_base(self.cfg, buf.physical_address, 0)  # checked in full by load_model
         for i, x in enumerate(x0):
-            data = np.frombuffer(pack_map(x, self.cfg), dtype=np.uint8)
+            packed = pack_image(x, self.cfg) if prog.stem_unit else pack_map(x, self.cfg)
+            data = np.frombuffer(packed, dtype=np.uint8)
             buf.array[plane_index(self.cfg, lay.load_addr_of(i) - base, len(data))] = data
         buf.sync_to_device()
         host_s += time.perf_counter() - t0

@@ -6,6 +6,7 @@
 //                         |--> epilogue parameters (x2) ------------------ | --+
 //                         |--> predictor (x2) --> spatial mask unit --> active list
 //                         +--> residual buffer, activation set 0 (LOAD)  |   |
+//                              (with STEM: raw image --> stem unit --> x0 --^)
 //   activation bits (2 sets x 9 banks) --> window gather --> window buffers (x2)
 //                                         --> PE array (2 accumulator banks) --> epilogue
 //   epilogue --> residual buffer, activation bits (other set);  residual buffer --> write DMA
@@ -80,7 +81,12 @@ module bnn_core #(
     parameter POOL = 0,  // sum store: a pooled STORE writes the last layer's channel sums (docs/timing.md 5)
     parameter PSB = 22,
     parameter PSD = 32,
-    parameter PSAW = 5
+    parameter PSAW = 5,
+    parameter STEM = 0,  // stem unit (bnn_stem.v): the LOAD reads the raw image, the unit delivers x0 (docs/timing.md 3.1)
+    parameter STEM_CH = 64,
+    parameter STEM_H = 32,
+    parameter STEM_W = 32,
+    parameter STEM_S = 34
 ) (
     input wire clk,
     input wire rst,
@@ -161,6 +167,9 @@ module bnn_core #(
     wire [AAW-1:0] g_load_w3n;
     wire [RAW-1:0] g_load_nwo;
     wire [RAW:0] g_store_words;
+    wire [7:0] g_stem_off;
+    wire stem_prm_valid;
+    wire [D-1:0] stem_prm_data;
     // stream of images (docs/timing.md 9): count, DDR strides, the DONE log
     localparam NIW = 16, DLW = 4;
     wire [NIW-1:0] g_n_images;
@@ -214,7 +223,8 @@ module bnn_core #(
     bnn_regs #(
         .ROWS(ROWS), .COLS(COLS), .G(G), .BA(BA), .D(D), .BMAX(BMAX), .SPARSE(SPARSE), .IB(IB), .VB(VB),
         .E_MEM(E_MEM), .MAXL(MAXL), .MLW(MLW), .MAXP(MAXP), .MPW(MPW), .AXW(AXW), .BTW(BTW), .CW(CW),
-        .NCW(NCW), .AAW(AAW), .RAW(RAW), .PSW(PSW), .UW(UW), .BAW(BAW), .WAW(WAW), .GW(GW), .SW(SW), .CPW(CPW)
+        .NCW(NCW), .AAW(AAW), .RAW(RAW), .PSW(PSW), .UW(UW), .BAW(BAW), .WAW(WAW), .GW(GW), .SW(SW), .CPW(CPW),
+        .STEM(STEM), .STEM_CH(STEM_CH)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_awvalid(s_axil_awvalid), .s_awready(s_axil_awready), .s_awaddr(s_axil_awaddr),
@@ -227,6 +237,7 @@ module bnn_core #(
         .g_store_addr(g_store_addr), .g_store_beats(g_store_beats), .g_load_h(g_load_h), .g_load_w(g_load_w),
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
         .g_n_images(g_n_images), .g_load_stride(g_load_stride), .g_store_stride(g_store_stride),
+        .g_stem_off(g_stem_off), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
         .dlog_we(dlog_we), .dlog_idx(dlog_idx), .dlog_data(dlog_data),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
@@ -405,11 +416,13 @@ module bnn_core #(
         .D(D), .BMAX(BMAX), .O_R(O_R), .ORW(ORW), .AXW(AXW), .BTW(BTW), .MPW(MPW), .BPR(BPR), .BPRW(BPRW),
         .RESW(RESW), .RAW(RAW), .ROWS(ROWS), .VB(VB), .LANES(LANES), .LW(LW), .AAW(AAW), .CW(CW), .NCW(NCW),
         .E_MEM(E_MEM), .WGR(WGR), .CB1(CB1), .CB3(CB3), .WFW(WFW), .WAW(WAW), .PW(PW), .PGR(PGR), .PFW(PFW),
-        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE), .INBUF(INBUF)
+        .GW(GW), .PRW(PRW), .PRGR(PRGR), .PRFW(PRFW), .NBW(NBW), .SLW(SLW), .SPARSE(SPARSE), .INBUF(INBUF),
+        .STEM(STEM), .STEM_CH(STEM_CH), .STEM_H(STEM_H), .STEM_W(STEM_W), .STEM_S(STEM_S)
     ) u_rd (
         .clk(clk), .clr(rst || run_end || img_next), .start(start_all), .run(busy), .n_passes(g_n_passes),
         .load_addr(img_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
         .load_nblk(g_load_nblk), .load_w3n(g_load_w3n), .load_nwo(g_load_nwo),
+        .stem_off(g_stem_off), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
         .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats), .ar_need(pt_need),
         .r_pidx(r_idx), .r_wbeats(pt_wbeats), .r_pbeats(pt_pbeats), .r_prbeats(pt_prbeats), .r_went(pt_went),
         .r_wbase(pt_wbase_r), .r_k3(pt_k3), .ep_done(ep_done), .loaded_cnt(loaded_cnt), .load_fin(load_fin),

@@ -10,6 +10,9 @@
 // weight, parameter and predictor memories (blob sections, each starting
 // on a beat boundary, docs/formats.md 4.2). A job's data is usable two cycles after
 // its last beat (lambda_load = 2): beat register, then the memory write.
+// With the stem unit (STEM = 1, docs/timing.md 3.1) the LOAD's registered R beats are the raw image,
+// fed to bnn_stem; its x0 beats take their own register (blob beats keep using the R-beat register
+// meanwhile) and then the LOAD path, so x0 beat j is written in X_j + 1 and usable lambda_load after X_j.
 `default_nettype none
 module bnn_rd_dma #(
     parameter D = 128,
@@ -46,7 +49,12 @@ module bnn_rd_dma #(
     parameter NBW = 3,
     parameter SLW = 1,  // log2 of the parameter/predictor/threshold slots (1 <= SLW <= MPW)
     parameter SPARSE = 1,
-    parameter INBUF = 0  // input buffer: jobs blob 0, LOAD, blob 1, ... (docs/timing.md 3) and a row counter
+    parameter INBUF = 0,  // input buffer: jobs blob 0, LOAD, blob 1, ... (docs/timing.md 3) and a row counter
+    parameter STEM = 0,  // the stem unit turns the LOAD's raw image into x0 (docs/timing.md 3.1)
+    parameter STEM_CH = 64,  // its channels, largest image and fixed shift (bnn_stem.v)
+    parameter STEM_H = 32,
+    parameter STEM_W = 32,
+    parameter STEM_S = 34
 ) (
     input wire clk,
     input wire clr,  // reset, and the end of every run
@@ -60,6 +68,12 @@ module bnn_rd_dma #(
     input wire [NCW-1:0] load_nblk,
     input wire [AAW-1:0] load_w3n,
     input wire [RAW-1:0] load_nwo,
+    // stem unit (STEM): input offset and the parameter beats (bnn_regs, STEM_PRM)
+    /* verilator lint_off UNUSEDSIGNAL */
+    input wire [7:0] stem_off,
+    input wire stem_prm_valid,
+    input wire [D-1:0] stem_prm_data,
+    /* verilator lint_on UNUSEDSIGNAL */
     // pass table, AR side (job being requested) and R side (job being received)
     output wire [MPW-1:0] ar_pidx,
     input wire [AXW-1:0] ar_paddr,
@@ -198,8 +212,46 @@ module bnn_rd_dma #(
         s1_k3 <= r_k3;
         s1_went <= r_went;
     end
+    // ------------------------------------------------------------------ stem unit
+    // The LOAD path takes its beats (ld_v, ld_data) from the R-beat register, or with STEM from the
+    // stem unit's x0 register; ld_fin: the LOAD's last beat is there.
+    wire ld_v, ld_fin;
+    wire [D-1:0] ld_data;
+    generate
+        if (STEM != 0) begin : g_stem
+            localparam YB = $clog2(STEM_H + 2), XB = $clog2(STEM_W + 2);
+            if (YB > CW || XB > CW) begin : g_illegal
+                bnn_rd_dma_stem_size_exceeds_cw u_stop ();
+            end
+            wire x0_valid, x0_done;
+            wire [D-1:0] x0_data;
+            bnn_stem #(
+                .CH(STEM_CH), .LANES(D / VB), .VB(VB), .D(D), .H(STEM_H), .W(STEM_W), .S(STEM_S)
+            ) u_stem (
+                .clk(clk), .rst(clr), .off(stem_off), .img_h(load_h[YB-1:0]), .img_w(load_w[XB-1:0]),
+                .prm_valid(stem_prm_valid), .prm_data(stem_prm_data),
+                .img_valid(s1_v && s1_load), .img_data(s1_data), .img_last(s1_last),
+                .x0_valid(x0_valid), .x0_data(x0_data), .done(x0_done)
+            );
+            // x0's own stage register: x0 beat j in cycle X_j, written in X_j + 1 (like s1 for R beats)
+            reg x1_v;
+            reg [D-1:0] x1_data;
+            always @(posedge clk) begin
+                x1_v <= !clr && x0_valid;
+                x1_data <= x0_data;
+            end
+            assign ld_v = x1_v;
+            assign ld_data = x1_data;
+            assign ld_fin = x0_done;  // the cycle after the last x0 beat: that beat is in x1
+        end else begin : g_nostem
+            assign ld_v = s1_v && s1_load;
+            assign ld_data = s1_data;
+            assign ld_fin = s1_v && s1_load && s1_last;
+        end
+    endgenerate
+
     // ------------------------------------------------------------------ stage 2: LOAD path
-    wire sl = s1_v && s1_load;
+    wire sl = ld_v;
     reg [RESW-1:0] lacc;
     reg [BPRW-1:0] lbc;
     reg [RESW-1:0] lword;
@@ -207,7 +259,7 @@ module bnn_rd_dma #(
     always @* begin
         lword = lacc;
         for (i = 0; i < BPR; i = i + 1)
-            if (lbc == i[BPRW-1:0]) lword[i * D +: D] = s1_data;
+            if (lbc == i[BPRW-1:0]) lword[i * D +: D] = ld_data;
     end
     wire lword_done = sl && (lbc == BPR_M1[BPRW-1:0]);
     reg [RAW-1:0] lwc;  // residual word
@@ -273,7 +325,7 @@ module bnn_rd_dma #(
     assign act_bank = lobank;
     assign act_addr = lobase + {{(AAW - NCW) {1'b0}}, lblk};
     assign act_lane = llane;
-    assign load_fin = s1_v && s1_load && s1_last;
+    assign load_fin = ld_fin;
 
     // ------------------------------------------------------------------ stage 2: blob sections
     wire sb = s1_v && !s1_load;

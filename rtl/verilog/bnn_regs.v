@@ -35,7 +35,9 @@ module bnn_regs #(
     parameter WAW = 12,
     parameter GW = 3,
     parameter SW = 13,
-    parameter CPW = 8
+    parameter CPW = 8,
+    parameter STEM = 0,  // stem unit: the global field stem_off and the parameter port STEM_PRM
+    parameter STEM_CH = 64
 ) (
     input wire clk,
     input wire rst,
@@ -77,6 +79,11 @@ module bnn_regs #(
     output reg [15:0] g_n_images,
     output reg [AXW-1:0] g_load_stride,
     output reg [AXW-1:0] g_store_stride,
+    output reg [7:0] g_stem_off,
+    // the stem unit's parameter port: each write to STEM_PRM appends 32 bits (low word first), every
+    // (D/32)-th completes a beat, offered for one cycle (docs/timing.md 3.1, ST4)
+    output wire stem_prm_valid,
+    output wire [D-1:0] stem_prm_data,
     // the current layer
     input wire cl_load,
     input wire [MLW-1:0] cl_idx,
@@ -198,6 +205,7 @@ module bnn_regs #(
             g_n_images <= 1;
             g_load_stride <= 0;
             g_store_stride <= 0;
+            g_stem_off <= 0;
         end else begin
             if (wr) s_bvalid <= 1'b1;
             else if (s_bready) s_bvalid <= 1'b0;
@@ -219,11 +227,45 @@ module bnn_regs #(
                     G_N_IMAGES: g_n_images <= wd[15:0];
                     G_LOAD_STRIDE: g_load_stride <= wd[AXW-1:0];
                     G_STORE_STRIDE: g_store_stride <= wd[AXW-1:0];
+                    G_STEM_OFF: g_stem_off <= (STEM != 0) ? wd[7:0] : 8'd0;
                     default: ;
                 endcase
             end
         end
     end
+
+    // stem parameter port: a D-bit shift register filled from the top, so the first word ends lowest
+    generate
+        if (STEM != 0) begin : g_stem_prm
+            localparam NW = D / 32;
+            if (D % 32 != 0) begin : g_illegal
+                bnn_regs_stem_needs_d_multiple_of_32 u_stop ();
+            end
+            reg [D-1:0] prm_sh;
+            localparam CNW = $clog2(NW + 1);
+            /* verilator lint_off WIDTHTRUNC */
+            localparam [CNW-1:0] LASTW = NW - 1;  // a count below NW
+            /* verilator lint_on WIDTHTRUNC */
+            reg [CNW-1:0] prm_cnt;
+            reg prm_v;
+            wire wr_prm = wr_low && (wa == A_STEM_PRM);
+            always @(posedge clk) begin
+                if (rst) begin
+                    prm_cnt <= 0;
+                    prm_v <= 1'b0;
+                end else begin
+                    prm_v <= wr_prm && (prm_cnt == LASTW);
+                    if (wr_prm) prm_cnt <= (prm_cnt == LASTW) ? {CNW{1'b0}} : prm_cnt + 1'b1;
+                end
+                if (wr_prm) prm_sh <= {wd, prm_sh[D-1:32]};
+            end
+            assign stem_prm_valid = prm_v;
+            assign stem_prm_data = prm_sh;
+        end else begin : g_no_stem_prm
+            assign stem_prm_valid = 1'b0;
+            assign stem_prm_data = {D{1'b0}};
+        end
+    endgenerate
 
     // ------------------------------------------------------------------ layer table
     wire [N_FLAGS-1:0] l_flags;
@@ -434,6 +476,7 @@ module bnn_regs #(
             HW_MAX_PASSES: hw_word = MAXP;
             HW_VALUE_BITS: hw_word = VB;
             HW_WEIGHT_ENTRY_BITS: hw_word = E_MEM;
+            HW_STEM_CHANNELS: hw_word = (STEM != 0) ? STEM_CH : 0;
             default: hw_word = 32'd0;
         endcase
         g_word = 32'd0;
@@ -453,6 +496,7 @@ module bnn_regs #(
             G_N_IMAGES: g_word[15:0] = g_n_images;
             G_LOAD_STRIDE: g_word[AXW-1:0] = g_load_stride;
             G_STORE_STRIDE: g_word[AXW-1:0] = g_store_stride;
+            G_STEM_OFF: g_word[7:0] = g_stem_off;
             default: ;
         endcase
         rd = 32'd0;

@@ -1,9 +1,12 @@
 `default_nettype none
+/* verilator lint_off DECLFILENAME */
+// The unit and its line buffer and DSP48E2 slices in one file: the file is not named after each module.
 
-// bnn_stem: the real-valued stem conv on chip (3x3, one image channel, CH output channels), a standalone
-// block that delivers the stem output x0 in the LOAD's order at one beat per cycle. Not yet instantiated
-// by the core. Reference: archsim.functional.stem_output; fixed point, packer and cycle formula:
-// archsim/stem_unit.py.
+// bnn_stem: the real-valued stem conv on chip (3x3, one image channel, CH output channels), a block that
+// delivers the stem output x0 in the LOAD's order at one beat per cycle. The core instantiates it in the read
+// DMA when the configuration enables the stem unit (bnn_core parameter STEM, docs/timing.md 3.1): the LOAD's
+// registered R beats are its image, its x0 beats go through their own register into the LOAD path.
+// Reference: archsim.functional.stem_output; fixed point, packer and cycle formula: archsim/stem_unit.py.
 //
 //   acc = sum_{dy,dx} w[c][dy][dx] * (pix[y+dy-1][x+dx-1] - off)        (0 outside the image)
 //   x0  = sat_VB((acc * M[c] + B[c]) >>> S)      (M, B: stem_unit.normalise of the model's mult, bias, shift)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from archsim.config import HardwareConfig
+from archsim.functional import stem_output
 from tests.rtlsim.configs import tiny
 from tests.rtlsim.harness import Case
-from tests.rtlsim.models import LayerSpec, make_model, random_x0, with_thresholds
+from tests.rtlsim.models import LayerSpec, make_model, random_image, random_x0, unit_stem, with_thresholds
 from tests.rtlsim.reference import layer_inputs, predictor_score
 
 
@@ -50,16 +51,30 @@ class CaseSpec:
     def config(self) -> HardwareConfig:
         return tiny(**self.cfg_over)
 
+    @property
+    def stem(self) -> bool:
+        """The configuration has the stem unit: the case's input is a raw image (docs/timing.md 3.1)."""
+        return self.config().stem_unit.enabled
+
+    def sample(self, model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """(x0, raw image or None) of one sample: with the stem unit x0 is the image's stem output."""
+        if not self.stem:
+            return random_x0(rng, self.c0, self.h, self.w), None
+        img = random_image(rng, self.h, self.w)
+        return stem_output(model.stem, img[None])[0], img
+
     def make(self, backpressure: bool = False, mem_seed: int = 0) -> Case:
         cfg = self.config()
         layers = list(self.layers)
         if self.mode == "dense":
             layers = [LayerSpec(**{**s.__dict__, "k": None}) for s in layers]
         model = make_model(cfg, self.c0, self.h, self.w, layers, self.seed, name=self.name)
-        x0 = random_x0(np.random.default_rng([self.seed, 7]), self.c0, self.h, self.w)
+        if self.stem:
+            model = replace(model, stem=unit_stem(np.random.default_rng([self.seed, 5]), self.c0))
+        x0, img = self.sample(model, np.random.default_rng([self.seed, 7]))
         if self.thresholds:
             model = choose_thresholds(model, x0, self.thresholds)
-        return Case(self.name, model, x0, self.mode, backpressure, mem_seed)
+        return Case(self.name, model, x0, self.mode, backpressure, mem_seed, image=img)
 
 
 SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}

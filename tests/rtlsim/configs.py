@@ -57,3 +57,15 @@ def tiny(**over: dict) -> HardwareConfig:
 def write_config(cfg: HardwareConfig, path: Path) -> Path:
     path.write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     return path
+
+
+# The stem unit (docs/timing.md 3.1) on the tiny array: a 64-bit bus gives 4 x0 values a beat, so 12 stem
+# channels are Q = 3 beats a position (the unit's least), 8 x 8 images at most.
+STEM = {"axi": {"data_bits": 64}, "stem_unit": {"enabled": True, "channels": 12, "max_height": 8, "max_width": 8}}
+
+
+def with_stem(cfg: HardwareConfig, enabled: bool = True) -> HardwareConfig:
+    """`cfg` with its stem unit switched on (or off), its sizes as configured."""
+    d = cfg.model_dump()
+    d["stem_unit"]["enabled"] = enabled
+    return HardwareConfig.model_validate(d)

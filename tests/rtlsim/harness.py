@@ -1,7 +1,8 @@
 """Build the generated Verilog once per configuration, run cases through tb_accel, compare.
 
 A case is a model, a stem output x0 and a mode: the harness packs the DDR images
-(archsim.layout), the register writes (rtl.regmap), runs the simulator and returns
+(archsim.layout; with the stem unit the LOAD holds the case's raw image, whose stem output is x0),
+the register writes (rtl.regmap), runs the simulator and returns
 the output map, DONE and the layer end cycles, together with what archsim says they
 must be (the functional model and archsim.contract.schedule).
 """
@@ -21,7 +22,8 @@ from archsim.config import HardwareConfig
 from archsim.contract import Job, Schedule, burst_sizes, schedule
 from archsim.fileio import file_lock
 from archsim.format import BnnModel
-from archsim.layout import build_layout, pack_map, store_view, unpack_store
+from archsim.functional import stem_output
+from archsim.layout import build_layout, pack_image, pack_map, store_view, unpack_store
 from archsim.program import Program, compile_program
 
 if __package__.startswith("bnn_archsim."):  # the wheel ships this testbench for `archsim verify-rtl`
@@ -109,6 +111,9 @@ class Case:
     seed: int = 0
     more_x0: tuple[np.ndarray, ...] = ()  # further samples, run back to back after x0
     probes: tuple[str, ...] = ()  # internal one-bit signals whose set cycles the testbench records (Icarus)
+    # with the stem unit (docs/timing.md 3.1): the raw images uint8 [1, H, W] of x0 and of more_x0
+    image: np.ndarray | None = None
+    more_images: tuple[np.ndarray, ...] = ()
 
 
 @dataclass
@@ -191,6 +196,21 @@ def read_bursts(jobs: list[Job], cfg: HardwareConfig) -> tuple[list[int], list[i
     return ars, r
 
 
+def load_image(
+    program: Program, cfg: HardwareConfig, model: BnnModel, x0: np.ndarray, image: np.ndarray | None
+) -> bytes:
+    """The LOAD's DDR image of one sample: the x0 map, or with the stem unit the raw image, whose stem output
+    must be x0 (what the unit delivers, bit for bit)."""
+    if not program.stem_unit:
+        return pack_map(x0, cfg)
+    if image is None:
+        raise ValueError("the programme runs the stem unit: the case needs its raw image")
+    want = stem_output(model.stem, np.asarray(image)[None], cfg.epilogue.value_bits)[0]
+    if not np.array_equal(want, x0):
+        raise ValueError("the case's x0 is not the stem output of its raw image")
+    return pack_image(image, cfg)
+
+
 def run(built: Built, case: Case, work: Path) -> Outcome:
     cfg = built.prm.cfg
     prog = compile_program(case.model, cfg, case.mode)
@@ -201,7 +221,7 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
 
     work.mkdir(parents=True, exist_ok=True)
     ddr = bytearray(lay.end)
-    load = pack_map(case.x0, cfg)
+    load = load_image(prog, cfg, case.model, case.x0, case.image)
     ddr[lay.load_addr : lay.load_addr + len(load)] = load
     base, blobs = lay.blob_image()
     ddr[base : base + len(blobs)] = blobs
@@ -231,8 +251,9 @@ def run(built: Built, case: Case, work: Path) -> Outcome:
             for i in range(len(case.more_x0))
         ],
     }
-    for i, x in enumerate(case.more_x0):
-        (work / f"load{i}.bin").write_bytes(pack_map(x, cfg))
+    more_images = case.more_images or (None,) * len(case.more_x0)
+    for i, (x, im) in enumerate(zip(case.more_x0, more_images, strict=True)):
+        (work / f"load{i}.bin").write_bytes(load_image(prog, cfg, case.model, x, im))
     (work / "case.json").write_text(json.dumps(case_json))
     res_file = work / "result.json"
     total = run_testbench(

@@ -138,3 +138,27 @@ def with_thresholds(model: BnnModel, thresholds: dict[int, int]) -> BnnModel:
         assert L.predictor is not None
         layers[i] = replace(L, predictor=Predictor(weight=L.predictor.weight, threshold=int(t)))
     return replace(model, layers=tuple(layers))
+
+
+def unit_stem(rng: np.random.Generator, c0: int, shift: int = 8, offset: int = 128) -> Stem:
+    """A stem the stem unit computes (docs/timing.md 3.1): int8 weights over their whole range, |mult| <
+    2**shift (M = mult << (34 - shift) fits the unit's 35 bits), biases of both signs; x0 saturates both ways
+    on bright and dark patches."""
+    mult = rng.integers(-(1 << shift) + 1, 1 << shift, c0).astype(np.int32)
+    mult[mult == 0] = 1
+    return Stem(
+        weight=rng.integers(-128, 128, (c0, 1, 3, 3)).astype(np.int8),
+        mult=mult,
+        bias=rng.integers(-(1 << 19), 1 << 19, c0).astype(np.int64),
+        shift=shift,
+        input_offset=offset,
+    )
+
+
+def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A raw image uint8 [1, H, W] with the extreme pixel values represented."""
+    img = rng.integers(0, 256, (1, h, w)).astype(np.uint8)
+    flat = img.reshape(-1)
+    pick = rng.choice(flat.size, size=min(2, flat.size), replace=False)
+    flat[pick] = np.array([0, 255][: len(pick)], dtype=np.uint8)
+    return img

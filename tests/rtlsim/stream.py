@@ -21,10 +21,10 @@ import numpy as np
 from archsim.config import HardwareConfig
 from archsim.contract import LATENCIES, Schedule, burst_sizes, schedule, schedule_stream, write_burst_cycles
 from archsim.format import BnnModel
-from archsim.layout import DdrLayout, build_layout, pack_map, store_view, unpack_store
+from archsim.layout import DdrLayout, build_layout, store_view, unpack_store
 from archsim.program import Program, compile_program
 
-from .harness import Built, memory_timing, read_bursts, regmap, run_testbench
+from .harness import Built, load_image, memory_timing, read_bursts, regmap, run_testbench
 from .reference import expected_run
 
 
@@ -119,7 +119,9 @@ def run_stream(
     work: Path,
     backpressure: bool = False,
     mem_seed: int = 0,
+    images: list[np.ndarray] | None = None,
 ) -> StreamOutcome:
+    """`images`: with the stem unit, the raw images uint8 [1, H, W] whose stem outputs are `xs`."""
     cfg = built.prm.cfg
     n = len(xs)
     prog = compile_program(model, cfg, mode)
@@ -135,7 +137,7 @@ def run_stream(
     work.mkdir(parents=True, exist_ok=True)
     ddr = bytearray(lay.end)
     for i, x in enumerate(xs):
-        load = pack_map(x, cfg)
+        load = load_image(prog, cfg, model, x, None if images is None else images[i])
         ddr[lay.load_addr_of(i) : lay.load_addr_of(i) + len(load)] = load
     base, blobs = lay.blob_image()
     ddr[base : base + len(blobs)] = blobs
