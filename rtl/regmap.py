@@ -79,6 +79,8 @@ GLOBAL_FIELDS = (
     "store_stride",
     # the stem unit's input offset (stem.input_offset, a byte), subtracted from every pixel
     "stem_off",
+    # 1: the LOAD's R beats go through the stem unit; 0: the unit is bypassed, the LOAD reads x0 (ST6)
+    "stem_en",
 )
 
 # flags word of a layer: bit positions
@@ -122,8 +124,10 @@ PASS_FIELDS = (
 )
 
 assert 4 * len(LAYER_FIELDS) <= LAYER_STRIDE and 4 * len(PASS_FIELDS) <= PASS_STRIDE
-# bnn_regs.v decodes the HW and GLOBAL words with four address bits, and the HW words end below STEM_PRM
-assert len(HW_FIELDS) <= 16 and len(GLOBAL_FIELDS) <= 16 and HW_BASE + 4 * len(HW_FIELDS) <= STEM_PRM < GLOBAL_BASE
+# bnn_regs.v decodes the HW words with four address bits and the GLOBAL words with five (GLOBAL_BASE to
+# DONE_BASE), and the HW words end below STEM_PRM
+assert len(HW_FIELDS) <= 16 and HW_BASE + 4 * len(HW_FIELDS) <= STEM_PRM < GLOBAL_BASE
+assert len(GLOBAL_FIELDS) <= 32 and GLOBAL_BASE + 4 * len(GLOBAL_FIELDS) <= DONE_BASE and GLOBAL_BASE % 128 == 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ def field_widths(prm: RtlParams) -> dict[str, int]:
         "global.load_stride": 32,
         "global.store_stride": 32,
         "global.stem_off": 8,
+        "global.stem_en": 1,
         "layer.flags": len(LAYER_FLAGS),
         "layer.h_in": cw,
         "layer.w_in": cw,
@@ -298,6 +303,7 @@ def program_writes(lay: DdrLayout, prm: RtlParams) -> list[Write]:
         "load_stride": lay.load_stride,
         "store_stride": lay.store_stride,
         "stem_off": lay.stem_offset if lay.stem_unit else 0,
+        "stem_en": int(lay.stem_unit),
     }
     for name in GLOBAL_FIELDS:
         put(global_addr(name), glob[name], f"global.{name}")

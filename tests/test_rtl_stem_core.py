@@ -270,3 +270,26 @@ def test_stem_contract_reference_is_independent():
     assert load.beats == prog.load_beats == 4  # 30 pixels, 8 a beat
     assert load.loaded == load.last_beat + prog.stem_lead + prog.x0_beats - 1 + 2  # ST3
     assert prog.x0_beats == s.h * s.w * q
+
+
+def test_stem_bypass(tmp_path):
+    """ST6: on the RTL with the unit (12 channels), a model whose stem it cannot compute (16 stem channels) runs
+    with the unit bypassed (register stem_en 0): the LOAD reads x0 and the run is exact and cycle-exact against
+    the contract and the SimPy model of the design without the unit, which it equals to the cycle."""
+    from archsim.sim import simulate
+    from tests.rtlsim.configs import with_stem
+    from tests.test_rtl_layers import check_exact
+
+    s = dataclasses.replace(
+        spec("stem_inbuf_mask"),
+        name="stem_bypass",
+        c0=16,
+        layers=(LayerSpec("c1", 16, k=1, predictor="p"), LayerSpec("c2", 16, k=2)),
+    )
+    o = run(_built(s), s.make(), tmp_path)
+    assert not o.program.stem_unit and o.program.stem_bypassed.startswith("stem_unit.channels")
+    assert o.program.load_beats == o.program.x0_beats
+    check_exact(o)
+    plain = with_stem(s.config(), enabled=False)
+    prog = compile_program(o.case.model, plain, "sparse")
+    assert simulate(prog, plain, o.active, "fast").total_cycles == o.done

@@ -168,6 +168,7 @@ module bnn_core #(
     wire [RAW-1:0] g_load_nwo;
     wire [RAW:0] g_store_words;
     wire [7:0] g_stem_off;
+    wire g_stem_en;
     wire stem_prm_valid;
     wire [D-1:0] stem_prm_data;
     // stream of images (docs/timing.md 9): count, DDR strides, the DONE log
@@ -237,7 +238,7 @@ module bnn_core #(
         .g_store_addr(g_store_addr), .g_store_beats(g_store_beats), .g_load_h(g_load_h), .g_load_w(g_load_w),
         .g_load_nblk(g_load_nblk), .g_load_w3n(g_load_w3n), .g_load_nwo(g_load_nwo), .g_store_words(g_store_words),
         .g_n_images(g_n_images), .g_load_stride(g_load_stride), .g_store_stride(g_store_stride),
-        .g_stem_off(g_stem_off), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
+        .g_stem_off(g_stem_off), .g_stem_en(g_stem_en), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
         .dlog_we(dlog_we), .dlog_idx(dlog_idx), .dlog_data(dlog_data),
         .cl_load(layer_init), .cl_idx(cl_idx), .cl_clear(cl_clear),
         .cur_k3(f_k3), .cur_s2(f_s2), .cur_resid(f_resid), .cur_mask_en(f_mask_reg), .cur_copy(f_copy_reg),
@@ -422,7 +423,7 @@ module bnn_core #(
         .clk(clk), .clr(rst || run_end || img_next), .start(start_all), .run(busy), .n_passes(g_n_passes),
         .load_addr(img_load_addr), .load_beats(g_load_beats), .load_h(g_load_h), .load_w(g_load_w),
         .load_nblk(g_load_nblk), .load_w3n(g_load_w3n), .load_nwo(g_load_nwo),
-        .stem_off(g_stem_off), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
+        .stem_off(g_stem_off), .stem_en(g_stem_en), .stem_prm_valid(stem_prm_valid), .stem_prm_data(stem_prm_data),
         .ar_pidx(ar_idx), .ar_paddr(pt_addr), .ar_pbeats(pt_beats), .ar_need(pt_need),
         .r_pidx(r_idx), .r_wbeats(pt_wbeats), .r_pbeats(pt_pbeats), .r_prbeats(pt_prbeats), .r_went(pt_went),
         .r_wbase(pt_wbase_r), .r_k3(pt_k3), .ep_done(ep_done), .loaded_cnt(loaded_cnt), .load_fin(load_fin),

@@ -71,6 +71,7 @@ module bnn_rd_dma #(
     // stem unit (STEM): input offset and the parameter beats (bnn_regs, STEM_PRM)
     /* verilator lint_off UNUSEDSIGNAL */
     input wire [7:0] stem_off,
+    input wire stem_en,  // 0: the unit is bypassed and the LOAD's R beats are x0, as with STEM = 0 (ST6)
     input wire stem_prm_valid,
     input wire [D-1:0] stem_prm_data,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -213,8 +214,9 @@ module bnn_rd_dma #(
         s1_went <= r_went;
     end
     // ------------------------------------------------------------------ stem unit
-    // The LOAD path takes its beats (ld_v, ld_data) from the R-beat register, or with STEM from the
-    // stem unit's x0 register; ld_fin: the LOAD's last beat is there.
+    // The LOAD path takes its beats (ld_v, ld_data) from the R-beat register, or with STEM and stem_en from
+    // the stem unit's x0 register; ld_fin: the LOAD's last beat is there. With stem_en low (a model whose stem
+    // the unit cannot compute, ST6) the R beats are x0 and bypass the unit, in the cycles of STEM = 0.
     wire ld_v, ld_fin;
     wire [D-1:0] ld_data;
     generate
@@ -230,7 +232,7 @@ module bnn_rd_dma #(
             ) u_stem (
                 .clk(clk), .rst(clr), .off(stem_off), .img_h(load_h[YB-1:0]), .img_w(load_w[XB-1:0]),
                 .prm_valid(stem_prm_valid), .prm_data(stem_prm_data),
-                .img_valid(s1_v && s1_load), .img_data(s1_data), .img_last(s1_last),
+                .img_valid(stem_en && s1_v && s1_load), .img_data(s1_data), .img_last(s1_last),
                 .x0_valid(x0_valid), .x0_data(x0_data), .done(x0_done)
             );
             // x0's own stage register: x0 beat j in cycle X_j, written in X_j + 1 (like s1 for R beats)
@@ -240,9 +242,10 @@ module bnn_rd_dma #(
                 x1_v <= !clr && x0_valid;
                 x1_data <= x0_data;
             end
-            assign ld_v = x1_v;
-            assign ld_data = x1_data;
-            assign ld_fin = x0_done;  // the cycle after the last x0 beat: that beat is in x1
+            assign ld_v = stem_en ? x1_v : s1_v && s1_load;
+            assign ld_data = stem_en ? x1_data : s1_data;
+            // with the unit: the cycle after the last x0 beat, when that beat is in x1
+            assign ld_fin = stem_en ? x0_done : s1_v && s1_load && s1_last;
         end else begin : g_nostem
             assign ld_v = s1_v && s1_load;
             assign ld_data = s1_data;

@@ -80,6 +80,7 @@ module bnn_regs #(
     output reg [AXW-1:0] g_load_stride,
     output reg [AXW-1:0] g_store_stride,
     output reg [7:0] g_stem_off,
+    output reg g_stem_en,  // the LOAD goes through the stem unit; 0: bypassed (docs/timing.md 3.1, ST6)
     // the stem unit's parameter port: each write to STEM_PRM appends 32 bits (low word first), every
     // (D/32)-th completes a beat, offered for one cycle (docs/timing.md 3.1, ST4)
     output wire stem_prm_valid,
@@ -185,7 +186,7 @@ module bnn_regs #(
     wire [MPW-1:0] wp = wa[PASS_STRIDE_LOG2 +: MPW];
     wire [3:0] wf = wa[5:2];
     wire wr_glob = wr_low && (wa >= A_GLOBAL_BASE) && (wa < A_GLOBAL_BASE + 4 * N_GLOBAL);
-    wire [3:0] gi = wa[5:2] - A_GLOBAL_BASE[5:2];
+    wire [4:0] gi = wa[6:2] - A_GLOBAL_BASE[6:2];
     always @(posedge clk) begin
         if (rst) begin
             s_bvalid <= 1'b0;
@@ -206,6 +207,7 @@ module bnn_regs #(
             g_load_stride <= 0;
             g_store_stride <= 0;
             g_stem_off <= 0;
+            g_stem_en <= 1'b0;
         end else begin
             if (wr) s_bvalid <= 1'b1;
             else if (s_bready) s_bvalid <= 1'b0;
@@ -228,6 +230,7 @@ module bnn_regs #(
                     G_LOAD_STRIDE: g_load_stride <= wd[AXW-1:0];
                     G_STORE_STRIDE: g_store_stride <= wd[AXW-1:0];
                     G_STEM_OFF: g_stem_off <= (STEM != 0) ? wd[7:0] : 8'd0;
+                    G_STEM_EN: g_stem_en <= (STEM != 0) && wd[0];
                     default: ;
                 endcase
             end
@@ -460,7 +463,7 @@ module bnn_regs #(
     assign s_rresp = 2'b00;
     wire [15:0] ra = s_araddr;
     wire [3:0] hidx = ra[5:2] - A_HW_BASE[5:2];
-    wire [3:0] ridx = ra[5:2] - A_GLOBAL_BASE[5:2];
+    wire [4:0] ridx = ra[6:2] - A_GLOBAL_BASE[6:2];
     reg [31:0] hw_word, g_word, rd;
     always @* begin
         case (hidx)
@@ -497,6 +500,7 @@ module bnn_regs #(
             G_LOAD_STRIDE: g_word[AXW-1:0] = g_load_stride;
             G_STORE_STRIDE: g_word[AXW-1:0] = g_store_stride;
             G_STEM_OFF: g_word[7:0] = g_stem_off;
+            G_STEM_EN: g_word[0] = g_stem_en;
             default: ;
         endcase
         rd = 32'd0;
