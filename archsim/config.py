@@ -148,6 +148,12 @@ class HardwareConfig(_Strict):
                 "axi.data_bits",
                 f"residual word ({rw} bits = rows x value_bits) and axi.data_bits ({d}) must divide one another",
             )
+        # What simulates is what rtl/gen.py builds (docs/config.md, "Limits"). Only the timing model's own
+        # property tests, which explore shapes no RTL is generated for, validate with {"rtl_limits": False}.
+        check = not (isinstance(info.context, dict) and info.context.get("rtl_limits") is False)
+        problem = rtl_limit(self) if check else None
+        if problem is not None:
+            raise FieldError(problem[0], f"{problem[1]} {RTL_LIMIT}")
         st = self.stem_unit
         if st.enabled:
             vb = self.epilogue.value_bits
@@ -163,12 +169,6 @@ class HardwareConfig(_Strict):
                     f"at least 3 x {lanes}: an x0 beat holds {lanes} channels of one position, and the unit's "
                     "MAC chain needs at least 3 beats per position",
                 )
-        # What simulates is what rtl/gen.py builds (docs/config.md, "Limits"). Only the timing model's own
-        # property tests, which explore shapes no RTL is generated for, validate with {"rtl_limits": False}.
-        check = not (isinstance(info.context, dict) and info.context.get("rtl_limits") is False)
-        problem = rtl_limit(self) if check else None
-        if problem is not None:
-            raise FieldError(problem[0], f"{problem[1]} {RTL_LIMIT}")
         return self
 
     # ---- derived quantities (shared by archsim and rtl/gen.py) ----

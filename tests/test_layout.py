@@ -265,7 +265,8 @@ def test_stem_layout_holds_the_raw_image_and_the_unit_parameters():
 
 def test_stem_register_writes_and_the_hardware_must_agree():
     """program_writes: stem_off among the global fields, then the parameter beats as D/32 words each, low word
-    first, at STEM_PRM; a stem programme on RTL without the unit (and the reverse) is refused by name."""
+    first, at STEM_PRM; a stem programme on RTL without the unit is refused by name, the reverse runs with the unit
+    bypassed (stem_en 0)."""
     from rtl import regmap
     from rtl.params import RtlParams
     from tests.rtlsim.configs import with_stem
@@ -283,11 +284,13 @@ def test_stem_register_writes_and_the_hardware_must_agree():
     with pytest.raises(ConfigError, match=r"stem_unit\.enabled"):
         regmap.program_writes(lay, RtlParams(off))
     lay0 = build_layout(c.model, compile_program(c.model, off, "sparse"), off)
-    with pytest.raises(ConfigError, match=r"stem_unit\.enabled"):
-        regmap.program_writes(lay0, RtlParams(cfg))
-    w0 = regmap.program_writes(lay0, RtlParams(off))
-    assert not [x for x in w0 if x.addr == regmap.STEM_PRM]
-    assert {x.what: x.value for x in w0}["global.stem_off"] == 0
+    # the reverse is the bypass (ST6): stem_en 0, no parameter words
+    for hw in (cfg, off):
+        w0 = regmap.program_writes(lay0, RtlParams(hw))
+        assert not [x for x in w0 if x.addr == regmap.STEM_PRM]
+        g0 = {x.what: x.value for x in w0}
+        assert (g0["global.stem_off"], g0["global.stem_en"]) == (0, 0)
+    assert glob["global.stem_en"] == 1
 
 
 def test_stem_generator_parameters():

@@ -33,7 +33,8 @@ from tests.synth_helpers import ROOT
 
 SHIPPED = ROOT / "workloads/resnet18_pruned.yaml"
 TABLE = ROOT / "configs/energy/ultra96v2.yaml"
-ON = ["--set", "stem_unit.enabled=true"]
+ON = ["--set", "stem_unit.enabled=true"]  # the shipped configuration's own setting, stated
+OFF = ["--set", "stem_unit.enabled=false"]
 STEM_MACS = 64 * 9 * 32 * 32  # the shipped model: 64 stem channels on 32 x 32 images, one image channel
 
 
@@ -80,7 +81,7 @@ def test_cli_runs_a_model_the_unit_cannot_compute_with_it_bypassed(sets: list[st
         argv += ["--set", s]
     rc, _, err = cli(argv, capsys)
     assert rc == 0, err
-    rc, _, err = cli(["run", SHIPPED, "--out", plain, "--quiet"], capsys)
+    rc, _, err = cli(["run", SHIPPED, *OFF, "--out", plain, "--quiet"], capsys)
     assert rc == 0, err
     got, ref = (json.loads((d / "summary.json").read_text()) for d in (out, plain))
     assert got["host"]["stem"].startswith(f"host (stem unit bypassed: {why}")
@@ -157,7 +158,7 @@ def runs(tmp_path_factory) -> dict[str, dict]:
     """summary.json and the printed report of the shipped workload, stem on the host and on chip."""
     base = tmp_path_factory.mktemp("stem")
     out: dict[str, dict] = {}
-    for name, extra in (("host", []), ("chip", ON)):
+    for name, extra in (("host", OFF), ("chip", ON)):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             assert main(["run", str(SHIPPED), *extra, "--out", str(base / name)]) == 0
@@ -262,7 +263,7 @@ def test_workload_refuses_a_baseline_whose_stem_runs_elsewhere(tmp_path: Path) -
         f"name: w\nhardware: {ROOT / 'configs/ultra96v2.yaml'}\nmodel: {models / 'resnet18_pruned.npz'}\n"
         f"trace: {models / 'resnet18_pruned.trace.npz'}\nsamples: 1\nbaseline:\n  model: {tmp_path / 'dense.npz'}\n"
     )
-    load_workload(wl)  # the unit off: both stems on the host
+    load_workload(wl, {"stem_unit.enabled": False})  # the unit off: both stems on the host
     with pytest.raises(
         ConfigError,
         match=r"field 'baseline.model': .*stem unit computes the model's stem but not "

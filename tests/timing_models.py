@@ -38,6 +38,7 @@ def make_config(name: str, pe: dict[str, int], axi: dict[str, int], act_word_bit
     # the LOAD-then-layer rule and the map STORE; tests/test_timing_input_buffer.py turns the input buffer
     # on, with_pooled_store the pooled STORE
     data["buffers"].update(_BIG_BUFFERS, act_word_bits=act_word_bits, input_buffer=False, pooled_store=False)
+    data["stem_unit"]["enabled"] = False  # the host stem; tests/test_timing_stem_unit.py turns the unit on
     # the timing model's properties hold for shapes the RTL generator does not build (e.g. one PE row)
     return HardwareConfig.model_validate(data, context={"rtl_limits": False})
 

@@ -35,6 +35,7 @@ def tiny_dict(**over: dict) -> dict:
         pooled_store=False,
         early_scan=False,
     )
+    d["stem_unit"]["enabled"] = False  # the host stem unless a case turns the unit on (STEM)
     d["axi"].update(
         data_bits=32,
         max_burst_beats=4,
