@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     wl = load_workload(args.workload)
     print(f"workload {wl.name}: {len(wl.samples)} samples, hardware {wl.config.name}, timing mode {args.mode}")
+    width = max(len(label) for label, _ in VARIANTS)
     head = (
-        f"{'variant':<100} {'dense cyc':>10} {'pruned cyc':>11} {'speedup':>8} {'ideal':>7} {'ach/ideal':>9} "
+        f"{'variant':<{width}} {'dense cyc':>10} {'pruned cyc':>11} {'speedup':>8} {'ideal':>7} {'ach/ideal':>9} "
         f"{'pruned e2e us':>13}"
     )
     print(head)
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         dense = r.dense.total_cycles
         pruned = r.sparse_cycles_mean
         print(
-            f"{label:<100} {dense:>10,} {pruned:>11,.0f} {r.speedup:>7.2f}x {r.ideal_speedup:>6.2f}x "
+            f"{label:<{width}} {dense:>10,} {pruned:>11,.0f} {r.speedup:>7.2f}x {r.ideal_speedup:>6.2f}x "
             f"{r.speedup / r.ideal_speedup:>9.3f} {r.latency_us(pruned):>13.1f}"
         )
     return 0
