@@ -13,20 +13,13 @@ import numpy as np
 import pytest
 
 from archsim.sim import simulate
-from tests.rtlsim.cases import BACKPRESSURE, CASES, case
-from tests.rtlsim.harness import Outcome, build, read_bursts, run
+from tests.rtlsim.cases import BACKPRESSURE, CASES, built_for, case
+from tests.rtlsim.harness import Outcome, read_bursts, run
 from tests.rtlsim.models import random_x0
 
 pytestmark = pytest.mark.rtl
 
-_BUILT: dict = {}
-
-
-def _built(spec):
-    key = (spec.config().model_dump_json(), spec.mode)
-    if key not in _BUILT:
-        _BUILT[key] = build(spec.config(), sparse=spec.mode == "sparse", sim="icarus")
-    return _BUILT[key]
+_built = built_for  # one Icarus build per configuration and mode
 
 
 def check_exact(o: Outcome) -> None:

@@ -20,9 +20,9 @@ import pytest
 
 from archsim.contract import schedule
 from archsim.program import compile_program
-from tests.rtlsim.cases import CaseSpec
+from tests.rtlsim.cases import CaseSpec, built_for
 from tests.rtlsim.configs import STEM
-from tests.rtlsim.harness import Outcome, build, read_bursts, run
+from tests.rtlsim.harness import Outcome, read_bursts, run
 from tests.rtlsim.models import LayerSpec
 from tests.rtlsim.stream import StreamOutcome, run_stream
 
@@ -127,14 +127,7 @@ def spec(name: str) -> CaseSpec:
     return next(c for c in STEM_CASES if c.name == name)
 
 
-_BUILT: dict = {}
-
-
-def _built(s: CaseSpec):
-    key = (s.config().model_dump_json(), s.mode)
-    if key not in _BUILT:
-        _BUILT[key] = build(s.config(), sparse=s.mode == "sparse", sim="icarus")
-    return _BUILT[key]
+_built = built_for  # one Icarus build per configuration and mode
 
 
 def x0_cycles(o: Outcome) -> list[int]:

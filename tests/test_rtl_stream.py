@@ -16,21 +16,14 @@ import pytest
 
 from archsim.contract import schedule
 from archsim.sim import simulate_stream
-from tests.rtlsim.cases import POOLED, CaseSpec, case
+from tests.rtlsim.cases import POOLED, CaseSpec, built_for, case
 from tests.rtlsim.harness import build, run
 from tests.rtlsim.models import LayerSpec, random_x0
 from tests.rtlsim.stream import S4Binds, StreamOutcome, own_stream_schedule, run_stream
 
 pytestmark = pytest.mark.rtl
 
-_BUILT: dict = {}
-
-
-def _built(spec: CaseSpec):
-    key = (spec.config().model_dump_json(), spec.mode)
-    if key not in _BUILT:
-        _BUILT[key] = build(spec.config(), sparse=spec.mode == "sparse", sim="icarus")
-    return _BUILT[key]
+_built = built_for  # one Icarus build per configuration and mode
 
 
 BOTH = {"buffers": {"pooled_store": True, "input_buffer": True}}

@@ -129,11 +129,7 @@ def check_random_network(seed: int, config: Callable[[HardwareConfig], HardwareC
     program = compile_program(model, cfg, "dense" if dense else "sparse")
     active = _active(program, rng, (0.0, 0.3, 0.7, 1.0))
     lat = Latencies(*(int(x) for x in rng.integers(0, 6, 7))) if rng.random() < 0.5 else Latencies()
-    want = schedule(program, cfg, active, lat, keep_tiles=True)
-    got = [simulate(program, cfg, active, mode, lat, keep_tiles=True) for mode in ("fast", "cycle")]
-    for sched in got:
-        assert_same_schedule(sched, want)
-    assert got[0].total_activity() == got[1].total_activity()
+    check_all_modes(program, cfg, active, lat)
 
 
 @pytest.mark.parametrize("pooled", [False, True], ids=["map-store", "pooled-store"])

@@ -217,11 +217,7 @@ def test_randomized(seed: int) -> None:
         for p in program.layers
     ]
     lat = Latencies(*(int(x) for x in rng.integers(0, 6, 7))) if rng.random() < 0.5 else LATENCIES
-    want = schedule(program, cfg, active, lat, keep_tiles=True)
-    got = [simulate(program, cfg, active, mode, lat, keep_tiles=True) for mode in ("fast", "cycle")]
-    for sched in got:
-        assert_same_schedule(sched, want)
-    assert got[0].total_activity() == got[1].total_activity()
+    check_all_modes(program, cfg, active, lat)
 
 
 @pytest.mark.parametrize("lat", [LATENCIES, ZERO], ids=["latencies", "zero-latencies"])

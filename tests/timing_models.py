@@ -17,7 +17,7 @@ import numpy as np
 
 from archsim.activity import SimSchedule
 from archsim.config import HardwareConfig, load_config
-from archsim.contract import Schedule, schedule
+from archsim.contract import LATENCIES, Latencies, Schedule, schedule
 from archsim.format import BinaryConv, BnnModel, Classifier, Predictor, Stem
 from archsim.program import Program, pass_geometry, real_rows
 from archsim.sim import simulate
@@ -232,12 +232,12 @@ def assert_same_schedule(got: Schedule, want: Schedule) -> None:
 
 
 def check_all_modes(
-    program: Program, cfg: HardwareConfig, active: Sequence[np.ndarray | None]
+    program: Program, cfg: HardwareConfig, active: Sequence[np.ndarray | None], lat: Latencies = LATENCIES
 ) -> dict[str, SimSchedule]:
     """All three implementations agree on the schedule; both SimPy modes on every activity counter."""
     active = list(active)
-    want = schedule(program, cfg, active, keep_tiles=True)
-    got = {mode: simulate(program, cfg, active, mode, keep_tiles=True) for mode in ("fast", "cycle")}
+    want = schedule(program, cfg, active, lat, keep_tiles=True)
+    got = {mode: simulate(program, cfg, active, mode, lat, keep_tiles=True) for mode in ("fast", "cycle")}
     for mode, sched in got.items():
         assert sched.mode == mode
         assert_same_schedule(sched, want)

@@ -15,7 +15,7 @@ import numpy as np
 from archsim.config import HardwareConfig
 from archsim.functional import stem_output
 from tests.rtlsim.configs import tiny
-from tests.rtlsim.harness import Case
+from tests.rtlsim.harness import Built, Case, build
 from tests.rtlsim.models import LayerSpec, make_model, random_image, random_x0, unit_stem, with_thresholds
 from tests.rtlsim.reference import layer_inputs, predictor_score
 
@@ -75,6 +75,17 @@ class CaseSpec:
         if self.thresholds:
             model = choose_thresholds(model, x0, self.thresholds)
         return Case(self.name, model, x0, self.mode, backpressure, mem_seed, image=img)
+
+
+_BUILT: dict[tuple[str, str], Built] = {}
+
+
+def built_for(spec: CaseSpec) -> Built:
+    """`spec`'s configuration and mode built for Icarus, once per test process (and cached on disk)."""
+    key = (spec.config().model_dump_json(), spec.mode)
+    if key not in _BUILT:
+        _BUILT[key] = build(spec.config(), sparse=spec.mode == "sparse", sim="icarus")
+    return _BUILT[key]
 
 
 SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
