@@ -93,7 +93,10 @@ def test_resource_figures_quoted_are_the_resource_report():
     assert f"54,247 LUTs, 17,912 FF and 17 DSP to {sparse['lut']:,}, {sparse['ff']:,} and {sparse['dsp']}" in prose
     assert f"from 43,566 to {dense['lut']:,} LUTs" in prose
     assert f"holds it: {rd['lut']:,} LUTs, {rd['ff']:,} FF and {rd['dsp']} DSP" in prose
-    assert f"stays {ea['pe_rows']} x {ea['pe_cols']} PEs ({ea['lut']:,} LUTs, {ea['pe_rows']} x {wider['pe_cols']} needs {wider['lut']:,})" in prose
+    assert (
+        f"stays {ea['pe_rows']} x {ea['pe_cols']} PEs ({ea['lut']:,} LUTs, {ea['pe_rows']} x {wider['pe_cols']} needs {wider['lut']:,})"
+        in prose
+    )
 
 
 def test_readme_figures_are_the_shipped_run():
