@@ -530,6 +530,8 @@ BLOCK_LABELS = {
     "bnn_pe_ctl": "PE control",
     "bnn_sumstore": "sum store (pooled STORE)",
 }
+# Modules shown as blocks of their own wherever a block instantiates them (their cells then leave that block's row).
+NESTED_LABELS = {"bnn_stem": "stem unit"}
 _RES_KEYS = ("lut", "lut_ram", "ff", "bram36", "dsp")
 
 
@@ -644,6 +646,18 @@ class Block:
     cells: dict[str, int]
 
 
+def _nested(h: StatHierarchy, module: str) -> dict[str, int]:
+    """How many instances of each NESTED_LABELS module `module` holds at any depth (Yosys module names)."""
+    out: dict[str, int] = {}
+    for cell, n in h.modules[module].items():
+        if cell not in h.modules:
+            continue
+        found = {cell: 1} if base_module(cell) in NESTED_LABELS else _nested(h, cell)
+        for c, k in found.items():
+            out[c] = out.get(c, 0) + n * k
+    return out
+
+
 def blocks_of(h: StatHierarchy) -> list[Block]:
     """The blocks of the core, most LUTs (then block RAM) first, then the top logic: each instance in the
     top and the core (CORE_MODULES, each instantiated once) with everything it instantiates."""
@@ -661,7 +675,15 @@ def blocks_of(h: StatHierarchy) -> list[Block]:
                 core.append(cell)
                 continue
             label = INSTANCE_LABELS.get(inst.rsplit(".", 1)[-1], BLOCK_LABELS.get(name, name))
-            blocks.append(Block(inst, name, label, rollup(h, cell)))
+            cells = rollup(h, cell)
+            for sub, n in _nested(h, cell).items():  # e.g. the stem unit inside the read DMA
+                inner = {c: k * n for c, k in rollup(h, sub).items()}
+                cells = {c: k - inner.get(c, 0) for c, k in cells.items() if k - inner.get(c, 0)}
+                sub_name = base_module(sub)
+                blocks.append(
+                    Block(f"{inst}/{sub_name}", sub_name, f"{NESTED_LABELS[sub_name]} (in the {label})", inner)
+                )
+            blocks.append(Block(inst, name, label, cells))
     blocks.sort(key=lambda b: (-usage_of(b.cells).lut, -usage_of(b.cells).bram36, b.instance))
     tops = ", ".join(base_module(m) for m in core)
     return [*blocks, Block("", tops, f"{TOP_LOGIC} (the top modules' own cells)", own)]

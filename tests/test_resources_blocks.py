@@ -160,6 +160,35 @@ def test_rollup_counts_every_instance():
     assert sum(u.lut for u in got.values()) == usage_of(TOTAL).lut == 119
 
 
+def test_a_nested_stem_unit_is_a_block_of_its_own():
+    """NESTED_LABELS: the stem unit, two levels down in the read DMA, gets its own row; the read DMA's row keeps
+    the rest, and the rows still add up to the design's leaf cells."""
+    from rtl.resources import StatHierarchy
+
+    stem = "$paramod$11\\bnn_stem"
+    mac = "$paramod$22\\bnn_dsp_mac"
+    wrap = "$paramod$33\\bnn_stem_wrap"
+    rd = "$paramod$44\\bnn_rd_dma"
+    modules = {
+        mac: {"DSP48E2": 1},
+        stem: {mac: 3, "FDRE": 50, "LUT2": 4},
+        wrap: {stem: 1, "LUT3": 1},
+        rd: {wrap: 1, "FDRE": 10, "LUT6": 6},
+        "bnn_accel": {rd: 1, "LUT1": 1},
+    }
+    h = StatHierarchy("bnn_accel", modules, {"bnn_accel": {"u_rd": rd}})
+    blocks = {b.instance: b for b in blocks_of(h)}
+    assert set(blocks) == {"u_rd", "u_rd/bnn_stem", ""}
+    assert blocks["u_rd/bnn_stem"].label == "stem unit (in the read DMA)"
+    assert blocks["u_rd/bnn_stem"].cells == {"DSP48E2": 3, "FDRE": 50, "LUT2": 4}
+    assert blocks["u_rd"].cells == {"FDRE": 10, "LUT6": 6, "LUT3": 1}
+    total: dict[str, int] = {}
+    for b in blocks.values():
+        for c, k in b.cells.items():
+            total[c] = total.get(c, 0) + k
+    assert total == rollup(h, "bnn_accel")
+
+
 def test_base_module_names():
     assert resources.base_module(PE) == "bnn_pe_array"
     assert resources.base_module(ROT) == "bnn_rot9"

@@ -88,6 +88,22 @@ def test_shipped_trained_resnet18_verilator(sample, tmp_path):
         assert got is None or np.array_equal(got.reshape(want[sample].shape), want[sample])
 
 
+def test_shipped_dense_baseline_verilator(tmp_path):
+    """The dense baseline of the headline speedup on the full-size dense build (index decoder and mask unit
+    bypassed, the same stem unit): the shipped dense ResNet-18 on trace image 0, its output equal to the
+    trainer's integer mode and DONE, every layer end and every burst equal to archsim (the quoted dense
+    cycles are the RTL's)."""
+    dense = ROOT / "workloads/models/resnet18_dense"
+    model, trace = load_model(dense.with_suffix(".npz")), load_trace(dense.with_suffix(".trace.npz"))
+    if model.synthetic:
+        pytest.skip("the shipped workload is synthetic")
+    c = Case("trained_resnet18_dense", model, trace.stem_out[0], mode="dense", image=trace.inputs[0])
+    o = run(build(ultra96(), sparse=False, sim="verilator"), c, tmp_path)
+    check_exact(o)
+    assert o.program.stem_unit == ultra96().stem_unit.enabled
+    assert np.array_equal(o.got, store_view(o.program, trace.layer_out[-1][0])), "RTL differs from the trainer"
+
+
 @functools.cache
 def _resnet20() -> tuple[BnnModel, np.ndarray]:
     """A full-width ResNet-20 from its description (`archsim synth --network resnet20`, 32x32)."""
