@@ -20,7 +20,7 @@ import pytest
 
 from archsim.contract import schedule
 from archsim.program import compile_program
-from tests.rtlsim.cases import CaseSpec, built_for
+from tests.rtlsim.cases import INBUF, POOLED, SC, CaseSpec, built_for
 from tests.rtlsim.configs import STEM
 from tests.rtlsim.harness import Outcome, read_bursts, run
 from tests.rtlsim.models import LayerSpec
@@ -40,9 +40,6 @@ def over(*parts: dict) -> dict:
     return out
 
 
-INBUF = {"buffers": {"input_buffer": True}}
-POOLED = {"buffers": {"pooled_store": True}}
-SC = {"role": "shortcut", "residual": False, "kernel": 1, "stride": 2}
 PROGRAM = (
     LayerSpec("c1", 12, k=1, predictor="p"),
     LayerSpec("sc", 16, k=1, **SC),
