@@ -55,6 +55,18 @@ class ReadJob:
     # with every R beat.
     stem: Callable[[ReadJob, int], None] | None = None
 
+    def write_beat(self, j: int, now: int, data_bits: int, word_bits: int, lat_load: int) -> None:
+        """Cycle mode: beat j (from 1) of what this job writes reaches its memories in cycle `now` (an R beat, or
+        the stem unit's x0 beat): the residual words it completes with their sign bits, and the input rows
+        it completes, usable lat_load later (docs/timing.md 4.4)."""
+        if self.words:
+            words = _words_after(j, data_bits, word_bits, self.words)
+            words -= _words_after(j - 1, data_bits, word_bits, self.words)
+            self.activity.res_writes += words * self.res_copies
+            self.activity.act_writes += words * self.act_copies
+        while len(self.rows.times) < len(self.row_beats) and self.row_beats[len(self.rows.times)] == j:
+            self.rows.add(now + lat_load)  # an input row is complete (the LOAD with an input buffer)
+
 
 def _words_after(beats: int, data_bits: int, word_bits: int, words: int) -> int:
     """Residual words complete after `beats` beats of a LOAD (words are packed across beats)."""
@@ -234,21 +246,12 @@ class CycleReadDma(Clocked):
         burst.done += 1
         run.received += 1
         run.activity.ddr_read_beats += 1
-        if run.stem is not None:  # a raw image beat: the stem unit writes x0 (docs/timing.md 3.1)
-            if burst.done == burst.beats:
-                self.retired.add(now + 1)
-            run.stem(run, now)
-            return
-        if run.words:
-            words = _words_after(run.received, self.data_bits, self.word_bits, run.words)
-            words -= _words_after(run.received - 1, self.data_bits, self.word_bits, run.words)
-            run.activity.res_writes += words * run.res_copies
-            run.activity.act_writes += words * run.act_copies
         if burst.done == burst.beats:
             self.retired.add(now + 1)
-        if run.row_beats:  # the LOAD with an input buffer (blobs have no rows)
-            while len(run.rows.times) < len(run.row_beats) and run.row_beats[len(run.rows.times)] == run.received:
-                run.rows.add(now + self.lat.load)  # an input row is complete
+        if run.stem is not None:  # a raw image beat: the stem unit writes x0 (docs/timing.md 3.1)
+            run.stem(run, now)
+            return
+        run.write_beat(run.received, now, self.data_bits, self.word_bits, self.lat.load)
         if run.received == run.job.beats:
             run.job.last_beat = now
             run.job.loaded = now + self.lat.load

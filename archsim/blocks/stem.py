@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import simpy
 
-from archsim.blocks.dma import ReadJob, _words_after
+from archsim.blocks.dma import ReadJob
 from archsim.blocks.signals import NEVER, Clocked, Count, Flag, after, cycle
 from archsim.config import HardwareConfig
 from archsim.contract import Latencies, row_visible
@@ -107,15 +107,8 @@ class CycleStemUnit(Clocked):
     def _emit(self, run: ReadJob, now: int) -> None:
         """x0 beat `emitted` enters the LOAD path in this cycle, as an R beat of x0 would (ST2-ST3)."""
         j = self.emitted = self.emitted + 1
-        if run.words:
-            words = _words_after(j, self.data_bits, self.word_bits, run.words)
-            words -= _words_after(j - 1, self.data_bits, self.word_bits, run.words)
-            run.activity.res_writes += words * run.res_copies
-            run.activity.act_writes += words * run.act_copies
+        run.write_beat(j, now, self.data_bits, self.word_bits, self.lat.load)
         run.activity.stem_macs += self.macs_per_beat
-        if run.row_beats:
-            while len(run.rows.times) < len(run.row_beats) and run.row_beats[len(run.rows.times)] == j:
-                run.rows.add(now + self.lat.load)
         self.last_active = now
         if j == self.program.x0_beats:
             run.job.loaded = now + self.lat.load
