@@ -286,11 +286,9 @@ class RtlParams:
         if self.uw > 31:
             raise ConfigError(f"{self.where}: too many tiles per layer for the tile counters")
         st = self.cfg.stem_unit
-        if st.enabled:
-            if self.d % 32:
-                raise bad("stem_unit.enabled", f"the stem parameter port takes 32-bit words: axi.data_bits ({self.d})")
-            if bitlen(max(st.max_height, st.max_width) + 1) > self.cw:
-                raise bad("stem_unit.max_height", f"the LOAD's h and w registers hold {self.cw} bits")
+        # (the parameter port's 32-bit words divide every axi.data_bits the configuration accepts: 32 .. 512)
+        if st.enabled and bitlen(max(st.max_height, st.max_width) + 1) > self.cw:
+            raise bad("stem_unit.max_height", f"the LOAD's h and w registers hold {self.cw} bits")
 
     def check_layout(self, lay: DdrLayout) -> None:
         """The programme fits this hardware's descriptor store and buffers (beyond compile_program's checks)."""
