@@ -187,10 +187,27 @@ def test_readme_lever_table_is_computed():
     from bench.levers import VARIANTS
 
     readme = " ".join((ROOT / "README.md").read_text().split())
+    runs = []
     for _label, overrides in VARIANTS:
         res = run_workload(load_workload(ROOT / "workloads/resnet18_pruned.yaml", overrides), progress=False)
-        row = f"| {res.dense.done:,} | {res.sparse_cycles_mean:,.0f} | {res.speedup:.2f}x |"
+        p = res.sparse_cycles_mean
+        row = f"| {res.dense.done:,} | {p:,.0f} | {res.speedup:.2f}x | {res.latency_us(p):.1f} us |"
         assert row in readme, row
+        runs.append(res)
+    # the stem unit's paragraph: the first two variants are the design as configured and without the unit
+    chip, host = runs[0], runs[1]
+    prog = chip.workload.program
+    assert prog.stem_unit and not host.workload.program.stem_unit
+    for quoted in (
+        f"x0's {prog.x0_beats:,} beats into the LOAD path one per cycle, the first {prog.stem_lead} cycles after",
+        f"costs {chip.dense.done - host.dense.done} cycles on each side",
+        f"ran on the host: {host.host_time_us - chip.host_time_us:.0f} of its {host.host_time_us:.0f} us per image",
+        f"latency {chip.latency_us(chip.sparse_cycles_mean):.1f} us, of which {chip.host_time_us:.1f} us are host",
+        f"against {host.latency_us(host.sparse_cycles_mean):.1f} us, of which {host.host_time_us:.1f} us host time",
+        f"({chip.latency_us(chip.dense.done):,.1f} us instead of {host.latency_us(host.dense.done):,.1f} us)",
+    ):
+        assert quoted in readme, quoted
+    assert chip.sparse_cycles_mean - host.sparse_cycles_mean == chip.dense.done - host.dense.done
     s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
     share = s["cycle_accounting"]["sparse"]["load_store"] / s["sparse"]["cycles"]
     assert f"LOAD + STORE of the maps ({100 * share:.1f} % of the pruned run)" in readme
