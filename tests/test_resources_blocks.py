@@ -10,10 +10,12 @@ import shutil
 import pytest
 
 from archsim.config import HardwareConfig
-from rtl import resources
+from rtl import resources, resources_blocks, yosys_stats
 from rtl.emit import write_verilog
 from rtl.params import RtlParams
-from rtl.resources import BLOCKS_HEAD, PROSE_HEAD, blocks_of, parse_hierarchy, parse_stat, rollup, usage_of
+from rtl.resources import PROSE_HEAD
+from rtl.resources_blocks import BLOCKS_HEAD, blocks_of, parse_hierarchy, rollup
+from rtl.yosys_stats import parse_stat, usage_of
 from tests.rtlsim.configs import tiny_dict, write_config
 
 
@@ -163,7 +165,7 @@ def test_rollup_counts_every_instance():
 def test_a_nested_stem_unit_is_a_block_of_its_own():
     """NESTED_LABELS: the stem unit, two levels down in the read DMA, gets its own row; the read DMA's row keeps
     the rest, and the rows still add up to the design's leaf cells."""
-    from rtl.resources import StatHierarchy
+    from rtl.resources_blocks import StatHierarchy
 
     stem = "$paramod$11\\bnn_stem"
     mac = "$paramod$22\\bnn_dsp_mac"
@@ -190,9 +192,9 @@ def test_a_nested_stem_unit_is_a_block_of_its_own():
 
 
 def test_base_module_names():
-    assert resources.base_module(PE) == "bnn_pe_array"
-    assert resources.base_module(ROT) == "bnn_rot9"
-    assert resources.base_module("bnn_pc9") == "bnn_pc9"
+    assert resources_blocks.base_module(PE) == "bnn_pe_array"
+    assert resources_blocks.base_module(ROT) == "bnn_rot9"
+    assert resources_blocks.base_module("bnn_pc9") == "bnn_pc9"
 
 
 def _md_rows(text: str) -> list[list[str]]:
@@ -219,9 +221,9 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
     (cache / "blocks").mkdir(parents=True)
     flat = {"LUT6": 100, "RAM64M8": 2, "FDRE": 120, "RAMB36E2": 2, "RAMB18E2": 1, "DSP48E2": 4}
     for sparse in (True, False):
-        key = resources.verilog_key(write_verilog(RtlParams(cfg, sparse=sparse), tmp_path / f"v{sparse}"), True)
+        key = yosys_stats.verilog_key(write_verilog(RtlParams(cfg, sparse=sparse), tmp_path / f"v{sparse}"), True)
         (cache / f"{key}.json").write_text(json.dumps({"cells": flat, "synth_s": 3.0}))
-    bkey = resources._blocks_input(cfg, tmp_path / "b", True, {})[3]
+    bkey = resources_blocks._blocks_input(cfg, tmp_path / "b", True, {})[3]
     entry = {"config": "tiny", "top": "bnn_accel", "modules": MODULES, "instances": INSTANCES, "synth_s": 42.0}
     (cache / "blocks" / f"{bkey}.json").write_text(json.dumps(entry))
     monkeypatch.setattr(resources, "CACHE", cache)
@@ -282,7 +284,7 @@ def test_report_json_and_markdown_agree_and_stale_blocks_are_dropped(tmp_path, m
 def test_a_broken_previous_breakdown_is_not_reused(tmp_path):
     cfg = HardwareConfig.model_validate(tiny_dict())
     prev = tmp_path / "resources.json"
-    bkey = resources._blocks_input(cfg, tmp_path / "b", True, {})[3]
+    bkey = resources_blocks._blocks_input(cfg, tmp_path / "b", True, {})[3]
     good = {
         "block": "PE array",
         "instance": "u_pe",
@@ -295,10 +297,10 @@ def test_a_broken_previous_breakdown_is_not_reused(tmp_path):
     build = {"key": bkey, "config": "tiny", "flow": "f", "synth_s": 1.0}
     for rows in ([{**good, "bram36": 0}], [{**good, "bram36": -1}], [good], []):
         prev.write_text(json.dumps({"blocks": rows, "blocks_build": build}))
-        text, fields = resources.block_report(cfg, False, usage_of({}), tmp_path / "w", prev, cache=None)
+        text, fields = resources_blocks.block_report(cfg, False, usage_of({}), tmp_path / "w", prev, cache=None)
         assert bool(fields) == bool(text) == (rows == [{**good, "bram36": 0}])
     prev.write_text("{not json")
-    assert resources.block_report(cfg, False, usage_of({}), tmp_path / "w", prev, cache=None) == ("", {})
+    assert resources_blocks.block_report(cfg, False, usage_of({}), tmp_path / "w", prev, cache=None) == ("", {})
 
 
 @pytest.mark.slow
@@ -312,7 +314,7 @@ def test_yosys_per_block_on_a_small_config(tmp_path):
     )
     cfg = HardwareConfig.model_validate(d)
     cache = tmp_path / "cache"
-    h, secs, key, cached = resources.synthesize_blocks(cfg, tmp_path / "a", cache=cache)
+    h, secs, key, cached = resources_blocks.synthesize_blocks(cfg, tmp_path / "a", cache=cache)
     assert not cached and secs > 0 and re.fullmatch(r"[0-9a-f]{64}", key) and h.top == "bnn_accel"
     blocks = {b.instance: b for b in blocks_of(h)}  # by their names in bnn_core
     assert {"u_pe", "u_winbuf", "u_act", "u_rd", "u_wr", "u_epi", "g_mask.u_mask", "u_gather", "u_seq"} <= set(blocks)
@@ -321,7 +323,7 @@ def test_yosys_per_block_on_a_small_config(tmp_path):
     logic = ("u_pe", "u_winbuf", "u_rd", "u_wr", "u_epi", "g_mask.u_mask", "u_gather", "u_seq", "u_regs", "")
     assert all(usage_of(blocks[i].cells).lut > 0 for i in logic)
     assert sum(usage_of(b.cells).lut for b in blocks.values()) == usage_of(rollup(h, h.top)).lut
-    again, secs_again, key_again, cached = resources.synthesize_blocks(cfg, tmp_path / "b", cache=cache)
+    again, secs_again, key_again, cached = resources_blocks.synthesize_blocks(cfg, tmp_path / "b", cache=cache)
     assert cached and (again.modules, again.instances, secs_again, key_again) == (h.modules, h.instances, secs, key)
     assert len(list((cache / "blocks").glob("*.json"))) == 1
 

@@ -12,7 +12,7 @@ import yaml
 
 from archsim.config import HardwareConfig
 from archsim.sweep import load_sweep
-from rtl import resources
+from rtl import resources, yosys_stats
 from rtl.gen import write_verilog
 from rtl.params import RtlParams
 from tests.synth_helpers import ROOT, ULTRA96
@@ -41,7 +41,7 @@ def test_sweep_points_from_the_cache_or_not_synthesized(tmp_path):
     p0 = load_sweep(sweep).points[0]
     cfg = HardwareConfig.model_validate({**p0.hardware, "name": "ultra96v2-8x4"})
     assert cfg.buffers.res_depth == 8192  # the point's own configuration, overrides applied
-    key = resources.verilog_key(write_verilog(RtlParams(cfg), tmp_path / "v"), True)
+    key = yosys_stats.verilog_key(write_verilog(RtlParams(cfg), tmp_path / "v"), True)
     cache = tmp_path / "cache"
     cache.mkdir()
     cells = {"LUT6": 1000, "LUT3": 200, "RAM64M8": 10, "FDRE": 500, "RAMB36E2": 3, "RAMB18E2": 1, "DSP48E2": 9}

@@ -16,7 +16,8 @@ from archsim.program import compile_program
 from rtl import regmap
 from rtl.gen import VERILOG_DIR
 from rtl.params import RtlParams
-from rtl.resources import parse_stat, table
+from rtl.resources import table
+from rtl.yosys_stats import parse_stat
 from tests.rtlsim.cases import case
 from tests.rtlsim.configs import ROOT, tiny, tiny_dict, ultra96, write_config
 
@@ -210,7 +211,7 @@ def test_dsp_madd_maps_to_one_dsp48e2(tmp_path, define, widths, primitive):
     import shutil
 
     from rtl.emit import VERILOG_DIR
-    from rtl.resources import DSP_DEFINE, parse_stat
+    from rtl.yosys_stats import DSP_DEFINE, parse_stat
 
     if shutil.which("yosys") is None:
         pytest.skip("yosys not installed")

@@ -240,7 +240,7 @@ def test_dsp_wrappers_match_the_primitive(tmp_path):
 def _yosys(tmp_path, top_text: str, chparam: str = ""):
     import shutil
 
-    from rtl.resources import DSP_DEFINE, parse_stat
+    from rtl.yosys_stats import DSP_DEFINE, parse_stat
 
     if shutil.which("yosys") is None:
         pytest.skip("yosys not installed")
@@ -298,7 +298,7 @@ def test_quoted_resources_are_the_full_size_units(tmp_path):
     LANES 16, D 256, 32 x 32, S 34): they must be what Yosys gives now, not typed-in numbers (about 3 min)."""
     import shutil
 
-    from rtl.resources import DSP_DEFINE, parse_stat
+    from rtl.yosys_stats import DSP_DEFINE, parse_stat
 
     if shutil.which("yosys") is None:
         pytest.skip("yosys not installed")
