@@ -12,6 +12,7 @@ from archsim.format import load_model, load_trace
 from archsim.program import compile_program
 from tests.trainer_helpers import small_hw, tiny_config, tiny_train_argv
 from trainer.cli import main as trainer_main
+from trainer.export import work
 from trainer.table import _vs_dense, variant
 from trainer.train import RunOptions, train
 
@@ -84,10 +85,17 @@ def test_exported_model_is_pruned_balanced_and_documented(exported):
     assert prov["dataset"] == "digits" and prov["epochs"] == 4 and prov["seed"] == 1
     assert prov["command"].startswith("python -m trainer train --run-dir '<run-dir>' --dataset digits --epochs 4")
     assert str(exported["tmp"] / "pruned") not in prov["command"]  # the local run directory is not recorded
-    assert prov["int_accuracy"] > 0.3  # learned from real data (chance is 0.1; about 0.5 after 4 short epochs)
+    # Learned from real data: chance is 0.1, and 0.2 on the 300 test images is six standard deviations above it.
+    # Four short epochs gave about 0.5 on one development machine and 0.30 on another (an AMD EPYC without
+    # AVX-512), the same code and seed: the trajectory of so small a model depends on the CPU's arithmetic
+    # (most likely the bf16 autocast), so the bound is set by chance, not by one machine's result.
+    assert prov["int_accuracy"] > 0.2
     assert abs(prov["int_accuracy"] - prov["float_accuracy"]) < 0.05
     assert prov["kernel_density"] < 0.6 and 0 < prov["spatial_density"] < 1
-    assert prov["ideal_speedup"] > 1.0 / prov["kernel_density"]  # spatial pruning adds to the kernel speedup
+    # spatial pruning adds to the kernel speedup, both as work ratios (kernels x positions; the overall kernel
+    # density weighs layers by their kernels, not their work, so 1 / kernel_density is not that speedup)
+    dense_w, kernels_only = work(model, {})
+    assert prov["ideal_speedup"] > dense_w / kernels_only
     # The trace holds the integer mode's tensors for the first test images.
     tr = load_trace(out / "models" / "tiny_pruned.trace.npz")
     assert tr.n_samples == 3 and sum(m is not None for m in tr.masks) == 12
