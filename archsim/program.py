@@ -108,7 +108,8 @@ class Program:
     load_shape: tuple[int, int, int]
     store_shape: tuple[int, int, int]
     # Input buffer (docs/timing.md 3, 4.4): blobs the read DMA serves before the LOAD (job order
-    # blob 0 .. pre_load - 1, LOAD, the rest), and per input row the LOAD beats that complete it.
+    # blob 0 .. pre_load - 1, LOAD, the rest; none with the stem unit, 3.1 ST7), and per input row
+    # the LOAD beats that complete it.
     input_buffer: bool = False
     pre_load: int = 0
     load_row_beats: tuple[int, ...] = ()
@@ -505,8 +506,9 @@ def compile_program(model: BnnModel, cfg: HardwareConfig, mode: str, where: str 
         store_shape=maps[-1],
         # Pass 0's blob (the first layer's predictor and weights) goes before the LOAD: the layer
         # needs it before it can use the first rows. It never waits for a free slot (need_0 = 0).
+        # With the stem unit the LOAD is the short raw image and goes first (docs/timing.md 3.1, ST7).
         input_buffer=b.input_buffer,
-        pre_load=1 if b.input_buffer and plans else 0,
+        pre_load=1 if b.input_buffer and plans and not on_chip else 0,
         load_row_beats=row_beats,
         pooled=pooled,
         store_words=store_words,

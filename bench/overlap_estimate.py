@@ -130,7 +130,7 @@ def layer_ends(
             job = Job(
                 "blob", plan_j, pass_j.index, pass_j.blob_beats, allowed=free[pass_j.need - 1] if pass_j.need else 0
             )
-            if blob0_early and j < program.pre_load:
+            if blob0_early and j == 0:
                 job.loaded = 0  # fetched during the previous image
             else:
                 reader.run(job, lat)

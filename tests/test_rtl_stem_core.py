@@ -1,4 +1,4 @@
-"""The stem unit in the generated core (docs/timing.md 3.1, rules ST1-ST5; Icarus, small configurations).
+"""The stem unit in the generated core (docs/timing.md 3.1, rules ST1-ST7; Icarus, small configurations).
 
 With `stem_unit.enabled` the LOAD reads the raw image, bnn_stem (in the read DMA) turns it into x0 and
 x0 enters the LOAD path one beat per cycle. Every case: the output equals the functional model's on the

@@ -1,4 +1,4 @@
-"""The stem unit (`stem_unit.enabled`, docs/timing.md 3.1, rules ST1-ST5): the LOAD reads the raw image and
+"""The stem unit (`stem_unit.enabled`, docs/timing.md 3.1, rules ST1-ST7): the LOAD reads the raw image and
 the unit delivers x0 into the LOAD path. contract.schedule == fast mode == cycle mode (every job, layer, tile
 and activity counter) with and without an input buffer, early scan and pooled STORE, sparse and dense, images
 smaller than the unit's maxima; in a stream of 3 images too, and the batched contract; X_0 and loaded(LOAD)
@@ -140,12 +140,31 @@ def test_st3_input_rows_by_hand() -> None:
     want = schedule(program, cfg, active, keep_tiles=True)
     for sched in (want, *(simulate(program, cfg, active, m, keep_tiles=True) for m in ("fast", "cycle"))):
         load = next(j for j in sched.jobs if j.kind == "load")
-        assert sched.jobs[0].kind == "blob"  # the input buffer's blob 0 goes first
+        assert sched.jobs[0].kind == "load"  # ST7: with the unit in use the raw LOAD goes first
         rows = [load.last_beat + 30 + 12 * r + 13 for r in range(4)]
         assert load.loaded == rows[-1]
         tile = sched.layers[0].tile_events[0]
         assert tile.gather_end == rows[1] + 4 + 4
         assert tile.gather_end < load.loaded  # the layer ran before the x0 train was over
+
+
+@pytest.mark.parametrize("mode", ["sparse", "dense"])
+def test_st7_job_order(mode: str) -> None:
+    """ST7: with an input buffer and the unit in use the raw LOAD is job 0 and blob 0 follows it (the 2-beat
+    LOAD is one burst: blob 0's first AR is the next cycle) in all three; bypassed (ST6), blob 0 goes first as
+    in section 3."""
+    cfg, program = _build("small", (4, 4), (8, 8), mode, True, False, False)
+    assert program.pre_load == 0 and program.job_order()[:2] == [-1, 0]
+    active = _active(program, 1)
+    for sched in (schedule(program, cfg, active), *(simulate(program, cfg, active, m) for m in ("fast", "cycle"))):
+        load, blob0 = sched.jobs[:2]
+        assert (load.kind, blob0.kind, load.first_ar, blob0.first_ar) == ("load", "blob", 0, 1)
+    c0 = STEM_CONFIGS["small"]
+    small_unit = with_stem_unit(with_input_buffer(CONFIGS["small"], True), c0, (3, 3))  # smaller than the image
+    rng = np.random.default_rng(3)
+    model = one_channel(make_model(small_unit, c0, (4, 4), _net(c0, None if mode == "dense" else 1), rng), rng)
+    bypassed = compile_program(model, small_unit, mode)
+    assert bypassed.stem_bypassed and bypassed.pre_load == 1 and bypassed.job_order()[:2] == [0, -1]
 
 
 @pytest.mark.parametrize("mode", ["fast", "cycle", "contract"])

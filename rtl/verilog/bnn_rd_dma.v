@@ -132,10 +132,11 @@ module bnn_rd_dma #(
     reg [BTW-1:0] rem;
     reg [AXW-1:0] addr;
     reg [ORW-1:0] outst;
-    // job order: the LOAD is job PRE (0, or 1 with an input buffer: blob 0 goes first); blob i is job i or i + 1
-    localparam [MPW:0] PRE = (INBUF != 0) ? 1 : 0;
-    wire is_load = (jr == PRE);
-    assign ar_pidx = (jr > PRE) ? jr[MPW-1:0] - 1'b1 : jr[MPW-1:0];
+    // job order: the LOAD is job pre (0, or 1 with an input buffer: blob 0 goes first, unless the stem unit
+    // computes x0 (STEM and stem_en, rule ST7): its raw LOAD is short and goes first); blob i is job i or i + 1
+    wire [MPW:0] pre = (INBUF != 0 && !(STEM != 0 && stem_en)) ? 1 : 0;
+    wire is_load = (jr == pre);
+    assign ar_pidx = (jr > pre) ? jr[MPW-1:0] - 1'b1 : jr[MPW-1:0];
     wire [BTW-1:0] jbeats = started ? rem : (is_load ? load_beats : ar_pbeats);
     wire [AXW-1:0] jaddr = started ? addr : (is_load ? load_addr : ar_paddr);
     // blob i = jr - 1 needs blobs 0 .. need_i - 1 done: loaded and freed by their consumers
@@ -174,8 +175,8 @@ module bnn_rd_dma #(
     // ------------------------------------------------------------------ R side: classify and register
     reg [MPW:0] rj;  // job being received
     reg [BTW-1:0] rbeat;  // beat within the job
-    wire r_is_load = (rj == PRE);
-    assign r_pidx = (rj > PRE) ? rj[MPW-1:0] - 1'b1 : rj[MPW-1:0];
+    wire r_is_load = (rj == pre);
+    assign r_pidx = (rj > pre) ? rj[MPW-1:0] - 1'b1 : rj[MPW-1:0];
     wire [BTW-1:0] wend = r_wbeats;
     wire [BTW-1:0] pend = r_wbeats + r_pbeats;
     wire [BTW-1:0] rtot = r_wbeats + r_pbeats + r_prbeats;
