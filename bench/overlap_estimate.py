@@ -3,9 +3,9 @@
     python bench/overlap_estimate.py [WORKLOAD]
 
 Issue 10's throughput target asks for achieved / ideal >= 0.95 with both sides streaming. After the
-stem unit the pruned run loses, per image, its layers' pipeline fills and tails (about 2,750 cycles:
-above all each layer's last epilogue, n_t g_q = 128 cycles of a full tile, while the PE array idles)
-and its partial tiles (about 2,190). This script asks what two levers would take, with the timing
+stem unit the pruned run loses, per image, its layers' pipeline fills and tails (`archsim run`'s
+`PE waiting` line, 5.6 % of the pruned run: above all each layer's last epilogue, n_t g_q = 128 cycles
+of a full tile, while the PE array idles) and its partial tiles (4.6 %). This script asks what two levers would take, with the timing
 contract's own formulas (archsim/contract.py) and the rules drafted here; nothing of it exists in the
 contract, the simulator or the RTL.
 
@@ -35,7 +35,7 @@ last output (docs/timing.md 4.3), so every layer pays its first gather and its l
 
 **Stream LOAD overlap.** In a stream, image n's LOAD (raw image, stem unit, x0 into the input
 buffer) runs during image n-1's later stages, so that image n's first layer finds every input row
-loaded at S(n) (`--x0-early`); optionally its first blob is fetched early too. Today it cannot: the
+loaded at S(n) (variant `x0 early`); optionally its first blob is fetched early too. Today it cannot: the
 LOAD also writes x0 into the residual buffer, for the positions layer 1 skips, and image n-1 uses
 that buffer until its last layer. A built version would, for example, keep a bit per stage-1
 position saying whether an epilogue has written it and read x0 from the input buffer where not,
@@ -47,7 +47,8 @@ in building them can only add cycles. Both sides get the same rules; the dense b
 the mask unit as today. The stream figure uses rule S2/S3's fact that image n runs as one image
 from S(n) = end_L(n-1): the period is the mean of end_L(n) - S(n) over images 1 .. N-1 (exact for
 today's design, which this script reproduces: `today` equals contract.schedule's end_L).
-Only the shipped kind of configuration: an input buffer, the stem unit or none, a pooled STORE.
+Only configurations with an input buffer (others are refused); the stream figure takes S(n) = end_L(n-1),
+rule S2 with a pooled STORE (with a map STORE S(n) also waits for STORE(n-1)'s last W beat).
 """
 
 from __future__ import annotations
