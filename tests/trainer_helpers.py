@@ -38,6 +38,9 @@ def tiny_config(hw: Path, **kw) -> TrainConfig:
         "spatial_budget": 0.6,
         "hardware": str(hw),
         "seed": 1,
+        # float32: where the CPU lacks native bfloat16 the bf16 convs are emulated and a tiny epoch
+        # takes about 4x as long (docs/trainer.md); tests/test_trainer_bf16.py covers the bf16 path
+        "bf16": False,
     }
     base.update(kw)
     return TrainConfig(**base)
@@ -61,4 +64,5 @@ def tiny_train_argv(run_dir: Path, hw: Path, *extra: str, **kw) -> list[str]:
         "--hardware": c.hardware,
         "--seed": c.seed,
     }
-    return ["train", "--run-dir", str(run_dir), *(x for kv in flags.items() for x in map(str, kv)), *extra]
+    bf16 = () if c.bf16 else ("--no-bf16",)
+    return ["train", "--run-dir", str(run_dir), *(x for kv in flags.items() for x in map(str, kv)), *bf16, *extra]

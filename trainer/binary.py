@@ -9,6 +9,7 @@ partial sum is an integer far below 2^24). Only the gradients are approximations
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -58,11 +59,24 @@ def sign_ste(x: Tensor, kind: str = "clipped") -> Tensor:
     raise ValueError(f"unknown STE kind {kind!r}, expected one of {STE_KINDS}")
 
 
-# Training may run the binary convs in bfloat16 (about 1.7x faster on CPUs with AVX512-BF16):
-# +-1/0 operands are exact in bfloat16 and accumulate in float32, but the result is rounded to
-# 8 significant bits, so |dot| > 256 is approximate in training. Evaluation, export and the
-# integer mode always run in float32, where the dot is exact.
+# Training may run the binary convs in bfloat16 (about 1.7x faster on CPUs with AVX512-BF16, and
+# several times slower where the CPU lacks it and oneDNN emulates it: docs/trainer.md): +-1/0
+# operands are exact in bfloat16 and accumulate in float32, but the result is rounded to 8
+# significant bits, so |dot| > 256 is approximate in training. Evaluation, export and the integer
+# mode always run in float32, where the dot is exact.
 _CONV_DTYPE = {"dtype": torch.float32}
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
+
+
+def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
+    """Whether the CPU computes bfloat16 natively (a flag of BF16_CPU_FLAGS in `cpuinfo`); None
+    where that cannot be told (no such file, as on macOS)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.partition(":")[2].split()}
+    return any(f in flags for f in BF16_CPU_FLAGS)
 
 
 def set_train_conv_dtype(dtype: torch.dtype) -> None:

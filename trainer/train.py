@@ -30,7 +30,7 @@ from archsim.errors import ArchsimError
 from archsim.fileio import atomic_write_bytes, atomic_write_text
 from archsim.networks import network_data, network_from_dict
 
-from .binary import set_train_conv_dtype
+from .binary import native_bf16, set_train_conv_dtype
 from .data import Dataset, augment, load_dataset
 from .model import BiRealResNet18, LayerSpec, layer_specs, network_specs
 from .pruning import balanced_keep, k_for_density, kernel_importance, max_slots, schedule_k
@@ -343,6 +343,13 @@ def train(
         st["model"], st["optimizer"] = model.state_dict(), opt.state_dict()
         _save(ckpt_path, st)
 
+    if cfg.bf16 and native_bf16() is False:
+        print(
+            "trainer: warning: this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), so the bf16 "
+            "training convs are emulated and run several times slower than float32 (docs/trainer.md); "
+            "--no-bf16 trains in float32",
+            file=sys.stderr,
+        )
     last_ckpt = time.monotonic()
     while st["epoch"] < cfg.epochs:
         ep = st["epoch"]
