@@ -43,7 +43,11 @@ until the map shape changes (so the input buffer is held through stage 1 and the
 
 Optimistic: O1-O5 are what the contract would need, not a design checked against the RTL's one
 current layer (bnn_seq.v: every unit loads the new layer's fields at `layer_init`); a hazard found
-in building them can only add cycles. Both sides get the same rules; the dense baseline bypasses
+in building them can only add cycles. One is known: while layer l's epilogue lags, it writes
+layer l's output set on port A (docs/timing.md 4.5, E6), and layer l + 1's gather reads that same
+set on port A (all nine banks each cycle); port B is the mask unit's. A built design needs a third
+access path (a replicated set, BRAM the Ultra96v2 build has little of) or a gather that yields to
+the epilogue's writes, whose stalls these figures do not count. Both sides get the same rules; the dense baseline bypasses
 the mask unit as today. The stream figure uses rule S2/S3's fact that image n runs as one image
 from S(n) = end_L(n-1): the period is the mean of end_L(n) - S(n) over images 1 .. N-1 (exact for
 today's design, which this script reproduces: `today` equals contract.schedule's end_L).
