@@ -270,6 +270,7 @@ def schedule_batch(
         for p in plan.passes:
             ready = loaded(first_blob + p.index)
             c_dur = compute_cycles(plan.c_in, p.k)
+            c_split = compute_cycles(plan.c_in, p.k, 2)  # a split tile (rule T3)
             block_steps = cfg.buffers.act_word_bits * p.k  # steps the PE array spends on one channel block
             for t in range(max_tiles):
                 size = np.minimum(cols, n_act - t * cols)
@@ -279,9 +280,11 @@ def schedule_batch(
                 if waits is not None:  # each position of the first sweep waits for its rows
                     np.maximum(sweep1, waits[:, t], out=sweep1)
                 g_end = sweep1 + (plan.nblk - 1) * size
-                win = np.where(block_steps >= size, sweep1, g_end) + lat.gather  # contract.window_ready
+                split = cfg.split_pairs(plan.kernel, program.mode == "sparse") & (2 * size <= cols)  # tile_split
+                per_cycle = np.where(split, 2, 1)
+                win = np.where(block_steps >= size * per_cycle, sweep1, g_end) + lat.gather  # contract.window_ready
                 cs = np.maximum(np.maximum(c1, win), np.maximum(e2, ready))
-                c_end = cs + c_dur
+                c_end = cs + np.where(split, c_split, c_dur)
                 e_end = np.maximum(e1, c_end + lat.compute) + size * p.g  # epilogue_cycles
                 has = tiles > t
                 if p.index == len(plan.passes) - 1:

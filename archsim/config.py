@@ -38,6 +38,10 @@ class PeArray(_Strict):
     cols: int = Field(ge=1, le=256, description="P_X: output positions computed in parallel")
     acc_depth: int = Field(ge=1, le=256, description="G: channel slots per row per pass")
     acc_bits: int = Field(ge=8, le=32)
+    # A tile of at most cols // 2 positions runs two steps per cycle, one on each half of the columns
+    # (docs/timing.md 4.2, rule T3; where a weight entry holds an even number of the layer's steps);
+    # the PE array adds the halves' sums when the epilogue reads them.
+    split_tiles: bool = False
 
 
 class Buffers(_Strict):
@@ -212,6 +216,12 @@ class HardwareConfig(_Strict):
     def steps_per_entry(self, kernel: int, sparse: bool) -> int:
         """m_K: whole weight steps of a K x K layer in one weight-memory entry."""
         return self.weight_entry_bits(sparse) // self.step_bits(kernel, sparse)
+
+    def split_pairs(self, kernel: int, sparse: bool) -> bool:
+        """Whether rule T3 (split tiles, docs/timing.md 4.2) can apply to a layer of this kernel size:
+        pe_array.split_tiles is on and a weight-memory entry holds an even number of its steps, so the
+        pair a split tile takes in one cycle comes from one entry."""
+        return self.pe_array.split_tiles and self.steps_per_entry(kernel, sparse) % 2 == 0
 
     def weight_ring_entries(self, sparse: bool) -> int:
         """Entries of the weight memory (a ring): twice the power of two that holds

@@ -64,9 +64,24 @@ def gather_cycles(n_positions: int, nblk: int) -> int:
     return n_positions * nblk
 
 
-def compute_cycles(c_in: int, k: int) -> int:
-    """PE array: one step per cycle, k steps per input channel, all columns in lock-step."""
-    return c_in * k
+def compute_cycles(c_in: int, k: int, m: int = 1) -> int:
+    """PE array: m steps per cycle (m = tile_split: 2 for a split tile, else 1), k steps per input
+    channel, all columns of a group in lock-step."""
+    return -(-c_in * k // m)
+
+
+def tile_split(n_positions: int, cols: int, split: bool) -> int:
+    """Rule T3: steps per cycle of a tile, 2 when split tiles apply to its layer (`split`:
+    HardwareConfig.split_pairs) and it has at most cols // 2 positions (each half of the columns
+    takes every other step), else 1."""
+    return 2 if split and 2 * n_positions <= cols else 1
+
+
+def window_reads(c_in: int, k: int, m: int) -> int:
+    """Window-buffer reads of one position in a tile: one per (column, input channel) for the channel's k
+    steps. Split (m = 2, T3): with k = 1 each half reads every other channel, with k >= 2 both halves
+    take steps of every channel and read it."""
+    return c_in if m == 1 or k == 1 else m * c_in
 
 
 def epilogue_cycles(n_positions: int, g: int) -> int:
@@ -244,7 +259,7 @@ def gather_times(start: int, positions: np.ndarray, plan: LayerPlan, ready: list
 def window_ready(g1: int, g_end: int, n: int, k: int, act_word_bits: int, lat: Latencies) -> int:
     """The cycle from which the PE array may start a tile (docs/timing.md 4.2, rule T2): after the
     first block's sweep when it reads a block (act_word_bits x k steps) no faster than the gather
-    writes one (n cycles), else after the whole gather."""
+    writes one (n cycles; n = the tile's positions x tile_split, rule T3), else after the whole gather."""
     return (g1 if act_word_bits * k >= n else g_end) + lat.gather
 
 
@@ -413,6 +428,7 @@ def schedule(
         er_last = NEG
         events: list[TileEvents] = []
         pe_busy = g_busy = e_busy = 0
+        split = cfg.split_pairs(plan.kernel, program.mode == "sparse")  # rule T3
         for p in plan.passes:
             bi = first_blob + p.index
             ready = loaded(bi)
@@ -422,9 +438,10 @@ def schedule(
                 lr = int(ready0[t]) if p.index == 0 else mask_end
                 gs = max(start, gb[u - 1] if u else NEG, lr, cb[u - 2] if u >= 2 else NEG)
                 g1, g_end = gather_times(gs, acts[t * cols : t * cols + n], plan, row_ready)
-                gr = window_ready(g1, g_end, n, p.k, cfg.buffers.act_word_bits, lat)
+                m = tile_split(n, cols, split)
+                gr = window_ready(g1, g_end, n * m, p.k, cfg.buffers.act_word_bits, lat)
                 cs = max(cb[u - 1] if u else NEG, gr, eb[u - 2] if u >= 2 else NEG, ready)
-                c_end = cs + compute_cycles(plan.c_in, p.k)
+                c_end = cs + compute_cycles(plan.c_in, p.k, m)
                 cr = c_end + lat.compute
                 es = max(eb[u - 1] if u else NEG, cr)
                 e_end = es + epilogue_cycles(n, p.g)

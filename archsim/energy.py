@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archsim import stem_unit
 from archsim.config import HardwareConfig
-from archsim.contract import Schedule
+from archsim.contract import Schedule, tile_split, window_reads
 from archsim.errors import ConfigError
 from archsim.program import LayerPlan, Program, ceil_div
 from archsim.yamlio import Real, read_yaml, validate
@@ -229,23 +229,28 @@ def layer_events(plan: LayerPlan, n_active: int, cfg: HardwareConfig, mode: str)
 
     N active positions form T = ceil(N / P_X) tiles and every pass q runs all of them. PE
     operations count the columns that hold a position (idle columns of a partial tile are
-    assumed clock-gated); the timing model's `pe_ops` counts every column.
+    assumed clock-gated); the timing model's `pe_ops` counts every column. With split tiles
+    (docs/timing.md 4.2, T3) the last tile, if it has at most P_X // 2 positions, takes two steps
+    per cycle, and both halves read the windows of a channel with k >= 2.
     """
     P_O, P_X = cfg.pe_array.rows, cfg.pe_array.cols
     N, nblk, c_in = n_active, plan.nblk, plan.c_in
     T, Q = ceil_div(N, P_X), len(plan.passes)
-    pe_cycles = sum(T * c_in * p.k for p in plan.passes)  # = LayerTiming.pe_busy
+    n_last = N - (T - 1) * P_X if T else 0
+    m_last = tile_split(n_last, P_X, cfg.split_pairs(plan.kernel, mode == "sparse")) if T else 1
+    steps = sum(T * c_in * p.k for p in plan.passes)  # PE steps (= LayerTiming.pe_busy without split tiles)
     gather = Q * N * nblk  # = gather_busy: one (position, channel block) per cycle, every pass
     epi = sum(N * p.g for p in plan.passes)  # = epilogue_busy: one (position, slot of P_O channels) per cycle
     scan = plan.positions * nblk if plan.mask_enabled else 0  # = mask_busy
     e = dict.fromkeys(EVENTS, 0)
     e["ddr_read_beats"] = e["slot_write_beats"] = plan.blob_beats
-    e["weight_reads"] = pe_cycles
+    e["weight_reads"] = steps
     e["param_reads"] = epi
-    e["index_decodes"] = pe_cycles * P_O if mode == "sparse" else 0
+    e["index_decodes"] = steps * P_O if mode == "sparse" else 0
     e["pe_ops"] = sum(c_in * p.k for p in plan.passes) * P_O * N
     e["window_writes"] = gather
-    e["window_reads"] = Q * N * c_in  # one (column, input channel) each, for its k steps
+    # one (column, input channel) each, for its k steps (contract.window_reads)
+    e["window_reads"] = sum((N - n_last) * c_in + n_last * window_reads(c_in, p.k, m_last) for p in plan.passes)
     e["act_reads"] = gather * plan.kernel**2 + scan * 9  # a 3x3 window reads all nine banks, 1x1 one
     e["act_writes_bits"] = epi
     e["act_writes_words"] = scan if plan.copy_masked else 0

@@ -1,13 +1,13 @@
-"""What overlapping layers, a stream's next LOAD and split partial tiles could buy: an ESTIMATE for a design
+"""What overlapping layers, a stream's next LOAD and four-way split tiles could buy: an ESTIMATE for a design
 that is not built.
 
     python bench/overlap_estimate.py [WORKLOAD]
 
-Issue 10's throughput target asks for achieved / ideal >= 0.95 with both sides streaming. After the
-stem unit the pruned run loses, per image, its layers' pipeline fills and tails (`archsim run`'s
-`PE waiting` line, 5.6 % of the pruned run: above all each layer's last epilogue, n_t g_q = 128 cycles
-of a full tile, while the PE array idles) and its partial tiles (4.6 %). This script asks what three levers would take, with the timing
-contract's own formulas (archsim/contract.py) and the rules drafted here; nothing of it exists in the
+Issue 10's throughput target asks for achieved / ideal >= 0.95 with both sides streaming. The pruned
+run loses, per image, its layers' pipeline fills and tails (`archsim run`'s `PE waiting` line: above
+all each layer's last epilogue, n_t g_q = 128 cycles of a full tile, while the PE array idles) and
+its partial tiles (the `partial tiles` line; split tiles, rule T3, halve those of at most 8
+positions). This script asks what three more levers would take, with the timing contract's own formulas (archsim/contract.py) and the rules drafted here; nothing of it exists in the
 contract, the simulator or the RTL.
 
 **Layer overlap (draft rules O1-O5).** Today a layer starts when the previous one has written its
@@ -34,28 +34,12 @@ last output (docs/timing.md 4.3), so every layer pays its first gather and its l
   the source's last output. A scan does not start before layer l-1's epilogue is over (the active
   list of layer l+1 is the one layer l-1 used, E6).
 
-**Split partial tiles (draft rules P1-P3).** A tile of n_t <= P_X / 2 positions leaves at least
-half the columns idle for all its C_in k_q steps. Split, the column halves work on the same
-positions and take alternate steps.
-
-* P1. A tile of n_t <= P_X / m positions (m the largest power of two up to the lever's m with
-  n_t m <= P_X; `tile_split`) runs m steps per cycle: column group h (columns h P_X / m ..) takes
-  step i m + h in cycle i, so C_end(u) = C_start(u) + ceil(C_in k_q / m) (counted per block here,
-  which can only add cycles). The gather writes each position into its column of every group in
-  the same cycle (more write enables, no cycle).
-* P2. Rule T2 holds with n_t m in place of n_t: block b is read from cycle b B_A k_q / m on.
-* P3. The epilogue's read of (position i, slot) returns the sum of the m groups' accumulators of
-  column i: no epilogue cycle is added (the PE array's read path selects column i of 16 today; m = 2
-  adds the selection of column i + P_X / 2 and one adder per row).
-
-In hardware (m = 2, a sketch from rtl/verilog/bnn_pe_array.v): the weight entry already holds
-m_K = 2 whole 3x3 steps (6 of a 1x1 layer) on the Ultra96v2, so one entry per cycle feeds both
-groups; each row gets a second decoded kernel and slot, the window buffers a second read address
-(the channel of the odd step) for the upper columns, the per-(row, bank, slot) valid bits a copy per
-group, and the PE sequencer advances two steps per cycle (the last one alone when C_in k_q is odd).
-m = 4 needs two entries per cycle (a second read port or a double-width ring). The dense baseline
-gets the same rule; on the shipped network every dense map's positions are a multiple of P_X, so
-it has no partial tile to split.
+**Four-way split tiles.** Rule T3 (docs/timing.md 4.2, built) splits a tile of at most P_X / 2
+positions two ways. Four ways (variant `split 4`): a tile of at most P_X / 4 positions holds
+each position in four columns and runs four steps per cycle, C_end(u) = C_start(u) + ceil(C_in k_q /
+4) (counted per block here), T2 with 4 n_t, the epilogue's read adding four columns' sums. On the
+Ultra96v2 a weight entry holds two 3x3 steps, so this needs two entries per cycle (a second read port
+or a double-width ring) besides two more decoded kernels per row.
 
 **Stream LOAD overlap.** In a stream, image n's LOAD (raw image, stem unit, x0 into the input
 buffer) runs during image n-1's later stages, so that image n's first layer finds every input row
@@ -120,10 +104,8 @@ VARIANTS: dict[str, dict[str, str | bool]] = {
     "x0 early": {"x0_early": True},
     "x0 and blob 0 early": {"x0_early": True, "blob0_early": True},
     "all three": {"overlap": "full", "x0_early": True, "blob0_early": True},
-    "split 2": {"split": 2},
     "split 4": {"split": 4},
-    "split 2, pass lag": {"split": 2, "overlap": "pass"},
-    "split 2, all three": {"split": 2, "overlap": "full", "x0_early": True, "blob0_early": True},
+    "split 4, all three": {"split": 4, "overlap": "full", "x0_early": True, "blob0_early": True},
 }
 
 
@@ -135,9 +117,9 @@ def block_passes(src: LayerPlan, nblk: int, word_bits: int) -> list[int]:
     ]
 
 
-def tile_split(n: int, cols: int, split: int) -> int:
-    """Rule P1: the ways a tile of n positions splits its steps, the largest power of two m <= split
-    with n m <= cols (1 for a tile of more than cols / 2 positions, or without the lever)."""
+def ways(n: int, cols: int, split: int) -> int:
+    """The ways a tile of n positions splits its steps: the largest power of two m <= split with
+    n m <= cols (rule T3 is split = 2)."""
     m = 1
     while m < split and n * 2 * m <= cols:
         m *= 2
@@ -153,13 +135,13 @@ def layer_ends(
     overlap: str = "",
     x0_early: bool = False,
     blob0_early: bool = False,
-    split: int = 1,
+    split: int | None = None,
 ) -> list[int]:
     """Each layer's end (its last output written + lambda_layer) of one image from cycle 0, under the
     chosen levers (module docstring); with none of them, contract.schedule's layer ends."""
     if overlap not in OVERLAP_FORMS:
         raise ValueError(f"overlap: one of {OVERLAP_FORMS}, got {overlap!r}")
-    if split < 1 or split & (split - 1):
+    if split is not None and (split < 1 or split & (split - 1)):
         raise ValueError(f"split: a power of two, got {split}")
     if not program.input_buffer:
         raise ValueError("only configurations with an input buffer (buffers.input_buffer)")
@@ -242,11 +224,12 @@ def layer_ends(
             mask_end = start
             ready0 = np.full(tiles, start, dtype=np.int64)
         layer_eb: list[int] = []
+        layer_split = cfg.split_pairs(plan.kernel, program.mode == "sparse")  # rule T3 as configured
         for p in plan.passes:
             ready = loaded(first_blob + p.index)
             for t in range(tiles):
                 u, n = len(gb), sizes[t]
-                m = tile_split(n, cols, split)  # rule P1: m steps per cycle for a tile of at most cols / m
+                m = ways(n, cols, split if split is not None else 2 if layer_split else 1)  # T3 (or 4 ways)
                 lr = int(ready0[t]) if p.index == 0 else mask_end
                 g = max(start, gb[u - 1] if u else NEG, lr, cb[u - 2] if u >= 2 else NEG)
                 sweeps = []  # rule T1, each (position, block) once its input is there (4.4 rule 4, O3)
@@ -314,7 +297,7 @@ def estimate(workload: str) -> list[dict[str, float | str]]:
     for name, levers in VARIANTS.items():
         stream_only = {k: v for k, v in levers.items() if k in ("x0_early", "blob0_early")}
         # image 0 (and latency mode) has no image before it
-        first = {"overlap": levers.get("overlap", ""), "split": levers.get("split", 1)}
+        first = {"overlap": levers.get("overlap", ""), "split": levers.get("split")}
         dense_end = layer_ends(wl.baseline_program, cfg, dense_acts, **first)[-1]
         pruned_ends = [layer_ends(wl.program, cfg, a, **first)[-1] for a in res.actives]
         if stream_only:  # the stream's own levers: images 1 .. N-1 again with them
@@ -351,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = estimate(args.workload)
     r0 = rows[0]
-    print("ESTIMATE for a design that is not built (layer overlap, stream LOAD overlap, split tiles; module docstring)")
+    print("ESTIMATE for a design that is not built (layer overlap, stream LOAD overlap, 4-way split; module docstring)")
     print("latency mode: DONE (sample mean); stream: period per image, end_L(n) - S(n) over images 1..N-1")
     print(
         f"{'variant':<20} {'latency: dense':>14} {'pruned':>9} {'speedup':>8} {'/ideal':>7}   "

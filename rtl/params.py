@@ -254,6 +254,8 @@ class RtlParams:
             "INBUF": int(b.input_buffer),  # input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4)
             # early mask scan (docs/timing.md 4.5): a mask unit means sparse mode (E1)
             "EARLY": int(b.early_scan and self.sparse),
+            # split tiles (docs/timing.md 4.2, T3), in the sparse and the dense build alike
+            "SPLIT": int(c.pe_array.split_tiles),
             # sum store of the pooled STORE (docs/timing.md 5): lanes of pooled_sum_bits, sum_store_slots words
             "POOL": int(b.pooled_store),
             "PSB": c.pooled_sum_bits,

@@ -9,12 +9,16 @@ must stay exact.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from archsim.contract import schedule
+from archsim.program import compile_program
 from archsim.sim import simulate
 from tests.rtlsim.cases import BACKPRESSURE, CASES, built_for, case
-from tests.rtlsim.harness import Outcome, read_bursts, run
+from tests.rtlsim.harness import Outcome, expected_run, read_bursts, run
 from tests.rtlsim.models import random_x0
 
 pytestmark = pytest.mark.rtl
@@ -242,3 +246,23 @@ def test_block_major_hand_over(name, tmp_path):
     assert early >= 2, f"{name}: the first block's sweep never sets a tile's start"
     if name == "bg_narrow":
         assert late >= 2, f"{name}: no tile waits for its whole gather"
+
+
+@pytest.mark.parametrize("name", [c.name for c in CASES if c.name.startswith("split_")])
+def test_split_cases_split(name):
+    """Each split case has a tile of at most P_X / 2 positions on its critical path: the contract with split
+    tiles (docs/timing.md 4.2, T3) ends earlier than without, so the RTL's DONE tests the rule."""
+    spec = case(name)
+    o = spec.make()
+    cfg = spec.config()
+    assert cfg.pe_array.split_tiles and cfg.split_pairs(3, spec.mode == "sparse")
+    off = cfg.model_copy(update={"pe_array": cfg.pe_array.model_copy(update={"split_tiles": False})})
+    _, masks = expected_run(o.model, o.x0, o.mode, cfg)
+    active = [None if m is None else np.flatnonzero(m.reshape(-1)) for m in masks]
+    with_split = schedule(compile_program(o.model, cfg, o.mode), cfg, active).total_cycles
+    assert with_split < schedule(compile_program(o.model, off, o.mode), off, active).total_cycles
+
+
+def test_readme_counts_the_cases():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"in the test suite: {len(CASES)} layer and programme cases under Icarus" in readme

@@ -14,7 +14,7 @@ import pytest
 from timing_models import CONFIGS, Spec, check_all_modes, make_config, make_model
 
 from archsim.config import HardwareConfig
-from archsim.contract import compute_cycles, epilogue_cycles, gather_cycles, mask_cycles
+from archsim.contract import compute_cycles, epilogue_cycles, gather_cycles, mask_cycles, schedule, tile_split
 from archsim.program import LayerPlan, Program, compile_program
 
 ActiveFn = Callable[[np.random.Generator, int, int], np.ndarray]
@@ -76,10 +76,10 @@ def build(case: str, cfg: HardwareConfig, seed: int = 0) -> tuple[Program, list[
     return program, active
 
 
-def busy_by_formula(plan: LayerPlan, n_active: int, cols: int) -> tuple[int, int, int, int]:
+def busy_by_formula(plan: LayerPlan, n_active: int, cols: int, split: bool = False) -> tuple[int, int, int, int]:
     """FINN-style: each block's busy cycles from its one analytic formula in contract.py."""
     sizes = [min(cols, n_active - lo) for lo in range(0, n_active, cols)]
-    pe = sum(len(sizes) * compute_cycles(plan.c_in, p.k) for p in plan.passes)
+    pe = sum(compute_cycles(plan.c_in, p.k, tile_split(n, cols, split)) for p in plan.passes for n in sizes)
     gather = len(plan.passes) * sum(gather_cycles(n, plan.nblk) for n in sizes)
     epi = sum(epilogue_cycles(n, p.g) for p in plan.passes for n in sizes)
     mask = mask_cycles(plan.positions, plan.nblk) if plan.mask_enabled else 0
@@ -94,7 +94,7 @@ def test_single_layer_all_modes_agree(case: str, config: str) -> None:
     got = check_all_modes(program, cfg, active)["cycle"]
     for L, act, plan in zip(got.layers, got.layer_activity(), program.layers, strict=True):
         assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(
-            plan, L.n_active, cfg.pe_array.cols
+            plan, L.n_active, cfg.pe_array.cols, cfg.split_pairs(plan.kernel, program.mode == "sparse")
         )
         assert act.ddr_read_beats == L.dma_beats == plan.blob_beats
 
@@ -126,4 +126,21 @@ def test_folding_parameters(rows: int, cols: int, acc_depth: int, act_word_bits:
     active = [np.flatnonzero(rng.random(20) < 0.6)]
     got = check_all_modes(program, cfg, active)["cycle"]
     L, plan = got.layers[0], program.layers[0]
-    assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cols)
+    split = cfg.split_pairs(plan.kernel, True)
+    assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cols, split)
+
+
+def test_t3_split_tile_by_hand() -> None:
+    """Rule T3 (docs/timing.md 4.2) by hand: 25 positions on 6 columns are tiles of 6, 6, 6, 6 and 1; with
+    C_in = 12 and k = 3 a tile takes 36 steps, and the tile of one position, split, ceil(36 / 2) = 18 cycles,
+    in the contract and in both SimPy modes; without the option every tile takes 36."""
+    cfg = CONFIGS["split"]
+    off = cfg.model_copy(update={"pe_array": cfg.pe_array.model_copy(update={"split_tiles": False})})
+    model = make_model(cfg, 12, (5, 5), [Spec(12, k=3)], np.random.default_rng(3))
+    for c, want in ((cfg, [36, 36, 36, 36, 18]), (off, [36] * 5)):
+        program = compile_program(model, c, "sparse")
+        assert program.layers[0].passes[0].k == 3 and len(program.layers[0].passes) == 1
+        check_all_modes(program, c, [None])  # fast == cycle == contract, to the cycle
+        ev = schedule(program, c, [None], keep_tiles=True).layers[0].tile_events
+        assert [e.n for e in ev] == [6, 6, 6, 6, 1]
+        assert [e.compute_end - e.compute_start for e in ev] == want

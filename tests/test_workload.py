@@ -197,8 +197,17 @@ def test_readme_lever_table_is_computed():
         row = f"| {res.dense.done:,} | {p:,.0f} | {res.speedup:.2f}x | {res.latency_us(p):.1f} us |"
         assert row in readme, row
         runs.append(res)
-    # the stem unit's paragraph: the first two variants are the design as configured and without the unit
-    chip, host = runs[0], runs[1]
+    # the stem unit's paragraph: the second and third variants are the design without split tiles, with and
+    # without the unit (the split tiles' paragraph quotes the first two)
+    chip, host = runs[1], runs[2]
+    split, unsplit = runs[0], runs[1]
+    for quoted in (
+        f"the pruned run from {unsplit.sparse_cycles_mean:,.0f} to {split.sparse_cycles_mean:,.0f} cycles",
+        f"{unsplit.speedup:.2f}x to {split.speedup:.2f}x",
+        f"achieved / ideal {unsplit.speedup / unsplit.ideal_speedup:.3f} to {split.speedup / split.ideal_speedup:.3f}",
+    ):
+        assert quoted in readme, quoted
+    assert split.dense.done == unsplit.dense.done  # the dense baseline's maps fill every tile
     prog = chip.workload.program
     assert prog.stem_unit and not host.workload.program.stem_unit
     # rule ST7's share: the same unit with the first layer's blob read before the raw LOAD, on both sides

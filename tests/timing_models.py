@@ -29,7 +29,7 @@ ULTRA96 = load_config(ROOT / "configs/ultra96v2.yaml")
 _BIG_BUFFERS = {"act_bank_depth": 1 << 14, "res_depth": 1 << 16, "weight_depth": 1 << 16, "list_depth": 1 << 12}
 
 
-def make_config(name: str, pe: dict[str, int], axi: dict[str, int], act_word_bits: int) -> HardwareConfig:
+def make_config(name: str, pe: dict[str, int | bool], axi: dict[str, int], act_word_bits: int) -> HardwareConfig:
     """The Ultra96v2 config with other folding parameters and AXI timing (validated)."""
     data = copy.deepcopy(ULTRA96.model_dump())
     data["name"] = name
@@ -79,6 +79,22 @@ CONFIGS: dict[str, HardwareConfig] = {
             "read_beat_cycles": 3,
         },
         4,
+    ),
+    # split tiles (docs/timing.md 4.2, T3): tiles of up to 3 positions take two steps per cycle; 4 x 8 slots give
+    # an even number of steps per weight entry (2 of a 3x3 step, 6 of a 1x1 one), as the rule needs
+    "split": make_config(
+        "split",
+        {"rows": 4, "cols": 6, "acc_depth": 8, "split_tiles": True},
+        {
+            "data_bits": 64,
+            "max_burst_beats": 4,
+            "read_latency": 6,
+            "write_latency": 2,
+            "max_outstanding_reads": 2,
+            "max_outstanding_writes": 2,
+            "read_beat_cycles": 1,
+        },
+        8,
     ),
     "wide": make_config(
         "wide",

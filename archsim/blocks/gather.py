@@ -13,7 +13,8 @@ scan has ended.
     G1(u) = G_start(u) + n,   G_end(u) = G1(u) + (nblk - 1) n
 
 The PE array may start lambda_gather cycles after the first sweep (G1) when it reads a block
-no faster than the gather writes one, B_A k_q >= n, else lambda_gather after G_end (rule T2).
+no faster than the gather writes one, B_A k_q >= n m, else lambda_gather after G_end (rule T2; m = 2
+for a split tile, rule T3, whose positions the gather writes into both halves of the columns at once).
 A layer that reads the input buffer waits, in the first sweep, before each position until its
 window's input rows are LOADed (docs/timing.md 4.4), so G1(u) may exceed G_start(u) + n.
 """
@@ -26,7 +27,7 @@ import simpy
 
 from archsim.blocks.signals import NEVER, Clocked
 from archsim.blocks.work import CycleLayer, Tile
-from archsim.contract import Latencies, gather_cycles, gather_times, window_ready
+from archsim.contract import Latencies, gather_cycles, gather_times, tile_split, window_ready
 
 
 class FastGather:
@@ -34,8 +35,11 @@ class FastGather:
     in tile order). The window buffers are a FIFO of the cycles from which each is free: taken here,
     given back by the PE array."""
 
-    def __init__(self, env: simpy.Environment, lat: Latencies, act_word_bits: int) -> None:
+    def __init__(
+        self, env: simpy.Environment, lat: Latencies, act_word_bits: int, cols: int, split: dict[int, bool]
+    ) -> None:
         self.env, self.lat, self.act_word_bits = env, lat, act_word_bits
+        self.cols, self.split = cols, split  # split: kernel size -> rule T3 applies (HardwareConfig.split_pairs)
         self.free_buffers: deque[int] = deque([0, 0])
         self.end = 0  # G_end of the previous tile
 
@@ -56,7 +60,8 @@ class FastGather:
         act.window_writes += cycles
         if plan.mask_enabled:
             act.list_reads += cycles  # every sweep reads the tile's entries from the list again, as the RTL does
-        return window_ready(g1, self.end, tile.n, plan.passes[tile.q].k, self.act_word_bits, self.lat)
+        tile.m = tile_split(tile.n, self.cols, self.split[plan.kernel])  # T3: a split tile fills both halves
+        return window_ready(g1, self.end, tile.n * tile.m, plan.passes[tile.q].k, self.act_word_bits, self.lat)
 
 
 class CycleGather(Clocked):

@@ -121,6 +121,7 @@ class Tile:
     last_in_pass: bool
     last_in_layer: bool
     bank: int = -1  # accumulator bank (u % 2)
+    m: int = 1  # steps per cycle (docs/timing.md 4.2, rule T3), set by the gather
     times: list[int] = field(default_factory=list)  # G start/end, C start/end, E start/end
 
 

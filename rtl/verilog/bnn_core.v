@@ -78,6 +78,7 @@ module bnn_core #(
     parameter SLW = 1,  // log2 of the blob slots of the parameter, predictor and threshold memories
     parameter INBUF = 0,  // input buffer: layer 1 overlaps the LOAD (docs/timing.md 4.4, docs/architecture.md 5)
     parameter EARLY = 0,  // early mask scan of the next layer (docs/timing.md 4.5)
+    parameter SPLIT = 0,  // split tiles: a tile of <= COLS/2 positions takes two steps per cycle (docs/timing.md 4.2, T3)
     parameter POOL = 0,  // sum store: a pooled STORE writes the last layer's channel sums (docs/timing.md 5)
     parameter PSB = 22,
     parameter PSD = 32,
@@ -570,7 +571,9 @@ module bnn_core #(
     endgenerate
 
     // ------------------------------------------------------------------ gather, window buffers, PE array
-    wire wb_we, wb_buf;
+    // T3: split tiles in a layer whose kernel size has an even number of steps per weight entry
+    wire split_en = (SPLIT != 0) && (f_k3 ? (M3 % 2 == 0) : (M1 % 2 == 0));
+    wire wb_we, wb_dup, wb_buf;
     wire [CLW-1:0] wb_col;
     wire [NBW-1:0] wb_blk;
     wire [9*BA-1:0] wb_data;
@@ -582,13 +585,13 @@ module bnn_core #(
     wire [CLW:0] pe_rec_nt, ep_rec_nt;
     bnn_gather #(
         .COLS(COLS), .CLW(CLW), .BA(BA), .AAW(AAW), .CW(CW), .NCW(NCW), .NBW(NBW), .RAW(RAW), .PSW(PSW),
-        .LAW(LAW), .MPW(MPW), .UW(UW), .LINW(LINW)
+        .LAW(LAW), .MPW(MPW), .UW(UW), .LINW(LINW), .SPLIT(SPLIT)
     ) u_gather (
-        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .k3(f_k3), .s2(f_s2),
+        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .mask_en(f_mask), .k3(f_k3), .split_en(split_en), .s2(f_s2),
         .in_x(in_x && (INBUF != 0)), .rows_cnt(rows_cnt), .h_in(cur_h_in), .w_in(cur_w_in), .h_out(cur_h_out), .w_out(cur_w_out), .nblk_in(cur_nblk_in),
         .w3n_in(cur_w3n_in), .positions(cur_positions), .n_pass(cur_n_pass), .first_pass(cur_first_pass),
         .list_cnt(list_cnt), .mask_done(mask_done), .c_done(c_done), .list_raddr(gl_raddr), .list_rdata(gl_rdata),
-        .ga_addr(ga_addr), .ga_data(ga_data), .wb_we(wb_we), .wb_col(wb_col), .wb_buf(wb_buf), .wb_blk(wb_blk),
+        .ga_addr(ga_addr), .ga_data(ga_data), .wb_we(wb_we), .wb_dup(wb_dup), .wb_col(wb_col), .wb_buf(wb_buf), .wb_blk(wb_blk),
         .wb_data(wb_data), .wb_mask(wb_mask), .wb_rot(wb_rot), .g_first(g_first), .g_ready(g_ready),
         .g_over(g_over), .rec_idx_a(pe_rec), .rec_gp_a(pe_rec_gp), .rec_nt_a(pe_rec_nt), .rec_idx_b(ep_rec), .rec_gp_b(ep_rec_gp), .rec_tb_b(ep_rec_tb),
         .rec_nt_b(ep_rec_nt)
@@ -598,22 +601,28 @@ module bnn_core #(
     wire [NBW-1:0] wb_rblk;
     wire [BIW-1:0] wb_rbit;
     wire [9*COLS-1:0] win, msk;
-    bnn_winbuf #(.COLS(COLS), .CLW(CLW), .BA(BA), .BIW(BIW), .NBW(NBW)) u_winbuf (
-        .clk(clk), .we(wb_we), .wcol(wb_col), .wbuf(wb_buf), .wblk(wb_blk), .wdata(wb_data), .wmask(wb_mask),
-        .wrot(wb_rot), .rbuf(wb_rbuf), .rblk(wb_rblk), .rbit(wb_rbit), .win(win), .msk(msk)
+    wire [NBW-1:0] wb_rblk_b;
+    wire [BIW-1:0] wb_rbit_b;
+    bnn_winbuf #(.COLS(COLS), .CLW(CLW), .BA(BA), .BIW(BIW), .NBW(NBW), .SPLIT(SPLIT)) u_winbuf (
+        .clk(clk), .we(wb_we), .wdup(wb_dup), .wcol(wb_col), .wbuf(wb_buf), .wblk(wb_blk), .wdata(wb_data),
+        .wmask(wb_mask), .wrot(wb_rot), .rbuf(wb_rbuf), .rblk(wb_rblk), .rbit(wb_rbit), .rblk_b(wb_rblk_b),
+        .rbit_b(wb_rbit_b), .win(win), .msk(msk)
     );
 
-    wire p2_v, p2_bank, p2_first, p2_last;
-    wire [MW-1:0] p2_sub;
-    wire [GW-1:0] p2_j;
+    wire p2_v, p2_vb, p2_split, p2_bank, p2_first, p2_last;
+    wire [MW-1:0] p2_sub, p2_sub_b;
+    wire [GW-1:0] p2_j, p2_j_b;
     bnn_pe_ctl #(
-        .MPW(MPW), .UW(UW), .CLW(CLW), .SW(SW), .GW(GW), .BA(BA), .BIW(BIW), .NBW(NBW), .WAW(WAW), .MW(MW), .M1(M1), .M3(M3)
+        .MPW(MPW), .UW(UW), .CLW(CLW), .SW(SW), .GW(GW), .BA(BA), .BIW(BIW), .NBW(NBW), .WAW(WAW), .MW(MW), .M1(M1), .M3(M3),
+        .COLS(COLS), .SPLIT(SPLIT)
     ) u_pe_ctl (
-        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .k3(f_k3), .g_first(g_first),
-        .g_ready(g_ready), .e_done(e_done), .loaded_cnt(loaded_cnt), .rec_idx(pe_rec), .rec_gp(pe_rec_gp),
+        .clk(clk), .layer_init(layer_init), .layer_active(layer_active), .k3(f_k3), .split_en(split_en),
+        .g_first(g_first), .g_ready(g_ready), .e_done(e_done), .loaded_cnt(loaded_cnt), .rec_idx(pe_rec), .rec_gp(pe_rec_gp),
         .rec_nt(pe_rec_nt), .pidx(pe_idx),
         .p_k(pt_k), .p_steps(pt_steps), .p_wbase(pt_wbase_pe), .w_raddr(w_raddr), .wb_rbuf(wb_rbuf), .wb_rblk(wb_rblk), .wb_rbit(wb_rbit),
-        .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j), .p2_bank(p2_bank), .p2_first(p2_first), .p2_last(p2_last),
+        .wb_rblk_b(wb_rblk_b), .wb_rbit_b(wb_rbit_b),
+        .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j), .p2_vb(p2_vb), .p2_sub_b(p2_sub_b), .p2_j_b(p2_j_b),
+        .p2_split(p2_split), .p2_bank(p2_bank), .p2_first(p2_first), .p2_last(p2_last),
         .c_done(c_done)
     );
 
@@ -623,9 +632,10 @@ module bnn_core #(
     wire [ROWS*ACC_W-1:0] e_dot;
     bnn_pe_array #(
         .ROWS(ROWS), .COLS(COLS), .CLW(CLW), .GW(GW), .ACC_W(ACC_W), .ACC_S(ACC_S), .IB(IB), .SPARSE(SPARSE),
-        .E_MEM(E_MEM), .MW(MW), .M1(M1), .M3(M3), .UW(UW)
+        .E_MEM(E_MEM), .MW(MW), .M1(M1), .M3(M3), .UW(UW), .SPLIT(SPLIT)
     ) u_pe (
         .clk(clk), .layer_init(layer_init), .k3(f_k3), .p2_v(p2_v), .p2_sub(p2_sub), .p2_j(p2_j),
+        .p2_vb(p2_vb), .p2_sub_b(p2_sub_b), .p2_j_b(p2_j_b), .p2_split(p2_split),
         .p2_bank(p2_bank), .p2_first(p2_first), .p2_last(p2_last), .wentry(w_rdata), .win(win), .msk(msk),
         .e_bank(e_bank), .e_slot(e_slot), .e_col(e_col), .e_dot(e_dot), .c_ready(c_ready)
     );

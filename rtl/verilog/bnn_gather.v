@@ -19,6 +19,8 @@
 // first sweep is usable, `g_ready` those wholly usable.
 // The gather also records, per tile, its pass, base list index and size for the PE
 // array and the epilogue (8 entries: at most four tiles are in flight).
+// Split tiles (SPLIT, docs/timing.md 4.2, T3): a tile of at most COLS/2 positions is
+// written into both halves of the window buffer's columns at once (`wb_dup`).
 `default_nettype none
 module bnn_gather #(
     parameter COLS = 16,
@@ -33,13 +35,15 @@ module bnn_gather #(
     parameter LAW = 10,
     parameter MPW = 6,
     parameter UW = 16,
-    parameter LINW = 24
+    parameter LINW = 24,
+    parameter SPLIT = 0  // split tiles (docs/timing.md 4.2, T3): a tile of <= COLS/2 positions fills both halves
 ) (
     input wire clk,
     input wire layer_init,
     input wire layer_active,
     input wire mask_en,
     input wire k3,
+    input wire split_en,  // the layer's tiles may be split (T3)
     input wire s2,
     input wire in_x,  // the layer reads the input buffer: wait for LOADed rows (docs/timing.md 4.4)
     input wire [CW:0] rows_cnt,
@@ -60,6 +64,7 @@ module bnn_gather #(
     output wire [9*AAW-1:0] ga_addr,
     input wire [9*BA-1:0] ga_data,
     output reg wb_we,
+    output reg wb_dup,  // the tile is split (T3): the window buffer writes column wb_col + COLS/2 too
     output reg [CLW-1:0] wb_col,
     output reg wb_buf,
     output reg [NBW-1:0] wb_blk,
@@ -191,7 +196,7 @@ module bnn_gather #(
     );
 
     // ------------------------------------------------------------------ stage 1: bank addresses
-    reg v1, last1, first1, buf1;
+    reg v1, last1, first1, buf1, dup1;
     reg [CLW-1:0] col1;
     reg [NCW-1:0] blk1;
     reg [LINW-1:0] pos1;
@@ -201,6 +206,7 @@ module bnn_gather #(
         first1 <= first_last;
         buf1 <= buf_cur;
         col1 <= n;
+        dup1 <= (SPLIT != 0) && split_en && ({nt_cur, 1'b0} <= COLS);
         blk1 <= blk;
         pos1 <= sweep0 ? pos_gen : pos_rep;
     end
@@ -223,6 +229,7 @@ module bnn_gather #(
         last2 <= v1 && last1 && !layer_init;
         first2 <= v1 && first1 && !layer_init;
         wb_col <= col1;
+        wb_dup <= dup1;
         wb_buf <= buf1;
         wb_blk <= blk1[NBW-1:0];
         wb_mask <= tvalid;

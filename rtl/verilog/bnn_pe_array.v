@@ -8,6 +8,14 @@
 // BA k steps; when BA k >= n_t it never overtakes the gather, so the tile's first block
 // suffices (`g_first`, first sweep + lambda_gather), else the whole tile (`g_ready`).
 //
+// Split tiles (SPLIT, docs/timing.md 4.2, rule T3): a tile of at most COLS/2 positions
+// holds each position in column i and i + COLS/2 (the gather writes both), and the two
+// halves take alternate steps, two per cycle from one weight entry (only in a layer whose
+// kernel size has an even number of steps per entry, `split_en`, so a pair never straddles two). The
+// upper half gets its own decoded kernels, slots, valid bits and window-buffer channel;
+// the epilogue's read of column i of a split tile returns the sum of columns i and
+// i + COLS/2. Without SPLIT (or for a larger tile) the upper half takes the same step.
+//
 // bnn_pe_array: ROWS x COLS processing elements. Every row gets its kernel (9 bits)
 // and channel slot of the step (the sparse index decoder: slot = the step's index
 // field; bypassed in dense mode: slot = j), every column the 3x3 window bits of its
@@ -33,12 +41,15 @@ module bnn_pe_ctl #(
     parameter WAW = 12,
     parameter MW = 1,
     parameter M1 = 3,
-    parameter M3 = 1
+    parameter M3 = 1,
+    parameter COLS = 16,  // PE columns: a tile of at most COLS/2 positions is split
+    parameter SPLIT = 0  // split tiles (rule T3)
 ) (
     input wire clk,
     input wire layer_init,
     input wire layer_active,
     input wire k3,
+    input wire split_en,  // the layer's tiles may be split (T3: SPLIT and an even number of its steps per entry)
     input wire [UW-1:0] g_first,
     input wire [UW-1:0] g_ready,
     input wire [UW-1:0] e_done,
@@ -56,9 +67,15 @@ module bnn_pe_ctl #(
     output wire wb_rbuf,
     output wire [NBW-1:0] wb_rblk,
     output wire [BIW-1:0] wb_rbit,
+    output wire [NBW-1:0] wb_rblk_b,  // the upper half's channel (the odd step's of a split tile)
+    output wire [BIW-1:0] wb_rbit_b,
     output reg p2_v,
     output reg [MW-1:0] p2_sub,
     output reg [GW-1:0] p2_j,
+    output reg p2_vb,  // the upper half's step is real (a split tile's last pair may hold one step)
+    output reg [MW-1:0] p2_sub_b,
+    output reg [GW-1:0] p2_j_b,
+    output reg p2_split,
     output reg p2_bank,
     output reg p2_first,
     output reg p2_last,
@@ -75,32 +92,59 @@ module bnn_pe_ctl #(
     reg [NBW-1:0] cblk;
     reg [WAW-1:0] e;
     reg [MW-1:0] sub;
+    localparam [CLW:0] HALF = COLS / 2;
+    reg sp;  // the running tile is split (T3)
     assign rec_idx = u[2:0];
     assign pidx = rec_gp;
-    // T2: a tile's record (pass, size) is written when its gather starts, before either count passes u
+    // T3: the next tile (its record is written when its gather starts) is split
+    wire sp_next = (SPLIT != 0) && split_en && (rec_nt <= HALF);
+    // T2: a tile's record (pass, size) is written when its gather starts, before either count passes u;
+    // a split tile reads a block in BA k / 2 cycles, so it compares BA k with 2 n_t
     wire early;
     generate
         if (BA >= (1 << CLW)) begin : g_ba_wide
-            assign early = (p_k != 0);  // BA k >= BA >= n_t for any k >= 1
+            assign early = (p_k != 0);  // BA k >= BA >= n_t (>= 2 n_t when split) for any k >= 1
         end else begin : g_ba_narrow
             localparam [GW+CLW+1:0] BA_W = BA;
-            assign early = ({{(CLW + 1) {1'b0}}, p_k} * BA_W) >= {{(GW + 1) {1'b0}}, rec_nt};
+            wire [CLW+1:0] need = sp_next ? {rec_nt, 1'b0} : {1'b0, rec_nt};
+            assign early = ({{(CLW + 1) {1'b0}}, p_k} * BA_W) >= {{GW {1'b0}}, need};
         end
     endgenerate
     wire win_ok = early ? (g_first > u) : (g_ready > u);
     wire go = layer_active && !busy && win_ok && ((u < 2) || (e_done >= u - 1'b1)) &&
         (loaded_cnt > {1'b0, rec_gp});
     wire issue = go || busy;
-    wire last_step = (cnt == p_steps - 1'b1);
+    wire sp_cur = go ? sp_next : sp;
+    wire one_left = (cnt == p_steps - 1'b1);  // the step at cnt is the tile's last
+    localparam [SW-1:0] TWO = 2;
+    wire last_step = one_left || (sp_cur && (cnt == p_steps - TWO));
     wire [MW-1:0] m_last = k3 ? M3_M1[MW-1:0] : M1_M1[MW-1:0];
+    // the step after the one at the counters (the upper half's, when split), and the one after that
+    wire j_wrap = ({1'b0, j} == p_k - 1'b1);
+    wire cbit_wrap = (cbit == BA_M1[BIW-1:0]);
+    wire [GW-1:0] j_a = j_wrap ? {GW{1'b0}} : j + 1'b1;
+    wire [BIW-1:0] cbit_a = j_wrap ? (cbit_wrap ? {BIW{1'b0}} : cbit + 1'b1) : cbit;
+    wire [NBW-1:0] cblk_a = (j_wrap && cbit_wrap) ? cblk + 1'b1 : cblk;
+    wire [MW-1:0] sub_a = (sub == m_last) ? {MW{1'b0}} : sub + 1'b1;
+    wire [WAW-1:0] e_a = (sub == m_last) ? e + 1'b1 : e;
+    wire j_wrap_a = ({1'b0, j_a} == p_k - 1'b1);
+    wire cbit_wrap_a = (cbit_a == BA_M1[BIW-1:0]);
+    wire [GW-1:0] j_b = j_wrap_a ? {GW{1'b0}} : j_a + 1'b1;
+    wire [BIW-1:0] cbit_b = j_wrap_a ? (cbit_wrap_a ? {BIW{1'b0}} : cbit_a + 1'b1) : cbit_a;
+    wire [NBW-1:0] cblk_b = (j_wrap_a && cbit_wrap_a) ? cblk_a + 1'b1 : cblk_a;
+    wire [MW-1:0] sub_b = (sub_a == m_last) ? {MW{1'b0}} : sub_a + 1'b1;
+    wire [WAW-1:0] e_b = (sub_a == m_last) ? e_a + 1'b1 : e_a;
     assign w_raddr = p_wbase + {1'b0, e};  // wraps modulo the ring's 2^(WAW+1) entries
     assign wb_rbuf = u[0];
     assign wb_rblk = cblk;
     assign wb_rbit = cbit;
+    assign wb_rblk_b = sp_cur ? cblk_a : cblk;
+    assign wb_rbit_b = sp_cur ? cbit_a : cbit;
     always @(posedge clk) begin
         if (layer_init) begin
             u <= 0;
             busy <= 1'b0;
+            sp <= 1'b0;
             cnt <= 0;
             j <= 0;
             cbit <= 0;
@@ -109,6 +153,7 @@ module bnn_pe_ctl #(
             sub <= 0;
             c_done <= 0;
         end else if (issue) begin
+            if (go) sp <= sp_next;
             if (last_step) begin
                 busy <= 1'b0;
                 u <= u + 1'b1;
@@ -119,36 +164,46 @@ module bnn_pe_ctl #(
                 cblk <= 0;
                 e <= 0;
                 sub <= 0;
+            end else if (sp_cur) begin  // two steps: the lower half's and the upper half's
+                busy <= 1'b1;
+                cnt <= cnt + TWO;
+                j <= j_b;
+                cbit <= cbit_b;
+                cblk <= cblk_b;
+                sub <= sub_b;
+                e <= e_b;
             end else begin
                 busy <= 1'b1;
                 cnt <= cnt + 1'b1;
-                if ({1'b0, j} == p_k - 1'b1) begin
-                    j <= 0;
-                    if (cbit == BA_M1[BIW-1:0]) begin
-                        cbit <= 0;
-                        cblk <= cblk + 1'b1;
-                    end else cbit <= cbit + 1'b1;
-                end else j <= j + 1'b1;
-                if (sub == m_last) begin
-                    sub <= 0;
-                    e <= e + 1'b1;
-                end else sub <= sub + 1'b1;
+                j <= j_a;
+                cbit <= cbit_a;
+                cblk <= cblk_a;
+                sub <= sub_a;
+                e <= e_a;
             end
         end
     end
-    reg p1_v, p1_bank, p1_first, p1_last;
-    reg [MW-1:0] p1_sub;
-    reg [GW-1:0] p1_j;
+    reg p1_v, p1_vb, p1_split, p1_bank, p1_first, p1_last;
+    reg [MW-1:0] p1_sub, p1_sub_b;
+    reg [GW-1:0] p1_j, p1_j_b;
     always @(posedge clk) begin
         p1_v <= issue && !layer_init;
+        p1_vb <= issue && !layer_init && !(sp_cur && one_left);
+        p1_split <= sp_cur;
         p1_sub <= sub;
         p1_j <= j;
+        p1_sub_b <= sp_cur ? sub_a : sub;
+        p1_j_b <= sp_cur ? j_a : j;
         p1_bank <= u[0];
         p1_first <= (cnt == 0);
         p1_last <= last_step;
         p2_v <= p1_v && !layer_init;
+        p2_vb <= p1_vb && !layer_init;
+        p2_split <= p1_split;
         p2_sub <= p1_sub;
         p2_j <= p1_j;
+        p2_sub_b <= p1_sub_b;
+        p2_j_b <= p1_j_b;
         p2_bank <= p1_bank;
         p2_first <= p1_first;
         p2_last <= p1_last;
@@ -168,7 +223,8 @@ module bnn_pe_array #(
     parameter MW = 1,
     parameter M1 = 3,
     parameter M3 = 1,
-    parameter UW = 16
+    parameter UW = 16,
+    parameter SPLIT = 0  // split tiles (rule T3): the upper half of the columns takes its own step
 ) (
     input wire clk,
     input wire layer_init,
@@ -178,6 +234,11 @@ module bnn_pe_array #(
     input wire [MW-1:0] p2_sub,
     /* verilator lint_off UNUSEDSIGNAL */
     input wire [GW-1:0] p2_j,  // the dense build's slot; a sparse build decodes it from the step
+    // the upper half's step (the same as the lower half's unless the tile is split; used with SPLIT)
+    input wire p2_vb,
+    input wire [MW-1:0] p2_sub_b,
+    input wire [GW-1:0] p2_j_b,
+    input wire p2_split,
     /* verilator lint_on UNUSEDSIGNAL */
     input wire p2_bank,
     input wire p2_first,
@@ -192,43 +253,36 @@ module bnn_pe_array #(
     output reg [ROWS*ACC_W-1:0] e_dot,
     output reg [UW-1:0] c_ready  // tiles whose accumulators are final
 );
-    localparam F3 = 9 + IB;  // bits per row of a 3x3 step
-    localparam F1 = 1 + IB;  // of a 1x1 step
-    localparam SB3 = ROWS * F3;
-    localparam SB1 = ROWS * F1;
+    localparam integer HALF = COLS / 2;
+    localparam NS = 1 << GW;  // slots per bank as addressed: {bank, slot}
 
-    // ------------------------------------------------------------------ stage A: decode the step
-    reg [SB3-1:0] st3;
-    reg [SB1-1:0] st1;
-    integer i;
-    always @* begin
-        st3 = {SB3{1'b0}};
-        st1 = {SB1{1'b0}};
-        for (i = 0; i < M3; i = i + 1)
-            if (p2_sub == i[MW-1:0]) st3 = wentry[i * SB3 +: SB3];
-        for (i = 0; i < M1; i = i + 1)
-            if (p2_sub == i[MW-1:0]) st1 = wentry[i * SB1 +: SB1];
-    end
+    // ------------------------------------------------------------------ stage A: decode the step(s)
     reg a_v, a_bank, a_first, a_last;
     reg [9*ROWS-1:0] a_kern;
     reg [GW*ROWS-1:0] a_slot;
+    wire [9*ROWS-1:0] a_kern_b;  // the upper half's (= a_kern without SPLIT)
+    wire [GW*ROWS-1:0] a_slot_b;
     reg [9*COLS-1:0] a_win, a_msk;
     genvar r, c;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_dec
-            wire [8:0] k9 = k3 ? st3[r * F3 +: 9] : {4'b0000, st1[r * F1], 4'b0000};
-            wire [GW-1:0] sl;
-            if (SPARSE != 0) begin : g_sp
-                // sparse index decoder: the index field is the accumulator slot
-                wire [GW-1:0] s3 = st3[r * F3 + 9 +: IB];
-                wire [GW-1:0] s1 = st1[r * F1 + 1 +: IB];
-                assign sl = k3 ? s3 : s1;
-            end else begin : g_dn
-                assign sl = p2_j;  // dense: index decoder bypassed, slot = step
-            end
-            always @(posedge clk) begin
-                a_kern[r * 9 +: 9] <= k9;
-                a_slot[r * GW +: GW] <= sl;
+            bnn_pe_decode #(.ROWS(ROWS), .R(r), .GW(GW), .IB(IB), .SPARSE(SPARSE), .E_MEM(E_MEM), .MW(MW),
+                .M1(M1), .M3(M3)) u_dec (
+                .clk(clk), .k3(k3), .sub(p2_sub), .j(p2_j), .wentry(wentry),
+                .kern(a_kern[r * 9 +: 9]), .slot(a_slot[r * GW +: GW])
+            );
+            if (SPLIT != 0) begin : g_dec_b
+                wire [8:0] kb;
+                wire [GW-1:0] sb;
+                bnn_pe_decode #(.ROWS(ROWS), .R(r), .GW(GW), .IB(IB), .SPARSE(SPARSE), .E_MEM(E_MEM), .MW(MW),
+                    .M1(M1), .M3(M3)) u_dec (
+                    .clk(clk), .k3(k3), .sub(p2_sub_b), .j(p2_j_b), .wentry(wentry), .kern(kb), .slot(sb)
+                );
+                assign a_kern_b[r * 9 +: 9] = kb;
+                assign a_slot_b[r * GW +: GW] = sb;
+            end else begin : g_same_b
+                assign a_kern_b[r * 9 +: 9] = a_kern[r * 9 +: 9];
+                assign a_slot_b[r * GW +: GW] = a_slot[r * GW +: GW];
             end
         end
     endgenerate
@@ -257,15 +311,42 @@ module bnn_pe_array #(
             bnn_pc9 u_pm (.v(a_msk[c * 9 +: 9]), .cnt(pm[c * 4 +: 4]));
         end
     endgenerate
+    // the upper half's step: real (a split tile's last pair may hold one step), its slots; the bank's split
+    wire b_vb;
+    wire [GW*ROWS-1:0] b_slot_b;
+    wire e_split;  // the tile in the bank the epilogue reads is split: it adds the halves
+    generate
+        if (SPLIT != 0) begin : g_split
+            reg a_vb, a_split, b_vb_r, b_split;
+            reg [GW*ROWS-1:0] b_slot_b_r;
+            reg [1:0] sp_bank;
+            always @(posedge clk) begin
+                a_vb <= p2_vb && !layer_init;
+                a_split <= p2_split;
+                b_vb_r <= a_vb && !layer_init;
+                b_split <= a_split;
+                b_slot_b_r <= a_slot_b;
+                if (layer_init) sp_bank <= 2'b00;
+                else if (b_v && b_first) sp_bank[b_bank] <= b_split;
+            end
+            assign b_vb = b_vb_r;
+            assign b_slot_b = b_slot_b_r;
+            assign e_split = sp_bank[e_bank];
+        end else begin : g_nosplit
+            assign b_vb = b_v;
+            assign b_slot_b = b_slot;
+            assign e_split = 1'b0;
+        end
+    endgenerate
 
     // ------------------------------------------------------------------ stage C: accumulate
-    localparam NS = 1 << GW;  // slots per bank as addressed: {bank, slot}
-    reg [2*NS-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank
+    reg [2*NS-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank (the lower half's)
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_row
-            wire [GW-1:0] slot = b_slot[r * GW +: GW];
-            wire [GW:0] waddr = {b_bank, slot};
+            wire [GW:0] waddr = {b_bank, b_slot[r * GW +: GW]};
+            wire [GW:0] waddr_b = {b_bank, b_slot_b[r * GW +: GW]};
             wire fresh = b_first || !vbit[r][waddr];
+            wire fresh_b;  // the upper half's (= fresh without SPLIT)
             always @(posedge clk) begin
                 if (layer_init) vbit[r] <= {(2 * NS) {1'b0}};
                 else if (b_v) begin
@@ -278,31 +359,114 @@ module bnn_pe_array #(
             end
             wire [COLS*ACC_S-1:0] erow;
             for (c = 0; c < COLS; c = c + 1) begin : g_pe
+                localparam integer HC = (SPLIT != 0 && c >= HALF && c < 2 * HALF) ? 1 : 0;  // the column's half
+                wire [8:0] kern = (HC != 0) ? a_kern_b[r * 9 +: 9] : a_kern[r * 9 +: 9];
+                wire [GW:0] pa = (HC != 0) ? waddr_b : waddr;
+                wire pf = (HC != 0) ? fresh_b : fresh;
+                wire pwe = (HC != 0) ? b_vb : b_v;
                 // value of this step: 2 popcount(XNOR(w, a) & m) - popcount(m), in -9..9
-                wire [8:0] x = ~(a_kern[r * 9 +: 9] ^ a_win[c * 9 +: 9]) & a_msk[c * 9 +: 9];
+                wire [8:0] x = ~(kern ^ a_win[c * 9 +: 9]) & a_msk[c * 9 +: 9];
                 wire [3:0] pc;
                 bnn_pc9 u_pc (.v(x), .cnt(pc));
                 reg signed [5:0] val;
                 always @(posedge clk) val <= $signed({1'b0, pc, 1'b0}) - $signed({2'b00, pm[c * 4 +: 4]});
                 wire [ACC_S-1:0] old;
                 wire [ACC_S-1:0] eword;
-                wire [ACC_S-1:0] sum = (fresh ? {ACC_S{1'b0}} : old) + {{(ACC_S - 6) {val[5]}}, val};
+                wire [ACC_S-1:0] sum = (pf ? {ACC_S{1'b0}} : old) + {{(ACC_S - 6) {val[5]}}, val};
                 bnn_lutram2 #(.W(ACC_S), .AW(GW + 1), .DEPTH(2 * NS)) u_acc (
-                    .clk(clk), .we(b_v), .waddr(waddr), .wdata(sum),
-                    .raddr_a(waddr), .rdata_a(old), .raddr_b({e_bank, e_slot}), .rdata_b(eword)
+                    .clk(clk), .we(pwe), .waddr(pa), .wdata(sum),
+                    .raddr_a(pa), .rdata_a(old), .raddr_b({e_bank, e_slot}), .rdata_b(eword)
                 );
                 assign erow[c * ACC_S +: ACC_S] = eword;
             end
             // epilogue read: column e_col of this row; a slot not written in the tile is 0
             wire [GW:0] eaddr = {e_bank, e_slot};
             wire [ACC_S-1:0] esel = erow[e_col * ACC_S +: ACC_S];
-            always @(posedge clk)
-                e_dot[r * ACC_W +: ACC_W] <= vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
+            wire [ACC_W-1:0] e_lo = vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
+            if (SPLIT != 0) begin : g_hi
+                // the upper half's valid bits; a split tile's read adds column e_col + HALF (T3)
+                reg [2*NS-1:0] vb;
+                always @(posedge clk) begin
+                    if (layer_init) vb <= {(2 * NS) {1'b0}};
+                    else if (b_v) begin
+                        if (b_first) begin  // a new tile in the bank: both halves start from 0
+                            if (b_bank) vb[2*NS-1:NS] <= {NS{1'b0}};
+                            else vb[NS-1:0] <= {NS{1'b0}};
+                        end
+                        if (b_vb) vb[waddr_b] <= 1'b1;
+                    end
+                end
+                assign fresh_b = b_first || !vb[waddr_b];
+                wire [CLW:0] colb = {1'b0, e_col} + HALF[CLW:0];
+                wire [CLW:0] colb_s = (colb < COLS) ? colb : {(CLW + 1) {1'b0}};
+                wire [ACC_S-1:0] eselb = erow[colb_s * ACC_S +: ACC_S];
+                wire [ACC_W-1:0] e_hi = vb[eaddr] ? {{(ACC_W - ACC_S) {eselb[ACC_S-1]}}, eselb} : {ACC_W{1'b0}};
+                always @(posedge clk) e_dot[r * ACC_W +: ACC_W] <= e_split ? e_lo + e_hi : e_lo;
+            end else begin : g_lo
+                assign fresh_b = fresh;
+                always @(posedge clk) e_dot[r * ACC_W +: ACC_W] <= e_lo;
+            end
         end
     endgenerate
     always @(posedge clk) begin
         if (layer_init) c_ready <= 0;
         else if (b_v && b_last) c_ready <= c_ready + 1'b1;
+    end
+endmodule
+
+// One row's decoder of a step (stage A): the row's 3x3 kernel (or 1x1 tap, in the centre) and its
+// accumulator slot from the weight entry's step `sub`; registered. Sparse: the slot is the step's
+// index field (the sparse index decoder); dense: the slot is the kernel's place j in the channel.
+module bnn_pe_decode #(
+    parameter ROWS = 16,
+    parameter R = 0,  // the row
+    parameter GW = 3,
+    parameter IB = 3,
+    parameter SPARSE = 1,
+    parameter E_MEM = 192,
+    parameter MW = 1,
+    parameter M1 = 3,
+    parameter M3 = 1
+) (
+    input wire clk,
+    input wire k3,
+    input wire [MW-1:0] sub,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input wire [GW-1:0] j,  // dense only
+    input wire [E_MEM-1:0] wentry,  // the row reads its fields of the selected step only
+    /* verilator lint_on UNUSEDSIGNAL */
+    output reg [8:0] kern,
+    output reg [GW-1:0] slot
+);
+    localparam F3 = 9 + IB;
+    localparam F1 = 1 + IB;
+    localparam SB3 = ROWS * F3;
+    localparam SB1 = ROWS * F1;
+    reg [F3-1:0] f3;
+    reg [F1-1:0] f1;
+    integer i;
+    always @* begin
+        f3 = {F3{1'b0}};
+        f1 = {F1{1'b0}};
+        for (i = 0; i < M3; i = i + 1)
+            if (sub == i[MW-1:0]) f3 = wentry[i * SB3 + R * F3 +: F3];
+        for (i = 0; i < M1; i = i + 1)
+            if (sub == i[MW-1:0]) f1 = wentry[i * SB1 + R * F1 +: F1];
+    end
+    wire [8:0] k9 = k3 ? f3[8:0] : {4'b0000, f1[0], 4'b0000};
+    wire [GW-1:0] sl;
+    generate
+        if (SPARSE != 0) begin : g_sp
+            wire [GW-1:0] s3 = f3[9 +: IB];
+            wire [GW-1:0] s1 = f1[1 +: IB];
+            assign sl = k3 ? s3 : s1;
+        end else begin : g_dn
+            assign sl = j;
+        end
+    endgenerate
+    always @(posedge clk) begin
+        kern <= k9;
+        slot <= sl;
     end
 endmodule
 `default_nettype wire

@@ -636,6 +636,74 @@ CASES += (
     ),
 )
 
+# Split tiles (docs/timing.md 4.2, T3): a tile of at most P_X / 2 = 3 positions runs two steps per cycle. A
+# 4 x 8-slot array on a 64-bit bus holds an even number of steps per weight entry (2 of a 3x3 step, 6 of a 1x1).
+SPLIT = {"pe_array": {"cols": 6, "acc_depth": 8}, "buffers": {"act_word_bits": 8}, "axi": {"data_bits": 64}}
+CASES += (
+    CaseSpec(
+        "split_mask",
+        "split tiles: a predicted 3x3 layer with k = 3, so a pair of steps often spans two input channels;"
+        " the partial tiles of up to 3 positions take two steps a cycle",
+        cfg_over=SPLIT,
+        c0=12,
+        h=7,
+        w=6,
+        layers=(LayerSpec("conv", 12, k=3, predictor="p"),),
+        thresholds={0: "sparse"},
+        seed=50,
+    ),
+    CaseSpec(
+        "split_odd_steps",
+        "split tiles: 9 input channels (two channel blocks), k = 3: 27 steps, the last pair holds one step;"
+        " 25 positions, so every pass ends with a tile of 1",
+        cfg_over=SPLIT,
+        c0=9,
+        h=5,
+        w=5,
+        layers=(LayerSpec("conv", 9, k=3),),
+        seed=51,
+    ),
+    CaseSpec(
+        "split_pair_s2",
+        "split tiles: a 1x1 stride-2 shortcut (6 steps an entry) + a predicted 3x3 stride-2 main, 8 -> 40"
+        " channels (2 passes)",
+        cfg_over=SPLIT,
+        c0=8,
+        h=9,
+        w=9,
+        layers=(LayerSpec("sc", 40, k=1, **SC), LayerSpec("main", 40, stride=2, k=2, predictor="p")),
+        thresholds={1: "sparse"},
+        seed=52,
+    ),
+    CaseSpec(
+        "split_dense",
+        "split tiles in dense mode (k = g = 4 steps a channel): 25 positions, every pass ends with a tile of 1",
+        cfg_over=SPLIT,
+        c0=16,
+        h=5,
+        w=5,
+        layers=(LayerSpec("conv", 16, k=2),),
+        seed=53,
+        mode="dense",
+    ),
+    CaseSpec(
+        "split_early",
+        "split tiles with the early scan and the input buffer: predicted layers whose tiles of up to 3"
+        " positions split, the scan of the next running beside them",
+        cfg_over={**SPLIT, "buffers": {"act_word_bits": 8, "early_scan": True, "input_buffer": True}},
+        c0=8,
+        h=7,
+        w=7,
+        layers=(
+            LayerSpec("c1", 8, k=1, predictor="p"),
+            LayerSpec("c2", 8, k=2, predictor="p"),
+            LayerSpec("c3", 8, k=2),
+        ),
+        thresholds={0: "sparse", 1: "few"},
+        seed=54,
+    ),
+)
+
 BACKPRESSURE = "program"  # the case also run with random AXI back-pressure
 
 
