@@ -339,6 +339,19 @@ module bnn_pe_array #(
         end
     endgenerate
 
+    // the epilogue's read, indexed once for all rows: the side of e_col (lower half, upper half, an odd last
+    // column) and its index within the half; a split tile reads column e_col of both halves
+    localparam integer HW = (HALF > 1) ? $clog2(HALF) : 1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [CLW-1:0] e_up = e_col - HALF[CLW-1:0];
+    /* verilator lint_on UNUSEDSIGNAL */
+    localparam integer TWO_HALF = 2 * HALF;
+    localparam [CLW:0] HALF_W = HALF[CLW:0];
+    localparam [CLW:0] TWO_HALF_W = TWO_HALF[CLW:0];
+    wire [1:0] e_side = ({1'b0, e_col} < HALF_W) ? 2'd0 : ({1'b0, e_col} < TWO_HALF_W) ? 2'd1 : 2'd2;
+    wire [HW-1:0] e_lidx = e_col[HW-1:0];
+    wire [HW-1:0] e_hidx = e_split ? e_col[HW-1:0] : e_up[HW-1:0];
+
     // ------------------------------------------------------------------ stage C: accumulate
     reg [2*NS-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank (the lower half's)
     generate
@@ -381,8 +394,6 @@ module bnn_pe_array #(
             end
             // epilogue read: column e_col of this row; a slot not written in the tile is 0
             wire [GW:0] eaddr = {e_bank, e_slot};
-            wire [ACC_S-1:0] esel = erow[e_col * ACC_S +: ACC_S];
-            wire [ACC_W-1:0] e_lo = vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
             if (SPLIT != 0) begin : g_hi
                 // the upper half's valid bits; a split tile's read adds column e_col + HALF (T3)
                 reg [2*NS-1:0] vb;
@@ -397,14 +408,21 @@ module bnn_pe_array #(
                     end
                 end
                 assign fresh_b = b_first || !vb[waddr_b];
-                wire [CLW:0] colb = {1'b0, e_col} + HALF[CLW:0];
-                wire [CLW:0] colb_s = (colb < COLS) ? colb : {(CLW + 1) {1'b0}};
-                wire [ACC_S-1:0] eselb = erow[colb_s * ACC_S +: ACC_S];
-                wire [ACC_W-1:0] e_hi = vb[eaddr] ? {{(ACC_W - ACC_S) {eselb[ACC_S-1]}}, eselb} : {ACC_W{1'b0}};
-                always @(posedge clk) e_dot[r * ACC_W +: ACC_W] <= e_split ? e_lo + e_hi : e_lo;
+                // the column multiplexer as its two halves (and an odd last column): the halves' outputs are
+                // the single read's candidates and, added, a split tile's value, so only an adder is extra
+                wire [ACC_S-1:0] wlo = erow[e_lidx * ACC_S +: ACC_S];
+                wire [ACC_S-1:0] whi = erow[(HALF_W + {{(CLW + 1 - HW) {1'b0}}, e_hidx}) * ACC_S +: ACC_S];
+                wire [ACC_S-1:0] wodd = erow[(COLS - 1) * ACC_S +: ACC_S];
+                wire [ACC_S-1:0] esel = (e_side == 2'd0) ? wlo : (e_side == 2'd1) ? whi : wodd;
+                wire [ACC_W-1:0] e_one = vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
+                wire [ACC_W-1:0] e_a = vbit[r][eaddr] ? {{(ACC_W - ACC_S) {wlo[ACC_S-1]}}, wlo} : {ACC_W{1'b0}};
+                wire [ACC_W-1:0] e_b = vb[eaddr] ? {{(ACC_W - ACC_S) {whi[ACC_S-1]}}, whi} : {ACC_W{1'b0}};
+                always @(posedge clk) e_dot[r * ACC_W +: ACC_W] <= e_split ? e_a + e_b : e_one;
             end else begin : g_lo
                 assign fresh_b = fresh;
-                always @(posedge clk) e_dot[r * ACC_W +: ACC_W] <= e_lo;
+                wire [ACC_S-1:0] esel = erow[e_col * ACC_S +: ACC_S];
+                always @(posedge clk)
+                    e_dot[r * ACC_W +: ACC_W] <= vbit[r][eaddr] ? {{(ACC_W - ACC_S) {esel[ACC_S-1]}}, esel} : {ACC_W{1'b0}};
             end
         end
     endgenerate
