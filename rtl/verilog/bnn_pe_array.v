@@ -261,7 +261,9 @@ module bnn_pe_array #(
     reg [9*ROWS-1:0] a_kern;
     reg [GW*ROWS-1:0] a_slot;
     wire [9*ROWS-1:0] a_kern_b;  // the upper half's (= a_kern without SPLIT)
-    wire [GW*ROWS-1:0] a_slot_b;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [GW*ROWS-1:0] a_slot_b;  // read only with SPLIT
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [9*COLS-1:0] a_win, a_msk;
     genvar r, c;
     generate
@@ -342,15 +344,15 @@ module bnn_pe_array #(
     // the epilogue's read, indexed once for all rows: the side of e_col (lower half, upper half, an odd last
     // column) and its index within the half; a split tile reads column e_col of both halves
     localparam integer HW = (HALF > 1) ? $clog2(HALF) : 1;
-    /* verilator lint_off UNUSEDSIGNAL */
+    /* verilator lint_off UNUSEDSIGNAL */  // read only with SPLIT
     wire [CLW-1:0] e_up = e_col - HALF[CLW-1:0];
-    /* verilator lint_on UNUSEDSIGNAL */
     localparam integer TWO_HALF = 2 * HALF;
     localparam [CLW:0] HALF_W = HALF[CLW:0];
     localparam [CLW:0] TWO_HALF_W = TWO_HALF[CLW:0];
     wire [1:0] e_side = ({1'b0, e_col} < HALF_W) ? 2'd0 : ({1'b0, e_col} < TWO_HALF_W) ? 2'd1 : 2'd2;
     wire [HW-1:0] e_lidx = e_col[HW-1:0];
     wire [HW-1:0] e_hidx = e_split ? e_col[HW-1:0] : e_up[HW-1:0];
+    /* verilator lint_on UNUSEDSIGNAL */
 
     // ------------------------------------------------------------------ stage C: accumulate
     reg [2*NS-1:0] vbit [0:ROWS-1];  // slot written in the current tile, per bank (the lower half's)

@@ -638,7 +638,11 @@ CASES += (
 
 # Split tiles (docs/timing.md 4.2, T3): a tile of at most P_X / 2 = 3 positions runs two steps per cycle. A
 # 4 x 8-slot array on a 64-bit bus holds an even number of steps per weight entry (2 of a 3x3 step, 6 of a 1x1).
-SPLIT = {"pe_array": {"cols": 6, "acc_depth": 8}, "buffers": {"act_word_bits": 8}, "axi": {"data_bits": 64}}
+SPLIT = {
+    "pe_array": {"cols": 6, "acc_depth": 8, "split_tiles": True},
+    "buffers": {"act_word_bits": 8},
+    "axi": {"data_bits": 64},
+}
 CASES += (
     CaseSpec(
         "split_mask",
