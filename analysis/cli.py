@@ -9,7 +9,10 @@ that lists each file with the results it was made from.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -182,6 +185,25 @@ def _figures(
     return made
 
 
+def _publish(stage: Path, out: Path, made: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Move the finished files from the scratch folder into `out` (each file replaced whole)."""
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"{out}: option '--out': not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for f, src in made:
+            dst = out / f.relative_to(stage)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.copyfile(f, tmp)
+            os.replace(tmp, dst)
+            moved.append((dst, src))
+    except OSError as exc:
+        raise ResultsError(f"{out}: option '--out': cannot write ({exc.strerror or exc})") from None
+    return moved
+
+
 def write_index(out: Path, made: list[tuple[Path, str]], argv: Sequence[str]) -> Path:
     lines = [
         "# Figures",
@@ -202,9 +224,13 @@ def write_index(out: Path, made: list[tuple[Path, str]], argv: Sequence[str]) ->
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    # Everything is drawn into a scratch folder first and moved into --out only when all of it succeeded: a
+    # results file refused halfway leaves --out as it was.
+    stage = Path(tempfile.mkdtemp(prefix="analysis-"))
     try:
         sizes = ("page", "column") if args.size == "both" else (args.size,)
-        made = make_all(args.results, args.out, args.resources, args.published, args.metric, sizes, args.accuracy)
+        made = make_all(args.results, stage, args.resources, args.published, args.metric, sizes, args.accuracy)
+        made = _publish(stage, args.out, made)
     except ResultsError as exc:
         print(f"analysis: error: {' '.join(str(exc).split())[:2000]}", file=sys.stderr)
         return 2
@@ -214,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         print(f"analysis: error: {where}: malformed results ({msg})", file=sys.stderr)
         return 2
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     index = write_index(args.out, made, argv)
     for f, _ in made:
         print(f)

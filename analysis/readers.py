@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,58 @@ SWEEP_COLUMNS = (
     "sparse_energy_uj",
 )
 SUMMARY_KEYS = ("workload", "speedup", "ideal_speedup", "layers", "dense")
+# The fields of summary.json the figures and the table read: (dotted name, kind, required once its parent is
+# there). A damaged or hand-edited file is refused naming the field before any figure is drawn.
+_NUM, _MAP = "a number", "a mapping"
+_ACCOUNTING = [
+    (f"cycle_accounting.{side}.{k}", _NUM, True)
+    for side in ("dense", "sparse")
+    for k in ("useful", "partial", "waiting", "load_store")
+]
+SUMMARY_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("speedup", _NUM, True),
+    ("ideal_speedup", _NUM, True),
+    ("dense", _MAP, True),
+    ("dense.fps", _NUM, True),
+    ("dense.latency_us", _NUM, True),
+    ("sparse", _MAP, False),
+    ("sparse.fps", _NUM, True),
+    ("sparse.latency_us", _NUM, True),
+    ("hardware", _MAP, False),
+    ("host", _MAP, False),
+    ("equal_area", _MAP, False),
+    ("equal_area.dense_pe_cols", _NUM, True),
+    ("equal_area.dense_cycles", _NUM, True),
+    ("equal_area.speedup", _NUM, True),
+    ("cycle_accounting", _MAP, False),
+    ("cycle_accounting.dense", _MAP, True),
+    ("cycle_accounting.sparse", _MAP, True),
+    *_ACCOUNTING,
+)
+
+
+def check_summary_fields(path: Path, summary: dict) -> None:
+    """SUMMARY_FIELDS: each field there (or required, once its parent is) of its kind; null stands for absent
+    in an optional mapping (equal_area without an equal-area build)."""
+    for dotted, kind, required in SUMMARY_FIELDS:
+        *parents, key = dotted.split(".")
+        node: object = summary
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue  # its parent is absent (checked on its own line)
+        if key not in node or (node[key] is None and not required):
+            if required:
+                raise ResultsError(f"{path}: field '{dotted}' missing")
+            continue
+        v = node[key]
+        ok = (
+            isinstance(v, dict)
+            if kind == _MAP
+            else (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+        )
+        if not ok:
+            raise ResultsError(f"{path}: field '{dotted}': expected {kind}, got {str(v)[:60]!r}")
 
 
 def _text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
@@ -201,6 +254,7 @@ def load_results(path: str | Path) -> RunResults | SweepResults:
         for key in SUMMARY_KEYS:
             if key not in summary:
                 raise ResultsError(f"{p / 'summary.json'}: field '{key}' missing")
+        check_summary_fields(p / "summary.json", summary)
         return RunResults(p, summary, _csv(p / "layers.csv", LAYER_COLUMNS))
     if (p / "sweep.json").exists():
         manifest = _json(p / "sweep.json")

@@ -599,6 +599,43 @@ def test_analysis_results_missing_a_column(wdir, tmp_path, capsys):
     assert not (tmp_path / "fig").exists()
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "field", "why"),
+    [
+        (("dense", "fps"), "x", "dense.fps", "expected a number"),
+        (("sparse", "latency_us"), None, "sparse.latency_us", "missing"),
+        (("equal_area",), "x", "equal_area", "expected a mapping"),
+        (("cycle_accounting", "sparse"), {"useful": 1}, "cycle_accounting.sparse.partial", "missing"),
+        (("hardware",), 3, "hardware", "expected a mapping"),
+        (("ideal_speedup",), float("inf"), "ideal_speedup", "expected a number"),
+    ],
+)
+def test_analysis_summary_field_of_the_wrong_kind(wdir, tmp_path, capsys, path, value, field, why):
+    """A damaged summary.json is refused naming the field, before any figure is drawn: exit 2, one line, and
+    --out (here a folder that holds an older figure) is left as it was."""
+    from analysis.cli import main as analysis_main
+
+    run = tmp_path / "run"
+    assert cli(["run", wdir / "small_pruned.yaml", "--out", run, "--quiet"], capsys)[0] == 0
+    summary = json.loads((run / "summary.json").read_text())
+    node = summary
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    (run / "summary.json").write_text(json.dumps(summary))
+    fig = tmp_path / "fig"
+    fig.mkdir()
+    (fig / "old.png").write_bytes(b"older figure")
+    rc = analysis_main(["all", "--results", str(run), "--out", str(fig)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err, err
+    assert f"{run / 'summary.json'}: field '{field}'" in err and why in err, err
+    assert sorted(p.name for p in fig.iterdir()) == ["old.png"]
+
+
 # --------------------------------------------------------------------------- sweeps
 
 
