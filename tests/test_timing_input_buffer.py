@@ -30,7 +30,7 @@ def test_single_layer_all_modes_agree(case: str, config: str) -> None:
     got = check_all_modes(program, cfg, active)["cycle"]
     for L, plan in zip(got.layers, program.layers, strict=True):
         assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(
-            plan, L.n_active, cfg.pe_array.cols
+            plan, L.n_active, cfg, program.mode == "sparse"
         )
     assert got.layers[0].start == LATENCIES.layer
     assert [j.kind for j in got.jobs[:2]] == ["blob", "load"]

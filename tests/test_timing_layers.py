@@ -76,8 +76,10 @@ def build(case: str, cfg: HardwareConfig, seed: int = 0) -> tuple[Program, list[
     return program, active
 
 
-def busy_by_formula(plan: LayerPlan, n_active: int, cols: int, split: bool = False) -> tuple[int, int, int, int]:
-    """FINN-style: each block's busy cycles from its one analytic formula in contract.py."""
+def busy_by_formula(plan: LayerPlan, n_active: int, cfg: HardwareConfig, sparse: bool) -> tuple[int, int, int, int]:
+    """FINN-style: each block's busy cycles from its one analytic formula in contract.py (the PE array's with
+    rule T3 where the configuration splits tiles)."""
+    cols, split = cfg.pe_array.cols, cfg.split_pairs(plan.kernel, sparse)
     sizes = [min(cols, n_active - lo) for lo in range(0, n_active, cols)]
     pe = sum(compute_cycles(plan.c_in, p.k, tile_split(n, cols, split)) for p in plan.passes for n in sizes)
     gather = len(plan.passes) * sum(gather_cycles(n, plan.nblk) for n in sizes)
@@ -94,7 +96,7 @@ def test_single_layer_all_modes_agree(case: str, config: str) -> None:
     got = check_all_modes(program, cfg, active)["cycle"]
     for L, act, plan in zip(got.layers, got.layer_activity(), program.layers, strict=True):
         assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(
-            plan, L.n_active, cfg.pe_array.cols, cfg.split_pairs(plan.kernel, program.mode == "sparse")
+            plan, L.n_active, cfg, program.mode == "sparse"
         )
         assert act.ddr_read_beats == L.dma_beats == plan.blob_beats
 
@@ -126,8 +128,7 @@ def test_folding_parameters(rows: int, cols: int, acc_depth: int, act_word_bits:
     active = [np.flatnonzero(rng.random(20) < 0.6)]
     got = check_all_modes(program, cfg, active)["cycle"]
     L, plan = got.layers[0], program.layers[0]
-    split = cfg.split_pairs(plan.kernel, True)
-    assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cols, split)
+    assert (L.pe_busy, L.gather_busy, L.epilogue_busy, L.mask_busy) == busy_by_formula(plan, L.n_active, cfg, True)
 
 
 def test_t3_split_tile_by_hand() -> None:
