@@ -267,6 +267,7 @@ def schedule_batch(
         # The last tiles' ends (gb[u-1], cb[u-1], cb[u-2], eb[u-1], eb[u-2] of the contract).
         g1, c1, c2, e1, e2 = (np.full(n, NEG, np.int64) for _ in range(5))
         last_e = np.full((n, max_tiles), NEG, np.int64)  # E_end of the last pass's tiles
+        split_layer = cfg.split_pairs(plan.kernel, program.mode == "sparse")  # rule T3 may apply to this layer
         for p in plan.passes:
             ready = loaded(first_blob + p.index)
             c_dur = compute_cycles(plan.c_in, p.k)
@@ -280,11 +281,10 @@ def schedule_batch(
                 if waits is not None:  # each position of the first sweep waits for its rows
                     np.maximum(sweep1, waits[:, t], out=sweep1)
                 g_end = sweep1 + (plan.nblk - 1) * size
-                split = cfg.split_pairs(plan.kernel, program.mode == "sparse") & (2 * size <= cols)  # tile_split
-                per_cycle = np.where(split, 2, 1)
+                per_cycle = np.where(2 * size <= cols, 2, 1) if split_layer else 1  # contract.tile_split
                 win = np.where(block_steps >= size * per_cycle, sweep1, g_end) + lat.gather  # contract.window_ready
                 cs = np.maximum(np.maximum(c1, win), np.maximum(e2, ready))
-                c_end = cs + np.where(split, c_split, c_dur)
+                c_end = cs + (np.where(per_cycle == 2, c_split, c_dur) if split_layer else c_dur)
                 e_end = np.maximum(e1, c_end + lat.compute) + size * p.g  # epilogue_cycles
                 has = tiles > t
                 if p.index == len(plan.passes) - 1:
