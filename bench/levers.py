@@ -27,19 +27,26 @@ from archsim.workload import load_workload  # noqa: E402
 ONE_PORT = {"axi.data_bits": 128, "axi.hp_ports": 1}  # one 128-bit HP port instead of HP0 + HP1
 # The early mask scan cannot help the dense baseline, whose mask unit is bypassed (docs/timing.md 4.5).
 MAP = {"buffers.early_scan": False, "buffers.pooled_store": False}  # no early scan; the STORE writes the last map
-HOST = {"stem_unit.enabled": False}  # the host computes the stem and the LOAD reads x0 (docs/timing.md 3.1)
+HOST = {"pe_array.split_tiles": False, "stem_unit.enabled": False}  # and the host computes the stem (timing.md 3.1)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("as configured", {}),
-    ("no stem unit (the host computes the stem, the LOAD reads x0)", HOST),
-    ("host stem, no early mask scan (each layer's scan starts with the layer)", {**HOST, "buffers.early_scan": False}),
-    ("host stem, no early scan, map STORE (the last map, not its pooled sums)", {**HOST, **MAP}),
-    ("host stem, no early scan, map STORE, one HP port (128-bit master, not HP0 + HP1)", {**HOST, **MAP, **ONE_PORT}),
+    ("no split tiles (a tile of 8 positions or fewer takes one step a cycle)", {"pe_array.split_tiles": False}),
+    ("no split tiles, no stem unit (the host computes the stem, the LOAD reads x0)", HOST),
     (
-        "host stem, no early scan, map STORE, one HP port, no input buffer (layer 1 waits for the LOAD)",
+        "no split tiles, host stem, no early mask scan (each layer's scan starts with the layer)",
+        {**HOST, "buffers.early_scan": False},
+    ),
+    ("no split tiles, host stem, no early scan, map STORE (the last map, not its pooled sums)", {**HOST, **MAP}),
+    (
+        "no split tiles, host stem, no early scan, map STORE, one HP port (128-bit master, not HP0 + HP1)",
+        {**HOST, **MAP, **ONE_PORT},
+    ),
+    (
+        "no split tiles, host stem, no early scan, map STORE, one HP port, no input buffer (layer 1 waits for the LOAD)",
         {**HOST, **MAP, **ONE_PORT, "buffers.input_buffer": False},
     ),
     (
-        "host stem, no early scan, map STORE, one HP port, no input buffer, 2 blob slots (blob i waits for i - 2)",
+        "no split tiles, host stem, no early scan, map STORE, one HP port, no input buffer, 2 blob slots (blob i waits for i - 2)",
         {**HOST, **MAP, **ONE_PORT, "buffers.input_buffer": False, "buffers.blob_slots": 2},
     ),
 )

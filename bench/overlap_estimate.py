@@ -1,5 +1,5 @@
-"""What overlapping layers, a stream's next LOAD and split tiles could buy: an ESTIMATE for a design that is not
-built (split tiles are, as an option).
+"""What overlapping layers, a stream's next LOAD and four-way split tiles could buy: an ESTIMATE for a design
+that is not built.
 
     python bench/overlap_estimate.py [WORKLOAD]
 
@@ -7,7 +7,7 @@ Issue 10's throughput target asks for achieved / ideal >= 0.95 with both sides s
 run loses, per image, its layers' pipeline fills and tails (`archsim run`'s `PE waiting` line: above
 all each layer's last epilogue, n_t g_q = 128 cycles of a full tile, while the PE array idles) and
 its partial tiles (the `partial tiles` line; split tiles, rule T3, halve those of at most 8
-positions). This script asks what these levers would take, with the timing contract's own formulas (archsim/contract.py) and the rules drafted here; nothing of it exists in the
+positions). This script asks what three more levers would take, with the timing contract's own formulas (archsim/contract.py) and the rules drafted here; nothing of it exists in the
 contract, the simulator or the RTL.
 
 **Layer overlap (draft rules O1-O5).** Today a layer starts when the previous one has written its
@@ -34,10 +34,8 @@ last output (docs/timing.md 4.3), so every layer pays its first gather and its l
   the source's last output. A scan does not start before layer l-1's epilogue is over (the active
   list of layer l+1 is the one layer l-1 used, E6).
 
-**Split tiles.** Rule T3 (docs/timing.md 4.2) is built, an option that the Ultra96v2 configuration
-leaves off for its LUTs; `today` splits as the configuration says, variant `split tiles` with the
-rule on (the contract's own figures then). It splits a tile of at most P_X / 2 positions two ways. Four
-ways (variant `split 4`, not built): a tile of at most P_X / 4 positions holds
+**Four-way split tiles.** Rule T3 (docs/timing.md 4.2, built) splits a tile of at most P_X / 2
+positions two ways. Four ways (variant `split 4`): a tile of at most P_X / 4 positions holds
 each position in four columns and runs four steps per cycle, C_end(u) = C_start(u) + ceil(C_in k_q /
 4) (counted per block here), T2 with 4 n_t, the epilogue's read adding four columns' sums. On the
 Ultra96v2 a weight entry holds two 3x3 steps, so this needs two entries per cycle (a second read port
@@ -106,9 +104,8 @@ VARIANTS: dict[str, dict[str, str | bool]] = {
     "x0 early": {"x0_early": True},
     "x0 and blob 0 early": {"x0_early": True, "blob0_early": True},
     "all three": {"overlap": "full", "x0_early": True, "blob0_early": True},
-    "split tiles": {"split": 2},
-    "split + all three": {"split": 2, "overlap": "full", "x0_early": True, "blob0_early": True},
     "split 4": {"split": 4},
+    "split 4, all three": {"split": 4, "overlap": "full", "x0_early": True, "blob0_early": True},
 }
 
 

@@ -19,8 +19,13 @@ from archsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The Verilog define that selects DSP48E2 primitives where Yosys would leave adders in fabric (bnn_dsp_madd)
+# The Verilog defines that select Xilinx primitives where Yosys would map worse: DSP48E2 where it would
+# leave adders in fabric (bnn_dsp_madd, the stem unit), MUXF7 / MUXF8 where it would build wide bit
+# selects of LUTs alone (bnn_bitsel)
 DSP_DEFINE = "BNN_DSP48E2"
+MUXF_DEFINE = "BNN_MUXF"
+DEFINES = (DSP_DEFINE, MUXF_DEFINE)
+DEFINE_FLAGS = " ".join(f"-D{d}" for d in DEFINES)
 
 
 # LUTs per LUT-RAM / shift-register primitive (UltraScale+ CLB)
@@ -86,17 +91,17 @@ class NotCached(ConfigError):
 
 
 def verilog_key(files: list[Path], abc9: bool) -> str:
-    """The cache key of a build: the Yosys version and flow (with the define `read_command` sets), and every
+    """The cache key of a build: the Yosys version and flow (with the defines `read_command` sets), and every
     generated Verilog file."""
-    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n-D{DSP_DEFINE}\n".encode())
+    h = hashlib.sha256(f"{yosys_version()}\n{' -abc9' if abc9 else ''}\n{DEFINE_FLAGS}\n".encode())
     for f in sorted(files, key=lambda f: f.name):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
 def read_command(vdir: Path, files: list[Path]) -> str:
-    """Yosys' read of the generated design, DSP48E2 primitives selected (DSP_DEFINE)."""
-    return f"read_verilog -D{DSP_DEFINE} -I{vdir} " + " ".join(str(f) for f in files) + "; "
+    """Yosys' read of the generated design, Xilinx primitives selected (DEFINES)."""
+    return f"read_verilog {DEFINE_FLAGS} -I{vdir} " + " ".join(str(f) for f in files) + "; "
 
 
 def run_yosys(yosys: str, script: str, log: Path, what: str) -> tuple[str, float]:

@@ -224,12 +224,12 @@ def test_counts_match_the_schedule_busy_counters(tmp_path):
 def test_events_match_the_timing_models_counters(tmp_path, shipped):
     """The formulas (programme + active positions) give the SimPy model's activity counters,
     in both timing modes; only pe_ops differs by design (idle columns of partial tiles). The shipped
-    ResNet-18 runs with split tiles (docs/timing.md 4.2, T3) turned on."""
+    ResNet-18 on the Ultra96v2 has split tiles (docs/timing.md 4.2, T3)."""
     from archsim.functional import run_model
     from archsim.sim import SimSchedule, simulate
 
-    if shipped:  # with split tiles on (the shipped configuration leaves them off)
-        wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml", {"pe_array.split_tiles": True})
+    if shipped:
+        wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
         assert wl.config.split_pairs(3, True)
     else:
         cfg_path = small_config(tmp_path, rows=4, cols=4, depth=4, word=8)  # within the RTL's 64 passes

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -201,6 +202,15 @@ def test_yosys_on_a_small_config(tmp_path):
 
 
 @pytest.mark.slow
+def _synth_lib_top(tmp_path, top, flags: str, abc9: bool):
+    """`top` (a small module around one bnn_lib.v module) through Yosys' Xilinx flow; its cell counts."""
+    log = tmp_path / "yosys.log"
+    synth = "synth_xilinx -family xcup -top top -flatten" + (" -abc9" if abc9 else "")
+    script = f"read_verilog {flags} {VERILOG_DIR / 'bnn_lib.v'} {top}; {synth}; stat"
+    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True, capture_output=True)
+    return parse_stat(log.read_text())
+
+
 @pytest.mark.parametrize(
     ("define", "widths", "primitive"),
     [(True, (16, 16, 32, 33), True), (False, (16, 16, 32, 33), False), (True, (16, 20, 32, 37), False)],
@@ -210,8 +220,7 @@ def test_dsp_madd_maps_to_one_dsp48e2(tmp_path, define, widths, primitive):
     leaves the post-adder in LUTs); an operand wider than the slice keeps the behavioural code."""
     import shutil
 
-    from rtl.emit import VERILOG_DIR
-    from rtl.yosys_stats import DSP_DEFINE, parse_stat
+    from rtl.yosys_stats import DSP_DEFINE
 
     if shutil.which("yosys") is None:
         pytest.skip("yosys not installed")
@@ -222,15 +231,97 @@ def test_dsp_madd_maps_to_one_dsp48e2(tmp_path, define, widths, primitive):
         f"output [{pw - 1}:0] p);\n  bnn_dsp_madd #(.AW({aw}), .BW({bw}), .CW({cw}), .PW({pw})) u "
         "(.clk(clk), .a(a), .b(b), .c(c), .p(p));\nendmodule\n"
     )
-    flag = f"-D{DSP_DEFINE} " if define else ""
-    log = tmp_path / "yosys.log"
-    script = f"read_verilog {flag}{VERILOG_DIR / 'bnn_lib.v'} {top}; synth_xilinx -family xcup -top top -flatten; stat"
-    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True, capture_output=True)
-    u = parse_stat(log.read_text())
+    u = _synth_lib_top(tmp_path, top, f"-D{DSP_DEFINE}" if define else "", abc9=False)
     if primitive:
         assert (u.dsp, u.lut, u.ff) == (1, 0, 0), u.cells
     else:
         assert u.dsp >= 1 and u.lut > 0, u.cells
+
+
+def _xilinx_cells_sim():
+    """Yosys' own simulation models of the Xilinx primitives (MUXF7, MUXF8, ...), beside its executable."""
+    import shutil
+
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        pytest.skip("yosys not installed")
+    path = Path(yosys).resolve().parents[1] / "share" / "yosys" / "xilinx" / "cells_sim.v"
+    if not path.exists():
+        pytest.skip(f"{path}: Yosys' Xilinx models not found")
+    return path
+
+
+BITSEL_TB = """`timescale 1ns/1ps
+module tb;
+    reg [{w}-1:0] v;
+    reg [{sw}-1:0] s;
+    wire o;
+    bnn_bitsel #(.W({w}), .SW({sw})) u (.v(v), .sel(s), .o(o));
+    integer i, k, bad;
+    initial begin
+        bad = 0;
+        for (k = 0; k < 64; k = k + 1) begin
+            v = {{$random, $random}};
+            for (i = 0; i < {w}; i = i + 1) begin s = i; #1; if (o !== v[i]) bad = bad + 1; end
+        end
+        $display("checked %0d bad %0d", 64 * {w}, bad);
+        $finish;
+    end
+endmodule
+"""
+
+
+@pytest.mark.parametrize(("w", "sw"), [(16, 4), (32, 5), (64, 6), (48, 6)])
+def test_bitsel_with_muxf_primitives_selects_every_bit(tmp_path, w, sw):
+    """bnn_bitsel under BNN_MUXF (the resource and Vivado flows): the LUT + MUXF7 / MUXF8 tree, simulated with
+    Yosys' models of the primitives, returns bit `sel` of the word for every select of 64 random words; a
+    width that is not 2^SW keeps the behavioural select."""
+    import shutil
+
+    if shutil.which("iverilog") is None:
+        pytest.skip("iverilog not installed")
+    cells = _xilinx_cells_sim()
+    tb = tmp_path / "tb.v"
+    tb.write_text(BITSEL_TB.format(w=w, sw=sw))
+    exe = tmp_path / "tb.vvp"
+    subprocess.run(
+        [
+            "iverilog",
+            "-g2005",
+            "-DBNN_MUXF",
+            "-s",
+            "tb",
+            "-o",
+            str(exe),
+            str(tb),
+            str(VERILOG_DIR / "bnn_lib.v"),
+            str(cells),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(["vvp", "-n", str(exe)], check=True, capture_output=True, text=True).stdout
+    assert f"checked {64 * w} bad 0" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("define", "cells"), [(True, {"LUT6": 17, "MUXF7": 8, "MUXF8": 4}), (False, {})])
+def test_bitsel_maps_to_muxf(tmp_path, define, cells):
+    """With the resource flow's defines a 64:1 bit select is 16 LUT6 4:1 multiplexers, the slice's MUXF7 /
+    MUXF8 and one LUT6 for the last 4:1; Yosys 0.23 alone builds it of more LUTs and no MUXF."""
+    from rtl.yosys_stats import DEFINE_FLAGS
+
+    _xilinx_cells_sim()
+    top = tmp_path / "top.v"
+    top.write_text(
+        "module top(input [63:0] v, input [5:0] s, output o);\n"
+        "  bnn_bitsel #(.W(64), .SW(6)) u (.v(v), .sel(s), .o(o));\nendmodule\n"
+    )
+    u = _synth_lib_top(tmp_path, top, DEFINE_FLAGS if define else "", abc9=True)
+    if define:
+        assert u.lut == 17 and all(u.cells.get(c) == n for c, n in cells.items()), u.cells
+    else:
+        assert u.lut > 17 and "MUXF7" not in u.cells, u.cells
 
 
 def test_latencies_are_the_rtls():

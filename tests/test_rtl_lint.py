@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from archsim.config import load_config
 from rtl.gen import TOP, write_verilog
 from rtl.params import RtlParams
 from tests.rtlsim.cases import CASES
-from tests.rtlsim.configs import ROOT, STEM, tiny, ultra96, with_stem
+from tests.rtlsim.configs import STEM, tiny, ultra96, with_split, with_stem
 
 pytestmark = pytest.mark.rtl
 
 CONFIGS = {
     "ultra96v2": ultra96(),
     "ultra96v2_stem": with_stem(ultra96()),  # the stem unit (bnn_stem.v) in the core, the full-size unit
-    "ultra96v2_split": load_config(ROOT / "configs/ultra96v2_split.yaml"),  # split tiles (docs/timing.md 4.2, T3)
+    "ultra96v2_nosplit": with_split(ultra96(), False),  # without split tiles (docs/timing.md 4.2, T3)
     "tiny": tiny(),
     "tiny_stem": tiny(**STEM),
     **{

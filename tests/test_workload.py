@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from archsim.cli import main
-from archsim.contract import schedule, schedule_stream
+from archsim.contract import schedule
 from archsim.runner import run_workload
 from archsim.stream import run_stream
 from archsim.workload import load_workload
@@ -91,19 +91,23 @@ def test_resource_figures_quoted_are_the_resource_report():
         f"(docs/resources.md), and the dense build {dense['lut']:,} LUT" in arch
     )
     prose = " ".join((ROOT / "docs/resources.md").read_text().split())  # the hand-written history section
-    rd = next(b for b in r["blocks"] if b["module"] == "bnn_rd_dma")
-    stem = next(b for b in r["blocks"] if b["module"] == "bnn_stem")
-    # the last step of the history with a report (rule ST7's job order) ends at the report's builds
-    assert f"55,366 LUTs to {sparse['lut']:,} ({sparse['ff']:,} FF, {sparse['dsp']} DSP)" in prose
-    assert f"the dense from 44,937 to {dense['lut']:,} LUTs" in prose
-    assert f"row reads {stem['lut']:,} LUTs, {stem['ff']:,} FF and {stem['dsp']} DSP" in prose
-    assert f"6,382 LUTs to {rd['lut']:,} ({rd['ff']:,} FF)" in prose
+    blocks = {b["module"]: b for b in r["blocks"]}
+    wb, pe = blocks["bnn_winbuf"], blocks["bnn_pe_array"]
+    pct = 100 * sparse["lut"] / r["device"]["LUT"]
+    # the last step of the history (the window buffers' MUXF selects, split tiles on) ends at the report's builds
+    assert f"window buffers went from 10,815 LUTs to {wb['lut']:,}" in prose
+    assert f"PE array with split tiles from 21,058 to {pe['lut']:,}" in prose
     assert (
-        f"stays {ea['pe_rows']} x {ea['pe_cols']} PEs ({ea['lut']:,} LUTs, {ea['pe_rows']} x {wider['pe_cols']} needs {wider['lut']:,})"
+        f"the sparse build is {sparse['lut']:,} LUTs ({pct:.1f} %; {sparse['ff']:,} FF, {sparse['bram36']:g} BRAM36, "
+        f"{sparse['dsp']} DSP)" in prose
+    )
+    assert f"which has both as well, is {dense['lut']:,}." in prose
+    assert (
+        f"now {ea['pe_rows']} x {ea['pe_cols']} PEs ({ea['lut']:,} LUTs, {ea['pe_rows']} x {wider['pe_cols']} needs {wider['lut']:,})"
         in prose
     )
-    # split tiles, measured after it against the report's sparse build
-    assert f"from the report's {sparse['lut']:,}" in prose
+    assert f"with split tiles {sparse['lut']:,} LUTs ({pct:.1f} % of the xczu3eg" in readme
+    assert pct <= 80.0 and wb["lut"] < 10_815
 
 
 def test_readme_figures_are_the_shipped_run():
@@ -199,8 +203,17 @@ def test_readme_lever_table_is_computed():
         row = f"| {res.dense.done:,} | {p:,.0f} | {res.speedup:.2f}x | {res.latency_us(p):.1f} us |"
         assert row in readme, row
         runs.append(res)
-    # the stem unit's paragraph: the first two variants are the design as configured and without the unit
-    chip, host = runs[0], runs[1]
+    # the stem unit's paragraph: the second and third variants are the design without split tiles, with and
+    # without the unit (the split tiles' paragraph quotes the first two)
+    chip, host = runs[1], runs[2]
+    split, unsplit = runs[0], runs[1]
+    for quoted in (
+        f"the pruned run from {unsplit.sparse_cycles_mean:,.0f} to {split.sparse_cycles_mean:,.0f} cycles",
+        f"{unsplit.speedup:.2f}x to {split.speedup:.2f}x",
+        f"achieved / ideal {unsplit.speedup / unsplit.ideal_speedup:.3f} to {split.speedup / split.ideal_speedup:.3f}",
+    ):
+        assert quoted in readme, quoted
+    assert split.dense.done == unsplit.dense.done  # the dense baseline's maps fill every tile
     prog = chip.workload.program
     assert prog.stem_unit and not host.workload.program.stem_unit
     # rule ST7's share: the same unit with the first layer's blob read before the raw LOAD, on both sides
@@ -222,36 +235,3 @@ def test_readme_lever_table_is_computed():
     s = json.loads((ROOT / "docs/figures/data/resnet18_pruned/summary.json").read_text())
     share = s["cycle_accounting"]["sparse"]["load_store"] / s["sparse"]["cycles"]
     assert f"LOAD + STORE of the maps ({100 * share:.1f} % of the pruned run)" in readme
-
-
-def test_readme_split_tiles_paragraph_is_computed():
-    """README's paragraph on split tiles (docs/timing.md 4.2, T3; off in the shipped configuration) quotes runs
-    of the shipped workload with the option on and off, in both modes, and the equal-area build with it."""
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    on_wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml", {"pe_array.split_tiles": True})
-    off, on = (
-        run_workload(load_workload(ROOT / "workloads/resnet18_pruned.yaml"), progress=False),
-        run_workload(on_wl, progress=False),
-    )
-    assert not off.workload.config.pe_array.split_tiles and on.workload.config.pe_array.split_tiles
-    period = {}
-    for name, r in (("off", off), ("on", on)):
-        wl = r.workload
-        dense_acts = [[None] * len(wl.baseline_program.layers)] * len(r.actives)
-        period[name] = (
-            schedule_stream(wl.baseline_program, wl.config, dense_acts).period,
-            schedule_stream(wl.program, wl.config, r.actives).period,
-        )
-    ideal = off.dense_work / float(np.mean(off.sparse_work[1:]))
-    for quoted in (
-        f"pruned run from {off.sparse_cycles_mean:,.0f} to {on.sparse_cycles_mean:,.0f} cycles, "
-        f"{off.speedup:.2f}x to {on.speedup:.2f}x, achieved / ideal {off.speedup / off.ideal_speedup:.3f} to "
-        f"{on.speedup / on.ideal_speedup:.3f} ({on.latency_us(on.sparse_cycles_mean):.1f} us end to end)",
-        f"the stream from {period['off'][1]:,.1f} to {period['on'][1]:,.1f} cycles per image, "
-        f"{period['off'][0] / period['off'][1]:.2f}x to {period['on'][0] / period['on'][1]:.2f}x "
-        f"({period['off'][0] / period['off'][1] / ideal:.3f} to {period['on'][0] / period['on'][1] / ideal:.3f})",
-        f"no tile to split ({on.dense.done:,} cycles either way)",
-        f"with 21 columns has some ({on.equal_area_dense.done:,} cycles, {on.equal_area_speedup:.2f}x)",
-    ):
-        assert quoted in readme, quoted
-    assert on.dense.done == off.dense.done and period["on"][0] == period["off"][0]

@@ -33,7 +33,7 @@ def make_config(name: str, pe: dict[str, int | bool], axi: dict[str, int], act_w
     """The Ultra96v2 config with other folding parameters and AXI timing (validated)."""
     data = copy.deepcopy(ULTRA96.model_dump())
     data["name"] = name
-    data["pe_array"].update(pe)
+    data["pe_array"].update({"split_tiles": False, **pe})  # rule T3 only where a config turns it on ("split")
     data["axi"].update({"hp_ports": 1, **axi})  # the contract is at the core's port: one port of data_bits
     # the LOAD-then-layer rule and the map STORE; tests/test_timing_input_buffer.py turns the input buffer
     # on, with_pooled_store the pooled STORE

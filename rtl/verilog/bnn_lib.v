@@ -325,6 +325,48 @@ module bnn_gearbox #(
     endgenerate
 endmodule
 
+// One bit of a W-bit word, chosen by `sel`. With BNN_MUXF (Xilinx primitives; rtl.resources and
+// rtl/vivado/build.tcl define it) a word of W = 2^SW >= 16 bits is read in 16:1 groups, each four LUT6
+// 4:1 multiplexers joined by the slice's MUXF7s and MUXF8, then a W/16 : 1 multiplexer of the groups:
+// 17 LUTs for 64:1. Yosys 0.23 maps a behavioural wide multiplexer to LUTs alone (the window buffers'
+// 64:1 selects took about twice as many LUTs); Vivado uses the hard multiplexers by itself. Same function.
+module bnn_bitsel #(
+    parameter W = 64,  // bits of the word
+    parameter SW = 6  // bits of the select: W <= 2^SW
+) (
+    input wire [W-1:0] v,
+    input wire [SW-1:0] sel,
+    output wire o
+);
+`ifdef BNN_MUXF
+    localparam integer HARD = (W == (1 << SW)) && (SW >= 4);
+`else
+    localparam integer HARD = 0;
+`endif
+    genvar g;
+    generate
+        if (HARD != 0) begin : g_hard
+            localparam integer NG = W / 16;
+            wire [NG-1:0] grp;
+            for (g = 0; g < NG; g = g + 1) begin : g_grp
+                wire [15:0] gv = v[g * 16 +: 16];
+                wire [3:0] q = {gv[12 + sel[1:0]], gv[8 + sel[1:0]], gv[4 + sel[1:0]], gv[sel[1:0]]};
+                wire f7lo, f7hi;
+                MUXF7 u_f7lo (.O(f7lo), .I0(q[0]), .I1(q[1]), .S(sel[2]));
+                MUXF7 u_f7hi (.O(f7hi), .I0(q[2]), .I1(q[3]), .S(sel[2]));
+                MUXF8 u_f8 (.O(grp[g]), .I0(f7lo), .I1(f7hi), .S(sel[3]));
+            end
+            if (NG == 1) begin : g_one
+                assign o = grp[0];
+            end else begin : g_many
+                assign o = grp[sel[SW-1:4]];
+            end
+        end else begin : g_soft
+            assign o = v[sel];
+        end
+    endgenerate
+endmodule
+
 // Rotate nine items from bank order (bank = (y mod 3) * 3 + x mod 3) into tap order
 // (tap = ky * 3 + kx) for a window centred on a position with y mod 3 = ym, x mod 3 = xm:
 // tap row ky reads bank row (ym + ky - 1) mod 3, likewise for columns.

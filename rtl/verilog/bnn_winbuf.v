@@ -74,7 +74,7 @@ module bnn_winbuf #(
             wire [8:0] bits_bank;
             for (b = 0; b < 9; b = b + 1) begin : g_bank
                 wire [BA-1:0] bw = word1[b * BA +: BA];
-                assign bits_bank[b] = bw[rbit_c];
+                bnn_bitsel #(.W(BA), .SW(BIW)) u_sel (.v(bw), .sel(rbit_c), .o(bits_bank[b]));
             end
             wire [8:0] bits_tap;
             bnn_rot9 #(.X(1)) u_rot (.bank(bits_bank), .ym(rot[3:2]), .xm(rot[1:0]), .tap(bits_tap));

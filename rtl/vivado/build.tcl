@@ -102,8 +102,9 @@ foreach h $headers {
     lappend inc [file dirname $h]
 }
 set_property include_dirs [lsort -unique $inc] [get_filesets sources_1]
-# the epilogue's multiply-adds as DSP48E2 primitives (bnn_dsp_madd in bnn_lib.v)
-set_property verilog_define {BNN_DSP48E2} [get_filesets sources_1]
+# Xilinx primitives: the multiply-adds as DSP48E2 (bnn_dsp_madd, the stem unit), wide bit selects with
+# MUXF7 / MUXF8 (bnn_bitsel in bnn_lib.v)
+set_property verilog_define {BNN_DSP48E2 BNN_MUXF} [get_filesets sources_1]
 add_files -norecurse -fileset constrs_1 [bnn_path $bnn(xdc)]
 update_compile_order -fileset sources_1
 

@@ -22,7 +22,7 @@ def tiny_dict(**over: dict) -> dict:
     d = yaml.safe_load(ULTRA96.read_text())
     d = copy.deepcopy(d)
     d["name"] = "tiny"
-    d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12)
+    d["pe_array"].update(rows=4, cols=4, acc_depth=2, acc_bits=12, split_tiles=False)  # T3: the "split_" cases
     # input_buffer, pooled_store and early_scan off: the cases test the LOAD-then-layer rule, the map STORE
     # and the scan with its layer unless they turn them on (the "inbuf_", "pooled_" and "early_" cases)
     d["buffers"].update(
@@ -69,4 +69,11 @@ def with_stem(cfg: HardwareConfig, enabled: bool = True) -> HardwareConfig:
     """`cfg` with its stem unit switched on (or off), its sizes as configured."""
     d = cfg.model_dump()
     d["stem_unit"]["enabled"] = enabled
+    return HardwareConfig.model_validate(d)
+
+
+def with_split(cfg: HardwareConfig, enabled: bool = True) -> HardwareConfig:
+    """`cfg` with split tiles (docs/timing.md 4.2, T3) switched on (or off)."""
+    d = cfg.model_dump()
+    d["pe_array"]["split_tiles"] = enabled
     return HardwareConfig.model_validate(d)
