@@ -59,16 +59,17 @@ SWEEP_COLUMNS = (
     "dense_energy_uj",
     "sparse_energy_uj",
 )
-SUMMARY_KEYS = ("workload", "speedup", "ideal_speedup", "layers", "dense")
 # The fields of summary.json the figures and the table read: (dotted name, kind, required once its parent is
 # there). A damaged or hand-edited file is refused naming the field before any figure is drawn.
-_NUM, _MAP = "a number", "a mapping"
+_NUM, _MAP, _STR, _LIST = "a number", "a mapping", "a string", "a list"
 _ACCOUNTING = [
     (f"cycle_accounting.{side}.{k}", _NUM, True)
     for side in ("dense", "sparse")
     for k in ("useful", "partial", "waiting", "load_store")
 ]
 SUMMARY_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("workload", _STR, True),
+    ("layers", _LIST, True),
     ("speedup", _NUM, True),
     ("ideal_speedup", _NUM, True),
     ("dense", _MAP, True),
@@ -106,8 +107,8 @@ def check_summary_fields(path: Path, summary: dict) -> None:
             continue
         v = node[key]
         ok = (
-            isinstance(v, dict)
-            if kind == _MAP
+            isinstance(v, {_MAP: dict, _STR: str, _LIST: list}[kind])
+            if kind != _NUM
             else (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
         )
         if not ok:
@@ -251,9 +252,6 @@ def load_results(path: str | Path) -> RunResults | SweepResults:
         summary = _json(p / "summary.json")
         if not isinstance(summary, dict):
             raise ResultsError(f"{p / 'summary.json'}: not an archsim run summary")
-        for key in SUMMARY_KEYS:
-            if key not in summary:
-                raise ResultsError(f"{p / 'summary.json'}: field '{key}' missing")
         check_summary_fields(p / "summary.json", summary)
         return RunResults(p, summary, _csv(p / "layers.csv", LAYER_COLUMNS))
     if (p / "sweep.json").exists():

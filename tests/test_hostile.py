@@ -608,6 +608,9 @@ def test_analysis_results_missing_a_column(wdir, tmp_path, capsys):
         (("cycle_accounting", "sparse"), {"useful": 1}, "cycle_accounting.sparse.partial", "missing"),
         (("hardware",), 3, "hardware", "expected a mapping"),
         (("ideal_speedup",), float("inf"), "ideal_speedup", "expected a number"),
+        (("workload",), 7, "workload", "expected a string"),
+        (("layers",), {"s1b1c1": 1}, "layers", "expected a list"),
+        (("layers",), None, "layers", "missing"),
     ],
 )
 def test_analysis_summary_field_of_the_wrong_kind(wdir, tmp_path, capsys, path, value, field, why):
