@@ -19,6 +19,7 @@ import pytest
 from archsim.contract import schedule
 from archsim.format import BnnModel, Trace, load_model, load_trace
 from archsim.layout import store_view
+from archsim.workload import load_workload
 from tests.rtlsim.cases import choose_thresholds
 from tests.rtlsim.configs import ultra96, with_split
 from tests.rtlsim.harness import Case, build, run
@@ -120,6 +121,28 @@ def test_shipped_dense_baseline_verilator(tmp_path):
     check_exact(o)
     assert o.program.stem_unit == ultra96().stem_unit.enabled
     assert np.array_equal(o.got, store_view(o.program, trace.layer_out[-1][0])), "RTL differs from the trainer"
+
+
+def test_equal_area_dense_build_verilator(tmp_path):
+    """The equal-area dense baseline (workloads/resnet18_pruned.yaml `baseline.equal_area_cols`, the widest
+    dense build within the sparse build's LUTs, docs/resources.md) on the full-size RTL: the shipped dense
+    ResNet-18 on trace image 0 on 16 x 20 PEs, whose 8x8 maps leave tiles of 4 positions that rule T3 splits.
+    Output equal to the trainer's integer mode, DONE and every layer end equal to archsim: the equal-area
+    cycles `archsim run` reports are the RTL's."""
+    wl = load_workload(ROOT / "workloads/resnet18_pruned.yaml")
+    if wl.baseline.synthetic or wl.equal_area is None:
+        pytest.skip("the shipped workload is synthetic or names no equal-area build")
+    cfg, prog = wl.equal_area
+    assert cfg.pe_array.cols != ultra96().pe_array.cols and cfg.pe_array.split_tiles
+    trace = wl.baseline_trace
+    assert trace is not None
+    c = Case("trained_resnet18_dense_equal_area", wl.baseline, trace.stem_out[0], mode="dense", image=trace.inputs[0])
+    o = run(build(cfg, sparse=False, sim="verilator"), c, tmp_path)
+    check_exact(o)
+    assert np.array_equal(o.got, store_view(o.program, trace.layer_out[-1][0])), "RTL differs from the trainer"
+    dense_acts = [None] * len(prog.layers)
+    assert o.done == schedule(prog, cfg, dense_acts).total_cycles
+    assert o.done < schedule(prog, with_split(cfg, False), dense_acts).total_cycles  # its partial tiles split
 
 
 @functools.cache
