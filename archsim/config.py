@@ -223,6 +223,10 @@ class HardwareConfig(_Strict):
         pair a split tile takes in one cycle comes from one entry."""
         return self.pe_array.split_tiles and self.steps_per_entry(kernel, sparse) % 2 == 0
 
+    def split_by_kernel(self, sparse: bool) -> dict[int, bool]:
+        """`split_pairs` for both kernel sizes (1 and 3): what the gather and the PE array look up per layer."""
+        return {k: self.split_pairs(k, sparse) for k in (1, 3)}
+
     def weight_ring_entries(self, sparse: bool) -> int:
         """Entries of the weight memory (a ring): twice the power of two that holds
         buffers.weight_depth steps of the kernel size with the fewest steps per entry."""

@@ -140,7 +140,7 @@ class FastAccelerator:
             run.permit.callbacks.append(self._allowed_recorder(run.job))
         self.read_dma = FastReadDma(env, cfg, lat, self.memory, self.jobs)
         self.mask = FastMaskUnit(env, lat, self.slots, cols)
-        split = {k: cfg.split_pairs(k, program.mode == "sparse") for k in (1, 3)}
+        split = cfg.split_by_kernel(program.mode == "sparse")
         self.gather = FastGather(env, lat, cfg.buffers.act_word_bits, cols, split)
         self.pe = FastPeArray(
             env, cfg, lat, self.gather, self.slots, IndexDecoder(cfg.pe_array.rows, program.mode == "sparse")

@@ -39,7 +39,7 @@ class FastGather:
         self, env: simpy.Environment, lat: Latencies, act_word_bits: int, cols: int, split: dict[int, bool]
     ) -> None:
         self.env, self.lat, self.act_word_bits = env, lat, act_word_bits
-        self.cols, self.split = cols, split  # split: kernel size -> rule T3 applies (HardwareConfig.split_pairs)
+        self.cols, self.split = cols, split  # split: kernel size -> rule T3 applies (HardwareConfig.split_by_kernel)
         self.free_buffers: deque[int] = deque([0, 0])
         self.end = 0  # G_end of the previous tile
 

@@ -90,7 +90,7 @@ class CyclePeArray(Clocked):
         super().__init__(env)
         self.lat, self.layers, self.decoder = lat, layers, decoder
         self.rows, self.cols = cfg.pe_array.rows, cfg.pe_array.cols
-        self.split = {k: cfg.split_pairs(k, decoder.sparse) for k in (1, 3)}  # kernel size -> rule T3 applies
+        self.split = cfg.split_by_kernel(decoder.sparse)  # kernel size -> rule T3 applies
         self.m = 1  # steps per cycle of the tile (T3)
         self.read_c = [-1, -1]  # per column half: the input channel whose window it holds in its register
         self.baw = cfg.buffers.act_word_bits  # input channels per channel block
