@@ -24,7 +24,7 @@ from archsim.energy import EnergyTable, check_table_for, default_table_path, loa
 from archsim.errors import ArchsimError, ConfigError
 from archsim.format import BnnModel, Trace, check_trace_matches, load_model, load_trace, model_checksum
 from archsim.program import Program, compile_program
-from archsim.yamlio import PathText, read_yaml, short, validate
+from archsim.yamlio import PathText, read_yaml, validate
 
 _Path = Annotated[PathText, Field(min_length=1)]
 
@@ -61,8 +61,8 @@ class WorkloadSpec(_Strict):
             return tuple(v) if isinstance(v, list) else v
         raise PydanticCustomError(
             "samples",
-            "must be a count N >= 1 (the first N samples) or a non-empty list of indices >= 0, got {v}",
-            {"v": short(v)},
+            # validate() appends ", got <input>"
+            "must be a count N >= 1 (the first N samples) or a non-empty list of indices >= 0",
         )
 
 

@@ -200,7 +200,8 @@ def test_energy_values_must_be_finite(value, wdir, tmp_path, capsys):
 )
 def test_workload_fields(old, new, field, why, wdir, tmp_path, capsys):
     w = workload_copy(wdir, tmp_path)
-    run_refused(edit(w / "small_pruned.yaml", old, new), tmp_path, capsys, field, why)
+    err = run_refused(edit(w / "small_pruned.yaml", old, new), tmp_path, capsys, field, why)
+    assert err.count(", got ") <= 1, err  # the offending value is quoted once
 
 
 @pytest.mark.parametrize("what", ["nul", "long"])
