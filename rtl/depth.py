@@ -46,6 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from archsim.config import HardwareConfig
 from archsim.errors import ConfigError
 
 # D1 / D2: clocked elements (their outputs start paths, their inputs end them)
@@ -300,10 +301,6 @@ def per_block(found: list[Path_]) -> list[Path_]:
     return list(seen.values())
 
 
-def _fmt(d: Depth) -> str:
-    return f"{d[0]} LUT, {d[1]} carry, {d[2]} MUXF"
-
-
 def _bus(name: str) -> str:
     """A net name without its bit index: the bits of one bus count as one path in the tables."""
     return re.sub(r"\[\d+\]$", "", name)
@@ -315,6 +312,19 @@ def distinct(found: list[Path_]) -> list[Path_]:
     for p in found:
         seen.setdefault((_bus(p.start), _bus(p.end)), p)
     return list(seen.values())
+
+
+def per_start(found: list[Path_]) -> list[Path_]:
+    """The deepest path from each start bus, deepest first. An end point keeps only its deepest path
+    (D4), so a start whose paths all end where a deeper one ends does not appear."""
+    seen: dict[str, Path_] = {}
+    for p in found:
+        seen.setdefault(_bus(p.start), p)
+    return list(seen.values())
+
+
+def _fmt(d: Depth) -> str:
+    return f"{d[0]} LUT, {d[1]} carry, {d[2]} MUXF"
 
 
 def report(found: list[Path_], head: str, top_n: int) -> str:
@@ -338,6 +348,17 @@ def report(found: list[Path_], head: str, top_n: int) -> str:
             f"| {i + 1} | {_fmt(p.depth)} | `{p.start}` ({p.start_kind}) | `{p.end}` ({p.end_kind}) | {via} "
             f"| {' '.join(p.cells)} |"
         )
+    lines += [
+        "",
+        "## Deepest path from each start",
+        "",
+        "One row per start bus: where the depth comes from (the first rows), and how deep the rest is.",
+        "",
+        "| # | depth | from | to |",
+        "| ---: | --- | --- | --- |",
+    ]
+    for i, p in enumerate(per_start(found)[:top_n]):
+        lines.append(f"| {i + 1} | {_fmt(p.depth)} | `{p.start}` ({p.start_kind}) | `{p.end}` ({p.end_kind}) |")
     lines += ["", "## Deepest path into each block", "", "| block | depth | from | to |", "| --- | --- | --- | --- |"]
     for p in per_block(found):
         lines.append(f"| `{p.block}` | {_fmt(p.depth)} | `{p.start}` ({p.start_kind}) | `{p.end}` ({p.end_kind}) |")
@@ -346,21 +367,26 @@ def report(found: list[Path_], head: str, top_n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def synthesize_netlist(cfg, sparse: bool, work: Path) -> tuple[dict, str]:
+def synthesize_netlist(cfg: HardwareConfig, sparse: bool, work: Path) -> tuple[dict, str]:
     """The flattened Xilinx mapping of the generated design (the resource flow's, rtl/resources.py) as a
-    Yosys JSON netlist; returns (netlist, Yosys version)."""
+    Yosys JSON netlist under `work`, kept there with the key of its Verilog and flow so that a rerun of
+    the same design reads it instead of running Yosys again; returns (netlist, Yosys version)."""
     from .emit import write_verilog
     from .params import TOP, RtlParams
-    from .yosys_stats import read_command, run_yosys, yosys_version
+    from .yosys_stats import read_command, run_yosys, verilog_key, yosys_version
 
     yosys = shutil.which("yosys")
     if yosys is None:
         raise ConfigError("yosys: executable not found (Debian package 'yosys')")
     vdir = work / ("sparse" if sparse else "dense")
     files = write_verilog(RtlParams(cfg, sparse=sparse), vdir)
-    net = vdir / "netlist.json"
-    script = read_command(vdir, files) + f"synth_xilinx -family xcup -top {TOP} -flatten -abc9; write_json {net}"
-    run_yosys(yosys, script, vdir / "yosys.log", cfg.name)
+    net, stamp = vdir / "netlist.json", vdir / "netlist.key"
+    key = verilog_key(files, True)  # the generated Verilog, the Yosys version and flow: a rerun reuses the netlist
+    if not (net.exists() and stamp.exists() and stamp.read_text() == key):
+        stamp.unlink(missing_ok=True)
+        script = read_command(vdir, files) + f"synth_xilinx -family xcup -top {TOP} -flatten -abc9; write_json {net}"
+        run_yosys(yosys, script, vdir / "yosys.log", cfg.name)
+        stamp.write_text(key)
     return load_netlist(net), yosys_version()
 
 

@@ -346,7 +346,7 @@ These are Yosys estimates before place and route; Vivado's will differ.
 
 Configuration: {cfg.pe_array.rows} x {cfg.pe_array.cols} PEs, {cfg.pe_array.acc_depth} accumulator slots,
 {cfg.buffers.act_word_bits}-bit activation words, {cfg.axi.data_bits}-bit AXI, clock {cfg.clock_mhz:g} MHz (assumed, not checked:
-Yosys does no timing analysis).
+Yosys does no timing analysis; `python -m rtl.depth` counts the logic levels between registers, docs/depth.md).
 {sweep_text}{blocks_md}"""
     atomic_write_text(out, text + kept_prose(out))
     flow = f"yosys {yosys_version()} synth_xilinx -family xcup -flatten{' -abc9' if abc9 else ''}; stat"
