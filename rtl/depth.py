@@ -384,6 +384,11 @@ def synthesize_netlist(cfg: HardwareConfig, sparse: bool, work: Path) -> tuple[d
     key = verilog_key(files, True)  # the generated Verilog, the Yosys version and flow: a rerun reuses the netlist
     if not (net.exists() and stamp.exists() and stamp.read_text() == key):
         stamp.unlink(missing_ok=True)
+        what = "sparse design" if sparse else "dense baseline"
+        print(
+            f"rtl.depth: Yosys on the {what} of {cfg.name} (the Ultra96v2 build takes about 10 minutes)",
+            file=sys.stderr,
+        )
         script = read_command(vdir, files) + f"synth_xilinx -family xcup -top {TOP} -flatten -abc9; write_json {net}"
         run_yosys(yosys, script, vdir / "yosys.log", cfg.name)
         stamp.write_text(key)
