@@ -11,17 +11,20 @@ say is how many logic cells lie between two clocked elements, and where the deep
 are. The rules below are what `paths` follows and what tests/test_rtl_depth.py cites.
 
 * **D1. Starts.** A path starts at an output of a clocked element: a flip-flop (FDRE, FDSE, FDCE,
-  FDPE), a block RAM (RAMB18E2, RAMB36E2), a DSP48E2 slice, a shift register (SRL16E, SRLC32E)
-  or a top-level input.
+  FDPE), a block RAM (RAMB18E2, RAMB36E2), a DSP48E2 slice with at least one register stage, a
+  shift register (SRL16E, SRLC32E) or a top-level input.
 * **D2. Ends.** A path ends at any input of a clocked element, at the write pins of a LUT-RAM
-  (data, write enable, write address) or at a top-level output.
+  (data, write enable, write address) or at a top-level output. (A path into a DSP48E2 input that
+  has no input register goes on through the slice's multiplier to its first register: the end's
+  kind, DSP48E2, says so.)
 * **D3. Logic.** A LUT (LUT1 .. LUT6, and INV: a LUT1 that Vivado mostly folds into a neighbouring
   LUT, so counting it errs deep) and a LUT-RAM read (from its read-address pins to its data outputs:
   a LUT-RAM read is a LUT) are one LUT level each; MUXF7 / MUXF8 / MUXF9 (the CLB's wide
   multiplexers behind its LUTs) are MUXF stages; CARRY4 / CARRY8 are carry blocks (Yosys 0.23 maps
   adders to the 7-series' 4-bit CARRY4 even for this family, where Vivado would use 8-bit CARRY8s:
-  about twice the blocks, each of them fast). Each of them
-  passes every listed input to every output. Any other cell type is refused by name: the rules
+  about twice the blocks, each of them fast). A DSP48E2 without any register stage is one LUT
+  level too (it is slower than one; the path's cells name it). Each of them passes every listed
+  input to every output. Any other cell type is refused by name: the rules
   would not know its timing.
 * **D4. Depth.** A path's depth is (LUT levels, carry blocks, MUXF stages), compared in that order:
   a carry block or a MUXF stage is a fraction of a LUT level plus its route. The deepest path into
@@ -109,8 +112,25 @@ def _write_pin(cell_type: str, pin: str) -> bool:
     return True  # D, WE and the A pins (the write address, also the first read port's)
 
 
+DSP_REGS = ("AREG", "BREG", "CREG", "DREG", "ADREG", "MREG", "PREG", "ACASCREG", "BCASCREG")
+
+
+def _registered(cell: dict) -> bool:
+    """Whether a DSP48E2 has a register stage on its data path (D1): any of those parameters above 0. One
+    that the netlist leaves out has the primitive's default, 1."""
+    params = cell.get("parameters", {})
+
+    def value(v: object) -> int:
+        try:
+            return int(str(v), 2) if isinstance(v, str) else int(v)  # Yosys writes binary strings
+        except ValueError:
+            return 1  # unreadable: keep the slice clocked, as before the rule
+
+    return any(value(params.get(k, 1)) > 0 for k in DSP_REGS)
+
+
 def _step(cell_type: str) -> Depth:
-    if cell_type in LUTS or cell_type in LUTRAM:
+    if cell_type in LUTS or cell_type in LUTRAM or cell_type == "DSP48E2":
         return (1, 0, 0)
     if cell_type in CARRY:
         return (0, 1, 0)
@@ -122,7 +142,7 @@ def _add(a: Depth, b: Depth) -> Depth:
 
 
 @dataclass(frozen=True)
-class Path_:
+class LogicPath:
     """The deepest path into one end point."""
 
     depth: Depth
@@ -152,7 +172,7 @@ def _bits(conn: Iterable) -> list[int]:
     return [b for b in conn if isinstance(b, int)]
 
 
-def paths(netlist: dict, top: str | None = None) -> list[Path_]:
+def paths(netlist: dict, top: str | None = None) -> list[LogicPath]:
     """D1-D5 on a Yosys JSON netlist (`write_json`) of a flattened, mapped design: the deepest path
     into every end point that has logic in front of it, deepest first."""
     modules = netlist.get("modules")
@@ -202,7 +222,11 @@ def paths(netlist: dict, top: str | None = None) -> list[Path_]:
         ins = {p: _bits(c) for p, c in conns.items() if dirs.get(p) == "input"}
         if ctype in IGNORED:
             continue
-        if ctype in CLOCKED or ctype in PORT_BUFFERS:
+        if ctype == "DSP48E2" and not _registered(cell):  # D3: combinational
+            logic[cname] = (ctype, [b for bits in ins.values() for b in bits], outs)
+            for b in outs:
+                driver[b] = cname
+        elif ctype in CLOCKED or ctype in PORT_BUFFERS:
             if ctype in PORT_BUFFERS and not outs:
                 continue
             label = next((names[b] for b in outs if b in names), cname)
@@ -273,19 +297,19 @@ def paths(netlist: dict, top: str | None = None) -> list[Path_]:
         name, kind = start_of.get(b, (names.get(b, f"bit {b}"), "undriven"))
         return name, kind, tuple(reversed(cells)), tuple(reversed(through))
 
-    out: list[Path_] = []
+    out: list[LogicPath] = []
     for name, kind, bits in ends:
         deep = [(arrival(b), b) for b in bits if b in driver]
         if not deep:
             continue
         d, b = max(deep, key=lambda x: x[0])
         s_name, s_kind, cells, through = trace(b)
-        out.append(Path_(d, s_name, name, s_kind, kind, cells, through))
+        out.append(LogicPath(d, s_name, name, s_kind, kind, cells, through))
     out.sort(key=lambda p: p.depth, reverse=True)
     return out
 
 
-def histogram(found: list[Path_]) -> dict[int, int]:
+def histogram(found: list[LogicPath]) -> dict[int, int]:
     """End points by LUT levels of their deepest path."""
     h: dict[int, int] = {}
     for p in found:
@@ -293,9 +317,9 @@ def histogram(found: list[Path_]) -> dict[int, int]:
     return dict(sorted(h.items()))
 
 
-def per_block(found: list[Path_]) -> list[Path_]:
+def per_block(found: list[LogicPath]) -> list[LogicPath]:
     """The deepest path into each block (D5), deepest first."""
-    seen: dict[str, Path_] = {}
+    seen: dict[str, LogicPath] = {}
     for p in found:  # already deepest first
         seen.setdefault(p.block, p)
     return list(seen.values())
@@ -306,18 +330,18 @@ def _bus(name: str) -> str:
     return re.sub(r"\[\d+\]$", "", name)
 
 
-def distinct(found: list[Path_]) -> list[Path_]:
+def distinct(found: list[LogicPath]) -> list[LogicPath]:
     """The deepest path of each (start bus, end bus) pair, deepest first."""
-    seen: dict[tuple[str, str], Path_] = {}
+    seen: dict[tuple[str, str], LogicPath] = {}
     for p in found:
         seen.setdefault((_bus(p.start), _bus(p.end)), p)
     return list(seen.values())
 
 
-def per_start(found: list[Path_]) -> list[Path_]:
+def per_start(found: list[LogicPath]) -> list[LogicPath]:
     """The deepest path from each start bus, deepest first. An end point keeps only its deepest path
     (D4), so a start whose paths all end where a deeper one ends does not appear."""
-    seen: dict[str, Path_] = {}
+    seen: dict[str, LogicPath] = {}
     for p in found:
         seen.setdefault(_bus(p.start), p)
     return list(seen.values())
@@ -327,7 +351,7 @@ def _fmt(d: Depth) -> str:
     return f"{d[0]} LUT, {d[1]} carry, {d[2]} MUXF"
 
 
-def report(found: list[Path_], head: str, top_n: int) -> str:
+def report(found: list[LogicPath], head: str, top_n: int) -> str:
     """Markdown: the deepest paths (one per pair of buses), the deepest into each block, and how many
     end points have how many LUT levels in front of them."""
     if not found:

@@ -137,6 +137,7 @@ def test_d1_d2_ports_through_their_buffers_and_a_dsp_as_a_clocked_element():
     n.cell("ib", "IBUF", I=10, O=11)
     n.cell("l", "LUT1", I0=11, O=12)
     n.cell("dsp", "DSP48E2", A=12, B=12, P=13)
+    n.cells["dsp"]["parameters"] = {k: "0" * 32 for k in depth.DSP_REGS if k != "PREG"}  # PREG: default 1
     n.cell("l2", "LUT1", I0=13, O=14)
     n.cell("ob", "OBUF", I=14, O=15)
     n.port("dout", "output", 15)
@@ -147,6 +148,19 @@ def test_d1_d2_ports_through_their_buffers_and_a_dsp_as_a_clocked_element():
     assert found["dsp_p"].end_kind == "DSP48E2"
     out = next(p for p in found.values() if p.end_kind == "OBUF")
     assert (out.start, out.start_kind, out.depth) == ("dsp_p", "DSP48E2", (1, 0, 0))
+
+
+def test_d3_a_dsp_without_registers_is_logic():
+    """A DSP48E2 whose pipeline registers are all off passes its inputs on (one LUT level, named in the cells)."""
+    n = Net()
+    ff(n, "ra", d=100, q=10)
+    n.cell("l", "LUT1", I0=10, O=11)
+    n.cell("dsp", "DSP48E2", A=11, B=10, P=12)
+    n.cells["dsp"]["parameters"] = {k: "0" * 32 for k in depth.DSP_REGS}
+    ff(n, "rb", d=12, q=13)
+    n.name("u_core.u_x.q", 13)
+    (p,) = depth.paths(n.json())
+    assert (p.depth, p.cells, p.end_kind) == ((2, 0, 0), ("LUT1", "DSP48E2"), "FDRE")
 
 
 def test_a_loop_and_an_unknown_cell_are_errors_naming_the_cell():
