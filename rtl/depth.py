@@ -112,6 +112,16 @@ def _write_pin(cell_type: str, pin: str) -> bool:
     return True  # D, WE and the A pins (the write address, also the first read port's)
 
 
+def _param(params: dict, key: str, default: int = 0) -> int:
+    """A cell parameter as a number (Yosys writes binary strings); `default` where it is left out; an
+    unreadable one counts as 1 (a register kept)."""
+    v = params.get(key, default)
+    try:
+        return int(v, 2) if isinstance(v, str) else int(v)
+    except ValueError:
+        return 1
+
+
 DSP_REGS = ("AREG", "BREG", "CREG", "DREG", "ADREG", "MREG", "PREG", "ACASCREG", "BCASCREG")
 
 
@@ -119,14 +129,7 @@ def _registered(cell: dict) -> bool:
     """Whether a DSP48E2 has a register stage on its data path (D1): any of those parameters above 0. One
     that the netlist leaves out has the primitive's default, 1."""
     params = cell.get("parameters", {})
-
-    def value(v: object) -> int:
-        try:
-            return int(str(v), 2) if isinstance(v, str) else int(v)  # Yosys writes binary strings
-        except ValueError:
-            return 1  # unreadable: keep the slice clocked, as before the rule
-
-    return any(value(params.get(k, 1)) > 0 for k in DSP_REGS)
+    return any(_param(params, k, 1) > 0 for k in DSP_REGS)
 
 
 def _step(cell_type: str) -> Depth:
@@ -351,11 +354,56 @@ def _fmt(d: Depth) -> str:
     return f"{d[0]} LUT, {d[1]} carry, {d[2]} MUXF"
 
 
-def report(found: list[LogicPath], head: str, top_n: int) -> str:
+def _top_module(netlist: dict) -> dict:
+    mods = netlist.get("modules") or {}
+    tops = [m for m in mods.values() if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""]
+    return tops[0] if len(tops) == 1 else next(iter(mods.values()), {})
+
+
+def clocked_summary(netlist: dict) -> list[tuple[str, int, str]]:
+    """The clocked elements of the top module by type, with what makes a path from or into them slower
+    than their LUT levels say: block RAMs read without their output register, DSP48E2 slices whose A or
+    B input has no register, DSP48E2 slices with no register at all (logic, D3). Rows (type, count, note)."""
+    count: dict[str, int] = {}
+    slow: dict[str, int] = {}  # BRAM: no output register; DSP48E2: A or B unregistered
+    comb = 0
+    for cell in _top_module(netlist).get("cells", {}).values():
+        ctype = str(cell.get("type", ""))
+        if ctype not in CLOCKED:
+            continue
+        params = cell.get("parameters", {})
+        if ctype == "DSP48E2" and not _registered(cell):
+            comb += 1
+            continue
+        count[ctype] = count.get(ctype, 0) + 1
+        if ctype.startswith("RAMB"):
+            unreg = not (_param(params, "DOA_REG") or _param(params, "DOB_REG"))
+        else:
+            unreg = ctype == "DSP48E2" and not (_param(params, "AREG", 1) and _param(params, "BREG", 1))
+        slow[ctype] = slow.get(ctype, 0) + int(unreg)
+    rows = []
+    for ctype in CLOCKED:
+        if ctype not in count:
+            continue
+        note = ""
+        if ctype.startswith("RAMB"):
+            note = f"read without output register (DOA_REG = DOB_REG = 0): {slow[ctype]:,}"
+        elif ctype == "DSP48E2":
+            note = f"no register on A or B (a path in crosses the multiplier): {slow[ctype]:,}"
+            note += f"; and {comb} with no register at all, counted as logic (D3)" if comb else ""
+        rows.append((ctype, count[ctype], note))
+    return rows
+
+
+def report(found: list[LogicPath], head: str, top_n: int, clocked: list[tuple[str, int, str]] = ()) -> str:
     """Markdown: the deepest paths (one per pair of buses), the deepest into each block, and how many
     end points have how many LUT levels in front of them."""
+    tail = []
+    if clocked:
+        tail = ["", "## Clocked elements", "", "| type | count | note |", "| --- | ---: | --- |"]
+        tail += [f"| {t} | {n:,} | {r} |" for t, n, r in clocked]
     if not found:
-        return head + "\nNo path with logic between clocked elements.\n"
+        return "\n".join([head, "No path with logic between clocked elements.", *tail]) + "\n"
     lines = [
         head,
         "## Deepest paths",
@@ -388,6 +436,7 @@ def report(found: list[LogicPath], head: str, top_n: int) -> str:
         lines.append(f"| `{p.block}` | {_fmt(p.depth)} | `{p.start}` ({p.start_kind}) | `{p.end}` ({p.end_kind}) |")
     lines += ["", "## End points by LUT levels", "", "| LUT levels | end points |", "| ---: | ---: |"]
     lines += [f"| {k} | {v:,} |" for k, v in histogram(found).items()]
+    lines += tail
     return "\n".join(lines) + "\n"
 
 
@@ -466,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             f"clocked elements, not delays: Yosys has no UltraScale+ timing and no router, so whether "
             f"{cfg.clock_mhz:g} MHz closes is for Vivado to say.\n"
         )
-        text = report(found, head, args.top)
+        text = report(found, head, args.top, clocked_summary(netlist))
         if args.out is None:
             print(text, end="")
         else:

@@ -163,6 +163,22 @@ def test_d3_a_dsp_without_registers_is_logic():
     assert (p.depth, p.cells, p.end_kind) == ((2, 0, 0), ("LUT1", "DSP48E2"), "FDRE")
 
 
+def test_clocked_summary_counts_what_slows_a_path():
+    n = Net()
+    ff(n, "r", d=100, q=10)
+    for name, regs in (("bram_plain", {"DOA_REG": "0", "DOB_REG": "0"}), ("bram_reg", {"DOA_REG": "1"})):
+        n.cells[name] = {"type": "RAMB36E2", "parameters": regs, "port_directions": {}, "connections": {}}
+    dsps = {"d_in_unreg": {"AREG": "0", "BREG": "1"}, "d_piped": {}, "d_comb": {k: "0" for k in depth.DSP_REGS}}
+    for name, regs in dsps.items():
+        n.cells[name] = {"type": "DSP48E2", "parameters": regs, "port_directions": {}, "connections": {}}
+    rows = {t: (c, note) for t, c, note in depth.clocked_summary(n.json())}
+    assert rows["FDRE"] == (1, "")
+    assert rows["RAMB36E2"] == (2, "read without output register (DOA_REG = DOB_REG = 0): 1")
+    assert rows["DSP48E2"][0] == 2  # the slice with no register is logic (D3), named in the note
+    assert rows["DSP48E2"][1].startswith("no register on A or B (a path in crosses the multiplier): 1; and 1 with")
+    assert "## Clocked elements" in depth.report(depth.paths(n.json()) or [], "# h", 3, depth.clocked_summary(n.json()))
+
+
 def test_a_loop_and_an_unknown_cell_are_errors_naming_the_cell():
     n = Net()
     n.cell("a", "LUT2", I0=10, I1=11, O=11)
