@@ -488,12 +488,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from .resources import design_commit
 
-    ap = argparse.ArgumentParser(prog="python -m rtl.depth", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m rtl.depth", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--config", default=str(config_path()), help="hardware configuration (default: the Ultra96v2's)")
     ap.add_argument("--dense", action="store_true", help="the dense baseline's build instead of the sparse one")
     ap.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
     ap.add_argument("--netlist", type=Path, help="analyse this Yosys JSON netlist instead of synthesizing")
-    ap.add_argument("--work", type=Path, default=Path("build/depth"), help="folder for the generated design")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path("build/depth"),
+        help="folder for the generated design and its netlist, kept per design (default build/depth)",
+    )
     ap.add_argument("--top", type=int, default=10, help="how many of the deepest paths to list (default 10)")
     args = ap.parse_args(argv)
     try:
