@@ -360,6 +360,20 @@ def _top_module(netlist: dict) -> dict:
     return tops[0] if len(tops) == 1 else next(iter(mods.values()), {})
 
 
+def cell_types(netlist: dict) -> dict[str, int]:
+    """Every cell type of the top module and how many cells it has, by type name."""
+    count: dict[str, int] = {}
+    for cell in _top_module(netlist).get("cells", {}).values():
+        t = str(cell.get("type", ""))
+        count[t] = count.get(t, 0) + 1
+    return dict(sorted(count.items()))
+
+
+def known_type(cell_type: str) -> bool:
+    """Whether rules D1-D3 say what a cell of this type is (`paths` refuses any other)."""
+    return cell_type in (*CLOCKED, *LUTS, *MUXF, *CARRY, *LUTRAM, *PORT_BUFFERS, *IGNORED)
+
+
 def clocked_summary(netlist: dict) -> list[tuple[str, int, str]]:
     """The clocked elements of the top module by type, with what makes a path from or into them slower
     than their LUT levels say: block RAMs read without their output register, DSP48E2 slices whose A or
@@ -395,13 +409,22 @@ def clocked_summary(netlist: dict) -> list[tuple[str, int, str]]:
     return rows
 
 
-def report(found: list[LogicPath], head: str, top_n: int, clocked: list[tuple[str, int, str]] = ()) -> str:
+def report(
+    found: list[LogicPath],
+    head: str,
+    top_n: int,
+    clocked: list[tuple[str, int, str]] = (),
+    cells: dict[str, int] | None = None,
+) -> str:
     """Markdown: the deepest paths (one per pair of buses), the deepest into each block, and how many
     end points have how many LUT levels in front of them."""
     tail = []
     if clocked:
         tail = ["", "## Clocked elements", "", "| type | count | note |", "| --- | ---: | --- |"]
         tail += [f"| {t} | {n:,} | {r} |" for t, n, r in clocked]
+    if cells:
+        tail += ["", "## Cells by type", "", "| type | cells |", "| --- | ---: |"]
+        tail += [f"| {t} | {n:,} |" for t, n in cells.items()]
     if not found:
         return "\n".join([head, "No path with logic between clocked elements.", *tail]) + "\n"
     lines = [
@@ -520,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             f"clocked elements, not delays: Yosys has no UltraScale+ timing and no router, so whether "
             f"{cfg.clock_mhz:g} MHz closes is for Vivado to say.\n"
         )
-        text = report(found, head, args.top, clocked_summary(netlist))
+        text = report(found, head, args.top, clocked_summary(netlist), cell_types(netlist))
         if args.out is None:
             print(text, end="")
         else:

@@ -1,6 +1,6 @@
 """rtl/depth.py: the longest paths between clocked elements of the mapped design (rules D1-D5 in its
 docstring), on hand-made netlists with known answers, on Yosys' mapping of one library module, and
-on the whole generated design of a small configuration."""
+on the committed reports of the Ultra96v2 builds."""
 
 from __future__ import annotations
 
@@ -265,30 +265,41 @@ def test_yosys_bitsel_between_registers_is_two_luts_and_two_muxf(tmp_path):
     assert deepest.start.startswith("sq") and deepest.start_kind == "FDRE" and deepest.end_kind == "FDRE"
 
 
-@pytest.mark.slow
-@needs_yosys
-def test_yosys_whole_design_of_a_small_config(tmp_path, monkeypatch):
-    """The flow of `python -m rtl.depth` on the smallest configuration: every cell type Yosys maps the
-    generated design to has a rule (D1-D3), the deepest paths end in the core's blocks, and a second
-    run of the same design reads the kept netlist instead of running Yosys."""
-    d = tiny_dict(
-        pe_array={"cols": 2, "acc_depth": 2},
-        buffers={"act_bank_depth": 16, "res_depth": 64, "weight_depth": 32, "list_depth": 32},
-    )
-    cfg = HardwareConfig.model_validate(d)
-    netlist, version = depth.synthesize_netlist(cfg, True, tmp_path)
-    assert re.match(r"\d+\.\d+", version)
-    found = depth.paths(netlist)
-    assert found and found[0].depth[0] >= 2
-    blocks = {p.block for p in found}
-    assert {"u_pe", "u_rd", "u_wr", "u_epi", "u_gather", "u_seq"} <= blocks, blocks
+def test_netlist_is_kept_per_design(tmp_path, monkeypatch):
+    """`synthesize_netlist` runs Yosys once per generated design: a rerun reads the kept netlist, another
+    design (the dense baseline) runs it again. Yosys is replaced by a stub writing a one-cell netlist."""
+    calls = []
 
-    def no_yosys(*args, **kwargs):
-        raise AssertionError("Yosys ran again")
+    def fake_yosys(yosys, script, log, what):
+        out = Path(script.rsplit("write_json ", 1)[1].strip())
+        n = Net()
+        ff(n, "r", d=10, q=11)
+        out.write_text(json.dumps(n.json()))
+        calls.append(out)
+        return "", 0.0
 
-    monkeypatch.setattr("rtl.yosys_stats.run_yosys", no_yosys)
+    monkeypatch.setattr("rtl.yosys_stats.run_yosys", fake_yosys)
+    monkeypatch.setattr("shutil.which", lambda name: "/bin/yosys")
+    cfg = HardwareConfig.model_validate(tiny_dict())
+    first, _ = depth.synthesize_netlist(cfg, True, tmp_path)
     again, _ = depth.synthesize_netlist(cfg, True, tmp_path)
-    assert again == netlist
+    assert first == again and len(calls) == 1
+    depth.synthesize_netlist(cfg, False, tmp_path)
+    assert len(calls) == 2
+    (tmp_path / "sparse" / "netlist.key").write_text("stale")
+    depth.synthesize_netlist(cfg, True, tmp_path)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("report", ["depth.md", "depth_dense.md"])
+def test_every_cell_type_of_the_shipped_builds_has_a_rule(report):
+    """Every cell type in the committed reports' table of the Ultra96v2 builds (D1-D3 know it)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / report).read_text()
+    section = text.split("## Cells by type", 1)[1]
+    types = re.findall(r"^\| ([A-Z0-9_]+) \| [\d,]+ \|$", section, re.M)
+    assert {"FDRE", "LUT6", "CARRY4", "RAMB36E2", "DSP48E2", "RAM64M8"} <= set(types), types
+    assert [t for t in types if not depth.known_type(t)] == []
+    assert not depth.known_type("WEIRD")
 
 
 def test_shipped_report_is_consistent_and_the_readmes_quote_it():
