@@ -175,9 +175,8 @@ def _bits(conn: Iterable) -> list[int]:
     return [b for b in conn if isinstance(b, int)]
 
 
-def paths(netlist: dict, top: str | None = None) -> list[LogicPath]:
-    """D1-D5 on a Yosys JSON netlist (`write_json`) of a flattened, mapped design: the deepest path
-    into every end point that has logic in front of it, deepest first."""
+def _top_module(netlist: dict, top: str | None = None) -> dict:
+    """The module `top`, or the one the netlist marks as top (the only module, if it marks none)."""
     modules = netlist.get("modules")
     if not isinstance(modules, dict) or not modules:
         raise ConfigError("netlist: no 'modules' (not a Yosys JSON netlist)")
@@ -187,8 +186,15 @@ def paths(netlist: dict, top: str | None = None) -> list[LogicPath]:
         if top is None:
             raise ConfigError(f"netlist: {len(modules)} modules and no single top; name one")
     mod = modules.get(top)
-    if mod is None:
+    if not isinstance(mod, dict):
         raise ConfigError(f"netlist: no module {top!r}")
+    return mod
+
+
+def paths(netlist: dict, top: str | None = None) -> list[LogicPath]:
+    """D1-D5 on a Yosys JSON netlist (`write_json`) of a flattened, mapped design: the deepest path
+    into every end point that has logic in front of it, deepest first."""
+    mod = _top_module(netlist, top)
     # D5: a name for each bit: the shortest public one, else the shortest of the names Yosys made (such as
     # `$\u_core.u_gather.rec_gp$rdreg[1]$q` for a memory's read register), which keep the hierarchy
     names: dict[int, str] = {}
@@ -352,12 +358,6 @@ def per_start(found: list[LogicPath]) -> list[LogicPath]:
 
 def _fmt(d: Depth) -> str:
     return f"{d[0]} LUT, {d[1]} carry, {d[2]} MUXF"
-
-
-def _top_module(netlist: dict) -> dict:
-    mods = netlist.get("modules") or {}
-    tops = [m for m in mods.values() if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""]
-    return tops[0] if len(tops) == 1 else next(iter(mods.values()), {})
 
 
 def cell_types(netlist: dict) -> dict[str, int]:
