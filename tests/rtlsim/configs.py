@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from archsim.config import HardwareConfig, load_config
+from archsim.config import HardwareConfig, apply_overrides, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ULTRA96 = ROOT / "configs" / "ultra96v2.yaml"
@@ -65,15 +65,16 @@ def write_config(cfg: HardwareConfig, path: Path) -> Path:
 STEM = {"axi": {"data_bits": 64}, "stem_unit": {"enabled": True, "channels": 12, "max_height": 8, "max_width": 8}}
 
 
+def _with(cfg: HardwareConfig, field: str, value: object) -> HardwareConfig:
+    """`cfg` with one dotted field set, as `--set` does it (archsim.config.apply_overrides)."""
+    return HardwareConfig.model_validate(apply_overrides(cfg.model_dump(), {field: value}, cfg.name))
+
+
 def with_stem(cfg: HardwareConfig, enabled: bool = True) -> HardwareConfig:
     """`cfg` with its stem unit switched on (or off), its sizes as configured."""
-    d = cfg.model_dump()
-    d["stem_unit"]["enabled"] = enabled
-    return HardwareConfig.model_validate(d)
+    return _with(cfg, "stem_unit.enabled", enabled)
 
 
 def with_split(cfg: HardwareConfig, enabled: bool = True) -> HardwareConfig:
     """`cfg` with split tiles (docs/timing.md 4.2, T3) switched on (or off)."""
-    d = cfg.model_dump()
-    d["pe_array"]["split_tiles"] = enabled
-    return HardwareConfig.model_validate(d)
+    return _with(cfg, "pe_array.split_tiles", enabled)
